@@ -1,0 +1,14 @@
+//! The domain model of semtrace: spans, traces, ids and attribute values.
+//!
+//! No IO, no async, no wire formats: receivers convert OTLP into these types,
+//! stores persist them, the query API renders them.
+
+mod attributes;
+mod ids;
+mod span;
+mod time;
+
+pub use attributes::{AnyValue, Attributes, KeyValue};
+pub use ids::{IdError, SpanId, TraceId};
+pub use span::{Event, Link, Resource, Scope, Span, SpanKind, Status, StatusCode, Trace};
+pub use time::{format_rfc3339_nanos, UnixNanos};

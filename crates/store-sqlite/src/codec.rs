@@ -1,0 +1,157 @@
+//! Spans to rows and back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use semtrace_model::{
+    Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
+};
+
+/// A span ready for insertion: columns encoded, resource and scope as their JSON bodies
+/// (shared between the spans of a batch that share them).
+pub(crate) struct SpanRow {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub service: String,
+    pub name: String,
+    pub kind: i32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status_code: i32,
+    pub status_message: String,
+    pub trace_state: String,
+    pub flags: u32,
+    pub attributes: String,
+    pub events: Option<String>,
+    pub links: Option<String>,
+    pub dropped_attributes: u32,
+    pub dropped_events: u32,
+    pub dropped_links: u32,
+    pub resource: Arc<str>,
+    pub scope: Arc<str>,
+}
+
+/// Encodes spans, serialising each distinct resource and scope once.
+pub(crate) fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
+    let mut resources: HashMap<*const Resource, Arc<str>> = HashMap::new();
+    let mut scopes: HashMap<*const Scope, Arc<str>> = HashMap::new();
+    spans
+        .iter()
+        .map(|span| {
+            let resource = resources
+                .entry(Arc::as_ptr(&span.resource))
+                .or_insert_with(|| to_json(&*span.resource).into())
+                .clone();
+            let scope = scopes.entry(Arc::as_ptr(&span.scope)).or_insert_with(|| to_json(&*span.scope).into()).clone();
+            SpanRow {
+                trace_id: *span.trace_id.as_bytes(),
+                span_id: *span.span_id.as_bytes(),
+                parent_span_id: span.parent_span_id.map(|id| *id.as_bytes()),
+                service: span.service_name().to_owned(),
+                name: span.name.clone(),
+                kind: span.kind.to_otlp(),
+                start_ns: to_i64(span.start_time_unix_nano),
+                end_ns: to_i64(span.end_time_unix_nano),
+                status_code: span.status.code.to_otlp(),
+                status_message: span.status.message.clone(),
+                trace_state: span.trace_state.clone(),
+                flags: span.flags,
+                attributes: span.attributes.to_json(),
+                events: (!span.events.is_empty()).then(|| to_json(&span.events)),
+                links: (!span.links.is_empty()).then(|| to_json(&span.links)),
+                dropped_attributes: span.dropped_attributes_count,
+                dropped_events: span.dropped_events_count,
+                dropped_links: span.dropped_links_count,
+                resource,
+                scope,
+            }
+        })
+        .collect()
+}
+
+/// Timestamps are stored as SQLite's signed 64-bit integers (good until the year 2262).
+fn to_i64(nanos: u64) -> i64 {
+    i64::try_from(nanos).unwrap_or(i64::MAX)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("model types always serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: usize) -> rusqlite::Result<T> {
+    serde_json::from_str(text)
+        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(err)))
+}
+
+fn id_from_blob<T>(
+    bytes: &[u8],
+    column: usize,
+    parse: impl FnOnce(&[u8]) -> Result<T, semtrace_model::IdError>,
+) -> rusqlite::Result<T> {
+    parse(bytes)
+        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, Box::new(err)))
+}
+
+/// Reads every span of a trace, sharing decoded resources and scopes between spans.
+pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlite::Result<Vec<Span>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code,
+                s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links,
+                s.dropped_attributes, s.dropped_events, s.dropped_links,
+                s.resource_id, r.body, s.scope_id, c.body
+         FROM spans s
+         JOIN resources r ON r.id = s.resource_id
+         JOIN scopes c ON c.id = s.scope_id
+         WHERE s.trace_id = ?1",
+    )?;
+    let mut resources: HashMap<i64, Arc<Resource>> = HashMap::new();
+    let mut scopes: HashMap<i64, Arc<Scope>> = HashMap::new();
+    let mut rows = statement.query([trace_id.as_bytes().as_slice()])?;
+    let mut spans = Vec::new();
+    while let Some(row) = rows.next()? {
+        let resource_id: i64 = row.get(16)?;
+        let resource = match resources.get(&resource_id) {
+            Some(resource) => resource.clone(),
+            None => {
+                let resource: Arc<Resource> = Arc::new(from_json(row.get_ref(17)?.as_str()?, 17)?);
+                resources.insert(resource_id, resource.clone());
+                resource
+            }
+        };
+        let scope_id: i64 = row.get(18)?;
+        let scope = match scopes.get(&scope_id) {
+            Some(scope) => scope.clone(),
+            None => {
+                let scope: Arc<Scope> = Arc::new(from_json(row.get_ref(19)?.as_str()?, 19)?);
+                scopes.insert(scope_id, scope.clone());
+                scope
+            }
+        };
+        let parent: Option<Vec<u8>> = row.get(1)?;
+        let events: Option<String> = row.get(11)?;
+        let links: Option<String> = row.get(12)?;
+        spans.push(Span {
+            trace_id: *trace_id,
+            span_id: id_from_blob(row.get_ref(0)?.as_blob()?, 0, SpanId::from_slice)?,
+            parent_span_id: parent.map(|bytes| id_from_blob(&bytes, 1, SpanId::from_slice)).transpose()?,
+            name: row.get(2)?,
+            kind: SpanKind::from_otlp(row.get(3)?),
+            start_time_unix_nano: row.get::<_, i64>(4)? as u64,
+            end_time_unix_nano: row.get::<_, i64>(5)? as u64,
+            status: Status { code: StatusCode::from_otlp(row.get(6)?), message: row.get(7)? },
+            trace_state: row.get(8)?,
+            flags: row.get(9)?,
+            attributes: from_json::<Attributes>(row.get_ref(10)?.as_str()?, 10)?,
+            events: events.map(|text| from_json::<Vec<Event>>(&text, 11)).transpose()?.unwrap_or_default(),
+            links: links.map(|text| from_json::<Vec<Link>>(&text, 12)).transpose()?.unwrap_or_default(),
+            dropped_attributes_count: row.get(13)?,
+            dropped_events_count: row.get(14)?,
+            dropped_links_count: row.get(15)?,
+            resource,
+            scope,
+        });
+    }
+    Ok(spans)
+}

@@ -1,0 +1,86 @@
+//! The schema and its migrations. `PRAGMA user_version` holds the number of migrations applied;
+//! a migration is appended, never edited, once released.
+
+use rusqlite::Connection;
+use semtrace_store::StoreError;
+
+use crate::internal;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: spans, their shared resources and scopes, per-trace aggregates, service and operation lists.
+    r#"
+    CREATE TABLE resources (
+        id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL UNIQUE           -- JSON of the resource (attributes, dropped count, schema url)
+    );
+    CREATE TABLE scopes (
+        id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL UNIQUE           -- JSON of the instrumentation scope
+    );
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY,
+        trace_id BLOB NOT NULL,             -- 16 bytes
+        span_id BLOB NOT NULL,              -- 8 bytes
+        parent_span_id BLOB,                -- 8 bytes, NULL for a root span
+        service TEXT NOT NULL,              -- the resource's service.name, denormalised for filters
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,              -- OTLP SpanKind number
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        status_code INTEGER NOT NULL,       -- OTLP StatusCode number: 0 unset, 1 ok, 2 error
+        status_message TEXT NOT NULL,
+        trace_state TEXT NOT NULL,
+        flags INTEGER NOT NULL,
+        attributes TEXT NOT NULL,           -- JSON object, typed values (see semtrace_model::AnyValue)
+        events TEXT,                        -- JSON array, NULL when none
+        links TEXT,                         -- JSON array, NULL when none
+        dropped_attributes INTEGER NOT NULL,
+        dropped_events INTEGER NOT NULL,
+        dropped_links INTEGER NOT NULL,
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        scope_id INTEGER NOT NULL REFERENCES scopes(id),
+        UNIQUE (trace_id, span_id)          -- idempotent writes; also the trace-by-id index
+    );
+    CREATE INDEX spans_start ON spans (start_ns);
+    CREATE INDEX spans_service_start ON spans (service, start_ns);
+    CREATE INDEX spans_service_name_start ON spans (service, name, start_ns);
+    CREATE INDEX spans_errors_start ON spans (start_ns) WHERE status_code = 2;
+    CREATE TABLE traces (
+        trace_id BLOB PRIMARY KEY,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        root_service TEXT,                  -- NULL until the root span arrives
+        root_name TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX traces_start ON traces (start_ns);
+    CREATE TABLE services (name TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE operations (
+        service TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        PRIMARY KEY (service, name, kind)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Brings the database to the newest schema, refusing one newer than this build knows.
+pub(crate) fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    let applied: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(internal)?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database has schema version {applied} but this semtrace knows only up to {}: upgrade semtrace",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = index + 1;
+        let batch = format!("BEGIN; {migration}; PRAGMA user_version = {version}; COMMIT;");
+        connection.execute_batch(&batch).map_err(|err| {
+            let _ = connection.execute_batch("ROLLBACK");
+            StoreError::Internal(format!("schema migration {version} failed: {err}"))
+        })?;
+    }
+    Ok(())
+}

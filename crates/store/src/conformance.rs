@@ -1,0 +1,210 @@
+//! The behaviour every [`Store`] backend must show. Each backend's tests call [`run`] on a new,
+//! empty store; a backend passes when every check here holds.
+
+use std::sync::Arc;
+
+use semtrace_model::{
+    AnyValue, Attributes, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
+};
+
+use crate::{Operation, Store, WriteOutcome};
+
+/// Runs every conformance check, in order, on an empty store.
+pub async fn run(store: &dyn Store) {
+    unknown_trace_is_none(store).await;
+    every_field_round_trips(store).await;
+    writes_are_idempotent(store).await;
+    services_and_operations_are_listed(store).await;
+    stats_count_traces_and_spans(store).await;
+}
+
+/// A trace id made from a number, for fixtures.
+pub fn trace_id(n: u64) -> TraceId {
+    let mut bytes = [0u8; 16];
+    bytes[0] = 0xab;
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    TraceId::from_bytes(bytes).expect("non-zero")
+}
+
+pub fn span_id(n: u64) -> SpanId {
+    let mut bytes = [0u8; 8];
+    bytes[0] = 0xcd;
+    bytes[1..].copy_from_slice(&n.to_be_bytes()[1..]);
+    SpanId::from_bytes(bytes).expect("non-zero")
+}
+
+/// A three-span trace using every field of the model: typed attributes, nested maps, arrays,
+/// bytes, events (an exception), links, trace state, flags, dropped counts, two services.
+pub fn rich_trace(n: u64) -> Vec<Span> {
+    let frontend = Arc::new(Resource {
+        attributes: attrs(&[
+            ("service.name", AnyValue::String("frontend".into())),
+            ("service.version", AnyValue::String("1.4.2".into())),
+            ("host.cpu.count", AnyValue::Int(8)),
+        ]),
+        dropped_attributes_count: 1,
+        schema_url: "https://opentelemetry.io/schemas/1.24.0".into(),
+    });
+    let db_service = Arc::new(Resource {
+        attributes: attrs(&[("service.name", AnyValue::String("orders-db-client".into()))]),
+        dropped_attributes_count: 0,
+        schema_url: String::new(),
+    });
+    let scope = Arc::new(Scope {
+        name: "io.opentelemetry.http".into(),
+        version: "2.1.0".into(),
+        attributes: attrs(&[("scope.flag", AnyValue::Bool(true))]),
+        dropped_attributes_count: 0,
+        schema_url: String::new(),
+    });
+    let trace = trace_id(n);
+    let start = 1_700_000_000_000_000_000 + n * 1_000_000_000;
+    let root = Span {
+        trace_id: trace,
+        span_id: span_id(n * 10 + 1),
+        parent_span_id: None,
+        trace_state: "rojo=00f067aa0ba902b7".into(),
+        flags: 0x301,
+        name: "POST /api/orders".into(),
+        kind: SpanKind::Server,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 250_000_123,
+        attributes: attrs(&[
+            ("http.request.method", AnyValue::String("POST".into())),
+            ("http.response.status_code", AnyValue::Int(500)),
+            ("http.route", AnyValue::String("/api/orders".into())),
+            ("sampling.ratio", AnyValue::Double(0.5)),
+            ("tags", AnyValue::Array(vec![AnyValue::String("a".into()), AnyValue::Int(2)])),
+            ("payload", AnyValue::Bytes(vec![0, 1, 254, 255])),
+            ("nested", AnyValue::Map(attrs(&[("inner", AnyValue::Double(1.0))]))),
+        ]),
+        dropped_attributes_count: 2,
+        events: vec![Event {
+            time_unix_nano: start + 200_000_000,
+            name: "exception".into(),
+            attributes: attrs(&[
+                ("exception.type", AnyValue::String("java.sql.SQLTransientConnectionException".into())),
+                (
+                    "exception.message",
+                    AnyValue::String("HikariPool-1 - Connection is not available, request timed out after 30000ms".into()),
+                ),
+            ]),
+            dropped_attributes_count: 1,
+        }],
+        dropped_events_count: 3,
+        links: vec![Link {
+            trace_id: trace_id(n + 1_000_000),
+            span_id: span_id(77),
+            trace_state: "congo=t61rcWkgMzE".into(),
+            attributes: attrs(&[("link.reason", AnyValue::String("batch".into()))]),
+            dropped_attributes_count: 0,
+            flags: 1,
+        }],
+        dropped_links_count: 4,
+        status: Status { code: StatusCode::Error, message: "upstream failed".into() },
+        resource: frontend.clone(),
+        scope: scope.clone(),
+    };
+    let child = Span {
+        span_id: span_id(n * 10 + 2),
+        parent_span_id: Some(root.span_id),
+        trace_state: String::new(),
+        flags: 1,
+        name: "SELECT orders".into(),
+        kind: SpanKind::Client,
+        start_time_unix_nano: start + 10_000_000,
+        end_time_unix_nano: start + 210_000_000,
+        attributes: attrs(&[
+            ("db.system", AnyValue::String("postgresql".into())),
+            ("db.statement", AnyValue::String("SELECT * FROM orders WHERE id = $1".into())),
+        ]),
+        dropped_attributes_count: 0,
+        events: vec![],
+        dropped_events_count: 0,
+        links: vec![],
+        dropped_links_count: 0,
+        status: Status { code: StatusCode::Error, message: "i/o timeout".into() },
+        resource: db_service,
+        ..root.clone()
+    };
+    let internal = Span {
+        span_id: span_id(n * 10 + 3),
+        parent_span_id: Some(root.span_id),
+        name: "render".into(),
+        kind: SpanKind::Internal,
+        start_time_unix_nano: start + 220_000_000,
+        end_time_unix_nano: start + 230_000_000,
+        attributes: Attributes::default(),
+        events: vec![],
+        links: vec![],
+        dropped_attributes_count: 0,
+        dropped_events_count: 0,
+        dropped_links_count: 0,
+        status: Status { code: StatusCode::Ok, message: String::new() },
+        ..root.clone()
+    };
+    vec![root, child, internal]
+}
+
+fn attrs(pairs: &[(&str, AnyValue)]) -> Attributes {
+    pairs.iter().map(|(key, value)| KeyValue::new(*key, value.clone())).collect()
+}
+
+async fn unknown_trace_is_none(store: &dyn Store) {
+    let found = store.get_trace(trace_id(999_999)).await.expect("get_trace");
+    assert!(found.is_none(), "an unknown trace id must read as None");
+}
+
+async fn every_field_round_trips(store: &dyn Store) {
+    let spans = rich_trace(1);
+    let outcome = store.write(&spans).await.expect("write");
+    assert_eq!(outcome, WriteOutcome { inserted: 3, duplicates: 0 });
+    let trace = store.get_trace(trace_id(1)).await.expect("get_trace").expect("trace is stored");
+    assert_eq!(trace.trace_id, trace_id(1));
+    assert_eq!(trace.spans.len(), spans.len());
+    for written in &spans {
+        let read = trace.spans.iter().find(|span| span.span_id == written.span_id).expect("span read back");
+        assert_eq!(read, written, "span {} must read back exactly as written", written.span_id);
+    }
+    let starts: Vec<u64> = trace.spans.iter().map(|span| span.start_time_unix_nano).collect();
+    assert!(starts.windows(2).all(|pair| pair[0] <= pair[1]), "spans come back ordered by start time");
+}
+
+async fn writes_are_idempotent(store: &dyn Store) {
+    let spans = rich_trace(2);
+    store.write(&spans).await.expect("first write");
+    let before = store.stats().await.expect("stats");
+    let again = store.write(&spans).await.expect("retried write");
+    assert_eq!(again, WriteOutcome { inserted: 0, duplicates: 3 }, "a retried write stores nothing twice");
+    // A batch that mixes new and already stored spans stores only the new ones.
+    let mut mixed = rich_trace(3);
+    mixed.push(spans[0].clone());
+    let outcome = store.write(&mixed).await.expect("mixed write");
+    assert_eq!(outcome, WriteOutcome { inserted: 3, duplicates: 1 });
+    let after = store.stats().await.expect("stats");
+    assert_eq!(after.total_spans, before.total_spans + 3);
+    assert_eq!(after.total_traces, before.total_traces + 1);
+    let trace = store.get_trace(trace_id(2)).await.unwrap().unwrap();
+    assert_eq!(trace.spans.len(), 3);
+}
+
+async fn services_and_operations_are_listed(store: &dyn Store) {
+    let services = store.services().await.expect("services");
+    assert_eq!(services, vec!["frontend".to_string(), "orders-db-client".to_string()]);
+    let operations = store.operations("frontend").await.expect("operations");
+    assert_eq!(
+        operations,
+        vec![
+            Operation { name: "POST /api/orders".into(), span_kind: SpanKind::Server },
+            Operation { name: "render".into(), span_kind: SpanKind::Internal },
+        ]
+    );
+    assert!(store.operations("no-such-service").await.unwrap().is_empty());
+}
+
+async fn stats_count_traces_and_spans(store: &dyn Store) {
+    let stats = store.stats().await.expect("stats");
+    assert_eq!(stats.total_traces, 3);
+    assert_eq!(stats.total_spans, 9);
+    store.ping().await.expect("ping");
+}
