@@ -1,1 +1,84 @@
+//! The query HTTP API (`/api/v1/...`) and Prometheus metrics, served on 127.0.0.1:16686 by default.
+//!
+//! API boundary: JSON DTOs live here and only here; handlers talk to the store through the
+//! `semtrace_store::Store` trait.
 
+mod dto;
+mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use semtrace_model::TraceId;
+use semtrace_pipeline::Pipeline;
+use semtrace_store::Store;
+
+pub use dto::{HealthDto, SpanDto, TraceDto};
+pub use error::ApiError;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct QueryState {
+    pub store: Arc<dyn Store>,
+    /// The write pipeline, for queue depth in health; absent in read-only deployments.
+    pub pipeline: Option<Pipeline>,
+    pub metrics: Option<PrometheusHandle>,
+    pub started: Instant,
+}
+
+/// The API router.
+pub fn router(state: QueryState) -> Router {
+    Router::new()
+        .route("/api/v1/traces/{trace_id}", get(get_trace))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/services", get(services))
+        .route("/api/v1/services/{service}/operations", get(operations))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Result<Json<TraceDto>, ApiError> {
+    let trace_id: TraceId = trace_id
+        .parse()
+        .map_err(|err| ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736")))?;
+    let trace = state
+        .store
+        .get_trace(trace_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("trace {trace_id} is not stored")))?;
+    Ok(Json(TraceDto::from_trace(&trace)))
+}
+
+async fn services(State(state): State<QueryState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let services = state.store.services().await?;
+    Ok(Json(serde_json::json!({ "services": services })))
+}
+
+async fn operations(
+    State(state): State<QueryState>,
+    Path(service): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let operations = state.store.operations(&service).await?;
+    let operations: Vec<_> = operations
+        .iter()
+        .map(|operation| serde_json::json!({ "name": operation.name, "span_kind": operation.span_kind.as_str() }))
+        .collect();
+    Ok(Json(serde_json::json!({ "service": service, "operations": operations })))
+}
+
+async fn health(State(state): State<QueryState>) -> impl IntoResponse {
+    let health = HealthDto::collect(&state).await;
+    let status = if health.healthy { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(health))
+}
+
+async fn metrics(State(state): State<QueryState>) -> impl IntoResponse {
+    let text = state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

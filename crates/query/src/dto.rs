@@ -1,0 +1,200 @@
+//! JSON shapes of the query API.
+
+use semtrace_model::{format_rfc3339_nanos, Attributes, Event, Link, Span, Trace};
+use serde::Serialize;
+
+use crate::QueryState;
+
+fn millis(nanos: u64) -> f64 {
+    nanos as f64 / 1_000_000.0
+}
+
+#[derive(Debug, Serialize)]
+pub struct TraceDto {
+    pub trace_id: String,
+    pub root_name: String,
+    pub root_service: String,
+    pub start_time: String,
+    pub duration_ms: f64,
+    pub services: Vec<String>,
+    pub span_count: usize,
+    pub error_count: usize,
+    pub spans: Vec<SpanDto>,
+}
+
+impl TraceDto {
+    pub fn from_trace(trace: &Trace) -> Self {
+        let root = trace.root();
+        let start = trace.start_time_unix_nano();
+        TraceDto {
+            trace_id: trace.trace_id.to_hex(),
+            root_name: root.map(|span| span.name.clone()).unwrap_or_default(),
+            root_service: root.map(|span| span.service_name().to_owned()).unwrap_or_default(),
+            start_time: format_rfc3339_nanos(start),
+            duration_ms: millis(trace.end_time_unix_nano().saturating_sub(start)),
+            services: trace.services().into_iter().map(str::to_owned).collect(),
+            span_count: trace.spans.len(),
+            error_count: trace.spans.iter().filter(|span| span.is_error()).count(),
+            spans: trace.spans.iter().map(SpanDto::from_span).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SpanDto {
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub service: String,
+    pub kind: &'static str,
+    pub start_time: String,
+    pub end_time: String,
+    /// Exact nanosecond timestamps, as strings (JSON numbers lose precision past 2^53).
+    pub start_time_unix_nano: String,
+    pub end_time_unix_nano: String,
+    pub duration_ms: f64,
+    pub status: &'static str,
+    pub status_message: String,
+    pub trace_state: String,
+    pub flags: u32,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub resource: Attributes,
+    pub resource_dropped_attributes_count: u32,
+    pub resource_schema_url: String,
+    pub scope: ScopeDto,
+    pub events: Vec<EventDto>,
+    pub dropped_events_count: u32,
+    pub links: Vec<LinkDto>,
+    pub dropped_links_count: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScopeDto {
+    pub name: String,
+    pub version: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventDto {
+    pub time: String,
+    pub time_unix_nano: String,
+    pub name: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkDto {
+    pub trace_id: String,
+    pub span_id: String,
+    pub trace_state: String,
+    pub flags: u32,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+}
+
+impl SpanDto {
+    pub fn from_span(span: &Span) -> Self {
+        SpanDto {
+            span_id: span.span_id.to_hex(),
+            parent_span_id: span.parent_span_id.map(|id| id.to_hex()),
+            name: span.name.clone(),
+            service: span.service_name().to_owned(),
+            kind: span.kind.as_str(),
+            start_time: format_rfc3339_nanos(span.start_time_unix_nano),
+            end_time: format_rfc3339_nanos(span.end_time_unix_nano),
+            start_time_unix_nano: span.start_time_unix_nano.to_string(),
+            end_time_unix_nano: span.end_time_unix_nano.to_string(),
+            duration_ms: millis(span.duration_nanos()),
+            status: span.status.code.as_str(),
+            status_message: span.status.message.clone(),
+            trace_state: span.trace_state.clone(),
+            flags: span.flags,
+            attributes: span.attributes.clone(),
+            dropped_attributes_count: span.dropped_attributes_count,
+            resource: span.resource.attributes.clone(),
+            resource_dropped_attributes_count: span.resource.dropped_attributes_count,
+            resource_schema_url: span.resource.schema_url.clone(),
+            scope: ScopeDto {
+                name: span.scope.name.clone(),
+                version: span.scope.version.clone(),
+                attributes: span.scope.attributes.clone(),
+                dropped_attributes_count: span.scope.dropped_attributes_count,
+                schema_url: span.scope.schema_url.clone(),
+            },
+            events: span.events.iter().map(EventDto::from_event).collect(),
+            dropped_events_count: span.dropped_events_count,
+            links: span.links.iter().map(LinkDto::from_link).collect(),
+            dropped_links_count: span.dropped_links_count,
+        }
+    }
+}
+
+impl EventDto {
+    fn from_event(event: &Event) -> Self {
+        EventDto {
+            time: format_rfc3339_nanos(event.time_unix_nano),
+            time_unix_nano: event.time_unix_nano.to_string(),
+            name: event.name.clone(),
+            attributes: event.attributes.clone(),
+            dropped_attributes_count: event.dropped_attributes_count,
+        }
+    }
+}
+
+impl LinkDto {
+    fn from_link(link: &Link) -> Self {
+        LinkDto {
+            trace_id: link.trace_id.to_hex(),
+            span_id: link.span_id.to_hex(),
+            trace_state: link.trace_state.clone(),
+            flags: link.flags,
+            attributes: link.attributes.clone(),
+            dropped_attributes_count: link.dropped_attributes_count,
+        }
+    }
+}
+
+/// `GET /api/v1/health`: the seeds' health_check fields plus the pipeline's state.
+#[derive(Debug, Serialize)]
+pub struct HealthDto {
+    pub healthy: bool,
+    /// The store's error when it does not answer; null when healthy.
+    pub error: Option<String>,
+    pub storage: &'static str,
+    pub total_traces: u64,
+    pub total_spans: u64,
+    pub disk_bytes: Option<u64>,
+    /// Embeddings held in memory (the seeds' field); semantic indexing is not part of this build yet.
+    pub cache_size: u64,
+    pub queue_depth: Option<usize>,
+    pub queue_capacity: Option<usize>,
+    pub uptime_seconds: u64,
+    pub version: &'static str,
+}
+
+impl HealthDto {
+    pub(crate) async fn collect(state: &QueryState) -> Self {
+        let ping = state.store.ping().await;
+        let stats = state.store.stats().await;
+        let error = ping.err().or(stats.as_ref().err().map(|err| semtrace_store::StoreError::Internal(err.to_string())));
+        let stats = stats.unwrap_or_default();
+        HealthDto {
+            healthy: error.is_none(),
+            error: error.map(|err| err.to_string()),
+            storage: state.store.backend(),
+            total_traces: stats.total_traces,
+            total_spans: stats.total_spans,
+            disk_bytes: stats.disk_bytes,
+            cache_size: 0,
+            queue_depth: state.pipeline.as_ref().map(|pipeline| pipeline.queue_depth()),
+            queue_capacity: state.pipeline.as_ref().map(|pipeline| pipeline.queue_capacity()),
+            uptime_seconds: state.started.elapsed().as_secs(),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}

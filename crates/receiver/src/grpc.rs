@@ -1,0 +1,64 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use semtrace_pipeline::{Pipeline, SubmitError};
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use crate::{convert_request, ReceiverLimits};
+
+/// The gRPC trace service: validates, then waits for the pipeline's commit before answering.
+pub struct TraceReceiver {
+    pipeline: Pipeline,
+    limits: ReceiverLimits,
+}
+
+/// The tonic service, accepting and sending gzip, with the decoded-size limit applied.
+pub fn grpc_service(pipeline: Pipeline, limits: ReceiverLimits) -> TraceServiceServer<TraceReceiver> {
+    let max_message = limits.max_decompressed_bytes;
+    TraceServiceServer::new(TraceReceiver { pipeline, limits })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message)
+}
+
+#[tonic::async_trait]
+impl TraceService for TraceReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let request = request.into_inner();
+        let n_spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+        if n_spans > self.limits.max_spans_per_request {
+            return Err(Status::resource_exhausted(format!(
+                "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
+                self.limits.max_spans_per_request
+            )));
+        }
+        let converted = convert_request(request, &self.limits);
+        let n_accepted = converted.spans.len() as u64;
+        metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "grpc").increment(n_spans as u64);
+        metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "grpc").increment(converted.rejected as u64);
+        let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: converted.rejected as i64,
+            error_message: converted.rejection_message(),
+        });
+        self.pipeline.submit(converted.spans).await.map_err(status_of)?;
+        metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "grpc").increment(n_accepted);
+        Ok(Response::new(ExportTraceServiceResponse { partial_success }))
+    }
+}
+
+/// Retryable failures map to UNAVAILABLE, which OTLP exporters always retry with backoff.
+fn status_of(err: SubmitError) -> Status {
+    metrics::counter!("semtrace_receiver_requests_refused_total", "protocol" => "grpc").increment(1);
+    if err.is_retryable() {
+        Status::unavailable(err.to_string())
+    } else {
+        Status::internal(err.to_string())
+    }
+}

@@ -1,0 +1,223 @@
+//! OTLP/HTTP: `POST /v1/traces` with protobuf or JSON bodies, optionally gzip-compressed.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use semtrace_pipeline::{Pipeline, SubmitError};
+
+use crate::{convert_request, ReceiverLimits};
+
+pub const OTLP_TRACES_PATH: &str = "/v1/traces";
+
+/// Bodies at least this large are decoded on the blocking pool, off the async runtime.
+const INLINE_DECODE_MAX_BYTES: usize = 256 * 1024;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// `google.rpc.Status`, the body OTLP/HTTP sends with an error.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+struct HttpState {
+    pipeline: Pipeline,
+    limits: ReceiverLimits,
+}
+
+/// The OTLP/HTTP router; serve it on the OTLP HTTP address (4318 by default).
+pub fn http_router(pipeline: Pipeline, limits: ReceiverLimits) -> Router {
+    Router::new()
+        .route(OTLP_TRACES_PATH, post(export))
+        // The body limit is applied in `export`, which answers with an OTLP status body.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(Arc::new(HttpState { pipeline, limits }))
+}
+
+/// Why a request was refused, with the HTTP status and gRPC code it maps to.
+struct Refusal {
+    status: StatusCode,
+    grpc_code: i32,
+    message: String,
+    retry_after_secs: Option<u64>,
+}
+
+impl Refusal {
+    fn bad_request(message: String) -> Self {
+        Refusal { status: StatusCode::BAD_REQUEST, grpc_code: 3, message, retry_after_secs: None }
+    }
+
+    fn too_large(message: String) -> Self {
+        Refusal { status: StatusCode::PAYLOAD_TOO_LARGE, grpc_code: 8, message, retry_after_secs: None }
+    }
+
+    fn unsupported(message: String) -> Self {
+        Refusal { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, grpc_code: 3, message, retry_after_secs: None }
+    }
+
+    fn from_submit(err: SubmitError) -> Self {
+        let retry_after_secs = err.is_retryable().then(|| err.retry_after().as_secs().max(1));
+        let (status, grpc_code) = match &err {
+            SubmitError::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, 8),
+            _ if err.is_retryable() => (StatusCode::SERVICE_UNAVAILABLE, 14),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, 13),
+        };
+        Refusal { status, grpc_code, message: err.to_string(), retry_after_secs }
+    }
+
+    fn into_response(self, format: Format) -> Response {
+        metrics::counter!("semtrace_receiver_requests_refused_total", "protocol" => "http", "status" => self.status.as_str().to_owned())
+            .increment(1);
+        let body = RpcStatus { code: self.grpc_code, message: self.message };
+        let mut response = encode(format, &body, |status| serde_json::to_vec(status)).into_response();
+        *response.status_mut() = self.status;
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+fn encode<T: Message>(format: Format, message: &T, to_json: impl FnOnce(&T) -> serde_json::Result<Vec<u8>>) -> Response {
+    let (content_type, body) = match format {
+        Format::Protobuf => (PROTOBUF, message.encode_to_vec()),
+        Format::Json => (JSON, to_json(message).unwrap_or_default()),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn export(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
+    // Errors are answered in the request's format; JSON when the format itself is the problem.
+    let format = match request_format(&headers) {
+        Ok(format) => format,
+        Err(refusal) => return refusal.into_response(Format::Json),
+    };
+    match handle(&state, &headers, format, body).await {
+        Ok(response) => encode(format, &response, |response| serde_json::to_vec(response)),
+        Err(refusal) => refusal.into_response(format),
+    }
+}
+
+async fn handle(
+    state: &HttpState,
+    headers: &HeaderMap,
+    format: Format,
+    body: Body,
+) -> Result<ExportTraceServiceResponse, Refusal> {
+    let max_body = state.limits.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|err| {
+        Refusal::too_large(format!("request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"))
+    })?;
+    let gzip = content_encoding_is_gzip(headers)?;
+    let limits = state.limits.clone();
+    let decode = move || -> Result<_, Refusal> {
+        let request = decode_body(&bytes, gzip, format, limits.max_decompressed_bytes)?;
+        let n_spans: usize =
+            request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+        if n_spans > limits.max_spans_per_request {
+            return Err(Refusal::too_large(format!(
+                "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
+                limits.max_spans_per_request
+            )));
+        }
+        Ok(convert_request(request, &limits))
+    };
+    let converted = if bytes_len_hint(headers) < INLINE_DECODE_MAX_BYTES {
+        decode()?
+    } else {
+        tokio::task::spawn_blocking(decode)
+            .await
+            .map_err(|err| Refusal { status: StatusCode::INTERNAL_SERVER_ERROR, grpc_code: 13, message: err.to_string(), retry_after_secs: None })??
+    };
+    let n_accepted = converted.spans.len() as u64;
+    metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "http").increment(n_accepted + converted.rejected as u64);
+    metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "http").increment(converted.rejected as u64);
+    let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: converted.rejected as i64,
+        error_message: converted.rejection_message(),
+    });
+    state.pipeline.submit(converted.spans).await.map_err(Refusal::from_submit)?;
+    metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "http").increment(n_accepted);
+    Ok(ExportTraceServiceResponse { partial_success })
+}
+
+fn bytes_len_hint(headers: &HeaderMap) -> usize {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+fn request_format(headers: &HeaderMap) -> Result<Format, Refusal> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        PROTOBUF => Ok(Format::Protobuf),
+        JSON => Ok(Format::Json),
+        _ => Err(Refusal::unsupported(format!(
+            "unsupported content type {content_type:?}: send {PROTOBUF} or {JSON}"
+        ))),
+    }
+}
+
+fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, Refusal> {
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|value| value.to_str().ok()).unwrap_or("");
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "" | "identity" => Ok(false),
+        "gzip" => Ok(true),
+        other => Err(Refusal::unsupported(format!("unsupported content encoding {other:?}: send gzip or none"))),
+    }
+}
+
+fn decode_body(bytes: &Bytes, gzip: bool, format: Format, max_decompressed: usize) -> Result<ExportTraceServiceRequest, Refusal> {
+    let inflated;
+    let raw: &[u8] = if gzip {
+        inflated = inflate_bounded(bytes, max_decompressed)?;
+        &inflated
+    } else {
+        bytes
+    };
+    match format {
+        Format::Protobuf => ExportTraceServiceRequest::decode(raw)
+            .map_err(|err| Refusal::bad_request(format!("body is not a valid OTLP ExportTraceServiceRequest protobuf: {err}"))),
+        Format::Json => serde_json::from_slice(raw)
+            .map_err(|err| Refusal::bad_request(format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {err}"))),
+    }
+}
+
+/// Inflates gzip, stopping as soon as the output passes the limit, so a small bomb costs little.
+fn inflate_bounded(bytes: &[u8], max_decompressed: usize) -> Result<Vec<u8>, Refusal> {
+    let decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let mut inflated = Vec::with_capacity((bytes.len() * 4).min(max_decompressed));
+    decoder
+        .take(max_decompressed as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|err| Refusal::bad_request(format!("body is not valid gzip: {err}")))?;
+    if inflated.len() > max_decompressed {
+        return Err(Refusal::too_large(format!(
+            "gzip body inflates past the limit of {max_decompressed} bytes; send smaller batches"
+        )));
+    }
+    Ok(inflated)
+}

@@ -1,0 +1,27 @@
+/// Limits that protect the receivers from oversized or hostile input.
+#[derive(Debug, Clone)]
+pub struct ReceiverLimits {
+    /// Largest request body accepted as sent (compressed or not); larger gets 413 / RESOURCE_EXHAUSTED.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression; inflation stops as soon as it is passed.
+    pub max_decompressed_bytes: usize,
+    /// Most spans in one export request; more gets 413 / RESOURCE_EXHAUSTED (split the batch).
+    pub max_spans_per_request: usize,
+    /// Attributes kept per span (and per event, link, resource); the rest are dropped and counted
+    /// in the span's `dropped_attributes_count`, as OpenTelemetry SDKs do.
+    pub max_attributes_per_span: usize,
+    /// Longest string or bytes attribute value kept; longer values are cut at this many bytes.
+    pub max_attribute_value_bytes: usize,
+}
+
+impl Default for ReceiverLimits {
+    fn default() -> Self {
+        ReceiverLimits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
+            max_spans_per_request: 100_000,
+            max_attributes_per_span: 256,
+            max_attribute_value_bytes: 64 * 1024,
+        }
+    }
+}
