@@ -219,6 +219,7 @@ mod tests {
         OtlpKeyValue {
             key: key.into(),
             value: Some(OtlpValue { value: Some(any_value::Value::StringValue(value.into())) }),
+            ..Default::default()
         }
     }
 

@@ -1,1 +1,149 @@
+//! Wires semtrace together: config → store → pipeline → receivers and query API, and the
+//! `semtrace` command line (serve, trace, health, bench).
 
+pub mod bench;
+pub mod client;
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use semtrace_pipeline::Pipeline;
+use semtrace_query::QueryState;
+use semtrace_store::Store;
+use semtrace_store_sqlite::{SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{Config, StorageKind};
+
+/// A started server: where it listens, and how to stop it.
+pub struct RunningServer {
+    pub otlp_grpc_addr: SocketAddr,
+    pub otlp_http_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    listeners: JoinSet<anyhow::Result<()>>,
+    pipeline_task: semtrace_pipeline::PipelineTask,
+}
+
+/// The process-wide Prometheus recorder (metrics macros report to one global recorder).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then metrics go there.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for {what}: pass another address with {flag}"))
+}
+
+/// Opens the store and starts every listener. Returns once all are bound.
+pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    let started = Instant::now();
+    let metrics = metrics_handle();
+    let store: Arc<dyn Store> = match config.storage {
+        StorageKind::Sqlite => {
+            let options = SqliteOptions::new(&config.server.data_dir);
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
+                .await?
+                .with_context(|| format!("cannot open the embedded store in {}", config.server.data_dir.display()))?;
+            Arc::new(store)
+        }
+    };
+    let (pipeline, pipeline_task) = Pipeline::start(store.clone(), config.pipeline_config());
+    let limits = config.limits.build();
+
+    let grpc_listener = bind(&config.server.otlp_grpc_addr, "OTLP/gRPC", "--otlp-grpc-addr").await?;
+    let http_listener = bind(&config.server.otlp_http_addr, "OTLP/HTTP", "--otlp-http-addr").await?;
+    let api_listener = bind(&config.server.http_addr, "the query API", "--http-addr").await?;
+    let otlp_grpc_addr = grpc_listener.local_addr()?;
+    let otlp_http_addr = http_listener.local_addr()?;
+    let http_addr = api_listener.local_addr()?;
+
+    let (stop, stopped) = watch::channel(false);
+    let stop_signal = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut listeners = JoinSet::new();
+
+    let grpc = tonic::transport::Server::builder()
+        .add_service(semtrace_receiver::grpc_service(pipeline.clone(), limits.clone()))
+        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(grpc_listener), stop_signal());
+    listeners.spawn(async move { grpc.await.context("OTLP/gRPC server failed") });
+
+    let otlp_http = axum::serve(http_listener, semtrace_receiver::http_router(pipeline.clone(), limits))
+        .with_graceful_shutdown(stop_signal());
+    listeners.spawn(async move { otlp_http.await.context("OTLP/HTTP server failed") });
+
+    let api = semtrace_query::router(QueryState { store, pipeline: Some(pipeline), metrics: Some(metrics), started });
+    let api = axum::serve(api_listener, api).with_graceful_shutdown(stop_signal());
+    listeners.spawn(async move { api.await.context("query API server failed") });
+
+    tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, data_dir = %config.server.data_dir.display(), "semtrace is listening");
+    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task })
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, writes everything queued, returns.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let mut first_error = None;
+        while let Some(joined) = self.listeners.join_next().await {
+            if let Err(err) = joined.map_err(anyhow::Error::from).and_then(|result| result) {
+                first_error.get_or_insert(err);
+            }
+        }
+        // Every pipeline sender lived in the servers just stopped: the batcher drains and exits.
+        self.pipeline_task.shutdown().await;
+        tracing::info!("semtrace stopped; everything acknowledged is stored");
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("shutdown requested; flushing"),
+            Some(joined) = self.listeners.join_next() => {
+                joined??;
+                anyhow::bail!("a listener stopped unexpectedly");
+            }
+        }
+        self.shutdown().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

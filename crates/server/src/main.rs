@@ -1,1 +1,123 @@
-fn main() {}
+//! `semtrace`: an OpenTelemetry trace store you can search by meaning.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use semtrace_server::bench::{self, IngestArgs};
+use semtrace_server::client::{self, DEFAULT_SERVER};
+use semtrace_server::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "semtrace", version, about = "An OpenTelemetry trace store you can search by meaning.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive OTLP traces (gRPC :4317, HTTP :4318), store them, and serve the query API (:16686).
+    Serve(ServeArgs),
+    /// Print the configuration that `serve` would use (all layers applied), as YAML.
+    Config(ConfigArgs),
+    /// Show a stored trace as an indented span tree with timings.
+    Trace {
+        /// Trace id: 32 hex digits.
+        trace_id: String,
+        /// Print the API's JSON instead of the tree.
+        #[arg(long)]
+        json: bool,
+        /// Query API of the server.
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Show the server's health: store, counts, queue.
+    Health {
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Load a server with realistic OTLP traffic; report spans/s, latencies, peak RSS, trace-by-id latency.
+    Ingest(IngestArgs),
+}
+
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// YAML configuration file; `local.yaml` beside it is applied on top.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory of the embedded store [default: ./data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long)]
+    otlp_grpc_addr: Option<String>,
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
+    #[arg(long)]
+    otlp_http_addr: Option<String>,
+    /// Query API listen address [default: 127.0.0.1:16686].
+    #[arg(long)]
+    http_addr: Option<String>,
+}
+
+type ServeArgs = ConfigArgs;
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let overrides = Overrides {
+            data_dir: self.data_dir.clone(),
+            otlp_grpc_addr: self.otlp_grpc_addr.clone(),
+            otlp_http_addr: self.otlp_http_addr.clone(),
+            http_addr: self.http_addr.clone(),
+        };
+        Config::load(self.config.as_deref(), std::env::vars(), &overrides)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.load()?;
+            let server = semtrace_server::start(&config).await?;
+            server.run_until_signal().await
+        }
+        Command::Config(args) => {
+            let config = args.load()?;
+            print!("{}", serde_yaml::to_string(&config)?);
+            Ok(())
+        }
+        Command::Trace { trace_id, json, server } => client::trace(&server, &trace_id, json).await,
+        Command::Health { server } => client::health(&server).await,
+        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
+    }
+}

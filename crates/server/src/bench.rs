@@ -1,0 +1,303 @@
+//! `semtrace bench ingest`: a seeded load generator and reporter.
+//!
+//! Pre-generates realistic OTLP requests (so generating costs nothing during the run), sends them
+//! from N concurrent clients over OTLP/HTTP protobuf or OTLP/gRPC, retries what the server refuses
+//! with a retryable code, and reports acknowledged spans/s, acknowledgement latency percentiles,
+//! the server's peak RSS, then trace-by-id latency percentiles over the stored data.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use semtrace_testkit::{GeneratorConfig, TraceGenerator};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    Http,
+    Grpc,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Protocol the clients speak.
+    #[arg(long, value_enum, default_value = "http")]
+    pub protocol: Protocol,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Spans to send in all (about 11 per trace).
+    #[arg(long, default_value_t = 200_000)]
+    pub spans: usize,
+    /// Traces per export request (an SDK batch of 512 spans is about 46 traces).
+    #[arg(long, default_value_t = 46)]
+    pub traces_per_request: usize,
+    /// Gzip request bodies, as SDKs configured with compression do.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Seed of the generated traffic.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Trace-by-id queries after ingest.
+    #[arg(long, default_value_t = 2000)]
+    pub queries: usize,
+    /// Start a server (this binary, `serve`) on free ports with this data directory, and measure it.
+    /// Without it, the addresses below name a running server.
+    #[arg(long)]
+    pub spawn_data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "http://127.0.0.1:4318")]
+    pub otlp_http: String,
+    #[arg(long, default_value = "http://127.0.0.1:4317")]
+    pub otlp_grpc: String,
+    #[arg(long, default_value = "http://127.0.0.1:16686")]
+    pub api: String,
+    /// Process id of a running server, to report its peak RSS.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+struct Target {
+    otlp_http: String,
+    otlp_grpc: String,
+    api: String,
+    pid: Option<u32>,
+    child: Option<tokio::process::Child>,
+}
+
+pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let mut target = match &args.spawn_data_dir {
+        Some(dir) => spawn_server(dir).await?,
+        None => Target {
+            otlp_http: args.otlp_http.clone(),
+            otlp_grpc: args.otlp_grpc.clone(),
+            api: args.api.clone(),
+            pid: args.server_pid,
+            child: None,
+        },
+    };
+    let result = run_ingest(&args, &target).await;
+    if let Some(mut child) = target.child.take() {
+        // SIGTERM-free stop is fine here: the bench is over and the data dir is the bench's.
+        let _ = child.kill().await;
+    }
+    result
+}
+
+async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
+    let machine = format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::env::consts::ARCH);
+    eprintln!("generating {} spans ({} traces per request)...", args.spans, args.traces_per_request);
+    let mut generator = TraceGenerator::new(GeneratorConfig { seed: args.seed, ..GeneratorConfig::default() });
+    let mut bodies = Vec::new();
+    let mut sample_ids = Vec::new();
+    let mut n_spans_total = 0usize;
+    while n_spans_total < args.spans {
+        let (request, ids) = generator.request(args.traces_per_request);
+        n_spans_total += span_count(&request);
+        if sample_ids.len() < args.queries {
+            sample_ids.extend(ids.into_iter().step_by(7));
+        }
+        bodies.push(Arc::new(request));
+    }
+    sample_ids.truncate(args.queries);
+    let n_requests = bodies.len();
+    let bytes_per_request = bodies.iter().map(|body| body.encoded_len()).sum::<usize>() / n_requests.max(1);
+    eprintln!("sending {n_requests} requests ({bytes_per_request} bytes each on average) from {} clients over {:?}...", args.clients, args.protocol);
+
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..args.clients {
+        let bodies = bodies.clone();
+        let next = next.clone();
+        let protocol = args.protocol;
+        let gzip = args.gzip;
+        let otlp_http = format!("{}/v1/traces", target.otlp_http.trim_end_matches('/'));
+        let otlp_grpc = target.otlp_grpc.clone();
+        clients.spawn(async move {
+            let mut client = Client::connect(protocol, &otlp_http, &otlp_grpc, gzip).await?;
+            let mut latencies = Vec::new();
+            let mut refusals = 0usize;
+            loop {
+                let idx = next.fetch_add(1, Ordering::Relaxed);
+                let Some(request) = bodies.get(idx) else { break };
+                let sent = Instant::now();
+                loop {
+                    match client.send(request).await? {
+                        Sent::Acknowledged => break,
+                        Sent::Refused => {
+                            refusals += 1;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok((latencies, refusals))
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut refusals = 0;
+    while let Some(joined) = clients.join_next().await {
+        let (client_latencies, client_refusals) = joined??;
+        latencies.extend(client_latencies);
+        refusals += client_refusals;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    println!("== ingest: {:?}{}, {} clients, {} requests, {} spans, machine: {machine}", args.protocol, if args.gzip { " gzip" } else { "" }, args.clients, n_requests, n_spans_total);
+    println!("acknowledged spans/s: {:.0}  (wall {:.2} s; {} retryable refusals)", n_spans_total as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64(), refusals);
+    println!("ack latency per request: {}", percentiles(&latencies));
+    if let Some(pid) = target.pid {
+        match peak_rss_kib(pid) {
+            Some(kib) => println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+            None => println!("server peak RSS: unknown (cannot read /proc/{pid}/status)"),
+        }
+    }
+
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = http.get(format!("{}/api/v1/health", target.api)).send().await?.json().await?;
+    println!("stored: {} spans, {} traces", health["total_spans"], health["total_traces"]);
+    if sample_ids.is_empty() {
+        return Ok(());
+    }
+    let mut query_latencies = Vec::with_capacity(sample_ids.len());
+    for id in &sample_ids {
+        let url = format!("{}/api/v1/traces/{}", target.api, hex_string(id));
+        let sent = Instant::now();
+        let response = http.get(&url).send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        query_latencies.push(sent.elapsed());
+        if !status.is_success() {
+            bail!("GET {url} answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+    }
+    query_latencies.sort();
+    println!("trace by id ({} queries, HTTP round trip): {}", query_latencies.len(), percentiles(&query_latencies));
+    Ok(())
+}
+
+fn span_count(request: &ExportTraceServiceRequest) -> usize {
+    request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum()
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `p50 … p95 … p99 … max …` of sorted durations, in milliseconds.
+pub fn percentiles(sorted: &[Duration]) -> String {
+    if sorted.is_empty() {
+        return "no samples".into();
+    }
+    let at = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
+    format!("p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms", at(0.50), at(0.95), at(0.99), at(1.0))
+}
+
+/// The peak resident set size of a process (VmHWM), in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+enum Sent {
+    Acknowledged,
+    Refused,
+}
+
+enum Client {
+    Http { client: reqwest::Client, url: String, gzip: bool },
+    Grpc(TraceServiceClient<tonic::transport::Channel>),
+}
+
+impl Client {
+    async fn connect(protocol: Protocol, otlp_http: &str, otlp_grpc: &str, gzip: bool) -> anyhow::Result<Client> {
+        Ok(match protocol {
+            Protocol::Http => Client::Http { client: reqwest::Client::new(), url: otlp_http.to_owned(), gzip },
+            Protocol::Grpc => {
+                let mut client = TraceServiceClient::connect(otlp_grpc.to_owned())
+                    .await
+                    .with_context(|| format!("cannot connect to OTLP/gRPC at {otlp_grpc}"))?
+                    .max_decoding_message_size(64 << 20);
+                if gzip {
+                    client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+                }
+                Client::Grpc(client)
+            }
+        })
+    }
+
+    async fn send(&mut self, request: &ExportTraceServiceRequest) -> anyhow::Result<Sent> {
+        match self {
+            Client::Http { client, url, gzip } => {
+                let mut body = request.encode_to_vec();
+                let mut builder = client.post(url.as_str()).header("content-type", "application/x-protobuf");
+                if *gzip {
+                    use std::io::Write;
+                    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    encoder.write_all(&body)?;
+                    body = encoder.finish()?;
+                    builder = builder.header("content-encoding", "gzip");
+                }
+                let response = builder.body(body).send().await?;
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(Sent::Acknowledged);
+                }
+                if status == 429 || status == 503 || status == 502 || status == 504 {
+                    return Ok(Sent::Refused);
+                }
+                bail!("server answered {status}: {}", String::from_utf8_lossy(&response.bytes().await?))
+            }
+            Client::Grpc(client) => match client.export(request.clone()).await {
+                Ok(_) => Ok(Sent::Acknowledged),
+                Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::ResourceExhausted) => Ok(Sent::Refused),
+                Err(status) => bail!("server answered {status}"),
+            },
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn spawn_server(data_dir: &std::path::Path) -> anyhow::Result<Target> {
+    let (grpc, http, api) = (free_port()?, free_port()?, free_port()?);
+    let exe = std::env::current_exe()?;
+    let child = tokio::process::Command::new(exe)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http-addr", &format!("127.0.0.1:{http}")])
+        .args(["--http-addr", &format!("127.0.0.1:{api}")])
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start `semtrace serve`")?;
+    let pid = child.id();
+    let api_url = format!("http://127.0.0.1:{api}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if client.get(format!("{api_url}/api/v1/health")).send().await.is_ok_and(|response| response.status().is_success()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the spawned server did not become healthy within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Target {
+        otlp_http: format!("http://127.0.0.1:{http}"),
+        otlp_grpc: format!("http://127.0.0.1:{grpc}"),
+        api: api_url,
+        pid,
+        child: Some(child),
+    })
+}

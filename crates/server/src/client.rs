@@ -1,0 +1,128 @@
+//! The command-line client side: `semtrace trace` and `semtrace health` against a running server.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+/// The query API a client talks to when `--server` is not given.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:16686";
+
+async fn get_json(server: &str, path: &str) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let response = reqwest::get(&url)
+        .await
+        .with_context(|| format!("cannot reach semtrace at {server}: is `semtrace serve` running? (pass --server URL)"))?;
+    let status = response.status();
+    let body: Value = response.json().await.with_context(|| format!("{url} did not answer with JSON"))?;
+    Ok((status, body))
+}
+
+pub async fn trace(server: &str, trace_id: &str, json: bool) -> anyhow::Result<()> {
+    let (status, body) = get_json(server, &format!("/api/v1/traces/{trace_id}")).await?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("the server refused the request"));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        print!("{}", render_trace_tree(&body));
+    }
+    Ok(())
+}
+
+pub async fn health(server: &str) -> anyhow::Result<()> {
+    let (status, body) = get_json(server, "/api/v1/health").await?;
+    println!("{}", serde_json::to_string_pretty(&body)?);
+    if !status.is_success() {
+        bail!("semtrace at {server} is unhealthy");
+    }
+    Ok(())
+}
+
+/// Renders a trace (the API's JSON) as an indented span tree with offsets and durations.
+pub fn render_trace_tree(trace: &Value) -> String {
+    let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<&str> = spans.iter().map(|span| span["span_id"].as_str().unwrap_or("")).collect();
+    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut roots = Vec::new();
+    for (idx, span) in spans.iter().enumerate() {
+        match span["parent_span_id"].as_str() {
+            Some(parent) if ids.contains(&parent) => children.entry(parent).or_default().push(idx),
+            _ => roots.push(idx),
+        }
+    }
+    let trace_start: u128 = spans.iter().filter_map(|span| nanos(span, "start_time_unix_nano")).min().unwrap_or(0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trace {}  {}: {}  {:.3} ms  {} spans, {} errors  services: {}",
+        trace["trace_id"].as_str().unwrap_or("?"),
+        trace["root_service"].as_str().unwrap_or("?"),
+        trace["root_name"].as_str().unwrap_or("?"),
+        trace["duration_ms"].as_f64().unwrap_or(0.0),
+        trace["span_count"].as_u64().unwrap_or(0),
+        trace["error_count"].as_u64().unwrap_or(0),
+        trace["services"].as_array().map(|services| services.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+    );
+    // Depth-first, children in start order (spans arrive sorted by start time).
+    let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|idx| (*idx, 0)).collect();
+    while let Some((idx, depth)) = stack.pop() {
+        let span = &spans[idx];
+        let offset_ms = nanos(span, "start_time_unix_nano").map_or(0.0, |start| (start - trace_start) as f64 / 1e6);
+        let status = match span["status"].as_str() {
+            Some("ERROR") => format!("  ERROR {}", span["status_message"].as_str().unwrap_or("")),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:indent$}+{offset_ms:.3} ms {:>10.3} ms  {}  {} [{}]{status}",
+            "",
+            span["duration_ms"].as_f64().unwrap_or(0.0),
+            span["service"].as_str().unwrap_or("?"),
+            span["name"].as_str().unwrap_or("?"),
+            span["kind"].as_str().unwrap_or("?"),
+            indent = depth * 2,
+        );
+        if let Some(kids) = children.get(ids[idx]) {
+            stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
+        }
+    }
+    out
+}
+
+fn nanos(span: &Value, field: &str) -> Option<u128> {
+    span[field].as_str().and_then(|text| text.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_an_indented_tree_with_orphans_as_roots() {
+        let trace = serde_json::json!({
+            "trace_id": "ab", "root_service": "web", "root_name": "GET /", "duration_ms": 12.5,
+            "span_count": 4, "error_count": 1, "services": ["web", "db"],
+            "spans": [
+                {"span_id": "01", "parent_span_id": null, "name": "GET /", "service": "web", "kind": "SERVER",
+                 "start_time_unix_nano": "1000000000", "duration_ms": 12.5, "status": "OK"},
+                {"span_id": "02", "parent_span_id": "01", "name": "SELECT", "service": "db", "kind": "CLIENT",
+                 "start_time_unix_nano": "1001000000", "duration_ms": 5.0, "status": "ERROR", "status_message": "timeout"},
+                {"span_id": "03", "parent_span_id": "02", "name": "connect", "service": "db", "kind": "INTERNAL",
+                 "start_time_unix_nano": "1002000000", "duration_ms": 1.0, "status": "UNSET"},
+                {"span_id": "04", "parent_span_id": "99", "name": "late", "service": "web", "kind": "INTERNAL",
+                 "start_time_unix_nano": "1003000000", "duration_ms": 0.5, "status": "UNSET"}
+            ]
+        });
+        let expected = "\
+trace ab  web: GET /  12.500 ms  4 spans, 1 errors  services: web, db
++0.000 ms     12.500 ms  web  GET / [SERVER]
+  +1.000 ms      5.000 ms  db  SELECT [CLIENT]  ERROR timeout
+    +2.000 ms      1.000 ms  db  connect [INTERNAL]
++3.000 ms      0.500 ms  web  late [INTERNAL]
+";
+        assert_eq!(render_trace_tree(&trace), expected);
+    }
+}

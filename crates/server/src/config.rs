@@ -1,0 +1,390 @@
+//! Settings: the seeds' `OTelStorageSettings` fields plus semtrace's own, loaded in layers
+//! (later wins): built-in defaults → YAML file (`--config`) → `local.yaml` beside it →
+//! environment `SEMTRACE_<SECTION>__<KEY>` → command-line flags. Validated once, after loading.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Prefix of environment variables that set configuration.
+pub const ENV_PREFIX: &str = "SEMTRACE_";
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Which store keeps the data: `sqlite` (embedded, zero setup).
+    pub storage: StorageKind,
+    /// The seeds' settings (same names, defaults and ranges).
+    pub otel_storage: OtelStorageConfig,
+    pub server: ServerConfig,
+    pub pipeline: PipelineSettings,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    #[default]
+    Sqlite,
+}
+
+/// The seeds' `OTelStorageSettings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtelStorageConfig {
+    /// Accepted for compatibility with the seeds' files; semtrace always stores what it receives.
+    pub enabled: bool,
+    /// PostgreSQL connection string, used when `storage` is `postgres`.
+    pub connection_string: String,
+    /// Sentence-transformer model name or folder for semantic search.
+    pub embedding_model: String,
+    /// Vector dimension; must match the model (128–1024).
+    pub embedding_dimension: u32,
+    /// Embeddings kept in memory (100–10000).
+    pub cache_size: u32,
+    /// Minimum cosine similarity of search results (0.0–1.0).
+    pub similarity_threshold: f64,
+    /// Export requests committed together in one transaction at most (10–1000).
+    pub batch_size: u32,
+    /// Seconds the writer may keep a batch open (1–60). The writer commits as soon as it is free,
+    /// so under normal load batches close much sooner; see README "Batching".
+    pub batch_interval_seconds: u32,
+    /// Retries of a failed store operation (1–10).
+    pub max_retries: u32,
+    /// Consecutive failures before the circuit breaker opens (3–20).
+    pub circuit_breaker_threshold: u32,
+}
+
+impl Default for OtelStorageConfig {
+    fn default() -> Self {
+        OtelStorageConfig {
+            enabled: false,
+            connection_string: "postgresql://postgres:password@localhost:5432/otel_traces".into(),
+            embedding_model: "all-MiniLM-L6-v2".into(),
+            embedding_dimension: 384,
+            cache_size: 1000,
+            similarity_threshold: 0.85,
+            batch_size: 100,
+            batch_interval_seconds: 5,
+            max_retries: 3,
+            circuit_breaker_threshold: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// OTLP/gRPC listen address.
+    pub otlp_grpc_addr: String,
+    /// OTLP/HTTP listen address.
+    pub otlp_http_addr: String,
+    /// Query API, metrics and UI listen address.
+    pub http_addr: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("./data"),
+            otlp_grpc_addr: "127.0.0.1:4317".into(),
+            otlp_http_addr: "127.0.0.1:4318".into(),
+            http_addr: "127.0.0.1:16686".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineSettings {
+    /// Export requests waiting for the writer before clients are told to retry (1–1000000).
+    pub queue_size: u32,
+    /// Batches written at once (1–16).
+    pub concurrency: u32,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings { queue_size: 1024, concurrency: 2 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body as sent, in bytes.
+    pub max_body_bytes: u64,
+    /// Largest request body after gzip inflation, in bytes.
+    pub max_decompressed_bytes: u64,
+    /// Most spans in one export request.
+    pub max_spans_per_request: u64,
+    /// Attributes kept per span, event, link and resource; the rest are dropped and counted.
+    pub max_attributes_per_span: u64,
+    /// Longest attribute value kept, in bytes; longer values are cut.
+    pub max_attribute_value_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let defaults = semtrace_receiver::ReceiverLimits::default();
+        LimitsConfig {
+            max_body_bytes: defaults.max_body_bytes as u64,
+            max_decompressed_bytes: defaults.max_decompressed_bytes as u64,
+            max_spans_per_request: defaults.max_spans_per_request as u64,
+            max_attributes_per_span: defaults.max_attributes_per_span as u64,
+            max_attribute_value_bytes: defaults.max_attribute_value_bytes as u64,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn build(&self) -> semtrace_receiver::ReceiverLimits {
+        semtrace_receiver::ReceiverLimits {
+            max_body_bytes: self.max_body_bytes as usize,
+            max_decompressed_bytes: self.max_decompressed_bytes as usize,
+            max_spans_per_request: self.max_spans_per_request as usize,
+            max_attributes_per_span: self.max_attributes_per_span as usize,
+            max_attribute_value_bytes: self.max_attribute_value_bytes as usize,
+        }
+    }
+}
+
+/// Command-line values that override everything else (`None` leaves the loaded value).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub otlp_grpc_addr: Option<String>,
+    pub otlp_http_addr: Option<String>,
+    pub http_addr: Option<String>,
+}
+
+impl Config {
+    /// Loads every layer. `env` is the process environment (passed in for tests).
+    pub fn load(
+        config_file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let mut merged = serde_json::to_value(Config::default()).expect("defaults serialise");
+        if let Some(path) = config_file {
+            let layer = read_yaml(path)?;
+            merge(&mut merged, layer);
+            let local = path.parent().unwrap_or(Path::new(".")).join("local.yaml");
+            if local.exists() && local != path {
+                merge(&mut merged, read_yaml(&local)?);
+            }
+        }
+        merge(&mut merged, env_layer(env)?);
+        let mut config: Config = serde_path_to_error::deserialize(merged).map_err(|err| {
+            let path = err.path().to_string();
+            anyhow::anyhow!("invalid configuration at `{path}`: {}", err.into_inner())
+        })?;
+        let server = &mut config.server;
+        if let Some(value) = &overrides.data_dir {
+            server.data_dir = value.clone();
+        }
+        if let Some(value) = &overrides.otlp_grpc_addr {
+            server.otlp_grpc_addr = value.clone();
+        }
+        if let Some(value) = &overrides.otlp_http_addr {
+            server.otlp_http_addr = value.clone();
+        }
+        if let Some(value) = &overrides.http_addr {
+            server.http_addr = value.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every range; the error names the field, the value and what is allowed.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let seeds = &self.otel_storage;
+        check_range("otel_storage.embedding_dimension", seeds.embedding_dimension.into(), 128, 1024)?;
+        check_range("otel_storage.cache_size", seeds.cache_size.into(), 100, 10_000)?;
+        check_range("otel_storage.batch_size", seeds.batch_size.into(), 10, 1000)?;
+        check_range("otel_storage.batch_interval_seconds", seeds.batch_interval_seconds.into(), 1, 60)?;
+        check_range("otel_storage.max_retries", seeds.max_retries.into(), 1, 10)?;
+        check_range("otel_storage.circuit_breaker_threshold", seeds.circuit_breaker_threshold.into(), 3, 20)?;
+        if !(0.0..=1.0).contains(&seeds.similarity_threshold) {
+            bail!(
+                "otel_storage.similarity_threshold = {} is out of range: allowed 0.0 to 1.0",
+                seeds.similarity_threshold
+            );
+        }
+        check_range("pipeline.queue_size", self.pipeline.queue_size.into(), 1, 1_000_000)?;
+        check_range("pipeline.concurrency", self.pipeline.concurrency.into(), 1, 16)?;
+        let limits = &self.limits;
+        check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
+        check_range("limits.max_decompressed_bytes", limits.max_decompressed_bytes, limits.max_body_bytes.min(1 << 32), 1 << 32)
+            .context("limits.max_decompressed_bytes must be at least limits.max_body_bytes")?;
+        check_range("limits.max_spans_per_request", limits.max_spans_per_request, 1, 10_000_000)?;
+        check_range("limits.max_attributes_per_span", limits.max_attributes_per_span, 1, 100_000)?;
+        check_range("limits.max_attribute_value_bytes", limits.max_attribute_value_bytes, 16, 1 << 30)?;
+        for (name, addr) in [
+            ("server.otlp_grpc_addr", &self.server.otlp_grpc_addr),
+            ("server.otlp_http_addr", &self.server.otlp_http_addr),
+            ("server.http_addr", &self.server.http_addr),
+        ] {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                bail!("{name} = {addr:?} is not a socket address: write IP:PORT, e.g. 127.0.0.1:4317");
+            }
+        }
+        Ok(())
+    }
+
+    /// The pipeline's settings, from the seeds' batch fields and ours.
+    pub fn pipeline_config(&self) -> semtrace_pipeline::PipelineConfig {
+        semtrace_pipeline::PipelineConfig {
+            queue_size: self.pipeline.queue_size as usize,
+            batch_size: self.otel_storage.batch_size as usize,
+            concurrency: self.pipeline.concurrency as usize,
+        }
+    }
+}
+
+fn check_range(field: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
+    if value < min || value > max {
+        bail!("{field} = {value} is out of range: allowed {min} to {max}");
+    }
+    Ok(())
+}
+
+fn read_yaml(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("config file {} is not valid YAML", path.display()))?;
+    let value = serde_json::to_value(yaml).with_context(|| format!("config file {} has non-string keys", path.display()))?;
+    match value {
+        Value::Null => Ok(Value::Object(Default::default())),
+        Value::Object(_) => Ok(value),
+        _ => bail!("config file {} must hold a mapping of sections", path.display()),
+    }
+}
+
+/// `SEMTRACE_OTEL_STORAGE__BATCH_SIZE=200` becomes `{otel_storage: {batch_size: 200}}`;
+/// `SEMTRACE_STORAGE=sqlite` sets a top-level key. Values are read as YAML scalars.
+fn env_layer(env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Value> {
+    let mut layer = Value::Object(Default::default());
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if path.iter().any(String::is_empty) || path.len() > 2 {
+            bail!("environment variable {name} is not of the form {ENV_PREFIX}<SECTION>__<KEY>");
+        }
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(&raw).unwrap_or_else(|_| serde_yaml::Value::String(raw.clone()));
+        let value = serde_json::to_value(value).with_context(|| format!("environment variable {name}"))?;
+        let root = layer.as_object_mut().expect("the layer is an object");
+        match path.as_slice() {
+            [key] => {
+                root.insert(key.clone(), value);
+            }
+            [section, key] => {
+                let section = root.entry(section.clone()).or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(section) = section {
+                    section.insert(key.clone(), value);
+                } else {
+                    bail!("environment variable {name} sets a key inside {section:?}, which another variable sets as a value");
+                }
+            }
+            _ => unreachable!("checked above"),
+        }
+    }
+    Ok(layer)
+}
+
+/// Deep-merges `layer` into `base`: objects merge key by key, anything else replaces.
+fn merge(base: &mut Value, layer: Value) {
+    match (base, layer) {
+        (Value::Object(base), Value::Object(layer)) => {
+            for (key, value) in layer {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, layer) => *base = layer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+    }
+
+    fn load(yaml: Option<&str>, local: Option<&str>, vars: &[(&str, &str)], overrides: Overrides) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("semtrace.yaml");
+        if let Some(yaml) = yaml {
+            std::fs::write(&path, yaml).unwrap();
+        }
+        if let Some(local) = local {
+            std::fs::write(dir.path().join("local.yaml"), local).unwrap();
+        }
+        Config::load(yaml.map(|_| path.as_path()), env(vars), &overrides)
+    }
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let config = load(None, None, &[], Overrides::default()).unwrap();
+        assert_eq!(config.otel_storage, OtelStorageConfig::default());
+        assert_eq!(config.otel_storage.similarity_threshold, 0.85);
+        assert_eq!(config.server.otlp_grpc_addr, "127.0.0.1:4317");
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let yaml = "otel_storage:\n  batch_size: 200\n  cache_size: 500\nserver:\n  data_dir: /tmp/a\n";
+        let local = "otel_storage:\n  batch_size: 300\n";
+        let config = load(
+            Some(yaml),
+            Some(local),
+            &[("SEMTRACE_OTEL_STORAGE__CACHE_SIZE", "700"), ("SEMTRACE_SERVER__HTTP_ADDR", "127.0.0.1:9999"), ("OTHER", "x")],
+            Overrides { http_addr: Some("127.0.0.1:1234".into()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(config.otel_storage.batch_size, 300, "local.yaml beats the file");
+        assert_eq!(config.otel_storage.cache_size, 700, "environment beats the files");
+        assert_eq!(config.server.data_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(config.server.http_addr, "127.0.0.1:1234", "flags beat the environment");
+    }
+
+    #[test]
+    fn the_seeds_file_is_accepted() {
+        let seed = "otel_storage:\n  enabled: true\n  connection_string: \"postgresql://otel_user:password@localhost:5432/otel_traces\"\n  embedding_model: \"all-MiniLM-L6-v2\"\n  embedding_dimension: 384\n  cache_size: 1000\n  similarity_threshold: 0.85\n  batch_size: 100\n  batch_interval_seconds: 5\n  max_retries: 3\n  circuit_breaker_threshold: 5\n";
+        let config = load(Some(seed), None, &[], Overrides::default()).unwrap();
+        assert!(config.otel_storage.enabled);
+    }
+
+    #[test]
+    fn bad_values_name_field_value_and_range() {
+        let err = load(Some("otel_storage:\n  batch_size: 5\n"), None, &[], Overrides::default()).unwrap_err();
+        assert_eq!(err.to_string(), "otel_storage.batch_size = 5 is out of range: allowed 10 to 1000");
+        let err = load(None, None, &[("SEMTRACE_OTEL_STORAGE__SIMILARITY_THRESHOLD", "1.5")], Overrides::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("similarity_threshold = 1.5 is out of range"), "{err}");
+        let err = load(None, None, &[("SEMTRACE_SERVER__HTTP_ADDR", "nowhere")], Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("server.http_addr = \"nowhere\""), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_path() {
+        let err = load(Some("otel_storage:\n  batch_sise: 50\n"), None, &[], Overrides::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("otel_storage.batch_sise") && text.contains("unknown field"), "{text}");
+        let err = load(None, None, &[("SEMTRACE_NOPE__X", "1")], Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let err = load(Some("otel_storage:\n  batch_size: lots\n"), None, &[], Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("otel_storage.batch_size"), "{err}");
+    }
+}
