@@ -1,0 +1,98 @@
+//! Test harness: in-process servers on free ports with their own data directory, and the
+//! `semtrace` binary as a child process for crash tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use semtrace_server::config::{Config, Overrides};
+use semtrace_server::RunningServer;
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub otlp_http: String,
+    pub otlp_grpc: String,
+    pub api: String,
+}
+
+/// Starts a server on free ports, storing in `data_dir`; `tweak` adjusts the configuration.
+pub async fn start_server(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let overrides = Overrides {
+        data_dir: Some(data_dir.to_path_buf()),
+        otlp_grpc_addr: Some("127.0.0.1:0".into()),
+        otlp_http_addr: Some("127.0.0.1:0".into()),
+        http_addr: Some("127.0.0.1:0".into()),
+    };
+    let mut config = Config::load(None, Vec::new(), &overrides).expect("test config loads");
+    tweak(&mut config);
+    let server = semtrace_server::start(&config).await.expect("server starts");
+    TestServer {
+        otlp_http: format!("http://{}", server.otlp_http_addr),
+        otlp_grpc: format!("http://{}", server.otlp_grpc_addr),
+        api: format!("http://{}", server.http_addr),
+        server,
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `semtrace serve` child process.
+pub struct ChildServer {
+    pub child: std::process::Child,
+    pub otlp_http: String,
+    pub otlp_grpc: String,
+    pub api: String,
+}
+
+pub async fn spawn_binary(data_dir: &Path) -> ChildServer {
+    let (grpc, http, api) = (free_port(), free_port(), free_port());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http-addr", &format!("127.0.0.1:{http}")])
+        .args(["--http-addr", &format!("127.0.0.1:{api}")])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("semtrace binary starts");
+    let server = ChildServer {
+        child,
+        otlp_http: format!("http://127.0.0.1:{http}"),
+        otlp_grpc: format!("http://127.0.0.1:{grpc}"),
+        api: format!("http://127.0.0.1:{api}"),
+    };
+    wait_healthy(&server.api).await;
+    server
+}
+
+pub async fn wait_healthy(api: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::new();
+    loop {
+        let healthy = client
+            .get(format!("{api}/api/v1/health"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success());
+        if healthy {
+            return;
+        }
+        assert!(Instant::now() < deadline, "server at {api} did not become healthy in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url} answered non-JSON ({err}): {text}"));
+    (status, body)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
