@@ -107,10 +107,7 @@ mod tests {
 
     #[test]
     fn invalid_ids_are_refused_with_a_reason() {
-        assert_eq!(
-            SpanId::from_slice(&[1, 2, 3]),
-            Err(IdError::WrongLength { kind: "span id", expected: 8, got: 3 })
-        );
+        assert_eq!(SpanId::from_slice(&[1, 2, 3]), Err(IdError::WrongLength { kind: "span id", expected: 8, got: 3 }));
         assert_eq!(SpanId::from_slice(&[0; 8]), Err(IdError::AllZero { kind: "span id" }));
         let err = "xyz".parse::<TraceId>().unwrap_err();
         assert!(err.to_string().contains("32 hex digits"), "{err}");

@@ -5,9 +5,7 @@ pub type UnixNanos = u64;
 pub fn format_rfc3339_nanos(nanos: UnixNanos) -> String {
     let timestamp = ::time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
         .unwrap_or(::time::OffsetDateTime::UNIX_EPOCH);
-    timestamp
-        .format(&::time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| nanos.to_string())
+    timestamp.format(&::time::format_description::well_known::Rfc3339).unwrap_or_else(|_| nanos.to_string())
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ pub(crate) async fn run(store: Arc<dyn Store>, config: PipelineConfig, mut recei
                 Err(_) => break,
             }
         }
-        metrics::gauge!("semtrace_pipeline_queue_depth").set((queue_capacity - receiver.capacity().min(queue_capacity)) as f64);
+        metrics::gauge!("semtrace_pipeline_queue_depth")
+            .set((queue_capacity - receiver.capacity().min(queue_capacity)) as f64);
         let store = store.clone();
         tokio::spawn(async move {
             write_batch(&*store, batch).await;

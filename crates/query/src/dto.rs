@@ -181,7 +181,8 @@ impl HealthDto {
     pub(crate) async fn collect(state: &QueryState) -> Self {
         let ping = state.store.ping().await;
         let stats = state.store.stats().await;
-        let error = ping.err().or(stats.as_ref().err().map(|err| semtrace_store::StoreError::Internal(err.to_string())));
+        let error =
+            ping.err().or(stats.as_ref().err().map(|err| semtrace_store::StoreError::Internal(err.to_string())));
         let stats = stats.unwrap_or_default();
         HealthDto {
             healthy: error.is_none(),

@@ -44,9 +44,9 @@ pub fn router(state: QueryState) -> Router {
 }
 
 async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Result<Json<TraceDto>, ApiError> {
-    let trace_id: TraceId = trace_id
-        .parse()
-        .map_err(|err| ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736")))?;
+    let trace_id: TraceId = trace_id.parse().map_err(|err| {
+        ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736"))
+    })?;
     let trace = state
         .store
         .get_trace(trace_id)

@@ -237,7 +237,10 @@ mod tests {
     fn request(spans: Vec<otlp::Span>) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {
             resource_spans: vec![otlp::ResourceSpans {
-                resource: Some(OtlpResource { attributes: vec![string_kv("service.name", "checkout")], ..Default::default() }),
+                resource: Some(OtlpResource {
+                    attributes: vec![string_kv("service.name", "checkout")],
+                    ..Default::default()
+                }),
                 scope_spans: vec![otlp::ScopeSpans { spans, ..Default::default() }],
                 schema_url: String::new(),
             }],

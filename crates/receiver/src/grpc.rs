@@ -32,7 +32,8 @@ impl TraceService for TraceReceiver {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let request = request.into_inner();
-        let n_spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+        let n_spans: usize =
+            request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
         if n_spans > self.limits.max_spans_per_request {
             return Err(Status::resource_exhausted(format!(
                 "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
@@ -42,7 +43,8 @@ impl TraceService for TraceReceiver {
         let converted = convert_request(request, &self.limits);
         let n_accepted = converted.spans.len() as u64;
         metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "grpc").increment(n_spans as u64);
-        metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "grpc").increment(converted.rejected as u64);
+        metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "grpc")
+            .increment(converted.rejected as u64);
         let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
             rejected_spans: converted.rejected as i64,
             error_message: converted.rejection_message(),

@@ -89,7 +89,7 @@ impl Refusal {
         metrics::counter!("semtrace_receiver_requests_refused_total", "protocol" => "http", "status" => self.status.as_str().to_owned())
             .increment(1);
         let body = RpcStatus { code: self.grpc_code, message: self.message };
-        let mut response = encode(format, &body, |status| serde_json::to_vec(status)).into_response();
+        let mut response = encode(format, &body, serde_json::to_vec).into_response();
         *response.status_mut() = self.status;
         if let Some(secs) = self.retry_after_secs {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -98,7 +98,11 @@ impl Refusal {
     }
 }
 
-fn encode<T: Message>(format: Format, message: &T, to_json: impl FnOnce(&T) -> serde_json::Result<Vec<u8>>) -> Response {
+fn encode<T: Message>(
+    format: Format,
+    message: &T,
+    to_json: impl FnOnce(&T) -> serde_json::Result<Vec<u8>>,
+) -> Response {
     let (content_type, body) = match format {
         Format::Protobuf => (PROTOBUF, message.encode_to_vec()),
         Format::Json => (JSON, to_json(message).unwrap_or_default()),
@@ -113,7 +117,7 @@ async fn export(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: B
         Err(refusal) => return refusal.into_response(Format::Json),
     };
     match handle(&state, &headers, format, body).await {
-        Ok(response) => encode(format, &response, |response| serde_json::to_vec(response)),
+        Ok(response) => encode(format, &response, serde_json::to_vec),
         Err(refusal) => refusal.into_response(format),
     }
 }
@@ -126,7 +130,9 @@ async fn handle(
 ) -> Result<ExportTraceServiceResponse, Refusal> {
     let max_body = state.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(body, max_body).await.map_err(|err| {
-        Refusal::too_large(format!("request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"))
+        Refusal::too_large(format!(
+            "request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"
+        ))
     })?;
     let gzip = content_encoding_is_gzip(headers)?;
     let limits = state.limits.clone();
@@ -145,13 +151,18 @@ async fn handle(
     let converted = if bytes_len_hint(headers) < INLINE_DECODE_MAX_BYTES {
         decode()?
     } else {
-        tokio::task::spawn_blocking(decode)
-            .await
-            .map_err(|err| Refusal { status: StatusCode::INTERNAL_SERVER_ERROR, grpc_code: 13, message: err.to_string(), retry_after_secs: None })??
+        tokio::task::spawn_blocking(decode).await.map_err(|err| Refusal {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            grpc_code: 13,
+            message: err.to_string(),
+            retry_after_secs: None,
+        })??
     };
     let n_accepted = converted.spans.len() as u64;
-    metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "http").increment(n_accepted + converted.rejected as u64);
-    metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "http").increment(converted.rejected as u64);
+    metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "http")
+        .increment(n_accepted + converted.rejected as u64);
+    metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "http")
+        .increment(converted.rejected as u64);
     let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
         rejected_spans: converted.rejected as i64,
         error_message: converted.rejection_message(),
@@ -175,9 +186,7 @@ fn request_format(headers: &HeaderMap) -> Result<Format, Refusal> {
     match essence.as_str() {
         PROTOBUF => Ok(Format::Protobuf),
         JSON => Ok(Format::Json),
-        _ => Err(Refusal::unsupported(format!(
-            "unsupported content type {content_type:?}: send {PROTOBUF} or {JSON}"
-        ))),
+        _ => Err(Refusal::unsupported(format!("unsupported content type {content_type:?}: send {PROTOBUF} or {JSON}"))),
     }
 }
 
@@ -190,7 +199,12 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, Refusal> {
     }
 }
 
-fn decode_body(bytes: &Bytes, gzip: bool, format: Format, max_decompressed: usize) -> Result<ExportTraceServiceRequest, Refusal> {
+fn decode_body(
+    bytes: &Bytes,
+    gzip: bool,
+    format: Format,
+    max_decompressed: usize,
+) -> Result<ExportTraceServiceRequest, Refusal> {
     let inflated;
     let raw: &[u8] = if gzip {
         inflated = inflate_bounded(bytes, max_decompressed)?;
@@ -199,10 +213,12 @@ fn decode_body(bytes: &Bytes, gzip: bool, format: Format, max_decompressed: usiz
         bytes
     };
     match format {
-        Format::Protobuf => ExportTraceServiceRequest::decode(raw)
-            .map_err(|err| Refusal::bad_request(format!("body is not a valid OTLP ExportTraceServiceRequest protobuf: {err}"))),
-        Format::Json => serde_json::from_slice(raw)
-            .map_err(|err| Refusal::bad_request(format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {err}"))),
+        Format::Protobuf => ExportTraceServiceRequest::decode(raw).map_err(|err| {
+            Refusal::bad_request(format!("body is not a valid OTLP ExportTraceServiceRequest protobuf: {err}"))
+        }),
+        Format::Json => serde_json::from_slice(raw).map_err(|err| {
+            Refusal::bad_request(format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {err}"))
+        }),
     }
 }
 

@@ -88,7 +88,8 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 }
 
 async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
-    let machine = format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::env::consts::ARCH);
+    let machine =
+        format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::env::consts::ARCH);
     eprintln!("generating {} spans ({} traces per request)...", args.spans, args.traces_per_request);
     let mut generator = TraceGenerator::new(GeneratorConfig { seed: args.seed, ..GeneratorConfig::default() });
     let mut bodies = Vec::new();
@@ -105,7 +106,10 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     sample_ids.truncate(args.queries);
     let n_requests = bodies.len();
     let bytes_per_request = bodies.iter().map(|body| body.encoded_len()).sum::<usize>() / n_requests.max(1);
-    eprintln!("sending {n_requests} requests ({bytes_per_request} bytes each on average) from {} clients over {:?}...", args.clients, args.protocol);
+    eprintln!(
+        "sending {n_requests} requests ({bytes_per_request} bytes each on average) from {} clients over {:?}...",
+        args.clients, args.protocol
+    );
 
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
@@ -149,8 +153,20 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    println!("== ingest: {:?}{}, {} clients, {} requests, {} spans, machine: {machine}", args.protocol, if args.gzip { " gzip" } else { "" }, args.clients, n_requests, n_spans_total);
-    println!("acknowledged spans/s: {:.0}  (wall {:.2} s; {} retryable refusals)", n_spans_total as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64(), refusals);
+    println!(
+        "== ingest: {:?}{}, {} clients, {} requests, {} spans, machine: {machine}",
+        args.protocol,
+        if args.gzip { " gzip" } else { "" },
+        args.clients,
+        n_requests,
+        n_spans_total
+    );
+    println!(
+        "acknowledged spans/s: {:.0}  (wall {:.2} s; {} retryable refusals)",
+        n_spans_total as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        refusals
+    );
     println!("ack latency per request: {}", percentiles(&latencies));
     if let Some(pid) = target.pid {
         match peak_rss_kib(pid) {
@@ -202,7 +218,10 @@ pub fn percentiles(sorted: &[Duration]) -> String {
 /// The peak resident set size of a process (VmHWM), in KiB.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 enum Sent {
@@ -256,7 +275,9 @@ impl Client {
             }
             Client::Grpc(client) => match client.export(request.clone()).await {
                 Ok(_) => Ok(Sent::Acknowledged),
-                Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::ResourceExhausted) => Ok(Sent::Refused),
+                Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::ResourceExhausted) => {
+                    Ok(Sent::Refused)
+                }
                 Err(status) => bail!("server answered {status}"),
             },
         }
@@ -285,7 +306,12 @@ async fn spawn_server(data_dir: &std::path::Path) -> anyhow::Result<Target> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if client.get(format!("{api_url}/api/v1/health")).send().await.is_ok_and(|response| response.status().is_success()) {
+        if client
+            .get(format!("{api_url}/api/v1/health"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
             break;
         }
         if Instant::now() > deadline {

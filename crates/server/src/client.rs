@@ -11,9 +11,9 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:16686";
 
 async fn get_json(server: &str, path: &str) -> anyhow::Result<(reqwest::StatusCode, Value)> {
     let url = format!("{}{path}", server.trim_end_matches('/'));
-    let response = reqwest::get(&url)
-        .await
-        .with_context(|| format!("cannot reach semtrace at {server}: is `semtrace serve` running? (pass --server URL)"))?;
+    let response = reqwest::get(&url).await.with_context(|| {
+        format!("cannot reach semtrace at {server}: is `semtrace serve` running? (pass --server URL)")
+    })?;
     let status = response.status();
     let body: Value = response.json().await.with_context(|| format!("{url} did not answer with JSON"))?;
     Ok((status, body))
@@ -64,7 +64,10 @@ pub fn render_trace_tree(trace: &Value) -> String {
         trace["duration_ms"].as_f64().unwrap_or(0.0),
         trace["span_count"].as_u64().unwrap_or(0),
         trace["error_count"].as_u64().unwrap_or(0),
-        trace["services"].as_array().map(|services| services.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+        trace["services"]
+            .as_array()
+            .map(|services| services.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
     );
     // Depth-first, children in start order (spans arrive sorted by start time).
     let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|idx| (*idx, 0)).collect();

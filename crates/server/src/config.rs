@@ -219,8 +219,13 @@ impl Config {
         check_range("pipeline.concurrency", self.pipeline.concurrency.into(), 1, 16)?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
-        check_range("limits.max_decompressed_bytes", limits.max_decompressed_bytes, limits.max_body_bytes.min(1 << 32), 1 << 32)
-            .context("limits.max_decompressed_bytes must be at least limits.max_body_bytes")?;
+        check_range(
+            "limits.max_decompressed_bytes",
+            limits.max_decompressed_bytes,
+            limits.max_body_bytes.min(1 << 32),
+            1 << 32,
+        )
+        .context("limits.max_decompressed_bytes must be at least limits.max_body_bytes")?;
         check_range("limits.max_spans_per_request", limits.max_spans_per_request, 1, 10_000_000)?;
         check_range("limits.max_attributes_per_span", limits.max_attributes_per_span, 1, 100_000)?;
         check_range("limits.max_attribute_value_bytes", limits.max_attribute_value_bytes, 16, 1 << 30)?;
@@ -257,7 +262,8 @@ fn read_yaml(path: &Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     let yaml: serde_yaml::Value =
         serde_yaml::from_str(&text).with_context(|| format!("config file {} is not valid YAML", path.display()))?;
-    let value = serde_json::to_value(yaml).with_context(|| format!("config file {} has non-string keys", path.display()))?;
+    let value =
+        serde_json::to_value(yaml).with_context(|| format!("config file {} has non-string keys", path.display()))?;
     match value {
         Value::Null => Ok(Value::Object(Default::default())),
         Value::Object(_) => Ok(value),
@@ -322,7 +328,12 @@ mod tests {
         pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
     }
 
-    fn load(yaml: Option<&str>, local: Option<&str>, vars: &[(&str, &str)], overrides: Overrides) -> anyhow::Result<Config> {
+    fn load(
+        yaml: Option<&str>,
+        local: Option<&str>,
+        vars: &[(&str, &str)],
+        overrides: Overrides,
+    ) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("semtrace.yaml");
         if let Some(yaml) = yaml {
@@ -349,7 +360,11 @@ mod tests {
         let config = load(
             Some(yaml),
             Some(local),
-            &[("SEMTRACE_OTEL_STORAGE__CACHE_SIZE", "700"), ("SEMTRACE_SERVER__HTTP_ADDR", "127.0.0.1:9999"), ("OTHER", "x")],
+            &[
+                ("SEMTRACE_OTEL_STORAGE__CACHE_SIZE", "700"),
+                ("SEMTRACE_SERVER__HTTP_ADDR", "127.0.0.1:9999"),
+                ("OTHER", "x"),
+            ],
             Overrides { http_addr: Some("127.0.0.1:1234".into()), ..Default::default() },
         )
         .unwrap();

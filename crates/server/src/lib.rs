@@ -46,7 +46,9 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for {what}: pass another address with {flag}"))
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for {what}: pass another address with {flag}"))
 }
 
 /// Opens the store and starts every listener. Returns once all are bound.

@@ -38,7 +38,12 @@ async fn check_all_stored(api: &str, acknowledged: &[[u8; 16]]) {
     for trace_id in acknowledged {
         let (status, trace) = get_json(&format!("{api}/api/v1/traces/{}", hex(trace_id))).await;
         assert_eq!(status, 200, "acknowledged trace {} is missing", hex(trace_id));
-        assert_eq!(trace["span_count"].as_u64(), Some(SPANS_PER_TRACE), "trace {} lost or duplicated spans", hex(trace_id));
+        assert_eq!(
+            trace["span_count"].as_u64(),
+            Some(SPANS_PER_TRACE),
+            "trace {} lost or duplicated spans",
+            hex(trace_id)
+        );
     }
 }
 
@@ -47,7 +52,8 @@ async fn kill_9_during_ingest_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn_binary(dir.path()).await;
     let stop = Arc::new(Mutex::new(false));
-    let clients: Vec<_> = (0..4).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 100 + seed, stop.clone()))).collect();
+    let clients: Vec<_> =
+        (0..4).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 100 + seed, stop.clone()))).collect();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     server.child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
     server.child.wait().unwrap();

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use common::{get_json, hex, start_server};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList};
+use opentelemetry_proto::tonic::common::v1::{
+    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
@@ -22,7 +24,8 @@ fn string(value: &str) -> any_value::Value {
     any_value::Value::StringValue(value.into())
 }
 
-const TRACE_ID: [u8; 16] = [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
+const TRACE_ID: [u8; 16] =
+    [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
 
 fn span(n: u8, parent: Option<u8>) -> Span {
     Span {
@@ -49,8 +52,21 @@ fn rich_request() -> ExportTraceServiceRequest {
             kv("ratio", any_value::Value::DoubleValue(0.25)),
             kv("retried", any_value::Value::BoolValue(true)),
             kv("raw", any_value::Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef])),
-            kv("tags", any_value::Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(string("a")) }, AnyValue { value: Some(any_value::Value::IntValue(2)) }] })),
-            kv("nested", any_value::Value::KvlistValue(KeyValueList { values: vec![kv("inner", any_value::Value::DoubleValue(1.0))] })),
+            kv(
+                "tags",
+                any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![
+                        AnyValue { value: Some(string("a")) },
+                        AnyValue { value: Some(any_value::Value::IntValue(2)) },
+                    ],
+                }),
+            ),
+            kv(
+                "nested",
+                any_value::Value::KvlistValue(KeyValueList {
+                    values: vec![kv("inner", any_value::Value::DoubleValue(1.0))],
+                }),
+            ),
         ],
         dropped_attributes_count: 2,
         events: vec![span::Event {
@@ -58,7 +74,10 @@ fn rich_request() -> ExportTraceServiceRequest {
             name: "exception".into(),
             attributes: vec![
                 kv("exception.type", string("java.sql.SQLTransientConnectionException")),
-                kv("exception.message", string("HikariPool-1 - Connection is not available, request timed out after 30000ms.")),
+                kv(
+                    "exception.message",
+                    string("HikariPool-1 - Connection is not available, request timed out after 30000ms."),
+                ),
             ],
             dropped_attributes_count: 1,
         }],
@@ -75,7 +94,11 @@ fn rich_request() -> ExportTraceServiceRequest {
         status: Some(Status { code: 2, message: "upstream failed".into() }),
         ..span(1, None)
     };
-    let child = Span { kind: span::SpanKind::Client as i32, status: Some(Status { code: 1, message: String::new() }), ..span(2, Some(1)) };
+    let child = Span {
+        kind: span::SpanKind::Client as i32,
+        status: Some(Status { code: 1, message: String::new() }),
+        ..span(2, Some(1))
+    };
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -84,7 +107,11 @@ fn rich_request() -> ExportTraceServiceRequest {
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope { name: "io.opentelemetry.spring".into(), version: "2.1.0".into(), ..Default::default() }),
+                scope: Some(InstrumentationScope {
+                    name: "io.opentelemetry.spring".into(),
+                    version: "2.1.0".into(),
+                    ..Default::default()
+                }),
                 spans: vec![root, child],
                 schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
             }],
@@ -93,8 +120,14 @@ fn rich_request() -> ExportTraceServiceRequest {
     }
 }
 
-async fn post(url: &str, content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-    let mut request = reqwest::Client::new().post(format!("{url}/v1/traces")).header("content-type", content_type).body(body);
+async fn post(
+    url: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request =
+        reqwest::Client::new().post(format!("{url}/v1/traces")).header("content-type", content_type).body(body);
     if let Some(encoding) = encoding {
         request = request.header("content-encoding", encoding);
     }
@@ -162,7 +195,8 @@ async fn http_protobuf_gzip_json_and_grpc_all_store_every_field() {
     let request = rich_request();
 
     // HTTP protobuf.
-    let (status, headers, body) = post(&server.otlp_http, "application/x-protobuf", None, request.encode_to_vec()).await;
+    let (status, headers, body) =
+        post(&server.otlp_http, "application/x-protobuf", None, request.encode_to_vec()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(headers["content-type"], "application/x-protobuf");
     let response = ExportTraceServiceResponse::decode(body.as_slice()).unwrap();
@@ -172,9 +206,13 @@ async fn http_protobuf_gzip_json_and_grpc_all_store_every_field() {
     check_rich_trace(&trace);
 
     // The same spans again, gzip-compressed, then over gRPC with gzip: retries store nothing twice.
-    let (status, _, _) = post(&server.otlp_http, "application/x-protobuf", Some("gzip"), gzip(&request.encode_to_vec())).await;
+    let (status, _, _) =
+        post(&server.otlp_http, "application/x-protobuf", Some("gzip"), gzip(&request.encode_to_vec())).await;
     assert_eq!(status, 200);
-    let mut grpc = TraceServiceClient::connect(server.otlp_grpc.clone()).await.unwrap().send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let mut grpc = TraceServiceClient::connect(server.otlp_grpc.clone())
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
     let response = grpc.export(request.clone()).await.unwrap().into_inner();
     assert_eq!(response.partial_success, None);
     let (_, trace) = get_json(&trace_url).await;
@@ -194,7 +232,8 @@ async fn http_protobuf_gzip_json_and_grpc_all_store_every_field() {
             "status": {"code": 2, "message": "Not Found"}
         }]}]
     }]});
-    let (status, headers, body) = post(&server.otlp_http, "application/json", None, serde_json::to_vec(&json_body).unwrap()).await;
+    let (status, headers, body) =
+        post(&server.otlp_http, "application/json", None, serde_json::to_vec(&json_body).unwrap()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(headers["content-type"], "application/json");
     let (_, trace) = get_json(&format!("{}/api/v1/traces/5b8efff798038103d269b633813fc60c", server.api)).await;
@@ -260,7 +299,8 @@ async fn bad_input_gets_clear_errors_and_loses_nothing_else() {
     spans.push(Span { name: String::new(), ..span(5, None) });
     let (status, _, body) = post(http, "application/x-protobuf", None, request.encode_to_vec()).await;
     assert_eq!(status, 200);
-    let partial = ExportTraceServiceResponse::decode(body.as_slice()).unwrap().partial_success.expect("partial success");
+    let partial =
+        ExportTraceServiceResponse::decode(body.as_slice()).unwrap().partial_success.expect("partial success");
     assert_eq!(partial.rejected_spans, 3);
     assert!(partial.error_message.contains("trace id must be 16 bytes, got 3"), "{}", partial.error_message);
     assert!(partial.error_message.contains("before start time"), "{}", partial.error_message);
@@ -268,7 +308,8 @@ async fn bad_input_gets_clear_errors_and_loses_nothing_else() {
     let (_, trace) = get_json(&format!("{}/api/v1/traces/{}", server.api, hex(&TRACE_ID))).await;
     assert_eq!(trace["spans"].as_array().unwrap().len(), 2, "the two valid spans are stored");
     let mut grpc = TraceServiceClient::connect(server.otlp_grpc.clone()).await.unwrap();
-    let partial = grpc.export(request.clone()).await.unwrap().into_inner().partial_success.expect("gRPC partial success");
+    let partial =
+        grpc.export(request.clone()).await.unwrap().into_inner().partial_success.expect("gRPC partial success");
     assert_eq!(partial.rejected_spans, 3);
 
     // Too large: as sent, and after inflation (a gzip bomb is refused without inflating it all).

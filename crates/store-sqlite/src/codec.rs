@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::Connection;
-use semtrace_model::{
-    Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
-};
+use semtrace_model::{Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
 
 /// A span ready for insertion: columns encoded, resource and scope as their JSON bodies
 /// (shared between the spans of a batch that share them).
@@ -40,10 +38,8 @@ pub(crate) fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
     spans
         .iter()
         .map(|span| {
-            let resource = resources
-                .entry(Arc::as_ptr(&span.resource))
-                .or_insert_with(|| to_json(&*span.resource).into())
-                .clone();
+            let resource =
+                resources.entry(Arc::as_ptr(&span.resource)).or_insert_with(|| to_json(&*span.resource).into()).clone();
             let scope = scopes.entry(Arc::as_ptr(&span.scope)).or_insert_with(|| to_json(&*span.scope).into()).clone();
             SpanRow {
                 trace_id: *span.trace_id.as_bytes(),

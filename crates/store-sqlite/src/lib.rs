@@ -129,8 +129,9 @@ fn configure(connection: &Connection, options: &SqliteOptions, access: Access) -
 }
 
 fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
-    let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|err| StoreError::Unavailable(format!("cannot open {}: {err}", path.display())))?;
+    let connection =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|err| StoreError::Unavailable(format!("cannot open {}: {err}", path.display())))?;
     configure(&connection, options, Access::ReadOnly).map_err(internal)?;
     Ok(connection)
 }
@@ -138,9 +139,13 @@ fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, Store
 pub(crate) fn internal(err: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match err.sqlite_error_code() {
-        Some(ErrorCode::DiskFull | ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure) => {
-            StoreError::Unavailable(err.to_string())
-        }
+        Some(
+            ErrorCode::DiskFull
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure,
+        ) => StoreError::Unavailable(err.to_string()),
         _ => StoreError::Internal(err.to_string()),
     }
 }
@@ -182,7 +187,8 @@ impl Store for SqliteStore {
 
     async fn services(&self) -> Result<Vec<String>, StoreError> {
         self.read(|connection| {
-            let mut statement = connection.prepare_cached("SELECT name FROM services ORDER BY name").map_err(internal)?;
+            let mut statement =
+                connection.prepare_cached("SELECT name FROM services ORDER BY name").map_err(internal)?;
             let names = statement.query_map([], |row| row.get(0)).map_err(internal)?;
             names.collect::<Result<Vec<String>, _>>().map_err(internal)
         })

@@ -86,7 +86,9 @@ pub fn rich_trace(n: u64) -> Vec<Span> {
                 ("exception.type", AnyValue::String("java.sql.SQLTransientConnectionException".into())),
                 (
                     "exception.message",
-                    AnyValue::String("HikariPool-1 - Connection is not available, request timed out after 30000ms".into()),
+                    AnyValue::String(
+                        "HikariPool-1 - Connection is not available, request timed out after 30000ms".into(),
+                    ),
                 ),
             ]),
             dropped_attributes_count: 1,

@@ -41,11 +41,21 @@ struct Service {
     scope: &'static str,
 }
 
-const FRONTEND: Service = Service { name: "frontend", language: "nodejs", scope: "@opentelemetry/instrumentation-http" };
+const FRONTEND: Service =
+    Service { name: "frontend", language: "nodejs", scope: "@opentelemetry/instrumentation-http" };
 const CHECKOUT: Service = Service { name: "checkout", language: "java", scope: "io.opentelemetry.spring-webmvc-6.0" };
-const INVENTORY: Service = Service { name: "inventory", language: "python", scope: "opentelemetry.instrumentation.grpc" };
-const PAYMENTS: Service = Service { name: "payments", language: "go", scope: "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp" };
-const NOTIFIER: Service = Service { name: "notifier", language: "go", scope: "go.opentelemetry.io/contrib/instrumentation/github.com/IBM/sarama/otelsarama" };
+const INVENTORY: Service =
+    Service { name: "inventory", language: "python", scope: "opentelemetry.instrumentation.grpc" };
+const PAYMENTS: Service = Service {
+    name: "payments",
+    language: "go",
+    scope: "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
+};
+const NOTIFIER: Service = Service {
+    name: "notifier",
+    language: "go",
+    scope: "go.opentelemetry.io/contrib/instrumentation/github.com/IBM/sarama/otelsarama",
+};
 const SERVICES: [&Service; 5] = [&FRONTEND, &CHECKOUT, &INVENTORY, &PAYMENTS, &NOTIFIER];
 
 /// Error messages as the stacks print them; `{}` placeholders get volatile values.
@@ -93,7 +103,11 @@ impl TraceGenerator {
                     ..Default::default()
                 }),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope { name: service.scope.into(), version: "1.32.0".into(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: service.scope.into(),
+                        version: "1.32.0".into(),
+                        ..Default::default()
+                    }),
                     spans,
                     schema_url: String::new(),
                 }],
@@ -137,7 +151,7 @@ impl TraceGenerator {
         let order_id = self.rng.random_range(1..90_000_000u32);
 
         let mut b = Builder { generator: self, trace_id, spans: Vec::new() };
-        let root = b.span(0, None, "GET /api/checkout", span::SpanKind::Server, start, 0, vec![
+        let root = b.span(0, None, "GET /api/checkout", span::SpanKind::Server, start, vec![
             kv_str("http.request.method", "GET"),
             kv_str("http.route", "/api/checkout"),
             kv_str("url.path", &format!("/api/checkout/{order_id}")),
@@ -146,69 +160,142 @@ impl TraceGenerator {
             kv_str("client.address", &format!("203.0.113.{}", order_id % 250)),
             kv_str("enduser.id", &format!("user-{user_id}")),
         ]);
-        let call = b.span(0, Some(root), "POST", span::SpanKind::Client, start + 1_000_000, 0, vec![
-            kv_str("http.request.method", "POST"),
-            kv_str("server.address", "checkout.shop-prod.svc.cluster.local"),
-            kv_int("server.port", 8080),
-            kv_str("url.full", "http://checkout.shop-prod.svc.cluster.local:8080/checkout"),
-        ]);
-        let checkout = b.span(1, Some(call), "POST /checkout", span::SpanKind::Server, start + 2_000_000, 0, vec![
-            kv_str("http.request.method", "POST"),
-            kv_str("http.route", "/checkout"),
-            kv_str("thread.name", "http-nio-8080-exec-7"),
-        ]);
-        b.span(1, Some(checkout), "CartService.validate", span::SpanKind::Internal, start + 2_500_000, 0, vec![
-            kv_int("cart.items", i64::from(order_id % 9 + 1)),
-        ]);
-        let reserve = b.span(1, Some(checkout), "inventory.InventoryService/Reserve", span::SpanKind::Client, start + 4_000_000, 0, vec![
-            kv_str("rpc.system", "grpc"),
-            kv_str("rpc.service", "inventory.InventoryService"),
-            kv_str("rpc.method", "Reserve"),
-            kv_str("server.address", "inventory"),
-            kv_int("server.port", 50051),
-        ]);
-        let inventory = b.span(2, Some(reserve), "inventory.InventoryService/Reserve", span::SpanKind::Server, start + 5_000_000, if failing && fault == 2 { 2 } else { 0 }, vec![
-            kv_str("rpc.system", "grpc"),
-            kv_str("rpc.service", "inventory.InventoryService"),
-            kv_str("rpc.method", "Reserve"),
-            kv_int("rpc.grpc.status_code", 0),
-        ]);
-        b.span(2, Some(inventory), "UPDATE inventory", span::SpanKind::Client, start + 6_000_000, if failing && fault == 4 { 4 } else { 0 }, vec![
-            kv_str("db.system", "postgresql"),
-            kv_str("db.name", "inventory"),
-            kv_str("db.operation", "UPDATE"),
-            kv_str("db.statement", "UPDATE inventory SET reserved = reserved + $1 WHERE sku = $2 AND reserved + $1 <= stock"),
-            kv_str("server.address", "inventory-db.shop-prod.svc.cluster.local"),
-        ]);
-        b.span(1, Some(checkout), "SELECT shop.orders", span::SpanKind::Client, start + 12_000_000, if failing && fault == 1 { 1 } else { 0 }, vec![
+        let call = b.span(
+            0,
+            Some(root),
+            "POST",
+            span::SpanKind::Client,
+            start + 1_000_000,
+            vec![
+                kv_str("http.request.method", "POST"),
+                kv_str("server.address", "checkout.shop-prod.svc.cluster.local"),
+                kv_int("server.port", 8080),
+                kv_str("url.full", "http://checkout.shop-prod.svc.cluster.local:8080/checkout"),
+            ],
+        );
+        let checkout = b.span(
+            1,
+            Some(call),
+            "POST /checkout",
+            span::SpanKind::Server,
+            start + 2_000_000,
+            vec![
+                kv_str("http.request.method", "POST"),
+                kv_str("http.route", "/checkout"),
+                kv_str("thread.name", "http-nio-8080-exec-7"),
+            ],
+        );
+        b.span(
+            1,
+            Some(checkout),
+            "CartService.validate",
+            span::SpanKind::Internal,
+            start + 2_500_000,
+            vec![kv_int("cart.items", i64::from(order_id % 9 + 1))],
+        );
+        let reserve = b.span(
+            1,
+            Some(checkout),
+            "inventory.InventoryService/Reserve",
+            span::SpanKind::Client,
+            start + 4_000_000,
+            vec![
+                kv_str("rpc.system", "grpc"),
+                kv_str("rpc.service", "inventory.InventoryService"),
+                kv_str("rpc.method", "Reserve"),
+                kv_str("server.address", "inventory"),
+                kv_int("server.port", 50051),
+            ],
+        );
+        let inventory = b.span(
+            2,
+            Some(reserve),
+            "inventory.InventoryService/Reserve",
+            span::SpanKind::Server,
+            start + 5_000_000,
+            vec![
+                kv_str("rpc.system", "grpc"),
+                kv_str("rpc.service", "inventory.InventoryService"),
+                kv_str("rpc.method", "Reserve"),
+                kv_int("rpc.grpc.status_code", 0),
+            ],
+        );
+        let inventory_update = b.span(
+            2,
+            Some(inventory),
+            "UPDATE inventory",
+            span::SpanKind::Client,
+            start + 6_000_000,
+            vec![
+                kv_str("db.system", "postgresql"),
+                kv_str("db.name", "inventory"),
+                kv_str("db.operation", "UPDATE"),
+                kv_str(
+                    "db.statement",
+                    "UPDATE inventory SET reserved = reserved + $1 WHERE sku = $2 AND reserved + $1 <= stock",
+                ),
+                kv_str("server.address", "inventory-db.shop-prod.svc.cluster.local"),
+            ],
+        );
+        let orders_query = b.span(1, Some(checkout), "SELECT shop.orders", span::SpanKind::Client, start + 12_000_000, vec![
             kv_str("db.system", "postgresql"),
             kv_str("db.name", "shop"),
             kv_str("db.operation", "SELECT"),
             kv_str("db.sql.table", "orders"),
             kv_str("db.statement", "SELECT o.id, o.status, o.total FROM orders o WHERE o.customer_id = ? ORDER BY o.created_at DESC LIMIT ?"),
         ]);
-        let charge = b.span(3, Some(checkout), "POST /v1/charges", span::SpanKind::Server, start + 20_000_000, if failing && (fault == 0 || fault == 6) { fault + 1 } else { 0 }, vec![
-            kv_str("http.request.method", "POST"),
-            kv_str("http.route", "/v1/charges"),
-            kv_int("http.response.status_code", 200),
-            kv_str("payment.provider", "stripe"),
-        ]);
-        b.span(3, Some(charge), "GET", span::SpanKind::Client, start + 21_000_000, if failing && fault == 3 { 4 } else { 0 }, vec![
-            kv_str("db.system", "redis"),
-            kv_str("db.operation", "GET"),
-            kv_str("db.statement", "GET idempotency:*"),
-            kv_str("server.address", "redis-master"),
-            kv_int("server.port", 6379),
-        ]);
-        b.span(4, Some(checkout), "orders publish", span::SpanKind::Producer, start + 30_000_000, if failing && fault == 7 { 8 } else { 0 }, vec![
-            kv_str("messaging.system", "kafka"),
-            kv_str("messaging.destination.name", "orders"),
-            kv_str("messaging.operation", "publish"),
-            kv_int("messaging.kafka.message.offset", i64::from(order_id)),
-        ]);
-        if failing && fault == 5 {
-            // The NullPointerException fails the checkout handler itself.
-            b.fail(checkout, 5);
+        let charge = b.span(
+            3,
+            Some(checkout),
+            "POST /v1/charges",
+            span::SpanKind::Server,
+            start + 20_000_000,
+            vec![
+                kv_str("http.request.method", "POST"),
+                kv_str("http.route", "/v1/charges"),
+                kv_int("http.response.status_code", 200),
+                kv_str("payment.provider", "stripe"),
+            ],
+        );
+        let cache_get = b.span(
+            3,
+            Some(charge),
+            "GET",
+            span::SpanKind::Client,
+            start + 21_000_000,
+            vec![
+                kv_str("db.system", "redis"),
+                kv_str("db.operation", "GET"),
+                kv_str("db.statement", "GET idempotency:*"),
+                kv_str("server.address", "redis-master"),
+                kv_int("server.port", 6379),
+            ],
+        );
+        let publish = b.span(
+            4,
+            Some(checkout),
+            "orders publish",
+            span::SpanKind::Producer,
+            start + 30_000_000,
+            vec![
+                kv_str("messaging.system", "kafka"),
+                kv_str("messaging.destination.name", "orders"),
+                kv_str("messaging.operation", "publish"),
+                kv_int("messaging.kafka.message.offset", i64::from(order_id)),
+            ],
+        );
+        if failing {
+            // Where each fault of FAULTS happens.
+            let failed_span = match fault {
+                0 | 6 => charge,
+                1 => orders_query,
+                2 => inventory,
+                3 => cache_get,
+                4 => inventory_update,
+                5 => checkout,
+                _ => publish,
+            };
+            b.fail(failed_span, fault);
         }
         let Builder { spans, .. } = b;
         for (service_idx, span) in spans {
@@ -225,7 +312,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// Adds a span; `fault` is 0 for none or 1 + an index into [`FAULTS`]. Returns the span's index.
+    /// Adds a span; returns its index.
     fn span(
         &mut self,
         service_idx: usize,
@@ -233,30 +320,28 @@ impl Builder<'_> {
         name: &str,
         kind: span::SpanKind,
         start: u64,
-        fault: usize,
         attributes: Vec<KeyValue>,
     ) -> usize {
         let span_id: [u8; 8] = self.generator.id();
         let duration = self.generator.rng.random_range(200_000..40_000_000u64);
         let parent_span_id = parent.map(|idx| self.spans[idx].1.span_id.clone()).unwrap_or_default();
-        self.spans.push((service_idx, Span {
-            trace_id: self.trace_id.to_vec(),
-            span_id: span_id.to_vec(),
-            parent_span_id,
-            flags: 0x101,
-            name: name.into(),
-            kind: kind as i32,
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + duration,
-            attributes,
-            status: Some(Status { code: status::StatusCode::Unset as i32, message: String::new() }),
-            ..Default::default()
-        }));
-        let idx = self.spans.len() - 1;
-        if fault > 0 {
-            self.fail(idx, fault - 1);
-        }
-        idx
+        self.spans.push((
+            service_idx,
+            Span {
+                trace_id: self.trace_id.to_vec(),
+                span_id: span_id.to_vec(),
+                parent_span_id,
+                flags: 0x101,
+                name: name.into(),
+                kind: kind as i32,
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + duration,
+                attributes,
+                status: Some(Status { code: status::StatusCode::Unset as i32, message: String::new() }),
+                ..Default::default()
+            },
+        ));
+        self.spans.len() - 1
     }
 
     /// Marks a span failed with an exception event, and its ancestors failed as instrumentations do.
@@ -277,7 +362,9 @@ impl Builder<'_> {
         });
         let mut parent = span.parent_span_id.clone();
         while !parent.is_empty() {
-            let Some((_, ancestor)) = self.spans.iter_mut().find(|(_, candidate)| candidate.span_id == parent) else { break };
+            let Some((_, ancestor)) = self.spans.iter_mut().find(|(_, candidate)| candidate.span_id == parent) else {
+                break;
+            };
             if ancestor.status.as_ref().is_some_and(|status| status.code == status::StatusCode::Error as i32) {
                 break;
             }
@@ -288,11 +375,19 @@ impl Builder<'_> {
 }
 
 fn kv_str(key: &str, value: &str) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }), ..Default::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        ..Default::default()
+    }
 }
 
 fn kv_int(key: &str, value: i64) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }), ..Default::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
@@ -307,7 +402,8 @@ mod tests {
         let (again, _) = TraceGenerator::new(GeneratorConfig::default()).request(100);
         assert_eq!(first, again, "same seed, same traffic");
         assert_eq!(ids.len(), 100);
-        let spans: Vec<&Span> = first.resource_spans.iter().flat_map(|rs| &rs.scope_spans).flat_map(|ss| &ss.spans).collect();
+        let spans: Vec<&Span> =
+            first.resource_spans.iter().flat_map(|rs| &rs.scope_spans).flat_map(|ss| &ss.spans).collect();
         assert_eq!(spans.len(), 1100, "11 spans per trace");
         let errors = spans.iter().filter(|span| span.status.as_ref().is_some_and(|status| status.code == 2)).count();
         assert!(errors > 0, "some traces fail");

