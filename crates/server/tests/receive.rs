@@ -330,6 +330,14 @@ async fn bad_input_gets_clear_errors_and_loses_nothing_else() {
     assert_eq!(status, 413);
     let err = grpc.export(many).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    // gRPC with gzip: a small compressed message that inflates past the limit is refused.
+    let mut inflating = rich_request();
+    inflating.resource_spans[0].scope_spans[0].spans[0].attributes.push(kv("padding", string(&"a".repeat(8 << 20))));
+    let mut gzip_client = grpc.clone().send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let sent = Instant::now();
+    let err = gzip_client.export(inflating).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
+    assert!(sent.elapsed() < Duration::from_secs(5));
 
     // The API refuses malformed ids and reports unknown ones.
     let (status, body) = get_json(&format!("{}/api/v1/traces/not-hex", server.api)).await;
