@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+/// mimalloc: measured faster than glibc malloc on the ingest path, which allocates per span.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use semtrace_server::bench::{self, IngestArgs};
 use semtrace_server::client::{self, DEFAULT_SERVER};

@@ -43,7 +43,6 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX spans_start ON spans (start_ns);
     CREATE INDEX spans_service_start ON spans (service, start_ns);
-    CREATE INDEX spans_service_name_start ON spans (service, name, start_ns);
     CREATE INDEX spans_errors_start ON spans (start_ns) WHERE status_code = 2;
     CREATE TABLE traces (
         trace_id BLOB PRIMARY KEY,

@@ -28,8 +28,10 @@ pub(crate) struct Writer {
     /// Ids of resource and scope bodies already in the database (committed only).
     resource_ids: HashMap<Arc<str>, i64>,
     scope_ids: HashMap<Arc<str>, i64>,
-    /// (service, operation, kind) and services already in the database (committed only).
-    operations: HashSet<(String, String, i32)>,
+    /// Hashes of (service, operation, kind) and services already in the database (committed only).
+    /// A hash, not the strings, so that checking a span costs no allocation; a collision (odds
+    /// about n²/2⁶⁴) would only leave one operation out of the operations list.
+    operations: HashSet<u64>,
     services: HashSet<String>,
 }
 
@@ -42,7 +44,9 @@ impl Writer {
         };
         let operations = {
             let mut statement = connection.prepare("SELECT service, name, kind FROM operations")?;
-            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            let rows = statement.query_map([], |row| {
+                Ok(operation_hash(&row.get::<_, String>(0)?, &row.get::<_, String>(1)?, row.get(2)?))
+            })?;
             rows.collect::<rusqlite::Result<HashSet<_>>>()?
         };
         Ok(Writer { connection, resource_ids: HashMap::new(), scope_ids: HashMap::new(), operations, services })
@@ -52,7 +56,7 @@ impl Writer {
     pub fn write(&mut self, rows: &[SpanRow]) -> Result<Committed, StoreError> {
         let mut new_resources: HashMap<Arc<str>, i64> = HashMap::new();
         let mut new_scopes: HashMap<Arc<str>, i64> = HashMap::new();
-        let mut new_operations: HashSet<(String, String, i32)> = HashSet::new();
+        let mut new_operations: HashMap<u64, (&str, &str, i32)> = HashMap::new();
         let mut new_services: HashSet<String> = HashSet::new();
         let mut traces: HashMap<[u8; 16], TraceDelta<'_>> = HashMap::new();
         let mut outcome = WriteOutcome::default();
@@ -118,9 +122,9 @@ impl Writer {
                 if !self.services.contains(&row.service) && !new_services.contains(&row.service) {
                     new_services.insert(row.service.clone());
                 }
-                let operation_key = (row.service.clone(), row.name.clone(), row.kind);
+                let operation_key = operation_hash(&row.service, &row.name, row.kind);
                 if !self.operations.contains(&operation_key) {
-                    new_operations.insert(operation_key);
+                    new_operations.entry(operation_key).or_insert((&row.service, &row.name, row.kind));
                 }
             }
 
@@ -166,7 +170,7 @@ impl Writer {
             let mut insert_operation = transaction
                 .prepare_cached("INSERT OR IGNORE INTO operations (service, name, kind) VALUES (?1, ?2, ?3)")
                 .map_err(internal)?;
-            for (service, name, kind) in &new_operations {
+            for (service, name, kind) in new_operations.values() {
                 insert_operation.execute(params![service, name, kind]).map_err(internal)?;
             }
         }
@@ -175,7 +179,7 @@ impl Writer {
         self.resource_ids.extend(new_resources);
         self.scope_ids.extend(new_scopes);
         self.services.extend(new_services);
-        self.operations.extend(new_operations);
+        self.operations.extend(new_operations.into_keys());
         Ok(Committed { outcome, new_traces })
     }
 }
@@ -204,4 +208,11 @@ fn body_id(
     };
     pending.insert(body.clone(), id);
     Ok(id)
+}
+
+fn operation_hash(service: &str, name: &str, kind: i32) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (service, name, kind).hash(&mut hasher);
+    hasher.finish()
 }
