@@ -93,11 +93,12 @@ fn id_from_blob<T>(
 /// Reads every span of a trace, sharing decoded resources and scopes between spans.
 pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlite::Result<Vec<Span>> {
     let mut statement = connection.prepare_cached(
-        "SELECT s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code,
+        "SELECT s.span_id, s.parent_span_id, o.name, o.kind, s.start_ns, s.end_ns, s.status_code,
                 s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links,
                 s.dropped_attributes, s.dropped_events, s.dropped_links,
                 s.resource_id, r.body, s.scope_id, c.body
          FROM spans s
+         JOIN operations o ON o.id = s.operation_id
          JOIN resources r ON r.id = s.resource_id
          JOIN scopes c ON c.id = s.scope_id
          WHERE s.trace_id = ?1",

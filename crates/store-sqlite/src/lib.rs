@@ -199,7 +199,10 @@ impl Store for SqliteStore {
         let service = service.to_owned();
         self.read(move |connection| {
             let mut statement = connection
-                .prepare_cached("SELECT name, kind FROM operations WHERE service = ?1 ORDER BY name, kind")
+                .prepare_cached(
+                    "SELECT o.name, o.kind FROM operations o JOIN services s ON s.id = o.service_id
+                     WHERE s.name = ?1 ORDER BY o.name, o.kind",
+                )
                 .map_err(internal)?;
             let operations = statement
                 .query_map([&service], |row| {

@@ -17,14 +17,24 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY,
         body TEXT NOT NULL UNIQUE           -- JSON of the instrumentation scope
     );
+    CREATE TABLE services (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE operations (
+        id INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id),
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,              -- OTLP SpanKind number
+        UNIQUE (service_id, name, kind)
+    );
     CREATE TABLE spans (
         id INTEGER PRIMARY KEY,
         trace_id BLOB NOT NULL,             -- 16 bytes
         span_id BLOB NOT NULL,              -- 8 bytes
         parent_span_id BLOB,                -- 8 bytes, NULL for a root span
-        service TEXT NOT NULL,              -- the resource's service.name, denormalised for filters
-        name TEXT NOT NULL,
-        kind INTEGER NOT NULL,              -- OTLP SpanKind number
+        service_id INTEGER NOT NULL REFERENCES services(id),
+        operation_id INTEGER NOT NULL REFERENCES operations(id),  -- name and kind
         start_ns INTEGER NOT NULL,
         end_ns INTEGER NOT NULL,
         status_code INTEGER NOT NULL,       -- OTLP StatusCode number: 0 unset, 1 ok, 2 error
@@ -41,8 +51,10 @@ const MIGRATIONS: &[&str] = &[
         scope_id INTEGER NOT NULL REFERENCES scopes(id),
         UNIQUE (trace_id, span_id)          -- idempotent writes; also the trace-by-id index
     );
+    -- Integer keys keep index entries small: under ingest every index costs an insert per span.
     CREATE INDEX spans_start ON spans (start_ns);
-    CREATE INDEX spans_service_start ON spans (service, start_ns);
+    CREATE INDEX spans_service_start ON spans (service_id, start_ns);
+    CREATE INDEX spans_operation_start ON spans (operation_id, start_ns);
     CREATE INDEX spans_errors_start ON spans (start_ns) WHERE status_code = 2;
     CREATE TABLE traces (
         trace_id BLOB PRIMARY KEY,
@@ -54,13 +66,6 @@ const MIGRATIONS: &[&str] = &[
         root_name TEXT
     ) WITHOUT ROWID;
     CREATE INDEX traces_start ON traces (start_ns);
-    CREATE TABLE services (name TEXT PRIMARY KEY) WITHOUT ROWID;
-    CREATE TABLE operations (
-        service TEXT NOT NULL,
-        name TEXT NOT NULL,
-        kind INTEGER NOT NULL,
-        PRIMARY KEY (service, name, kind)
-    ) WITHOUT ROWID;
     "#,
 ];
 
