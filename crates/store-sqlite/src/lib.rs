@@ -6,6 +6,7 @@
 //! the requests acknowledged. Reads use a small pool of read-only connections, which WAL lets run
 //! beside the writer.
 
+mod checkpoint;
 mod codec;
 mod schema;
 mod writer;
@@ -50,6 +51,7 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     total_spans: Arc<AtomicU64>,
     total_traces: Arc<AtomicU64>,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteStore {
@@ -68,6 +70,8 @@ impl SqliteStore {
         let total_traces: i64 =
             connection.query_row("SELECT count(*) FROM traces", [], |row| row.get(0)).map_err(internal)?;
         let writer = Writer::new(connection).map_err(internal)?;
+        let checkpointer = checkpoint::Checkpointer::start(&path)
+            .map_err(|err| StoreError::Internal(format!("cannot start the WAL checkpointer: {err}")))?;
         Ok(SqliteStore {
             path,
             options,
@@ -75,6 +79,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             total_spans: Arc::new(AtomicU64::new(total_spans as u64)),
             total_traces: Arc::new(AtomicU64::new(total_traces as u64)),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -122,8 +127,11 @@ fn configure(connection: &Connection, options: &SqliteOptions, access: Access) -
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: every COMMIT fsyncs the WAL, so an acknowledged span survives power loss, not just a crash.
         connection.pragma_update(None, "synchronous", "FULL")?;
-        // Checkpoints run when the WAL passes ~64 MiB instead of 4 MiB: fewer, larger writes under load.
-        connection.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+        // A background thread checkpoints (see `checkpoint`); the writer does so itself only
+        // if the WAL passes ~256 MiB, which bounds the WAL under continuous writes.
+        connection.pragma_update(None, "wal_autocheckpoint", 65_536)?;
+        // After the log restarts, a file past 512 MiB is cut back; below that it is reused as it is.
+        connection.pragma_update(None, "journal_size_limit", 512i64 << 20)?;
     }
     Ok(())
 }
