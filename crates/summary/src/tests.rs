@@ -1,0 +1,162 @@
+use std::sync::Arc;
+
+use semtrace_model::{
+    AnyValue, Attributes, Event, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
+};
+
+use super::*;
+
+fn attrs(pairs: &[(&str, AnyValue)]) -> Attributes {
+    let mut attributes = Attributes::default();
+    for (key, value) in pairs {
+        attributes.push(*key, value.clone());
+    }
+    attributes
+}
+
+fn s(text: &str) -> AnyValue {
+    AnyValue::String(text.into())
+}
+
+fn span(service: &str, name: &str, kind: SpanKind, millis: u64, attributes: Attributes) -> Span {
+    Span {
+        trace_id: TraceId::from_bytes([1; 16]).unwrap(),
+        span_id: SpanId::from_bytes([2; 8]).unwrap(),
+        parent_span_id: None,
+        trace_state: String::new(),
+        flags: 0,
+        name: name.into(),
+        kind,
+        start_time_unix_nano: 1_000_000_000,
+        end_time_unix_nano: 1_000_000_000 + millis * 1_000_000,
+        attributes,
+        dropped_attributes_count: 0,
+        events: Vec::new(),
+        dropped_events_count: 0,
+        links: Vec::new(),
+        dropped_links_count: 0,
+        status: Status::default(),
+        resource: Arc::new(Resource { attributes: attrs(&[("service.name", s(service))]), ..Default::default() }),
+        scope: Arc::new(Scope::default()),
+    }
+}
+
+fn exception(kind: &str, message: &str) -> Event {
+    Event {
+        time_unix_nano: 1_000_000_000,
+        name: "exception".into(),
+        attributes: attrs(&[("exception.type", s(kind)), ("exception.message", s(message))]),
+        dropped_attributes_count: 0,
+    }
+}
+
+#[test]
+fn a_failed_database_call_reads_well_and_masks_to_its_template() {
+    let mut db = span(
+        "orders-api",
+        "SELECT orders",
+        SpanKind::Client,
+        30_012,
+        attrs(&[
+            ("db.system", s("postgresql")),
+            ("db.operation.name", s("SELECT")),
+            ("db.query.text", s("SELECT * FROM orders WHERE customer = 'bob' AND id = 4412")),
+            ("server.address", s("orders-db-3.prod.internal")),
+            ("server.port", AnyValue::Int(5432)),
+        ]),
+    );
+    db.status = Status { code: StatusCode::Error, message: "Connection is not available".into() };
+    db.events.push(exception(
+        "java.sql.SQLTransientConnectionException",
+        "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+    ));
+    let summary = summarize(&db);
+    assert_eq!(
+        summary.text,
+        "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
+         Connection is not available, request timed out after 30000ms. postgresql database SELECT: SELECT * FROM \
+         orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. took 30012 ms, very slow."
+    );
+    assert_eq!(
+        summary.template,
+        "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
+         Connection is not available, request timed out after <num>. postgresql database SELECT: SELECT * FROM \
+         orders WHERE customer = ? AND id = <num>. peer orders-db-3.prod.internal:<num>. very slow."
+    );
+    assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
+    let error_text = summary.error_text.unwrap();
+    assert!(error_text.contains("HikariPool-1") && error_text.contains("SQLTransientConnectionException"));
+}
+
+#[test]
+fn spans_differing_in_volatile_values_share_a_template() {
+    let make = |ip: &str, millis: u64, order: &str| {
+        let mut client = span(
+            "checkout",
+            "GET /api/orders/{id}",
+            SpanKind::Client,
+            millis,
+            attrs(&[
+                ("http.request.method", s("GET")),
+                ("url.full", s(&format!("http://10.0.0.7:8080/api/orders/{order}?token=abc"))),
+                ("http.response.status_code", AnyValue::Int(503)),
+            ]),
+        );
+        client.status = Status { code: StatusCode::Error, message: format!("dial tcp {ip}: i/o timeout") };
+        summarize(&client)
+    };
+    let a = make("10.2.3.4:5432", 12, "5f0c9a2e-8d1b-4c3a-9e7f-0a1b2c3d4e5f");
+    let b = make("192.168.1.20:6543", 48, "1a2b3c4d-0000-4c3a-9e7f-0a1b2c3d4e5f");
+    assert_ne!(a.text, b.text);
+    assert_eq!(a.template, b.template);
+    assert_eq!(a.template_hash(), b.template_hash());
+    assert!(a.template.contains("status 503 server error"), "{}", a.template);
+    assert!(!a.template.contains("token"), "query strings are dropped: {}", a.template);
+    assert_eq!(a.error_type.as_deref(), Some("HTTP 503"));
+}
+
+#[test]
+fn log_events_and_rpc_codes_are_summarised() {
+    let mut worker = span(
+        "billing-worker",
+        "process invoice",
+        SpanKind::Consumer,
+        5,
+        attrs(&[
+            ("messaging.system", s("kafka")),
+            ("messaging.destination.name", s("invoices")),
+            ("rpc.system", s("grpc")),
+            ("rpc.service", s("ledger.Ledger")),
+            ("rpc.method", s("Post")),
+            ("rpc.grpc.status_code", AnyValue::Int(4)),
+        ]),
+    );
+    worker.events.push(Event {
+        time_unix_nano: 1,
+        name: "log".into(),
+        attributes: attrs(&[("log.severity", s("ERROR")), ("log.message", s("ledger write failed for invoice 991"))]),
+        dropped_attributes_count: 0,
+    });
+    worker.status.code = StatusCode::Error;
+    let summary = summarize(&worker);
+    assert!(summary.text.contains("grpc call ledger.Ledger/Post status DEADLINE_EXCEEDED"), "{}", summary.text);
+    assert!(summary.text.contains("kafka messaging invoices"), "{}", summary.text);
+    assert!(summary.text.contains("error log: ledger write failed for invoice 991"), "{}", summary.text);
+    assert!(summary.template.contains("invoice <num>"), "{}", summary.template);
+    assert_eq!(summary.error_type.as_deref(), Some("DEADLINE_EXCEEDED"));
+    assert!(summary.error_text.unwrap().contains("ledger write failed"));
+}
+
+#[test]
+fn healthy_spans_have_no_error_text_and_long_text_is_cut() {
+    let long = "x".repeat(5000);
+    let summary = summarize(&span("svc", &long, SpanKind::Internal, 1, Attributes::default()));
+    assert!(summary.error_text.is_none() && summary.error_type.is_none());
+    assert!(summary.text.len() <= MAX_SUMMARY && summary.template.len() <= MAX_TEMPLATE);
+}
+
+#[test]
+fn the_template_hash_is_stable() {
+    // FNV-1a of "a": a fixed value, so stored hashes stay valid across builds.
+    assert_eq!(template_hash("a") as u64, 0xaf63dc4c8601ec8c);
+}
