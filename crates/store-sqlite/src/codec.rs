@@ -29,6 +29,10 @@ pub(crate) struct SpanRow {
     pub dropped_links: u32,
     pub resource: Arc<str>,
     pub scope: Arc<str>,
+    pub template_hash: i64,
+    pub template: String,
+    pub error_type: Option<String>,
+    pub error_text: Option<String>,
 }
 
 /// Encodes spans, serialising each distinct resource and scope once.
@@ -41,6 +45,7 @@ pub(crate) fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
             let resource =
                 resources.entry(Arc::as_ptr(&span.resource)).or_insert_with(|| to_json(&*span.resource).into()).clone();
             let scope = scopes.entry(Arc::as_ptr(&span.scope)).or_insert_with(|| to_json(&*span.scope).into()).clone();
+            let summary = semtrace_summary::summarize(span);
             SpanRow {
                 trace_id: *span.trace_id.as_bytes(),
                 span_id: *span.span_id.as_bytes(),
@@ -62,6 +67,10 @@ pub(crate) fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
                 dropped_links: span.dropped_links_count,
                 resource,
                 scope,
+                template_hash: summary.template_hash(),
+                template: summary.template,
+                error_type: summary.error_type,
+                error_text: summary.error_text,
             }
         })
         .collect()
@@ -92,20 +101,30 @@ fn id_from_blob<T>(
 
 /// Reads every span of a trace, sharing decoded resources and scopes between spans.
 pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlite::Result<Vec<Span>> {
-    let mut statement = connection.prepare_cached(
+    let spans = read_spans(connection, "s.trace_id = ?1", [trace_id.as_bytes().as_slice()])?;
+    Ok(spans.into_iter().map(|(span, _)| span).collect())
+}
+
+/// Reads the spans `condition` (over `spans s`) selects, each with its template id.
+pub(crate) fn read_spans<P: rusqlite::Params>(
+    connection: &Connection,
+    condition: &str,
+    params: P,
+) -> rusqlite::Result<Vec<(Span, Option<i64>)>> {
+    let mut statement = connection.prepare_cached(&format!(
         "SELECT s.span_id, s.parent_span_id, o.name, o.kind, s.start_ns, s.end_ns, s.status_code,
                 s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links,
                 s.dropped_attributes, s.dropped_events, s.dropped_links,
-                s.resource_id, r.body, s.scope_id, c.body
+                s.resource_id, r.body, s.scope_id, c.body, s.trace_id, s.template_id
          FROM spans s
          JOIN operations o ON o.id = s.operation_id
          JOIN resources r ON r.id = s.resource_id
          JOIN scopes c ON c.id = s.scope_id
-         WHERE s.trace_id = ?1",
-    )?;
+         WHERE {condition}"
+    ))?;
     let mut resources: HashMap<i64, Arc<Resource>> = HashMap::new();
     let mut scopes: HashMap<i64, Arc<Scope>> = HashMap::new();
-    let mut rows = statement.query([trace_id.as_bytes().as_slice()])?;
+    let mut rows = statement.query(params)?;
     let mut spans = Vec::new();
     while let Some(row) = rows.next()? {
         let resource_id: i64 = row.get(16)?;
@@ -129,26 +148,31 @@ pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlit
         let parent: Option<Vec<u8>> = row.get(1)?;
         let events: Option<String> = row.get(11)?;
         let links: Option<String> = row.get(12)?;
-        spans.push(Span {
-            trace_id: *trace_id,
-            span_id: id_from_blob(row.get_ref(0)?.as_blob()?, 0, SpanId::from_slice)?,
-            parent_span_id: parent.map(|bytes| id_from_blob(&bytes, 1, SpanId::from_slice)).transpose()?,
-            name: row.get(2)?,
-            kind: SpanKind::from_otlp(row.get(3)?),
-            start_time_unix_nano: row.get::<_, i64>(4)? as u64,
-            end_time_unix_nano: row.get::<_, i64>(5)? as u64,
-            status: Status { code: StatusCode::from_otlp(row.get(6)?), message: row.get(7)? },
-            trace_state: row.get(8)?,
-            flags: row.get(9)?,
-            attributes: from_json::<Attributes>(row.get_ref(10)?.as_str()?, 10)?,
-            events: events.map(|text| from_json::<Vec<Event>>(&text, 11)).transpose()?.unwrap_or_default(),
-            links: links.map(|text| from_json::<Vec<Link>>(&text, 12)).transpose()?.unwrap_or_default(),
-            dropped_attributes_count: row.get(13)?,
-            dropped_events_count: row.get(14)?,
-            dropped_links_count: row.get(15)?,
-            resource,
-            scope,
-        });
+        let trace_id = id_from_blob(row.get_ref(20)?.as_blob()?, 20, TraceId::from_slice)?;
+        let template_id: Option<i64> = row.get(21)?;
+        spans.push((
+            Span {
+                trace_id,
+                span_id: id_from_blob(row.get_ref(0)?.as_blob()?, 0, SpanId::from_slice)?,
+                parent_span_id: parent.map(|bytes| id_from_blob(&bytes, 1, SpanId::from_slice)).transpose()?,
+                name: row.get(2)?,
+                kind: SpanKind::from_otlp(row.get(3)?),
+                start_time_unix_nano: row.get::<_, i64>(4)? as u64,
+                end_time_unix_nano: row.get::<_, i64>(5)? as u64,
+                status: Status { code: StatusCode::from_otlp(row.get(6)?), message: row.get(7)? },
+                trace_state: row.get(8)?,
+                flags: row.get(9)?,
+                attributes: from_json::<Attributes>(row.get_ref(10)?.as_str()?, 10)?,
+                events: events.map(|text| from_json::<Vec<Event>>(&text, 11)).transpose()?.unwrap_or_default(),
+                links: links.map(|text| from_json::<Vec<Link>>(&text, 12)).transpose()?.unwrap_or_default(),
+                dropped_attributes_count: row.get(13)?,
+                dropped_events_count: row.get(14)?,
+                dropped_links_count: row.get(15)?,
+                resource,
+                scope,
+            },
+            template_id,
+        ));
     }
     Ok(spans)
 }

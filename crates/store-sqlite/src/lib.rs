@@ -9,6 +9,7 @@
 mod checkpoint;
 mod codec;
 mod schema;
+mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use semtrace_model::{Trace, TraceId};
-use semtrace_store::{Operation, Store, StoreError, StoreStats, WriteOutcome};
+use semtrace_store::{Operation, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats, WriteOutcome};
 
 use crate::codec::SpanRow;
 use crate::writer::Writer;
@@ -168,9 +169,13 @@ impl Store for SqliteStore {
         if spans.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        // Encoding (JSON of attributes, events...) happens here, outside the writer lock,
-        // so it overlaps with the previous batch's commit.
-        let rows: Vec<SpanRow> = codec::encode_batch(spans);
+        // Encoding (JSON of attributes, events, summaries...) happens here, outside the writer
+        // lock, so it overlaps with the previous batch's commit; it is CPU work, so the runtime
+        // is told this worker blocks.
+        let rows: Vec<SpanRow> = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::CurrentThread => codec::encode_batch(spans),
+            _ => tokio::task::block_in_place(|| codec::encode_batch(spans)),
+        };
         let writer = self.writer.clone();
         let total_spans = self.total_spans.clone();
         let total_traces = self.total_traces.clone();
@@ -231,10 +236,13 @@ impl Store for SqliteStore {
                 std::fs::metadata(name).ok().map(|meta| meta.len())
             })
             .sum();
+        let (templates, templates_pending) = self.read(search::template_counts).await?;
         Ok(StoreStats {
             total_traces: self.total_traces.load(Ordering::Relaxed),
             total_spans: self.total_spans.load(Ordering::Relaxed),
             disk_bytes: Some(disk_bytes),
+            templates,
+            templates_pending,
         })
     }
 
@@ -244,6 +252,50 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn pending_templates(&self, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
+        self.read(move |connection| search::pending_templates(connection, limit)).await
+    }
+
+    async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        let embeddings = embeddings.to_vec();
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || writer.lock().expect("writer lock").set_embeddings(&embeddings))
+            .await
+            .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+    }
+
+    async fn template_embeddings(&self) -> Result<Vec<(i64, Vec<f32>)>, StoreError> {
+        self.read(search::template_embeddings).await
+    }
+
+    async fn match_templates(&self, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError> {
+        let query = query.to_owned();
+        self.read(move |connection| search::match_templates(connection, &query, limit)).await
+    }
+
+    async fn spans_of_templates(
+        &self,
+        template_ids: &[i64],
+        filter: &SpanFilter,
+        max_traces: usize,
+        per_trace: bool,
+    ) -> Result<Vec<SpanHit>, StoreError> {
+        let (template_ids, filter) = (template_ids.to_vec(), filter.clone());
+        self.read(move |connection| {
+            search::spans_of_templates(connection, &template_ids, &filter, max_traces, per_trace)
+        })
+        .await
+    }
+
+    async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError> {
+        let (query, filter) = (query.to_owned(), filter.clone());
+        self.read(move |connection| search::search_errors(connection, &query, &filter, limit)).await
+    }
+
+    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
+        self.read(move |connection| search::trace_templates(connection, trace_id)).await
     }
 }
 

@@ -67,6 +67,21 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX traces_start ON traces (start_ns);
     "#,
+    // 2: span templates and their embeddings, full-text indexes for templates and errors.
+    r#"
+    CREATE TABLE templates (
+        id INTEGER PRIMARY KEY,
+        hash INTEGER NOT NULL UNIQUE,       -- semtrace_summary::template_hash of text
+        text TEXT NOT NULL,
+        embedding BLOB                      -- little-endian f32s; NULL until embedded
+    );
+    CREATE INDEX templates_pending ON templates (id) WHERE embedding IS NULL;
+    CREATE VIRTUAL TABLE templates_fts USING fts5(text, content='templates', content_rowid='id');
+    -- Error text of spans that report one; rowid = spans.id. Contentless: the text lives in spans.
+    CREATE VIRTUAL TABLE errors_fts USING fts5(error_type, message, content='');
+    ALTER TABLE spans ADD COLUMN template_id INTEGER REFERENCES templates(id);
+    CREATE INDEX spans_template_start ON spans (template_id, start_ns);
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

@@ -63,6 +63,8 @@ pub(crate) struct Writer {
     scopes: Interned<Arc<str>>,
     services: Interned<String>,
     operations: HashMap<OperationKey, Interned<String>>,
+    /// Template ids by template hash.
+    templates: Interned<i64>,
 }
 
 impl Writer {
@@ -85,7 +87,13 @@ impl Writer {
                     .insert(row.get(2)?, row.get(3)?);
             }
         }
+        let templates = {
+            let mut statement = connection.prepare("SELECT hash, id FROM templates")?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect::<rusqlite::Result<HashMap<i64, i64>>>()?
+        };
         Ok(Writer {
+            templates: Interned::new(templates),
             connection,
             resources: Interned::new(HashMap::new()),
             scopes: Interned::new(HashMap::new()),
@@ -102,12 +110,18 @@ impl Writer {
             scopes: &mut self.scopes,
             services: &mut self.services,
             operations: &mut self.operations,
+            templates: &mut self.templates,
         };
         let result = insert_all(&transaction, &mut tables, rows).and_then(|committed| {
             transaction.commit().map_err(internal)?;
             Ok(committed)
         });
         let ok = result.is_ok();
+        if ok {
+            self.templates.commit();
+        } else {
+            self.templates.roll_back();
+        }
         for interned in [&mut self.resources, &mut self.scopes] {
             if ok {
                 interned.commit()
@@ -124,6 +138,20 @@ impl Writer {
         }
         result
     }
+
+    /// Stores template embeddings in one transaction.
+    pub fn set_embeddings(&mut self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction().map_err(internal)?;
+        {
+            let mut update =
+                transaction.prepare_cached("UPDATE templates SET embedding = ?2 WHERE id = ?1").map_err(internal)?;
+            for (id, vector) in embeddings {
+                let bytes: Vec<u8> = vector.iter().flat_map(|value| value.to_le_bytes()).collect();
+                update.execute(params![id, bytes]).map_err(internal)?;
+            }
+        }
+        transaction.commit().map_err(internal)
+    }
 }
 
 struct Tables<'a> {
@@ -131,6 +159,7 @@ struct Tables<'a> {
     scopes: &'a mut Interned<Arc<str>>,
     services: &'a mut Interned<String>,
     operations: &'a mut HashMap<OperationKey, Interned<String>>,
+    templates: &'a mut Interned<i64>,
 }
 
 fn insert_all(
@@ -144,8 +173,8 @@ fn insert_all(
         .prepare_cached(
             "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, service_id, operation_id, start_ns,
                 end_ns, status_code, status_message, trace_state, flags, attributes, events, links,
-                dropped_attributes, dropped_events, dropped_links, resource_id, scope_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                dropped_attributes, dropped_events, dropped_links, resource_id, scope_id, template_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )
         .map_err(internal)?;
     for row in rows {
@@ -153,6 +182,7 @@ fn insert_all(
         let scope_id = body_id(transaction, "scopes", &row.scope, tables.scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
+        let template_id = template_id(transaction, row.template_hash, &row.template, tables.templates)?;
         let changed = insert_span
             .execute(params![
                 row.trace_id.as_slice(),
@@ -174,11 +204,20 @@ fn insert_all(
                 row.dropped_links,
                 resource_id,
                 scope_id,
+                template_id,
             ])
             .map_err(internal)?;
         if changed == 0 {
             outcome.duplicates += 1;
             continue;
+        }
+        if let Some(error_text) = &row.error_text {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO errors_fts (rowid, error_type, message) VALUES (last_insert_rowid(), ?1, ?2)",
+                )
+                .and_then(|mut statement| statement.execute(params![row.error_type, error_text]))
+                .map_err(internal)?;
         }
         outcome.inserted += 1;
         let delta = traces.entry(row.trace_id).or_insert(TraceDelta {
@@ -286,6 +325,29 @@ fn operation_id(
         params![service_id, name, kind],
     )?;
     interned.pending.insert(name.to_owned(), id);
+    Ok(id)
+}
+
+fn template_id(
+    transaction: &Transaction<'_>,
+    hash: i64,
+    text: &str,
+    interned: &mut Interned<i64>,
+) -> Result<i64, StoreError> {
+    if let Some(id) = interned.get(&hash) {
+        return Ok(id);
+    }
+    let id = insert_or_select(
+        transaction,
+        "INSERT INTO templates (hash, text) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        "SELECT id FROM templates WHERE hash = ?1 AND ?2 IS NOT NULL",
+        params![hash, text],
+    )?;
+    transaction
+        .prepare_cached("INSERT INTO templates_fts (rowid, text) VALUES (?1, ?2)")
+        .and_then(|mut statement| statement.execute(params![id, text]))
+        .map_err(internal)?;
+    interned.pending.insert(hash, id);
     Ok(id)
 }
 

@@ -7,7 +7,7 @@ use semtrace_model::{
     AnyValue, Attributes, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
 };
 
-use crate::{Operation, Store, WriteOutcome};
+use crate::{Operation, SpanFilter, Store, WriteOutcome};
 
 /// Runs every conformance check, in order, on an empty store.
 pub async fn run(store: &dyn Store) {
@@ -16,6 +16,8 @@ pub async fn run(store: &dyn Store) {
     writes_are_idempotent(store).await;
     services_and_operations_are_listed(store).await;
     stats_count_traces_and_spans(store).await;
+    templates_are_kept_and_embedded(store).await;
+    spans_are_found_by_template_and_error_text(store).await;
 }
 
 /// A trace id made from a number, for fixtures.
@@ -209,4 +211,85 @@ async fn stats_count_traces_and_spans(store: &dyn Store) {
     assert_eq!(stats.total_traces, 3);
     assert_eq!(stats.total_spans, 9);
     store.ping().await.expect("ping");
+}
+
+/// Traces 1, 2 and 3 are stored: three spans each, one template per span position.
+async fn templates_are_kept_and_embedded(store: &dyn Store) {
+    let stats = store.stats().await.expect("stats");
+    assert_eq!((stats.templates, stats.templates_pending), (3, 3), "one template per distinct span shape");
+    let pending = store.pending_templates(10).await.expect("pending templates");
+    assert_eq!(pending.len(), 3);
+    assert!(pending.iter().any(|template| template.text.starts_with("frontend server span POST /api/orders failed")));
+    let first = store.pending_templates(1).await.expect("pending templates");
+    assert_eq!(first, pending[..1].to_vec(), "oldest first");
+
+    let vectors: Vec<(i64, Vec<f32>)> =
+        pending.iter().enumerate().map(|(i, template)| (template.id, vec![i as f32, 0.5, -1.25])).collect();
+    store.set_template_embeddings(&vectors[..2]).await.expect("set embeddings");
+    assert_eq!(store.stats().await.unwrap().templates_pending, 1);
+    store.set_template_embeddings(&vectors[2..]).await.expect("set embeddings");
+    assert!(store.pending_templates(10).await.unwrap().is_empty());
+    let mut stored = store.template_embeddings().await.expect("template embeddings");
+    stored.sort_by_key(|(id, _)| *id);
+    assert_eq!(stored, vectors, "vectors read back exactly");
+
+    let matched = store.match_templates("HikariPool connection", 10).await.expect("match templates");
+    let root = pending.iter().find(|template| template.text.contains("HikariPool")).unwrap().id;
+    assert_eq!(matched.first().map(|(id, _)| *id), Some(root), "{matched:?}");
+    assert!(store.match_templates("   ", 10).await.unwrap().is_empty());
+}
+
+async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
+    let templates = store.trace_templates(trace_id(1)).await.expect("trace templates");
+    assert_eq!(templates.len(), 3);
+    assert!(templates.iter().all(|(_, count)| *count == 1));
+    let root_template = store.match_templates("HikariPool", 1).await.unwrap()[0].0;
+
+    let open = SpanFilter::default();
+    let hits = store.spans_of_templates(&[root_template], &open, 10, true).await.expect("spans of templates");
+    let traces: Vec<_> = hits.iter().map(|hit| hit.span.trace_id).collect();
+    assert_eq!(traces, vec![trace_id(3), trace_id(2), trace_id(1)], "newest first");
+    assert!(hits.iter().all(|hit| hit.template_id == Some(root_template) && hit.span.name == "POST /api/orders"));
+    assert_eq!(hits[2].span, rich_trace(1)[0], "the whole span is read");
+
+    let all: Vec<i64> = templates.iter().map(|(id, _)| *id).collect();
+    let one_per_trace = store.spans_of_templates(&all, &open, 10, true).await.unwrap();
+    assert_eq!(one_per_trace.len(), 3, "best span per trace");
+    let every_span = store.spans_of_templates(&all, &open, 100, false).await.unwrap();
+    assert_eq!(every_span.len(), 9);
+    assert_eq!(store.spans_of_templates(&all, &open, 2, true).await.unwrap().len(), 2);
+
+    let all = &all;
+    let filtered =
+        |filter: SpanFilter| async move { store.spans_of_templates(all, &filter, 100, false).await.unwrap() };
+    let db = filtered(SpanFilter { service: Some("orders-db-client".into()), ..Default::default() }).await;
+    assert_eq!(db.len(), 3);
+    assert!(db.iter().all(|hit| hit.span.service_name() == "orders-db-client"));
+    assert!(filtered(SpanFilter { service: Some("nope".into()), ..Default::default() }).await.is_empty());
+    let errors = filtered(SpanFilter { status: Some(semtrace_model::StatusCode::Error), ..Default::default() }).await;
+    assert_eq!(errors.len(), 6);
+    let later = rich_trace(2)[0].start_time_unix_nano;
+    let window =
+        filtered(SpanFilter { start_ns: Some(later), end_ns: Some(later + 500_000_000), ..Default::default() });
+    assert_eq!(window.await.len(), 3, "spans of trace 2 only");
+    let others = filtered(SpanFilter { exclude_trace: Some(trace_id(1)), ..Default::default() }).await;
+    assert!(others.len() == 6 && others.iter().all(|hit| hit.span.trace_id != trace_id(1)));
+
+    let found = store.search_errors("connection not available", &open, 10).await.expect("search errors");
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found.iter().all(|hit| hit.span.name == "POST /api/orders" && hit.score > 0.0));
+    let timeout = store.search_errors("i/o timeout", &open, 10).await.unwrap();
+    assert!(timeout.len() == 3 && timeout.iter().all(|hit| hit.span.name == "SELECT orders"), "{timeout:?}");
+    let by_type = store.search_errors("SQLTransientConnectionException", &open, 10).await.unwrap();
+    assert_eq!(by_type.len(), 3);
+    // No span has every word: any word, ranked.
+    let partial = store.search_errors("timeout zebra", &open, 10).await.unwrap();
+    assert_eq!(partial.len(), 3);
+    assert!(store.search_errors("zebra", &open, 10).await.unwrap().is_empty());
+    let frontend = SpanFilter { service: Some("orders-db-client".into()), ..Default::default() };
+    assert!(store.search_errors("HikariPool", &frontend, 10).await.unwrap().is_empty());
+    let newest = store.search_errors("", &open, 4).await.unwrap();
+    assert_eq!(newest.len(), 4);
+    assert!(newest.iter().all(|hit| hit.span.is_error()));
+    assert!(newest.windows(2).all(|pair| pair[0].span.start_time_unix_nano >= pair[1].span.start_time_unix_nano));
 }

@@ -27,6 +27,39 @@ pub struct StoreStats {
     pub total_spans: u64,
     /// Bytes the store occupies on disk, where the backend can tell.
     pub disk_bytes: Option<u64>,
+    /// Distinct span templates (see `semtrace_summary`).
+    pub templates: u64,
+    /// Templates not embedded yet: their spans are not semantically searchable yet.
+    pub templates_pending: u64,
+}
+
+/// A span template waiting for its embedding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTemplate {
+    pub id: i64,
+    pub text: String,
+}
+
+/// Which spans a search may return. Every field narrows; `None` leaves it open.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanFilter {
+    pub service: Option<String>,
+    pub status: Option<semtrace_model::StatusCode>,
+    /// Spans starting at or after this time (Unix ns).
+    pub start_ns: Option<u64>,
+    /// Spans starting before this time (Unix ns).
+    pub end_ns: Option<u64>,
+    /// Spans of other traces only.
+    pub exclude_trace: Option<TraceId>,
+}
+
+/// A span found by a search, with the template it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanHit {
+    pub span: Span,
+    pub template_id: Option<i64>,
+    /// The backend's relevance score where it ranks (full-text search); higher is better.
+    pub score: f64,
 }
 
 /// One operation (span name) of a service, with its span kind.
@@ -63,4 +96,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the store answers (for health). Cheap.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Templates not embedded yet, oldest first.
+    async fn pending_templates(&self, limit: usize) -> Result<Vec<PendingTemplate>, StoreError>;
+
+    /// Stores template embeddings (durably, in one transaction).
+    async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError>;
+
+    /// Every embedded template with its vector, to rebuild the vector index at start.
+    async fn template_embeddings(&self) -> Result<Vec<(i64, Vec<f32>)>, StoreError>;
+
+    /// Templates whose text matches the words of `query` (full-text, ranked), best first,
+    /// with a relevance score (higher is better).
+    async fn match_templates(&self, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError>;
+
+    /// Spans of the given templates, taken in the order given, newest first within a template,
+    /// until spans of `max_traces` distinct traces are found (`max_traces` spans in all when
+    /// `per_trace` is false).
+    async fn spans_of_templates(
+        &self,
+        template_ids: &[i64],
+        filter: &SpanFilter,
+        max_traces: usize,
+        per_trace: bool,
+    ) -> Result<Vec<SpanHit>, StoreError>;
+
+    /// Spans whose error text (exception types and messages, status messages, error logs)
+    /// matches the words of `query`, best match first (full-text ranking), then newest.
+    async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError>;
+
+    /// The template ids of a trace's spans, with how many spans use each.
+    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError>;
 }

@@ -5,6 +5,8 @@
 //! percent of traces whose messages carry volatile values (addresses, ids, durations), written
 //! the way each stack really prints them.
 
+pub mod corpus;
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;

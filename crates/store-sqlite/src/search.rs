@@ -1,0 +1,241 @@
+//! Reads for search: templates, their embeddings, spans by template, full-text error search.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use semtrace_model::TraceId;
+use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError};
+
+use crate::{codec, internal};
+
+pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
+    let mut statement = connection
+        .prepare_cached("SELECT id, text FROM templates WHERE embedding IS NULL ORDER BY id LIMIT ?1")
+        .map_err(internal)?;
+    let rows = statement
+        .query_map([limit as i64], |row| Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)? }))
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<(i64, Vec<f32>)>, StoreError> {
+    let mut statement = connection
+        .prepare_cached("SELECT id, embedding FROM templates WHERE embedding IS NOT NULL")
+        .map_err(internal)?;
+    let rows = statement
+        .query_map([], |row| {
+            let bytes = row.get_ref(1)?.as_blob()?;
+            let vector =
+                bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().expect("4 bytes"))).collect();
+            Ok((row.get(0)?, vector))
+        })
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+/// (templates, templates without an embedding).
+pub(crate) fn template_counts(connection: &Connection) -> Result<(u64, u64), StoreError> {
+    let count = |sql: &str| -> Result<u64, StoreError> {
+        connection.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n as u64).map_err(internal)
+    };
+    Ok((count("SELECT count(*) FROM templates")?, count("SELECT count(*) FROM templates WHERE embedding IS NULL")?))
+}
+
+/// The words of a user's query as FTS5 terms (each quoted, so no word is read as an operator),
+/// joined by `joiner` (" " = all words, " OR " = any).
+pub(crate) fn fts_query(query: &str, joiner: &str) -> Option<String> {
+    let terms: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| format!("\"{word}\""))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(joiner))
+}
+
+pub(crate) fn match_templates(
+    connection: &Connection,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<(i64, f64)>, StoreError> {
+    let Some(terms) = fts_query(query, " OR ") else { return Ok(Vec::new()) };
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT rowid, bm25(templates_fts) AS rank FROM templates_fts WHERE templates_fts MATCH ?1
+             ORDER BY rank LIMIT ?2",
+        )
+        .map_err(internal)?;
+    let rows = statement
+        .query_map(params![terms, limit as i64], |row| Ok((row.get(0)?, -row.get::<_, f64>(1)?)))
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+/// The filter as SQL parameters: service id (None: any; Some(None): an unknown service, so nothing).
+struct Bound {
+    service_id: Option<i64>,
+    status: Option<i32>,
+    start_ns: i64,
+    end_ns: i64,
+    exclude_trace: Option<Vec<u8>>,
+}
+
+fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
+    let service_id = match &filter.service {
+        None => None,
+        Some(name) => {
+            let id: Option<i64> = connection
+                .prepare_cached("SELECT id FROM services WHERE name = ?1")
+                .and_then(|mut statement| statement.query_row([name], |row| row.get(0)).optional())
+                .map_err(internal)?;
+            match id {
+                Some(id) => Some(id),
+                None => return Ok(None),
+            }
+        }
+    };
+    let to_i64 = |nanos: u64| i64::try_from(nanos).unwrap_or(i64::MAX);
+    Ok(Some(Bound {
+        service_id,
+        status: filter.status.map(|status| status.to_otlp()),
+        start_ns: filter.start_ns.map_or(i64::MIN, to_i64),
+        end_ns: filter.end_ns.map_or(i64::MAX, to_i64),
+        exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
+    }))
+}
+
+const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s.status_code = ?3)
+     AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)";
+
+/// Reads the spans of the chosen rows, in the order given.
+fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {
+    let mut hits = Vec::with_capacity(rows.len());
+    for (id, score) in rows {
+        for (span, template_id) in codec::read_spans(connection, "s.id = ?1", [id]).map_err(internal)? {
+            hits.push(SpanHit { span, template_id, score });
+        }
+    }
+    Ok(hits)
+}
+
+pub(crate) fn spans_of_templates(
+    connection: &Connection,
+    template_ids: &[i64],
+    filter: &SpanFilter,
+    max_traces: usize,
+    per_trace: bool,
+) -> Result<Vec<SpanHit>, StoreError> {
+    let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT s.id, s.trace_id FROM spans s WHERE s.template_id = ?1 AND {FILTER_SQL}
+             ORDER BY s.start_ns DESC LIMIT ?7"
+        ))
+        .map_err(internal)?;
+    // A template's spans may crowd into few traces: read a few per wanted trace.
+    let per_template = (max_traces * 4).max(16) as i64;
+    let mut traces: HashSet<Vec<u8>> = HashSet::new();
+    let mut chosen: Vec<(i64, f64)> = Vec::new();
+    'templates: for template_id in template_ids {
+        let mut rows = statement
+            .query(params![
+                template_id,
+                bound.service_id,
+                bound.status,
+                bound.start_ns,
+                bound.end_ns,
+                bound.exclude_trace,
+                per_template
+            ])
+            .map_err(internal)?;
+        while let Some(row) = rows.next().map_err(internal)? {
+            let trace: Vec<u8> = row.get(1).map_err(internal)?;
+            if traces.insert(trace) || !per_trace {
+                chosen.push((row.get(0).map_err(internal)?, 0.0));
+                let found = if per_trace { traces.len() } else { chosen.len() };
+                if found >= max_traces {
+                    break 'templates;
+                }
+            }
+        }
+    }
+    hits(connection, chosen)
+}
+
+pub(crate) fn search_errors(
+    connection: &Connection,
+    query: &str,
+    filter: &SpanFilter,
+    limit: usize,
+) -> Result<Vec<SpanHit>, StoreError> {
+    let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
+    let Some(all_words) = fts_query(query, " ") else {
+        // No words: the newest errors.
+        let mut statement = connection
+            .prepare_cached(&format!(
+                "SELECT s.id FROM spans s WHERE s.status_code = 2 AND ?1 IS NULL AND {FILTER_SQL}
+                 ORDER BY s.start_ns DESC LIMIT ?7"
+            ))
+            .map_err(internal)?;
+        let rows = statement
+            .query_map(
+                params![
+                    None::<i64>,
+                    bound.service_id,
+                    bound.status,
+                    bound.start_ns,
+                    bound.end_ns,
+                    bound.exclude_trace,
+                    limit as i64
+                ],
+                |row| Ok((row.get(0)?, 0.0)),
+            )
+            .map_err(internal)?;
+        let rows = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
+        return hits(connection, rows);
+    };
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT s.id, bm25(errors_fts, 2.0, 1.0) AS rank FROM errors_fts JOIN spans s ON s.id = errors_fts.rowid
+             WHERE errors_fts MATCH ?1 AND {FILTER_SQL}
+             ORDER BY rank, s.start_ns DESC LIMIT ?7"
+        ))
+        .map_err(internal)?;
+    let mut run = |terms: &str| -> Result<Vec<(i64, f64)>, StoreError> {
+        let rows = statement
+            .query_map(
+                params![
+                    terms,
+                    bound.service_id,
+                    bound.status,
+                    bound.start_ns,
+                    bound.end_ns,
+                    bound.exclude_trace,
+                    limit as i64
+                ],
+                |row| Ok((row.get(0)?, -row.get::<_, f64>(1)?)),
+            )
+            .map_err(internal)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+    };
+    // Every word first; when nothing has them all, any word, ranked.
+    let mut rows = run(&all_words)?;
+    if rows.is_empty() {
+        if let Some(any_word) = fts_query(query, " OR ") {
+            rows = run(&any_word)?;
+        }
+    }
+    hits(connection, rows)
+}
+
+pub(crate) fn trace_templates(connection: &Connection, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT template_id, count(*) FROM spans WHERE trace_id = ?1 AND template_id IS NOT NULL
+             GROUP BY template_id",
+        )
+        .map_err(internal)?;
+    let rows = statement
+        .query_map([trace_id.as_bytes().as_slice()], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
