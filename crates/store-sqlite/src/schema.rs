@@ -81,6 +81,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE errors_fts USING fts5(error_type, message, content='');
     ALTER TABLE spans ADD COLUMN template_id INTEGER REFERENCES templates(id);
     CREATE INDEX spans_template_start ON spans (template_id, start_ns);
+    -- Every index costs an insert per span: time ranges are served by the composite indexes
+    -- (service, operation, template, errors) and by traces_start.
+    DROP INDEX spans_start;
     "#,
 ];
 
