@@ -169,8 +169,16 @@ pub struct HealthDto {
     pub total_traces: u64,
     pub total_spans: u64,
     pub disk_bytes: Option<u64>,
-    /// Embeddings held in memory (the seeds' field); semantic indexing is not part of this build yet.
+    /// Query embeddings held in the LRU cache (the seeds' field).
     pub cache_size: u64,
+    /// Span templates: each distinct shape of span summary, embedded once.
+    pub templates: u64,
+    /// Templates not yet embedded, so their spans not yet semantically searchable; reaches 0
+    /// soon after ingest stops.
+    pub embedding_backlog: u64,
+    /// The embedding model, when semantic search is on.
+    pub embedding_model: Option<String>,
+    pub embedding_dimension: Option<usize>,
     pub queue_depth: Option<usize>,
     pub queue_capacity: Option<usize>,
     pub uptime_seconds: u64,
@@ -191,7 +199,11 @@ impl HealthDto {
             total_traces: stats.total_traces,
             total_spans: stats.total_spans,
             disk_bytes: stats.disk_bytes,
-            cache_size: 0,
+            cache_size: state.semantic.as_ref().map_or(0, |semantic| semantic.cache_usage().0 as u64),
+            templates: stats.templates,
+            embedding_backlog: stats.templates_pending,
+            embedding_model: state.semantic.as_ref().map(|semantic| semantic.model_name().to_owned()),
+            embedding_dimension: state.semantic.as_ref().map(|semantic| semantic.dimension()),
             queue_depth: state.pipeline.as_ref().map(|pipeline| pipeline.queue_depth()),
             queue_capacity: state.pipeline.as_ref().map(|pipeline| pipeline.queue_capacity()),
             uptime_seconds: state.started.elapsed().as_secs(),

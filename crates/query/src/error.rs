@@ -10,8 +10,19 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<semtrace_semantic::SearchError> for ApiError {
+    fn from(err: semtrace_semantic::SearchError) -> Self {
+        match err {
+            semtrace_semantic::SearchError::Store(err) => ApiError::Store(err),
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -19,6 +30,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(err) if err.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

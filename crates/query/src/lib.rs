@@ -5,6 +5,7 @@
 
 mod dto;
 mod error;
+mod search;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +22,7 @@ use semtrace_store::Store;
 
 pub use dto::{HealthDto, SpanDto, TraceDto};
 pub use error::ApiError;
+pub use search::{ErrorResultDto, SearchResultDto};
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -30,12 +32,19 @@ pub struct QueryState {
     pub pipeline: Option<Pipeline>,
     pub metrics: Option<PrometheusHandle>,
     pub started: Instant,
+    /// Semantic search; absent when it is turned off.
+    pub semantic: Option<Arc<semtrace_semantic::Semantic>>,
+    /// Default minimum similarity of search results.
+    pub similarity_threshold: f32,
 }
 
 /// The API router.
 pub fn router(state: QueryState) -> Router {
     Router::new()
         .route("/api/v1/traces/{trace_id}", get(get_trace))
+        .route("/api/v1/traces/{trace_id}/similar", get(search::similar))
+        .route("/api/v1/search", get(search::search))
+        .route("/api/v1/errors", get(search::errors))
         .route("/api/v1/health", get(health))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))
@@ -44,15 +53,19 @@ pub fn router(state: QueryState) -> Router {
 }
 
 async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Result<Json<TraceDto>, ApiError> {
-    let trace_id: TraceId = trace_id.parse().map_err(|err| {
-        ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736"))
-    })?;
+    let trace_id = parse_trace_id(&trace_id)?;
     let trace = state
         .store
         .get_trace(trace_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("trace {trace_id} is not stored")))?;
     Ok(Json(TraceDto::from_trace(&trace)))
+}
+
+pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
+    text.parse().map_err(|err| {
+        ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736"))
+    })
 }
 
 async fn services(State(state): State<QueryState>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -29,6 +29,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     listeners: JoinSet<anyhow::Result<()>>,
     pipeline_task: semtrace_pipeline::PipelineTask,
+    indexer: Option<semtrace_semantic::Indexer>,
 }
 
 /// The process-wide Prometheus recorder (metrics macros report to one global recorder).
@@ -64,6 +65,17 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             Arc::new(store)
         }
     };
+    let (semantic, indexer) = if config.semantic.enabled {
+        let embedder = load_embedder(config).await?;
+        let (semantic, indexer) =
+            semtrace_semantic::Semantic::start(store.clone(), embedder, config.otel_storage.cache_size as usize)
+                .await
+                .context("cannot start semantic search")?;
+        (Some(semantic), Some(indexer))
+    } else {
+        tracing::info!("semantic search is off (semantic.enabled = false)");
+        (None, None)
+    };
     let (pipeline, pipeline_task) = Pipeline::start(store.clone(), config.pipeline_config());
     let limits = config.limits.build();
 
@@ -92,12 +104,49 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         .with_graceful_shutdown(stop_signal());
     listeners.spawn(async move { otlp_http.await.context("OTLP/HTTP server failed") });
 
-    let api = semtrace_query::router(QueryState { store, pipeline: Some(pipeline), metrics: Some(metrics), started });
+    let api = semtrace_query::router(QueryState {
+        store,
+        pipeline: Some(pipeline),
+        metrics: Some(metrics),
+        started,
+        semantic,
+        similarity_threshold: config.otel_storage.similarity_threshold as f32,
+    });
     let api = axum::serve(api_listener, api).with_graceful_shutdown(stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });
 
     tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, data_dir = %config.server.data_dir.display(), "semtrace is listening");
-    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task })
+    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task, indexer })
+}
+
+/// Finds and loads the embedding model (on the blocking pool: it reads ~90 MB), checking its
+/// dimension against `embedding_dimension`.
+async fn load_embedder(config: &Config) -> anyhow::Result<Arc<semtrace_embed::Embedder>> {
+    let spec = config.otel_storage.embedding_model.clone();
+    let mut search_dirs = vec![config.semantic.models_dir.clone()];
+    // Beside the binary too, so `target/release/semtrace` finds the repository's ./models from anywhere.
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.to_path_buf())) {
+        search_dirs.push(exe_dir.join("models"));
+        search_dirs.push(exe_dir.join("../../models"));
+    }
+    let expected = config.otel_storage.embedding_dimension as usize;
+    let embedder = tokio::task::spawn_blocking(move || -> anyhow::Result<semtrace_embed::Embedder> {
+        let files = semtrace_embed::locate(&spec, &search_dirs)?;
+        let embedder = semtrace_embed::Embedder::load(&files)?;
+        if embedder.dimension() != expected {
+            anyhow::bail!(
+                "model {} produces {} dims but embedding_dimension is {expected}: set otel_storage.embedding_dimension \
+                 to {}",
+                embedder.name(),
+                embedder.dimension(),
+                embedder.dimension()
+            );
+        }
+        Ok(embedder)
+    })
+    .await??;
+    tracing::info!(model = embedder.name(), dimension = embedder.dimension(), "embedding model loaded");
+    Ok(Arc::new(embedder))
 }
 
 impl RunningServer {
@@ -112,6 +161,9 @@ impl RunningServer {
         }
         // Every pipeline sender lived in the servers just stopped: the batcher drains and exits.
         self.pipeline_task.shutdown().await;
+        if let Some(indexer) = self.indexer.take() {
+            let _ = tokio::task::spawn_blocking(move || indexer.shutdown()).await;
+        }
         tracing::info!("semtrace stopped; everything acknowledged is stored");
         first_error.map_or(Ok(()), Err)
     }

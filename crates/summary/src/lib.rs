@@ -94,7 +94,7 @@ impl Builder {
     /// Ends a sentence unless the text already ends with punctuation.
     fn end_sentence(&mut self) {
         for out in [&mut self.text, &mut self.template] {
-            if !out.ends_with(['.', '!', '?']) {
+            if !out.ends_with(['.', '!']) {
                 out.push('.');
             }
         }

@@ -1,0 +1,258 @@
+//! `GET /api/v1/search`, `GET /api/v1/errors`, `GET /api/v1/traces/{id}/similar`.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use semtrace_model::{format_rfc3339_nanos, Span, StatusCode, TraceId};
+use semtrace_semantic::{Ranking, SearchRequest};
+use semtrace_store::SpanFilter;
+use semtrace_summary::SpanSummary;
+use serde::{Deserialize, Serialize};
+
+use crate::{parse_trace_id, ApiError, QueryState};
+
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchParams {
+    q: Option<String>,
+    limit: Option<usize>,
+    threshold: Option<f32>,
+    service: Option<String>,
+    status: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    /// `trace` (default): the best span per trace; `span`: every span.
+    group: Option<String>,
+    /// `hybrid` (default) or `semantic`.
+    mode: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchResultDto {
+    pub trace_id: String,
+    pub span_id: String,
+    pub service: String,
+    pub name: String,
+    /// Cosine similarity of the query and the span's template.
+    pub similarity: f32,
+    /// The ranking score (similarity, plus the lexical part in hybrid mode).
+    pub score: f32,
+    pub summary: String,
+    pub start_time: String,
+    pub duration_ms: f64,
+    pub status: &'static str,
+    pub error_type: Option<String>,
+}
+
+impl SearchResultDto {
+    fn new(span: &Span, summary: SpanSummary, similarity: f32, score: f32) -> Self {
+        SearchResultDto {
+            trace_id: span.trace_id.to_hex(),
+            span_id: span.span_id.to_hex(),
+            service: span.service_name().to_owned(),
+            name: span.name.clone(),
+            similarity,
+            score,
+            summary: summary.text,
+            start_time: format_rfc3339_nanos(span.start_time_unix_nano),
+            duration_ms: span.duration_nanos() as f64 / 1e6,
+            status: span.status.code.as_str(),
+            error_type: summary.error_type,
+        }
+    }
+}
+
+/// A time as RFC 3339 or a Unix timestamp in seconds, milliseconds, microseconds or
+/// nanoseconds (told apart by magnitude).
+pub(crate) fn parse_time(name: &str, text: &str) -> Result<u64, ApiError> {
+    let text = text.trim();
+    if let Ok(number) = text.parse::<u64>() {
+        return Ok(match number {
+            n if n < 100_000_000_000 => n * 1_000_000_000,
+            n if n < 100_000_000_000_000 => n * 1_000_000,
+            n if n < 100_000_000_000_000_000 => n * 1_000,
+            n => n,
+        });
+    }
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|err| {
+        ApiError::BadRequest(format!(
+            "{name}={text:?} is not a time ({err}): pass RFC 3339 (2026-11-23T10:00:00Z) or Unix seconds/ms/µs/ns"
+        ))
+    })?;
+    u64::try_from(parsed.unix_timestamp_nanos())
+        .map_err(|_| ApiError::BadRequest(format!("{name}={text:?} is before 1970")))
+}
+
+fn parse_filter(
+    service: Option<String>,
+    status: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+) -> Result<SpanFilter, ApiError> {
+    let status = status
+        .map(|text| {
+            StatusCode::parse(&text).ok_or_else(|| {
+                ApiError::BadRequest(format!("status={text:?} is not a span status: pass OK, ERROR or UNSET"))
+            })
+        })
+        .transpose()?;
+    let start_ns = start.map(|text| parse_time("start", &text)).transpose()?;
+    let end_ns = end.map(|text| parse_time("end", &text)).transpose()?;
+    if let (Some(start), Some(end)) = (start_ns, end_ns) {
+        if end <= start {
+            return Err(ApiError::BadRequest("end must be after start".into()));
+        }
+    }
+    Ok(SpanFilter { service: service.filter(|name| !name.is_empty()), status, start_ns, end_ns, exclude_trace: None })
+}
+
+fn parse_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        0 => Err(ApiError::BadRequest("limit must be at least 1".into())),
+        n if n > MAX_LIMIT => Err(ApiError::BadRequest(format!("limit={n} is over the maximum {MAX_LIMIT}"))),
+        n => Ok(n),
+    }
+}
+
+fn semantic(state: &QueryState) -> Result<&semtrace_semantic::Semantic, ApiError> {
+    state
+        .semantic
+        .as_deref()
+        .ok_or_else(|| ApiError::Unavailable("semantic search is off in this server (semantic.enabled = false)".into()))
+}
+
+pub(crate) async fn search(
+    State(state): State<QueryState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let semantic = semantic(&state)?;
+    let query = params.q.unwrap_or_default();
+    if query.trim().is_empty() {
+        return Err(ApiError::BadRequest("q is required: what to search for, in words".into()));
+    }
+    let threshold = params.threshold.unwrap_or(state.similarity_threshold);
+    if !(-1.0..=1.0).contains(&threshold) {
+        return Err(ApiError::BadRequest(format!("threshold={threshold} is out of range: allowed -1.0 to 1.0")));
+    }
+    let per_trace = match params.group.as_deref() {
+        None | Some("trace") => true,
+        Some("span") => false,
+        Some(other) => return Err(ApiError::BadRequest(format!("group={other:?}: pass trace or span"))),
+    };
+    let ranking = match params.mode.as_deref() {
+        None | Some("hybrid") => Ranking::Hybrid,
+        Some("semantic") => Ranking::Semantic,
+        Some(other) => return Err(ApiError::BadRequest(format!("mode={other:?}: pass hybrid or semantic"))),
+    };
+    let request = SearchRequest {
+        query: query.clone(),
+        limit: parse_limit(params.limit)?,
+        threshold,
+        filter: parse_filter(params.service, params.status, params.start, params.end)?,
+        per_trace,
+        ranking,
+    };
+    let hits = semantic.search(&request).await?;
+    let results: Vec<SearchResultDto> =
+        hits.into_iter().map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.similarity, hit.score)).collect();
+    Ok(Json(serde_json::json!({ "query": query, "threshold": threshold, "results": results })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ErrorParams {
+    q: Option<String>,
+    limit: Option<usize>,
+    service: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorResultDto {
+    pub trace_id: String,
+    pub span_id: String,
+    pub service: String,
+    pub name: String,
+    pub start_time: String,
+    pub duration_ms: f64,
+    pub status: &'static str,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    /// Full-text relevance (BM25, higher is better); 0 when listing the newest errors.
+    pub score: f64,
+}
+
+pub(crate) async fn errors(
+    State(state): State<QueryState>,
+    Query(params): Query<ErrorParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let filter = parse_filter(params.service, None, params.start, params.end)?;
+    let query = params.q.unwrap_or_default();
+    let hits = state.store.search_errors(&query, &filter, parse_limit(params.limit)?).await?;
+    let results: Vec<ErrorResultDto> = hits
+        .into_iter()
+        .map(|hit| {
+            let summary = semtrace_summary::summarize(&hit.span);
+            let span = &hit.span;
+            let error_message = summary.error_text.map(|text| match &summary.error_type {
+                Some(kind) => text.strip_prefix(kind.as_str()).map(|rest| rest.trim_start().to_owned()).unwrap_or(text),
+                None => text,
+            });
+            ErrorResultDto {
+                trace_id: span.trace_id.to_hex(),
+                span_id: span.span_id.to_hex(),
+                service: span.service_name().to_owned(),
+                name: span.name.clone(),
+                start_time: format_rfc3339_nanos(span.start_time_unix_nano),
+                duration_ms: span.duration_nanos() as f64 / 1e6,
+                status: span.status.code.as_str(),
+                error_type: summary.error_type,
+                error_message,
+                score: hit.score,
+            }
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "query": query, "results": results })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SimilarParams {
+    limit: Option<usize>,
+}
+
+pub(crate) async fn similar(
+    State(state): State<QueryState>,
+    Path(trace_id): Path<String>,
+    Query(params): Query<SimilarParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let semantic = semantic(&state)?;
+    let trace_id: TraceId = parse_trace_id(&trace_id)?;
+    let limit = parse_limit(params.limit.or(Some(10)))?;
+    match semantic.similar(trace_id, limit).await? {
+        Some(similar) => {
+            let results: Vec<serde_json::Value> = similar
+                .into_iter()
+                .map(|found| {
+                    let mut result = serde_json::to_value(SearchResultDto::new(
+                        &found.span,
+                        found.summary,
+                        found.similarity,
+                        found.similarity,
+                    ))
+                    .expect("serialisable");
+                    result.as_object_mut().expect("an object").remove("score");
+                    result
+                })
+                .collect();
+            Ok(Json(serde_json::json!({ "trace_id": trace_id.to_hex(), "indexed": true, "results": results })))
+        }
+        None if state.store.get_trace(trace_id).await?.is_none() => {
+            Err(ApiError::NotFound(format!("trace {trace_id} is not stored")))
+        }
+        None => Ok(Json(serde_json::json!({ "trace_id": trace_id.to_hex(), "indexed": false, "results": [] }))),
+    }
+}

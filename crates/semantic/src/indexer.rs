@@ -1,0 +1,118 @@
+//! The indexer: a thread of its own that embeds new templates in batches and makes them
+//! searchable. Ingest never waits for it: spans are acknowledged once stored, and the
+//! semantic index catches up (`embedding_backlog` in health says how far behind it is).
+//!
+//! Crash safety: a template's embedding is written to the store before it enters the
+//! in-memory index, and the index is rebuilt from the store at start; templates whose
+//! embedding was not written are still pending and are embedded again.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use semtrace_embed::Embedder;
+use semtrace_store::Store;
+use tokio::runtime::Handle;
+
+use crate::index::VectorIndex;
+
+/// Templates embedded per model call.
+const BATCH: usize = 32;
+/// How long the indexer sleeps when nothing is pending.
+const IDLE: Duration = Duration::from_millis(100);
+/// How long it waits after a store error before trying again.
+const BACKOFF: Duration = Duration::from_secs(1);
+
+/// Stops the indexer thread when dropped; [`Indexer::shutdown`] also waits for it.
+pub struct Indexer {
+    stop: Option<mpsc::Sender<()>>,
+    join: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Indexer {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        embedder: Arc<Embedder>,
+        index: Arc<VectorIndex>,
+        runtime: Handle,
+    ) -> std::io::Result<Indexer> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let join = std::thread::Builder::new()
+            .name("semtrace-indexer".into())
+            .spawn(move || run(&*store, &embedder, &index, &runtime, &stopped))?;
+        Ok(Indexer { stop: Some(stop), join: Some(join) })
+    }
+
+    /// Stops the thread after the batch in hand and waits for it.
+    pub fn shutdown(mut self) {
+        self.stop.take();
+        if let Some(join) = self.join.take() {
+            let _ = join.join();
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.stop.take();
+    }
+}
+
+/// Waits for `wait`, or less if told to stop; true when told to stop.
+fn pause(stopped: &mpsc::Receiver<()>, wait: Duration) -> bool {
+    !matches!(stopped.recv_timeout(wait), Err(mpsc::RecvTimeoutError::Timeout))
+}
+
+fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle, stopped: &mpsc::Receiver<()>) {
+    loop {
+        if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
+            return;
+        }
+        let pending = match runtime.block_on(store.pending_templates(BATCH)) {
+            Ok(pending) => pending,
+            Err(err) => {
+                tracing::warn!(%err, "the indexer cannot read pending templates; retrying");
+                if pause(stopped, BACKOFF) {
+                    return;
+                }
+                continue;
+            }
+        };
+        if pending.is_empty() {
+            if pause(stopped, IDLE) {
+                return;
+            }
+            continue;
+        }
+        let texts: Vec<&str> = pending.iter().map(|template| template.text.as_str()).collect();
+        let started = Instant::now();
+        let vectors = match embedder.embed(&texts) {
+            Ok(vectors) => vectors,
+            Err(err) => {
+                tracing::error!(%err, "embedding templates failed; retrying");
+                if pause(stopped, BACKOFF) {
+                    return;
+                }
+                continue;
+            }
+        };
+        metrics::histogram!("semtrace_embed_batch_seconds").record(started.elapsed().as_secs_f64());
+        let embeddings: Vec<(i64, Vec<f32>)> = pending.iter().map(|template| template.id).zip(vectors).collect();
+        if let Err(err) = runtime.block_on(store.set_template_embeddings(&embeddings)) {
+            tracing::warn!(%err, "the indexer cannot store embeddings; retrying");
+            if pause(stopped, BACKOFF) {
+                return;
+            }
+            continue;
+        }
+        for (id, vector) in &embeddings {
+            index.insert(*id, vector);
+        }
+        metrics::counter!("semtrace_templates_embedded_total").increment(embeddings.len() as u64);
+        tracing::debug!(
+            templates = embeddings.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "embedded templates"
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Semantic search: spans found by meaning, through their templates.
+//!
+//! Life of a search: the query is embedded (on the blocking pool, through an LRU cache of
+//! `cache_size` queries), scored against every template vector ([`index`]), optionally blended
+//! with a full-text match over template text (hybrid), and the store returns the spans of the
+//! best templates, newest first within a template, best span per trace. Templates get their
+//! vectors from the [`Indexer`], off the ingest path.
+
+pub mod index;
+mod indexer;
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use semtrace_embed::Embedder;
+use semtrace_model::{Span, TraceId};
+use semtrace_store::{SpanFilter, Store, StoreError};
+use semtrace_summary::SpanSummary;
+
+use crate::index::VectorIndex;
+pub use crate::indexer::Indexer;
+
+/// Templates considered per search at most; the store stops reading as soon as it has enough.
+const MAX_CANDIDATES: usize = 1000;
+
+/// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("embedding the query failed: {0}")]
+    Embed(String),
+}
+
+/// How results are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    /// Cosine similarity of query and template.
+    Semantic,
+    /// Similarity plus a weighted, normalised BM25 match of the query's words in the template.
+    Hybrid,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub limit: usize,
+    /// Minimum cosine similarity of a result's template to the query.
+    pub threshold: f32,
+    pub filter: SpanFilter,
+    /// One result per trace (its best span), or every span.
+    pub per_trace: bool,
+    pub ranking: Ranking,
+}
+
+/// One search result.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub span: Span,
+    /// Cosine similarity of the query and the span's template.
+    pub similarity: f32,
+    /// The ranking score (equal to `similarity` in semantic ranking).
+    pub score: f32,
+    pub summary: SpanSummary,
+}
+
+/// A trace found similar to another.
+#[derive(Debug, Clone)]
+pub struct SimilarTrace {
+    pub trace_id: TraceId,
+    pub similarity: f32,
+    /// The span of that trace through which it was found.
+    pub span: Span,
+    pub summary: SpanSummary,
+}
+
+/// The semantic side of semtrace: model, vector index, query cache.
+pub struct Semantic {
+    store: Arc<dyn Store>,
+    embedder: Arc<Embedder>,
+    index: Arc<VectorIndex>,
+    cache: Mutex<LruCache<String, Arc<Vec<f32>>>>,
+    cache_size: usize,
+    lexical_weight: f32,
+}
+
+impl Semantic {
+    /// Loads the stored template vectors into the index and starts the indexer thread.
+    /// Call from within a multi-threaded Tokio runtime.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        embedder: Arc<Embedder>,
+        cache_size: usize,
+    ) -> Result<(Arc<Semantic>, Indexer), SearchError> {
+        let index = Arc::new(VectorIndex::new(embedder.dimension()));
+        let stored = store.template_embeddings().await?;
+        let mut refused = 0usize;
+        for (id, vector) in &stored {
+            refused += usize::from(!index.insert(*id, vector));
+        }
+        if refused > 0 {
+            return Err(SearchError::Store(StoreError::Internal(format!(
+                "{refused} stored template embeddings do not have the model's {} dimensions: \
+                 the data directory was indexed with another model",
+                embedder.dimension()
+            ))));
+        }
+        tracing::info!(templates = stored.len(), model = embedder.name(), "semantic index loaded");
+        let indexer = Indexer::start(store.clone(), embedder.clone(), index.clone(), tokio::runtime::Handle::current())
+            .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
+        let capacity = NonZeroUsize::new(cache_size.max(1)).expect("at least 1");
+        let semantic = Semantic {
+            store,
+            embedder,
+            index,
+            cache: Mutex::new(LruCache::new(capacity)),
+            cache_size,
+            lexical_weight: DEFAULT_LEXICAL_WEIGHT,
+        };
+        Ok((Arc::new(semantic), indexer))
+    }
+
+    pub fn model_name(&self) -> &str {
+        self.embedder.name()
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.embedder.dimension()
+    }
+
+    /// Templates in the vector index.
+    pub fn indexed_templates(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Query embeddings cached, and the cache's capacity.
+    pub fn cache_usage(&self) -> (usize, usize) {
+        (self.cache.lock().expect("cache lock").len(), self.cache_size)
+    }
+
+    /// The query's embedding, from the cache or the model (on the blocking pool).
+    pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>, SearchError> {
+        let key = query.trim().to_owned();
+        if let Some(vector) = self.cache.lock().expect("cache lock").get(&key) {
+            metrics::counter!("semtrace_query_cache_hits_total").increment(1);
+            return Ok(vector.clone());
+        }
+        let embedder = self.embedder.clone();
+        let text = key.clone();
+        let mut vectors = tokio::task::spawn_blocking(move || embedder.embed(&[text.as_str()]))
+            .await
+            .map_err(|err| SearchError::Embed(err.to_string()))?
+            .map_err(|err| SearchError::Embed(err.to_string()))?;
+        let vector = Arc::new(vectors.pop().unwrap_or_default());
+        self.cache.lock().expect("cache lock").put(key, vector.clone());
+        Ok(vector)
+    }
+
+    /// Templates ranked for a query: (template id, similarity, score), best first.
+    async fn rank_templates(
+        &self,
+        request: &SearchRequest,
+        query: &[f32],
+    ) -> Result<Vec<(i64, f32, f32)>, SearchError> {
+        let semantic = self.index.top(query, MAX_CANDIDATES, request.threshold);
+        if request.ranking == Ranking::Semantic {
+            return Ok(semantic.into_iter().map(|(id, similarity)| (id, similarity, similarity)).collect());
+        }
+        let lexical = self.store.match_templates(&request.query, MAX_CANDIDATES).await?;
+        let best = lexical.iter().map(|(_, score)| *score).fold(0.0f64, f64::max);
+        let lexical: HashMap<i64, f32> =
+            lexical.into_iter().map(|(id, score)| (id, if best > 0.0 { (score / best) as f32 } else { 0.0 })).collect();
+        let mut ranked: Vec<(i64, f32, f32)> = semantic
+            .iter()
+            .map(|(id, similarity)| {
+                let lexical = lexical.get(id).copied().unwrap_or(0.0);
+                (*id, *similarity, similarity + self.lexical_weight * lexical)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        Ok(ranked)
+    }
+
+    pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        if request.limit == 0 || request.query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = self.embed_query(&request.query).await?;
+        let ranked = self.rank_templates(request, &query).await?;
+        let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id).collect();
+        let scores: HashMap<i64, (f32, f32)> = ranked.iter().map(|(id, sim, score)| (*id, (*sim, *score))).collect();
+        let hits = self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| {
+                let (similarity, score) = hit.template_id.and_then(|id| scores.get(&id).copied()).unwrap_or((0.0, 0.0));
+                let summary = semtrace_summary::summarize(&hit.span);
+                SearchHit { span: hit.span, similarity, score, summary }
+            })
+            .collect())
+    }
+
+    /// The centroid of a trace's template vectors, normalised; None when none is indexed yet.
+    async fn trace_vector(&self, trace_id: TraceId) -> Result<Option<Vec<f32>>, SearchError> {
+        let templates = self.store.trace_templates(trace_id).await?;
+        let mut sum = vec![0f32; self.index.dimension()];
+        let mut any = false;
+        for (id, _) in templates {
+            if let Some(vector) = self.index.get(id) {
+                sum.iter_mut().zip(&vector).for_each(|(total, value)| *total += value);
+                any = true;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        index::normalize(&mut sum);
+        Ok(Some(sum))
+    }
+
+    /// Traces most like the given one: candidates share templates near the trace's meaning,
+    /// and are ranked by the cosine of the two traces' template centroids.
+    /// `None` when the trace is unknown or none of its templates is indexed yet.
+    pub async fn similar(&self, trace_id: TraceId, limit: usize) -> Result<Option<Vec<SimilarTrace>>, SearchError> {
+        let Some(centroid) = self.trace_vector(trace_id).await? else { return Ok(None) };
+        let near = self.index.top(&centroid, MAX_CANDIDATES, -1.0);
+        let ids: Vec<i64> = near.iter().map(|(id, _)| *id).collect();
+        let filter = SpanFilter { exclude_trace: Some(trace_id), ..Default::default() };
+        let candidates = self.store.spans_of_templates(&ids, &filter, limit.saturating_mul(4).max(20), true).await?;
+        let mut similar = Vec::with_capacity(candidates.len());
+        for hit in candidates {
+            let Some(vector) = self.trace_vector(hit.span.trace_id).await? else { continue };
+            let similarity = index::dot(&centroid, &vector);
+            let summary = semtrace_summary::summarize(&hit.span);
+            similar.push(SimilarTrace { trace_id: hit.span.trace_id, similarity, span: hit.span, summary });
+        }
+        similar.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        similar.truncate(limit);
+        Ok(Some(similar))
+    }
+}
