@@ -24,6 +24,8 @@ pub async fn start_server(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> T
         http_addr: Some("127.0.0.1:0".into()),
     };
     let mut config = Config::load(None, Vec::new(), &overrides).expect("test config loads");
+    // The model scripts/setup.sh unpacked into the repository's ./models.
+    config.semantic.models_dir = models_dir();
     tweak(&mut config);
     let server = semtrace_server::start(&config).await.expect("server starts");
     TestServer {
@@ -32,6 +34,10 @@ pub async fn start_server(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> T
         api: format!("http://{}", server.http_addr),
         server,
     }
+}
+
+pub fn models_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
 }
 
 pub fn free_port() -> u16 {
