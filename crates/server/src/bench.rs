@@ -60,12 +60,12 @@ pub struct IngestArgs {
     pub server_pid: Option<u32>,
 }
 
-struct Target {
-    otlp_http: String,
-    otlp_grpc: String,
-    api: String,
-    pid: Option<u32>,
-    child: Option<tokio::process::Child>,
+pub(crate) struct Target {
+    pub otlp_http: String,
+    pub otlp_grpc: String,
+    pub api: String,
+    pub pid: Option<u32>,
+    pub child: Option<tokio::process::Child>,
 }
 
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
@@ -198,11 +198,11 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn span_count(request: &ExportTraceServiceRequest) -> usize {
+pub(crate) fn span_count(request: &ExportTraceServiceRequest) -> usize {
     request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum()
 }
 
-fn hex_string(bytes: &[u8]) -> String {
+pub(crate) fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -224,18 +224,18 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-enum Sent {
+pub(crate) enum Sent {
     Acknowledged,
     Refused,
 }
 
-enum Client {
+pub(crate) enum Client {
     Http { client: reqwest::Client, url: String, gzip: bool },
     Grpc(TraceServiceClient<tonic::transport::Channel>),
 }
 
 impl Client {
-    async fn connect(protocol: Protocol, otlp_http: &str, otlp_grpc: &str, gzip: bool) -> anyhow::Result<Client> {
+    pub(crate) async fn connect(protocol: Protocol, otlp_http: &str, otlp_grpc: &str, gzip: bool) -> anyhow::Result<Client> {
         Ok(match protocol {
             Protocol::Http => Client::Http { client: reqwest::Client::new(), url: otlp_http.to_owned(), gzip },
             Protocol::Grpc => {
@@ -251,7 +251,7 @@ impl Client {
         })
     }
 
-    async fn send(&mut self, request: &ExportTraceServiceRequest) -> anyhow::Result<Sent> {
+    pub(crate) async fn send(&mut self, request: &ExportTraceServiceRequest) -> anyhow::Result<Sent> {
         match self {
             Client::Http { client, url, gzip } => {
                 let mut body = request.encode_to_vec();
@@ -288,7 +288,7 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-async fn spawn_server(data_dir: &std::path::Path) -> anyhow::Result<Target> {
+pub(crate) async fn spawn_server(data_dir: &std::path::Path) -> anyhow::Result<Target> {
     let (grpc, http, api) = (free_port()?, free_port()?, free_port()?);
     let exe = std::env::current_exe()?;
     let child = tokio::process::Command::new(exe)

@@ -41,6 +41,88 @@ pub async fn health(server: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `semtrace search`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchCommand {
+    /// What to look for, in words.
+    pub query: String,
+    /// Results at most (one per trace).
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Minimum similarity (0–1); the server's default when not given.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Only spans of this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only spans with this status: OK, ERROR or UNSET.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Every matching span instead of the best span per trace.
+    #[arg(long)]
+    pub spans: bool,
+    /// Print the API's JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Query API of the server.
+    #[arg(long, default_value = DEFAULT_SERVER)]
+    pub server: String,
+}
+
+pub async fn search(args: SearchCommand) -> anyhow::Result<()> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("q", &args.query).append_pair("limit", &args.limit.to_string());
+    if let Some(threshold) = args.threshold {
+        query.append_pair("threshold", &threshold.to_string());
+    }
+    if let Some(service) = &args.service {
+        query.append_pair("service", service);
+    }
+    if let Some(status) = &args.status {
+        query.append_pair("status", status);
+    }
+    if args.spans {
+        query.append_pair("group", "span");
+    }
+    let (status, body) = get_json(&args.server, &format!("/api/v1/search?{}", query.finish())).await?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("the server refused the request"));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        print!("{}", render_search_results(&body));
+    }
+    Ok(())
+}
+
+/// One block per result: similarity, status, service, trace id, time, then the summary.
+pub fn render_search_results(body: &Value) -> String {
+    let mut out = String::new();
+    let results = body["results"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if results.is_empty() {
+        let _ = writeln!(
+            out,
+            "no results above similarity {} (try a lower --threshold, or check `semtrace health` for embedding_backlog)",
+            body["threshold"]
+        );
+    }
+    for result in results {
+        let _ = writeln!(
+            out,
+            "{:.3}  {:<5}  {}  trace {}  {}  {:.1} ms",
+            result["similarity"].as_f64().unwrap_or(0.0),
+            result["status"].as_str().unwrap_or(""),
+            result["service"].as_str().unwrap_or(""),
+            result["trace_id"].as_str().unwrap_or(""),
+            result["start_time"].as_str().unwrap_or(""),
+            result["duration_ms"].as_f64().unwrap_or(0.0),
+        );
+        let _ = writeln!(out, "       {}", result["summary"].as_str().unwrap_or(""));
+    }
+    out
+}
+
 /// Renders a trace (the API's JSON) as an indented span tree with offsets and durations.
 pub fn render_trace_tree(trace: &Value) -> String {
     let spans = trace["spans"].as_array().cloned().unwrap_or_default();

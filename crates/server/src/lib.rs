@@ -2,6 +2,7 @@
 //! `semtrace` command line (serve, trace, health, bench).
 
 pub mod bench;
+pub mod bench_search;
 pub mod client;
 pub mod config;
 

@@ -35,6 +35,8 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SERVER)]
         server: String,
     },
+    /// Search stored spans by meaning, e.g. `semtrace search "database connection timeouts"`.
+    Search(client::SearchCommand),
     /// Show the server's health: store, counts, queue.
     Health {
         #[arg(long, default_value = DEFAULT_SERVER)]
@@ -49,6 +51,11 @@ enum Command {
 enum BenchCommand {
     /// Load a server with realistic OTLP traffic; report spans/s, latencies, peak RSS, trace-by-id latency.
     Ingest(IngestArgs),
+    /// Search quality on the labelled fault corpus: P@10 and MRR per query for semantic, hybrid,
+    /// the seeds' keyword search and full-text error search.
+    Quality(semtrace_server::bench_search::QualityArgs),
+    /// Search latency percentiles on a loaded server (uncached and cached query embeddings).
+    Search(semtrace_server::bench_search::SearchArgs),
 }
 
 #[derive(clap::Args)]
@@ -121,5 +128,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace { trace_id, json, server } => client::trace(&server, &trace_id, json).await,
         Command::Health { server } => client::health(&server).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
+        Command::Bench(BenchCommand::Quality(args)) => semtrace_server::bench_search::quality(args).await,
+        Command::Bench(BenchCommand::Search(args)) => semtrace_server::bench_search::search(args).await,
+        Command::Search(args) => client::search(args).await,
     }
 }

@@ -29,6 +29,28 @@ const MAX_TEMPLATE: usize = 600;
 const MAX_PIECE: usize = 300;
 /// Events taken into a summary besides the first exception.
 const MAX_EVENTS: usize = 3;
+/// Bytes of a message, of a log line and of a statement the template keeps.
+const TEMPLATE_MESSAGE: usize = 200;
+const TEMPLATE_LOG: usize = 120;
+const TEMPLATE_STATEMENT: usize = 80;
+
+/// The last part of a dotted type name: `java.net.SocketTimeoutException` → `SocketTimeoutException`.
+fn short_type(name: &str) -> &str {
+    let name = name.trim();
+    match name.rfind(['.', ':']) {
+        Some(at) if at + 1 < name.len() && !name.contains(' ') => &name[at + 1..],
+        _ => name,
+    }
+}
+
+/// A URL's path: `https://host:8080/a/b?x=1` → `/a/b`.
+fn url_path(url: &str) -> &str {
+    let without_query = url.split(['?', '#']).next().unwrap_or(url);
+    match without_query.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => without_query,
+    }
+}
 
 /// What [`summarize`] makes of a span.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +103,24 @@ impl Builder {
         self.template.push_str(&mask(piece));
     }
 
+    /// Free text kept whole in the summary, but only its first `max` bytes in the template:
+    /// the template is what the model reads, and its cost grows with length.
+    fn volatile_short(&mut self, piece: &str, max: usize) {
+        let piece = truncate(piece.trim(), MAX_PIECE);
+        self.text.push_str(piece);
+        self.template.push_str(&mask(truncate(piece, max)));
+    }
+
+    /// Free text with a different, shorter form in the template.
+    fn volatile_as(&mut self, piece: &str, in_template: &str) {
+        self.text.push_str(truncate(piece.trim(), MAX_PIECE));
+        self.template.push_str(&mask(truncate(in_template.trim(), MAX_PIECE)));
+    }
+
     fn statement(&mut self, piece: &str) {
         let piece = truncate(piece.trim(), MAX_PIECE);
         self.text.push_str(piece);
-        self.template.push_str(&mask_statement(piece));
+        self.template.push_str(&mask_statement(truncate(piece, TEMPLATE_STATEMENT)));
     }
 
     fn text_only(&mut self, piece: &str) {
@@ -206,7 +242,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
     }
     if let Some(error_type) = &error_type {
         out.stable(" with ");
-        out.volatile(error_type);
+        out.volatile_as(error_type, short_type(error_type));
     }
     if !messages.is_empty() {
         out.stable(": ");
@@ -214,7 +250,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
             if index > 0 {
                 out.stable("; ");
             }
-            out.volatile(message);
+            out.volatile_short(message, TEMPLATE_MESSAGE);
         }
     }
     out.end_sentence();
@@ -233,7 +269,8 @@ pub fn summarize(span: &Span) -> SpanSummary {
             out.volatile(route);
         } else if let Some(path) = get_str(attributes, &["url.path", "http.target", "url.full", "http.url"]) {
             out.stable(" ");
-            out.volatile(path.split('?').next().unwrap_or(path));
+            let without_query = path.split('?').next().unwrap_or(path);
+            out.volatile_as(without_query, url_path(without_query));
         }
         if let Some(status) = status {
             out.stable(&format!(" status {status}"));
@@ -296,19 +333,21 @@ pub fn summarize(span: &Span) -> SpanSummary {
     }
     let peer_service = get_str(attributes, &["peer.service"]);
     let address = get_str(attributes, &["server.address", "net.peer.name", "net.peer.ip", "network.peer.address"]);
+    // The peer's address is for people; the model reads only the peer service's name.
+    if let Some(peer) = peer_service {
+        out.stable(" peer ");
+        out.volatile(peer);
+    } else if address.is_some() {
+        out.text_only(" peer");
+    }
+    if let Some(address) = address {
+        out.text_only(" ");
+        match get_text(attributes, &["server.port", "net.peer.port", "network.peer.port"]) {
+            Some(port) => out.text_only(&format!("{address}:{port}")),
+            None => out.text_only(address),
+        }
+    }
     if peer_service.is_some() || address.is_some() {
-        out.stable(" peer");
-        if let Some(peer) = peer_service {
-            out.stable(" ");
-            out.volatile(peer);
-        }
-        if let Some(address) = address {
-            out.stable(" ");
-            match get_text(attributes, &["server.port", "net.peer.port", "network.peer.port"]) {
-                Some(port) => out.volatile(&format!("{address}:{port}")),
-                None => out.volatile(address),
-            }
-        }
         out.end_sentence();
     }
 
@@ -326,12 +365,12 @@ pub fn summarize(span: &Span) -> SpanSummary {
         match (severity, message) {
             (Some(severity), Some(message)) => {
                 out.stable(&format!("{} log: ", severity.to_lowercase()));
-                out.volatile(message);
+                out.volatile_short(message, TEMPLATE_LOG);
             }
             (None, Some(message)) => {
                 out.volatile(&event.name);
                 out.stable(": ");
-                out.volatile(message);
+                out.volatile_short(message, TEMPLATE_LOG);
             }
             (_, None) => out.volatile(&event.name),
         }

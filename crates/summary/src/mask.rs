@@ -42,7 +42,13 @@ pub fn mask(text: &str) -> Cow<'_, str> {
         } else if captures.name("email").is_some() {
             "<email>".to_owned()
         } else if captures.name("ip").is_some() || captures.name("hex").is_some() {
-            let tag = if captures.name("ip").is_some() { "<ip>" } else { "<hex>" };
+            let tag = if captures.name("ip").is_some() {
+                "<ip>"
+            } else if whole.bytes().all(|byte| byte.is_ascii_digit()) {
+                "<num>"
+            } else {
+                "<hex>"
+            };
             if whole.bytes().any(|byte| byte.is_ascii_digit()) {
                 tag.to_owned()
             } else {

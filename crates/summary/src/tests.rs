@@ -79,9 +79,9 @@ fn a_failed_database_call_reads_well_and_masks_to_its_template() {
     );
     assert_eq!(
         summary.template,
-        "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
+        "orders-api client span SELECT orders failed with SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after <num>. postgresql database SELECT: SELECT * FROM \
-         orders WHERE customer = ? AND id = <num>. peer orders-db-3.prod.internal:<num>. very slow."
+         orders WHERE customer = ? AND id = <num>. very slow."
     );
     assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
     let error_text = summary.error_text.unwrap();
