@@ -27,6 +27,9 @@ pub(crate) struct SearchParams {
     group: Option<String>,
     /// `hybrid` (default) or `semantic`.
     mode: Option<String>,
+    /// Ranking tuning: score added to templates of failed spans, weight of the lexical match.
+    failure_prior: Option<f32>,
+    lexical_weight: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +156,8 @@ pub(crate) async fn search(
         filter: parse_filter(params.service, params.status, params.start, params.end)?,
         per_trace,
         ranking,
+        failure_prior: params.failure_prior.unwrap_or(semtrace_semantic::FAILURE_PRIOR),
+        lexical_weight: params.lexical_weight.unwrap_or(semtrace_semantic::DEFAULT_LEXICAL_WEIGHT),
     };
     let hits = semantic.search(&request).await?;
     let results: Vec<SearchResultDto> =

@@ -16,6 +16,8 @@ pub struct VectorIndex {
 #[derive(Default)]
 struct Inner {
     ids: Vec<i64>,
+    /// Whether a template's spans failed, by position.
+    failed: Vec<bool>,
     vectors: Vec<f32>,
     positions: HashMap<i64, usize>,
 }
@@ -37,8 +39,9 @@ impl VectorIndex {
         self.len() == 0
     }
 
-    /// Adds or replaces a vector. Vectors of another dimension are refused.
-    pub fn insert(&self, id: i64, vector: &[f32]) -> bool {
+    /// Adds or replaces a vector of a template (whose spans `failed` or not). Vectors of
+    /// another dimension are refused.
+    pub fn insert(&self, id: i64, vector: &[f32], failed: bool) -> bool {
         if vector.len() != self.dimension {
             return false;
         }
@@ -47,10 +50,12 @@ impl VectorIndex {
             Some(&position) => {
                 let start = position * self.dimension;
                 inner.vectors[start..start + self.dimension].copy_from_slice(vector);
+                inner.failed[position] = failed;
             }
             None => {
                 let position = inner.ids.len();
                 inner.ids.push(id);
+                inner.failed.push(failed);
                 inner.vectors.extend_from_slice(vector);
                 inner.positions.insert(id, position);
             }
@@ -71,21 +76,26 @@ impl VectorIndex {
         Some(dot(&inner.vectors[start..start + self.dimension], query))
     }
 
-    /// The `k` templates nearest the query with a score of at least `min_score`, best first.
-    pub fn top(&self, query: &[f32], k: usize, min_score: f32) -> Vec<(i64, f32)> {
+    /// The `k` templates nearest the query with a similarity of at least `min_score`, best first
+    /// by similarity plus `failure_prior` for templates of failed spans:
+    /// (id, similarity, ranking score).
+    pub fn top(&self, query: &[f32], k: usize, min_score: f32, failure_prior: f32) -> Vec<(i64, f32, f32)> {
         if query.len() != self.dimension || k == 0 {
             return Vec::new();
         }
         let inner = self.inner.read().expect("index lock");
-        let mut scored: Vec<(i64, f32)> = inner
+        let mut scored: Vec<(i64, f32, f32)> = inner
             .vectors
             .chunks_exact(self.dimension)
-            .zip(&inner.ids)
-            .map(|(vector, id)| (*id, dot(vector, query)))
-            .filter(|(_, score)| *score >= min_score)
+            .zip(inner.ids.iter().zip(&inner.failed))
+            .map(|(vector, (id, failed))| {
+                let similarity = dot(vector, query);
+                (*id, similarity, if *failed { similarity + failure_prior } else { similarity })
+            })
+            .filter(|(_, similarity, _)| *similarity >= min_score)
             .collect();
         drop(inner);
-        let by_score = |a: &(i64, f32), b: &(i64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let by_score = |a: &(i64, f32, f32), b: &(i64, f32, f32)| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0));
         if scored.len() > k {
             scored.select_nth_unstable_by(k - 1, by_score);
             scored.truncate(k);
@@ -123,14 +133,18 @@ mod tests {
     #[test]
     fn finds_the_nearest_in_order_above_the_floor() {
         let index = VectorIndex::new(2);
-        index.insert(1, &[1.0, 0.0]);
-        index.insert(2, &[0.0, 1.0]);
-        index.insert(3, &[0.6, 0.8]);
-        assert!(!index.insert(4, &[1.0, 0.0, 0.0]), "wrong dimension refused");
-        assert_eq!(index.top(&[1.0, 0.0], 2, -1.0), vec![(1, 1.0), (3, 0.6)]);
-        assert_eq!(index.top(&[1.0, 0.0], 10, 0.5), vec![(1, 1.0), (3, 0.6)]);
-        assert_eq!(index.top(&[0.0, 1.0], 1, 0.0), vec![(2, 1.0)]);
-        index.insert(3, &[0.0, -1.0]);
+        index.insert(1, &[1.0, 0.0], false);
+        index.insert(2, &[0.0, 1.0], false);
+        index.insert(3, &[0.6, 0.8], false);
+        assert!(!index.insert(4, &[1.0, 0.0, 0.0], false), "wrong dimension refused");
+        assert_eq!(index.top(&[1.0, 0.0], 2, -1.0, 0.5), vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]);
+        assert_eq!(index.top(&[1.0, 0.0], 10, 0.5, 0.5), vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]);
+        assert_eq!(index.top(&[0.0, 1.0], 1, 0.0, 0.5), vec![(2, 1.0, 1.0)]);
+        // The prior reorders, but the floor applies to similarity alone.
+        index.insert(3, &[0.6, 0.8], true);
+        assert_eq!(index.top(&[1.0, 0.0], 10, 0.5, 0.5), vec![(3, 0.6, 1.1), (1, 1.0, 1.0)]);
+        assert!(index.top(&[0.0, 1.0], 10, 0.9, 0.5).iter().all(|(id, _, _)| *id == 2));
+        index.insert(3, &[0.0, -1.0], false);
         assert_eq!(index.len(), 3);
         assert_eq!(index.score(3, &[0.0, 1.0]), Some(-1.0));
         assert_eq!(index.get(2), Some(vec![0.0, 1.0]));

@@ -105,8 +105,8 @@ fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Ha
             }
             continue;
         }
-        for (id, vector) in &embeddings {
-            index.insert(*id, vector);
+        for ((id, vector), template) in embeddings.iter().zip(&pending) {
+            index.insert(*id, vector, template.failed);
         }
         metrics::counter!("semtrace_templates_embedded_total").increment(embeddings.len() as u64);
         tracing::debug!(

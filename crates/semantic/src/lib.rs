@@ -25,6 +25,11 @@ pub use crate::indexer::Indexer;
 /// Templates considered per search at most; the store stops reading as soon as it has enough.
 const MAX_CANDIDATES: usize = 1000;
 
+/// Added to the ranking score of templates whose spans failed: at equal meaning, a failure
+/// ranks first, since search is mostly for problems (filter `status=OK` for healthy spans).
+/// Measured on the labelled corpus with `semtrace bench quality`.
+pub const FAILURE_PRIOR: f32 = 0.05;
+
 /// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
 pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.1;
 
@@ -55,6 +60,10 @@ pub struct SearchRequest {
     /// One result per trace (its best span), or every span.
     pub per_trace: bool,
     pub ranking: Ranking,
+    /// Added to the score of templates of failed spans ([`FAILURE_PRIOR`] by default).
+    pub failure_prior: f32,
+    /// Weight of the lexical match in hybrid ranking ([`DEFAULT_LEXICAL_WEIGHT`] by default).
+    pub lexical_weight: f32,
 }
 
 /// One search result.
@@ -85,7 +94,6 @@ pub struct Semantic {
     index: Arc<VectorIndex>,
     cache: Mutex<LruCache<String, Arc<Vec<f32>>>>,
     cache_size: usize,
-    lexical_weight: f32,
 }
 
 impl Semantic {
@@ -99,8 +107,8 @@ impl Semantic {
         let index = Arc::new(VectorIndex::new(embedder.dimension()));
         let stored = store.template_embeddings().await?;
         let mut refused = 0usize;
-        for (id, vector) in &stored {
-            refused += usize::from(!index.insert(*id, vector));
+        for template in &stored {
+            refused += usize::from(!index.insert(template.id, &template.vector, template.failed));
         }
         if refused > 0 {
             return Err(SearchError::Store(StoreError::Internal(format!(
@@ -119,7 +127,6 @@ impl Semantic {
             index,
             cache: Mutex::new(LruCache::new(capacity)),
             cache_size,
-            lexical_weight: DEFAULT_LEXICAL_WEIGHT,
         };
         Ok((Arc::new(semantic), indexer))
     }
@@ -166,9 +173,9 @@ impl Semantic {
         request: &SearchRequest,
         query: &[f32],
     ) -> Result<Vec<(i64, f32, f32)>, SearchError> {
-        let semantic = self.index.top(query, MAX_CANDIDATES, request.threshold);
+        let semantic = self.index.top(query, MAX_CANDIDATES, request.threshold, request.failure_prior);
         if request.ranking == Ranking::Semantic {
-            return Ok(semantic.into_iter().map(|(id, similarity)| (id, similarity, similarity)).collect());
+            return Ok(semantic);
         }
         let lexical = self.store.match_templates(&request.query, MAX_CANDIDATES).await?;
         let best = lexical.iter().map(|(_, score)| *score).fold(0.0f64, f64::max);
@@ -176,9 +183,9 @@ impl Semantic {
             lexical.into_iter().map(|(id, score)| (id, if best > 0.0 { (score / best) as f32 } else { 0.0 })).collect();
         let mut ranked: Vec<(i64, f32, f32)> = semantic
             .iter()
-            .map(|(id, similarity)| {
+            .map(|(id, similarity, score)| {
                 let lexical = lexical.get(id).copied().unwrap_or(0.0);
-                (*id, *similarity, similarity + self.lexical_weight * lexical)
+                (*id, *similarity, score + request.lexical_weight * lexical)
             })
             .collect();
         ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
@@ -227,8 +234,8 @@ impl Semantic {
     /// `None` when the trace is unknown or none of its templates is indexed yet.
     pub async fn similar(&self, trace_id: TraceId, limit: usize) -> Result<Option<Vec<SimilarTrace>>, SearchError> {
         let Some(centroid) = self.trace_vector(trace_id).await? else { return Ok(None) };
-        let near = self.index.top(&centroid, MAX_CANDIDATES, -1.0);
-        let ids: Vec<i64> = near.iter().map(|(id, _)| *id).collect();
+        let near = self.index.top(&centroid, MAX_CANDIDATES, -1.0, 0.0);
+        let ids: Vec<i64> = near.iter().map(|(id, _, _)| *id).collect();
         let filter = SpanFilter { exclude_trace: Some(trace_id), ..Default::default() };
         let candidates = self.store.spans_of_templates(&ids, &filter, limit.saturating_mul(4).max(20), true).await?;
         let mut similar = Vec::with_capacity(candidates.len());

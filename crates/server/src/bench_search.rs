@@ -35,6 +35,12 @@ pub struct QualityArgs {
     /// Print every query's top results.
     #[arg(long)]
     pub verbose: bool,
+    /// Extra search parameters, e.g. `failure_prior=0.1&lexical_weight=0.2`.
+    #[arg(long, default_value = "")]
+    pub params: String,
+    /// The server already holds this corpus (same seed and size): do not send it again.
+    #[arg(long)]
+    pub no_send: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -160,7 +166,7 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
     eprintln!("sending the labelled corpus: {} traces, {spans} spans, {} queries", corpus.labels.len(), corpus.queries.len());
     let url = format!("{}/v1/traces", target.otlp_http.trim_end_matches('/'));
     let mut sender = Client::connect(Protocol::Http, &url, "", false).await?;
-    for request in &corpus.requests {
+    for request in corpus.requests.iter().filter(|_| !args.no_send) {
         loop {
             match sender.send(request).await? {
                 Sent::Acknowledged => break,
@@ -184,7 +190,11 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
             relevant_by_fault.entry(fault).or_default().insert(crate::bench::hex_string(trace));
         }
     }
-    let threshold = args.threshold.map(|t| format!("&threshold={t}")).unwrap_or_default();
+    let mut threshold = args.threshold.map(|t| format!("&threshold={t}")).unwrap_or_default();
+    if !args.params.is_empty() {
+        threshold.push('&');
+        threshold.push_str(&args.params);
+    }
     const METHODS: [&str; 4] = ["semantic", "hybrid", "keyword", "fulltext"];
     let mut totals = [(0.0f64, 0.0f64, f64::MAX); 4];
     let mut relevant_scores = Vec::new();

@@ -31,6 +31,7 @@ pub(crate) struct SpanRow {
     pub scope: Arc<str>,
     pub template_hash: i64,
     pub template: String,
+    pub template_failed: bool,
     pub error_type: Option<String>,
     pub error_text: Option<String>,
 }
@@ -69,6 +70,7 @@ pub(crate) fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
                 scope,
                 template_hash: summary.template_hash(),
                 template: summary.template,
+                template_failed: summary.failed,
                 error_type: summary.error_type,
                 error_text: summary.error_text,
             }

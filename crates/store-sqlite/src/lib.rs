@@ -266,7 +266,7 @@ impl Store for SqliteStore {
             .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
     }
 
-    async fn template_embeddings(&self) -> Result<Vec<(i64, Vec<f32>)>, StoreError> {
+    async fn template_embeddings(&self) -> Result<Vec<semtrace_store::TemplateVector>, StoreError> {
         self.read(search::template_embeddings).await
     }
 

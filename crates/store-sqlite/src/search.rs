@@ -4,30 +4,30 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use semtrace_model::TraceId;
-use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError};
+use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
 
 use crate::{codec, internal};
 
 pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
     let mut statement = connection
-        .prepare_cached("SELECT id, text FROM templates WHERE embedding IS NULL ORDER BY id LIMIT ?1")
+        .prepare_cached("SELECT id, text, failed FROM templates WHERE embedding IS NULL ORDER BY id LIMIT ?1")
         .map_err(internal)?;
     let rows = statement
-        .query_map([limit as i64], |row| Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)? }))
+        .query_map([limit as i64], |row| Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)?, failed: row.get(2)? }))
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<(i64, Vec<f32>)>, StoreError> {
+pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<TemplateVector>, StoreError> {
     let mut statement = connection
-        .prepare_cached("SELECT id, embedding FROM templates WHERE embedding IS NOT NULL")
+        .prepare_cached("SELECT id, embedding, failed FROM templates WHERE embedding IS NOT NULL")
         .map_err(internal)?;
     let rows = statement
         .query_map([], |row| {
             let bytes = row.get_ref(1)?.as_blob()?;
             let vector =
                 bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().expect("4 bytes"))).collect();
-            Ok((row.get(0)?, vector))
+            Ok(TemplateVector { id: row.get(0)?, vector, failed: row.get(2)? })
         })
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)

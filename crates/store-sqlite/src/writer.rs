@@ -182,7 +182,8 @@ fn insert_all(
         let scope_id = body_id(transaction, "scopes", &row.scope, tables.scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
-        let template_id = template_id(transaction, row.template_hash, &row.template, tables.templates)?;
+        let template_id =
+            template_id(transaction, row.template_hash, &row.template, row.template_failed, tables.templates)?;
         let changed = insert_span
             .execute(params![
                 row.trace_id.as_slice(),
@@ -332,6 +333,7 @@ fn template_id(
     transaction: &Transaction<'_>,
     hash: i64,
     text: &str,
+    failed: bool,
     interned: &mut Interned<i64>,
 ) -> Result<i64, StoreError> {
     if let Some(id) = interned.get(&hash) {
@@ -339,9 +341,9 @@ fn template_id(
     }
     let id = insert_or_select(
         transaction,
-        "INSERT INTO templates (hash, text) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        "SELECT id FROM templates WHERE hash = ?1 AND ?2 IS NOT NULL",
-        params![hash, text],
+        "INSERT INTO templates (hash, text, failed) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        "SELECT id FROM templates WHERE hash = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL",
+        params![hash, text, failed],
     )?;
     transaction
         .prepare_cached("INSERT INTO templates_fts (rowid, text) VALUES (?1, ?2)")

@@ -230,8 +230,13 @@ async fn templates_are_kept_and_embedded(store: &dyn Store) {
     store.set_template_embeddings(&vectors[2..]).await.expect("set embeddings");
     assert!(store.pending_templates(10).await.unwrap().is_empty());
     let mut stored = store.template_embeddings().await.expect("template embeddings");
-    stored.sort_by_key(|(id, _)| *id);
-    assert_eq!(stored, vectors, "vectors read back exactly");
+    stored.sort_by_key(|template| template.id);
+    let read: Vec<(i64, Vec<f32>)> = stored.iter().map(|template| (template.id, template.vector.clone())).collect();
+    assert_eq!(read, vectors, "vectors read back exactly");
+    let failed: Vec<bool> = stored.iter().map(|template| template.failed).collect();
+    let pending_failed: Vec<bool> = pending.iter().map(|template| template.failed).collect();
+    assert_eq!(failed, pending_failed);
+    assert_eq!(failed.iter().filter(|failed| **failed).count(), 2, "root and database spans failed; render did not");
 
     let matched = store.match_templates("HikariPool connection", 10).await.expect("match templates");
     let root = pending.iter().find(|template| template.text.contains("HikariPool")).unwrap().id;

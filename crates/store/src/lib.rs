@@ -33,11 +33,22 @@ pub struct StoreStats {
     pub templates_pending: u64,
 }
 
+/// An embedded template, as the vector index holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateVector {
+    pub id: i64,
+    pub vector: Vec<f32>,
+    /// Its spans have status ERROR.
+    pub failed: bool,
+}
+
 /// A span template waiting for its embedding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingTemplate {
     pub id: i64,
     pub text: String,
+    /// Its spans have status ERROR.
+    pub failed: bool,
 }
 
 /// Which spans a search may return. Every field narrows; `None` leaves it open.
@@ -104,7 +115,7 @@ pub trait Store: Send + Sync + 'static {
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError>;
 
     /// Every embedded template with its vector, to rebuild the vector index at start.
-    async fn template_embeddings(&self) -> Result<Vec<(i64, Vec<f32>)>, StoreError>;
+    async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError>;
 
     /// Templates whose text matches the words of `query` (full-text, ranked), best first,
     /// with a relevance score (higher is better).

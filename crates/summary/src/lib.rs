@@ -64,6 +64,8 @@ pub struct SpanSummary {
     /// The error text (status message, exception messages, error logs), when the span reports
     /// one; what error search indexes.
     pub error_text: Option<String>,
+    /// The span's status is ERROR (part of the template: failed and healthy spans never share one).
+    pub failed: bool,
 }
 
 impl SpanSummary {
@@ -424,12 +426,14 @@ pub fn summarize(span: &Span) -> SpanSummary {
         template: out.template.trim_start().to_owned(),
         error_type: None,
         error_text: None,
+        failed,
     };
     SpanSummary {
         text: truncate(&text, MAX_SUMMARY).to_owned(),
         template: truncate(&template, MAX_TEMPLATE).to_owned(),
         error_type,
         error_text,
+        failed,
     }
 }
 
