@@ -28,10 +28,10 @@ const MAX_CANDIDATES: usize = 1000;
 /// Added to the ranking score of templates whose spans failed: at equal meaning, a failure
 /// ranks first, since search is mostly for problems (filter `status=OK` for healthy spans).
 /// Measured on the labelled corpus with `semtrace bench quality`.
-pub const FAILURE_PRIOR: f32 = 0.05;
+pub const FAILURE_PRIOR: f32 = 0.1;
 
 /// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
-pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.1;
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -121,13 +121,7 @@ impl Semantic {
         let indexer = Indexer::start(store.clone(), embedder.clone(), index.clone(), tokio::runtime::Handle::current())
             .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
         let capacity = NonZeroUsize::new(cache_size.max(1)).expect("at least 1");
-        let semantic = Semantic {
-            store,
-            embedder,
-            index,
-            cache: Mutex::new(LruCache::new(capacity)),
-            cache_size,
-        };
+        let semantic = Semantic { store, embedder, index, cache: Mutex::new(LruCache::new(capacity)), cache_size };
         Ok((Arc::new(semantic), indexer))
     }
 

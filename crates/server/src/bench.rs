@@ -235,7 +235,12 @@ pub(crate) enum Client {
 }
 
 impl Client {
-    pub(crate) async fn connect(protocol: Protocol, otlp_http: &str, otlp_grpc: &str, gzip: bool) -> anyhow::Result<Client> {
+    pub(crate) async fn connect(
+        protocol: Protocol,
+        otlp_http: &str,
+        otlp_grpc: &str,
+        gzip: bool,
+    ) -> anyhow::Result<Client> {
         Ok(match protocol {
             Protocol::Http => Client::Http { client: reqwest::Client::new(), url: otlp_http.to_owned(), gzip },
             Protocol::Grpc => {

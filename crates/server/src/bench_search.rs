@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde_json::Value;
 
-use crate::bench::{percentiles, spawn_server, span_count, Client, Protocol, Sent, Target};
+use crate::bench::{percentiles, span_count, spawn_server, Client, Protocol, Sent, Target};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct QualityArgs {
@@ -143,7 +143,7 @@ fn keyword_baseline(corpus: &semtrace_testkit::corpus::Corpus, keyword: &str) ->
             }
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(start, _)| std::cmp::Reverse(*start));
     let mut seen = HashSet::new();
     found.into_iter().map(|(_, trace)| trace).filter(|trace| seen.insert(trace.clone())).collect()
 }
@@ -151,7 +151,13 @@ fn keyword_baseline(corpus: &semtrace_testkit::corpus::Corpus, keyword: &str) ->
 pub async fn quality(args: QualityArgs) -> anyhow::Result<()> {
     let mut target = match &args.spawn_data_dir {
         Some(dir) => spawn_server(dir).await?,
-        None => Target { otlp_http: args.otlp_http.clone(), otlp_grpc: String::new(), api: args.api.clone(), pid: None, child: None },
+        None => Target {
+            otlp_http: args.otlp_http.clone(),
+            otlp_grpc: String::new(),
+            api: args.api.clone(),
+            pid: None,
+            child: None,
+        },
     };
     let result = run_quality(&args, &target).await;
     if let Some(mut child) = target.child.take() {
@@ -163,7 +169,11 @@ pub async fn quality(args: QualityArgs) -> anyhow::Result<()> {
 async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> {
     let corpus = semtrace_testkit::corpus::build(args.seed, args.traces);
     let spans: usize = corpus.requests.iter().map(span_count).sum();
-    eprintln!("sending the labelled corpus: {} traces, {spans} spans, {} queries", corpus.labels.len(), corpus.queries.len());
+    eprintln!(
+        "sending the labelled corpus: {} traces, {spans} spans, {} queries",
+        corpus.labels.len(),
+        corpus.queries.len()
+    );
     let url = format!("{}/v1/traces", target.otlp_http.trim_end_matches('/'));
     let mut sender = Client::connect(Protocol::Http, &url, "", false).await?;
     for request in corpus.requests.iter().filter(|_| !args.no_send) {
@@ -199,7 +209,10 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
     let mut totals = [(0.0f64, 0.0f64, f64::MAX); 4];
     let mut relevant_scores = Vec::new();
     let mut other_scores = Vec::new();
-    println!("{:<70} {:>8} {:>8} {:>8} {:>8}   (P@10; MRR)", "query [fault]", METHODS[0], METHODS[1], METHODS[2], METHODS[3]);
+    println!(
+        "{:<70} {:>8} {:>8} {:>8} {:>8}   (P@10; MRR)",
+        "query [fault]", METHODS[0], METHODS[1], METHODS[2], METHODS[3]
+    );
     for query in corpus.queries {
         let relevant = relevant_by_fault.get(query.fault).cloned().unwrap_or_default();
         let q = encode(query.text);
@@ -215,7 +228,8 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
             result_traces(&fulltext),
         ];
         // Similarities of relevant and other results, to calibrate the default threshold.
-        let wide = get_json(&client, &format!("{}/api/v1/search?q={q}&limit=50&mode=semantic&threshold=0", target.api)).await?;
+        let wide = get_json(&client, &format!("{}/api/v1/search?q={q}&limit=50&mode=semantic&threshold=0", target.api))
+            .await?;
         for result in wide["results"].as_array().into_iter().flatten() {
             let similarity = result["similarity"].as_f64().unwrap_or(0.0);
             if result["trace_id"].as_str().is_some_and(|trace| relevant.contains(trace)) {
@@ -236,13 +250,24 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
         println!("{:<70} {:>8} {:>8} {:>8} {:>8}", truncate(&label, 70), cells[0], cells[1], cells[2], cells[3]);
         if args.verbose {
             for result in hybrid["results"].as_array().into_iter().flatten().take(5) {
-                let mark = if result["trace_id"].as_str().is_some_and(|trace| relevant.contains(trace)) { "+" } else { "-" };
-                println!("    {mark} {:.3} {}", result["similarity"].as_f64().unwrap_or(0.0), truncate(result["summary"].as_str().unwrap_or(""), 150));
+                let mark =
+                    if result["trace_id"].as_str().is_some_and(|trace| relevant.contains(trace)) { "+" } else { "-" };
+                println!(
+                    "    {mark} {:.3} {}",
+                    result["similarity"].as_f64().unwrap_or(0.0),
+                    truncate(result["summary"].as_str().unwrap_or(""), 150)
+                );
             }
         }
     }
     let n = corpus.queries.len() as f64;
-    println!("== search quality: {} queries, {} traces ({} faulty), {} templates", corpus.queries.len(), corpus.labels.len(), relevant_by_fault.values().map(HashSet::len).sum::<usize>(), templates);
+    println!(
+        "== search quality: {} queries, {} traces ({} faulty), {} templates",
+        corpus.queries.len(),
+        corpus.labels.len(),
+        relevant_by_fault.values().map(HashSet::len).sum::<usize>(),
+        templates
+    );
     for (method, (precision, reciprocal, worst)) in METHODS.iter().zip(totals) {
         println!("{method:<9} mean P@10 {:.3}  MRR {:.3}  worst P@10 {:.1}", precision / n, reciprocal / n, worst);
     }
@@ -267,7 +292,9 @@ fn truncate(text: &str, max: usize) -> String {
 pub async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let mut target = match &args.spawn_data_dir {
         Some(dir) => spawn_server(dir).await?,
-        None => Target { otlp_http: String::new(), otlp_grpc: String::new(), api: args.api.clone(), pid: None, child: None },
+        None => {
+            Target { otlp_http: String::new(), otlp_grpc: String::new(), api: args.api.clone(), pid: None, child: None }
+        }
     };
     let result = run_search(&args, &target).await;
     if let Some(mut child) = target.child.take() {
@@ -280,7 +307,28 @@ async fn run_search(args: &SearchArgs, target: &Target) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let health = wait_until_searchable(&client, &target.api, 0).await?;
     // Distinct texts: the corpus queries with different openings.
-    const OPENINGS: &[&str] = &["", "show ", "find ", "recent ", "all ", "any ", "list ", "why ", "where are ", "traces with ", "spans with ", "today ", "prod ", "latest ", "which services had ", "help me find ", "errors: ", "incidents of ", "problems with ", "investigate "];
+    const OPENINGS: &[&str] = &[
+        "",
+        "show ",
+        "find ",
+        "recent ",
+        "all ",
+        "any ",
+        "list ",
+        "why ",
+        "where are ",
+        "traces with ",
+        "spans with ",
+        "today ",
+        "prod ",
+        "latest ",
+        "which services had ",
+        "help me find ",
+        "errors: ",
+        "incidents of ",
+        "problems with ",
+        "investigate ",
+    ];
     let mut texts = Vec::new();
     'outer: for opening in OPENINGS {
         for query in semtrace_testkit::corpus::build(1, 1).queries {

@@ -77,6 +77,12 @@ const MIGRATIONS: &[&str] = &[
         embedding BLOB                      -- little-endian f32s; NULL until embedded
     );
     CREATE INDEX templates_pending ON templates (id) WHERE embedding IS NULL;
+    -- Which services have spans of a template, so a search filtered by service skips the others.
+    CREATE TABLE template_services (
+        template_id INTEGER NOT NULL,
+        service_id INTEGER NOT NULL,
+        PRIMARY KEY (service_id, template_id)
+    ) WITHOUT ROWID;
     CREATE VIRTUAL TABLE templates_fts USING fts5(text, content='templates', content_rowid='id');
     -- Error text of spans that report one; rowid = spans.id. Contentless: the text lives in spans.
     CREATE VIRTUAL TABLE errors_fts USING fts5(error_type, message, content='');

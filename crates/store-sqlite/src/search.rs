@@ -13,7 +13,9 @@ pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result
         .prepare_cached("SELECT id, text, failed FROM templates WHERE embedding IS NULL ORDER BY id LIMIT ?1")
         .map_err(internal)?;
     let rows = statement
-        .query_map([limit as i64], |row| Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)?, failed: row.get(2)? }))
+        .query_map([limit as i64], |row| {
+            Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)?, failed: row.get(2)? })
+        })
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
 }
@@ -131,6 +133,33 @@ pub(crate) fn spans_of_templates(
              ORDER BY s.start_ns DESC LIMIT ?7"
         ))
         .map_err(internal)?;
+    // Templates with no span of the service, or of the wrong outcome, cannot match: skip them
+    // rather than scan their spans.
+    let of_service: Option<HashSet<i64>> = match bound.service_id {
+        Some(service_id) => Some(
+            connection
+                .prepare_cached("SELECT template_id FROM template_services WHERE service_id = ?1")
+                .and_then(|mut statement| {
+                    statement.query_map([service_id], |row| row.get(0))?.collect::<rusqlite::Result<_>>()
+                })
+                .map_err(internal)?,
+        ),
+        None => None,
+    };
+    let failed: Option<HashSet<i64>> = match bound.status {
+        Some(_) => Some(
+            connection
+                .prepare_cached("SELECT id FROM templates WHERE failed = 1")
+                .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>())
+                .map_err(internal)?,
+        ),
+        None => None,
+    };
+    let wanted_failed = bound.status == Some(semtrace_model::StatusCode::Error.to_otlp());
+    let template_ids = template_ids.iter().filter(|id| {
+        of_service.as_ref().is_none_or(|set| set.contains(id))
+            && failed.as_ref().is_none_or(|set| set.contains(id) == wanted_failed)
+    });
     // A template's spans may crowd into few traces: read a few per wanted trace.
     let per_template = (max_traces * 4).max(16) as i64;
     let mut traces: HashSet<Vec<u8>> = HashSet::new();

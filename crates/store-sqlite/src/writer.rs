@@ -65,6 +65,8 @@ pub(crate) struct Writer {
     operations: HashMap<OperationKey, Interned<String>>,
     /// Template ids by template hash.
     templates: Interned<i64>,
+    /// (template id, service id) pairs known to be in `template_services`.
+    template_services: Interned<(i64, i64)>,
 }
 
 impl Writer {
@@ -92,8 +94,14 @@ impl Writer {
             let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect::<rusqlite::Result<HashMap<i64, i64>>>()?
         };
+        let template_services = {
+            let mut statement = connection.prepare("SELECT template_id, service_id FROM template_services")?;
+            let rows = statement.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), 0)))?;
+            rows.collect::<rusqlite::Result<HashMap<(i64, i64), i64>>>()?
+        };
         Ok(Writer {
             templates: Interned::new(templates),
+            template_services: Interned::new(template_services),
             connection,
             resources: Interned::new(HashMap::new()),
             scopes: Interned::new(HashMap::new()),
@@ -111,6 +119,7 @@ impl Writer {
             services: &mut self.services,
             operations: &mut self.operations,
             templates: &mut self.templates,
+            template_services: &mut self.template_services,
         };
         let result = insert_all(&transaction, &mut tables, rows).and_then(|committed| {
             transaction.commit().map_err(internal)?;
@@ -119,8 +128,10 @@ impl Writer {
         let ok = result.is_ok();
         if ok {
             self.templates.commit();
+            self.template_services.commit();
         } else {
             self.templates.roll_back();
+            self.template_services.roll_back();
         }
         for interned in [&mut self.resources, &mut self.scopes] {
             if ok {
@@ -160,6 +171,7 @@ struct Tables<'a> {
     services: &'a mut Interned<String>,
     operations: &'a mut HashMap<OperationKey, Interned<String>>,
     templates: &'a mut Interned<i64>,
+    template_services: &'a mut Interned<(i64, i64)>,
 }
 
 fn insert_all(
@@ -184,6 +196,13 @@ fn insert_all(
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
         let template_id =
             template_id(transaction, row.template_hash, &row.template, row.template_failed, tables.templates)?;
+        if tables.template_services.get(&(template_id, service_id)).is_none() {
+            transaction
+                .prepare_cached("INSERT OR IGNORE INTO template_services (template_id, service_id) VALUES (?1, ?2)")
+                .and_then(|mut statement| statement.execute(params![template_id, service_id]))
+                .map_err(internal)?;
+            tables.template_services.pending.insert((template_id, service_id), 0);
+        }
         let changed = insert_span
             .execute(params![
                 row.trace_id.as_slice(),
