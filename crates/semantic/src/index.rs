@@ -16,7 +16,7 @@ pub struct VectorIndex {
 #[derive(Default)]
 struct Inner {
     ids: Vec<i64>,
-    /// Whether a template's spans failed, by position.
+    /// Whether a template's spans failed and said why (the failure prior applies), by position.
     failed: Vec<bool>,
     vectors: Vec<f32>,
     positions: HashMap<i64, usize>,

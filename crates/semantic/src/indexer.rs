@@ -106,7 +106,7 @@ fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Ha
             continue;
         }
         for ((id, vector), template) in embeddings.iter().zip(&pending) {
-            index.insert(*id, vector, template.failed);
+            index.insert(*id, vector, template.outcome == semtrace_summary::Outcome::FailedWithReason);
         }
         metrics::counter!("semtrace_templates_embedded_total").increment(embeddings.len() as u64);
         tracing::debug!(

@@ -17,7 +17,7 @@ use lru::LruCache;
 use semtrace_embed::Embedder;
 use semtrace_model::{Span, TraceId};
 use semtrace_store::{SpanFilter, Store, StoreError};
-use semtrace_summary::SpanSummary;
+use semtrace_summary::{Outcome, SpanSummary};
 
 use crate::index::VectorIndex;
 pub use crate::indexer::Indexer;
@@ -25,8 +25,10 @@ pub use crate::indexer::Indexer;
 /// Templates considered per search at most; the store stops reading as soon as it has enough.
 const MAX_CANDIDATES: usize = 1000;
 
-/// Added to the ranking score of templates whose spans failed: at equal meaning, a failure
-/// ranks first, since search is mostly for problems (filter `status=OK` for healthy spans).
+/// Added to the ranking score of templates whose spans failed and say why (an exception, an
+/// error message or log): at equal meaning such a failure ranks first, since search is mostly
+/// for problems (filter `status=OK` for healthy spans). Spans that only pass on a failure (a
+/// parent's bare ERROR or HTTP 500) get no prior: they would crowd out the spans that explain.
 /// Measured on the labelled corpus with `semtrace bench quality`.
 pub const FAILURE_PRIOR: f32 = 0.1;
 
@@ -108,7 +110,8 @@ impl Semantic {
         let stored = store.template_embeddings().await?;
         let mut refused = 0usize;
         for template in &stored {
-            refused += usize::from(!index.insert(template.id, &template.vector, template.failed));
+            let explained = template.outcome == Outcome::FailedWithReason;
+            refused += usize::from(!index.insert(template.id, &template.vector, explained));
         }
         if refused > 0 {
             return Err(SearchError::Store(StoreError::Internal(format!(

@@ -31,7 +31,7 @@ pub(crate) struct SpanRow {
     pub scope: Arc<str>,
     pub template_hash: i64,
     pub template: String,
-    pub template_failed: bool,
+    pub template_outcome: semtrace_summary::Outcome,
     pub error_type: Option<String>,
     pub error_text: Option<String>,
 }
@@ -70,7 +70,7 @@ pub(crate) fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
                 scope,
                 template_hash: summary.template_hash(),
                 template: summary.template,
-                template_failed: summary.failed,
+                template_outcome: summary.outcome,
                 error_type: summary.error_type,
                 error_text: summary.error_text,
             }

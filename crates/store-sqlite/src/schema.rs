@@ -73,7 +73,7 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY,
         hash INTEGER NOT NULL UNIQUE,       -- semtrace_summary::template_hash of text
         text TEXT NOT NULL,
-        failed INTEGER NOT NULL,            -- 1 when its spans have status ERROR
+        failed INTEGER NOT NULL,            -- semtrace_summary::Outcome: 0 healthy, 1 failed, 2 failed with a reason
         embedding BLOB                      -- little-endian f32s; NULL until embedded
     );
     CREATE INDEX templates_pending ON templates (id) WHERE embedding IS NULL;

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use semtrace_model::TraceId;
+use semtrace_summary::Outcome;
 use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
 
 use crate::{codec, internal};
@@ -14,7 +15,7 @@ pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result
         .map_err(internal)?;
     let rows = statement
         .query_map([limit as i64], |row| {
-            Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)?, failed: row.get(2)? })
+            Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)?, outcome: Outcome::from_i64(row.get(2)?) })
         })
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
@@ -29,7 +30,7 @@ pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<Templat
             let bytes = row.get_ref(1)?.as_blob()?;
             let vector =
                 bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().expect("4 bytes"))).collect();
-            Ok(TemplateVector { id: row.get(0)?, vector, failed: row.get(2)? })
+            Ok(TemplateVector { id: row.get(0)?, vector, outcome: Outcome::from_i64(row.get(2)?) })
         })
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
@@ -149,7 +150,7 @@ pub(crate) fn spans_of_templates(
     let failed: Option<HashSet<i64>> = match bound.status {
         Some(_) => Some(
             connection
-                .prepare_cached("SELECT id FROM templates WHERE failed = 1")
+                .prepare_cached("SELECT id FROM templates WHERE failed != 0")
                 .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>())
                 .map_err(internal)?,
         ),

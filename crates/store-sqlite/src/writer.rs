@@ -195,7 +195,7 @@ fn insert_all(
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
         let template_id =
-            template_id(transaction, row.template_hash, &row.template, row.template_failed, tables.templates)?;
+            template_id(transaction, row.template_hash, &row.template, row.template_outcome.to_i64(), tables.templates)?;
         if tables.template_services.get(&(template_id, service_id)).is_none() {
             transaction
                 .prepare_cached("INSERT OR IGNORE INTO template_services (template_id, service_id) VALUES (?1, ?2)")
@@ -352,7 +352,7 @@ fn template_id(
     transaction: &Transaction<'_>,
     hash: i64,
     text: &str,
-    failed: bool,
+    failed: i64,
     interned: &mut Interned<i64>,
 ) -> Result<i64, StoreError> {
     if let Some(id) = interned.get(&hash) {

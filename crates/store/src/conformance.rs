@@ -7,6 +7,8 @@ use semtrace_model::{
     AnyValue, Attributes, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
 };
 
+use semtrace_summary::Outcome;
+
 use crate::{Operation, SpanFilter, Store, WriteOutcome};
 
 /// Runs every conformance check, in order, on an empty store.
@@ -233,10 +235,13 @@ async fn templates_are_kept_and_embedded(store: &dyn Store) {
     stored.sort_by_key(|template| template.id);
     let read: Vec<(i64, Vec<f32>)> = stored.iter().map(|template| (template.id, template.vector.clone())).collect();
     assert_eq!(read, vectors, "vectors read back exactly");
-    let failed: Vec<bool> = stored.iter().map(|template| template.failed).collect();
-    let pending_failed: Vec<bool> = pending.iter().map(|template| template.failed).collect();
-    assert_eq!(failed, pending_failed);
-    assert_eq!(failed.iter().filter(|failed| **failed).count(), 2, "root and database spans failed; render did not");
+    let outcomes: Vec<Outcome> = stored.iter().map(|template| template.outcome).collect();
+    let pending_outcomes: Vec<Outcome> = pending.iter().map(|template| template.outcome).collect();
+    assert_eq!(outcomes, pending_outcomes);
+    let mut sorted = outcomes.clone();
+    sorted.sort_by_key(|outcome| outcome.to_i64());
+    // The root failed with an exception, the database call with a message; render did not fail.
+    assert_eq!(sorted, vec![Outcome::Healthy, Outcome::FailedWithReason, Outcome::FailedWithReason]);
 
     let matched = store.match_templates("HikariPool connection", 10).await.expect("match templates");
     let root = pending.iter().find(|template| template.text.contains("HikariPool")).unwrap().id;

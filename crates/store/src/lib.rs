@@ -38,8 +38,8 @@ pub struct StoreStats {
 pub struct TemplateVector {
     pub id: i64,
     pub vector: Vec<f32>,
-    /// Its spans have status ERROR.
-    pub failed: bool,
+    /// Whether its spans failed, and said why.
+    pub outcome: semtrace_summary::Outcome,
 }
 
 /// A span template waiting for its embedding.
@@ -47,8 +47,8 @@ pub struct TemplateVector {
 pub struct PendingTemplate {
     pub id: i64,
     pub text: String,
-    /// Its spans have status ERROR.
-    pub failed: bool,
+    /// Whether its spans failed, and said why.
+    pub outcome: semtrace_summary::Outcome,
 }
 
 /// Which spans a search may return. Every field narrows; `None` leaves it open.

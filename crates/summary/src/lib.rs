@@ -64,8 +64,42 @@ pub struct SpanSummary {
     /// The error text (status message, exception messages, error logs), when the span reports
     /// one; what error search indexes.
     pub error_text: Option<String>,
-    /// The span's status is ERROR (part of the template: failed and healthy spans never share one).
-    pub failed: bool,
+    /// Whether and how the span failed (part of the template: failed and healthy spans never
+    /// share one).
+    pub outcome: Outcome,
+}
+
+/// A span's outcome as search ranks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Status OK or UNSET.
+    Healthy,
+    /// Status ERROR with nothing saying why (a parent passing on a child's failure, a bare 500).
+    Failed,
+    /// Status ERROR with an exception, an error message or an error log.
+    FailedWithReason,
+}
+
+impl Outcome {
+    pub fn to_i64(self) -> i64 {
+        match self {
+            Outcome::Healthy => 0,
+            Outcome::Failed => 1,
+            Outcome::FailedWithReason => 2,
+        }
+    }
+
+    pub fn from_i64(value: i64) -> Outcome {
+        match value {
+            1 => Outcome::Failed,
+            2 => Outcome::FailedWithReason,
+            _ => Outcome::Healthy,
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        self != Outcome::Healthy
+    }
 }
 
 impl SpanSummary {
@@ -413,6 +447,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
         }
         grpc_error.map(str::to_owned).or_else(|| status.filter(|status| *status >= 400).map(|s| format!("HTTP {s}")))
     });
+    let has_reason = exception.is_some() || !messages.is_empty() || !error_logs.is_empty();
     let mut error_parts: Vec<String> = Vec::new();
     if failed || exception.is_some() || !messages.is_empty() || !error_logs.is_empty() {
         error_parts.extend(error_type.iter().cloned());
@@ -420,20 +455,25 @@ pub fn summarize(span: &Span) -> SpanSummary {
         error_parts.extend(error_logs);
     }
     let error_text = (!error_parts.is_empty()).then(|| error_parts.join("\n"));
+    let outcome = match (failed, has_reason) {
+        (false, _) => Outcome::Healthy,
+        (true, false) => Outcome::Failed,
+        (true, true) => Outcome::FailedWithReason,
+    };
 
     let SpanSummary { text, template, .. } = SpanSummary {
         text: out.text.trim_start().to_owned(),
         template: out.template.trim_start().to_owned(),
         error_type: None,
         error_text: None,
-        failed,
+        outcome: Outcome::Healthy,
     };
     SpanSummary {
         text: truncate(&text, MAX_SUMMARY).to_owned(),
         template: truncate(&template, MAX_TEMPLATE).to_owned(),
         error_type,
         error_text,
-        failed,
+        outcome,
     }
 }
 
