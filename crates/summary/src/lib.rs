@@ -15,10 +15,12 @@
 //! numbers, UUIDs, hex, IPs, times, e-mails; the duration reduced to its cue. Telemetry repeats
 //! itself, so many spans share a template, and a template is embedded once.
 
+mod category;
 mod mask;
 
 use semtrace_model::{AnyValue, Attributes, Event, Span, SpanKind, StatusCode};
 
+pub use category::categorize;
 pub use mask::{mask, mask_statement};
 
 /// Longest summary kept, in bytes; longer ones are cut at a character boundary.
@@ -64,6 +66,8 @@ pub struct SpanSummary {
     /// The error text (status message, exception messages, error logs), when the span reports
     /// one; what error search indexes.
     pub error_text: Option<String>,
+    /// Well-known failure categories the error text falls in, in plain words.
+    pub error_categories: Vec<&'static str>,
     /// Whether and how the span failed (part of the template: failed and healthy spans never
     /// share one).
     pub outcome: Outcome,
@@ -420,6 +424,26 @@ pub fn summarize(span: &Span) -> SpanSummary {
         }
     }
 
+    // Failure categories in plain words, from everything that says what went wrong.
+    let error_categories = if failed || exception.is_some() || !error_logs.is_empty() {
+        let mut said: Vec<&str> = messages.clone();
+        said.extend(error_type.as_deref());
+        said.extend(error_logs.iter().map(String::as_str));
+        let http_status = status.filter(|status| *status >= 400).map(|status| status.to_string());
+        said.extend(http_status.as_deref());
+        let grpc = get_int(attributes, &["rpc.grpc.status_code"])
+            .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
+        said.extend(grpc.filter(|code| *code != "OK"));
+        categorize(&said.join("\n"))
+    } else {
+        Vec::new()
+    };
+    if !error_categories.is_empty() {
+        out.stable(" Category: ");
+        out.stable(&error_categories.join("; "));
+        out.end_sentence();
+    }
+
     // Duration, and a cue words can match ("slow").
     let millis = span.duration_nanos() as f64 / 1e6;
     let cue = if millis >= 10_000.0 {
@@ -466,6 +490,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
         template: out.template.trim_start().to_owned(),
         error_type: None,
         error_text: None,
+        error_categories: Vec::new(),
         outcome: Outcome::Healthy,
     };
     SpanSummary {
@@ -473,6 +498,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
         template: truncate(&template, MAX_TEMPLATE).to_owned(),
         error_type,
         error_text,
+        error_categories,
         outcome,
     }
 }

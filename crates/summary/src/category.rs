@@ -1,0 +1,95 @@
+//! Error categories: well-known failure signatures across languages and libraries, named in
+//! plain words. The model reads the words, so a query phrased one way finds an error printed
+//! another (`ENOSPC` and "not enough space on the disk" are both "disk full").
+
+use std::sync::LazyLock;
+
+use regex::RegexSet;
+
+/// (category in plain words, case-insensitive signatures).
+const CATEGORIES: &[(&str, &str)] = &[
+    ("timeout, took too long", r"timed? ?out|timeout|deadline[ _]exceeded|ETIMEDOUT|context deadline|took too long"),
+    (
+        "connection pool exhausted, no free connection",
+        r"pool.{0,20}exhaust|too many (client )?connections|connection is not available|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
+    ),
+    (
+        "connection failure, could not connect",
+        r"connection refused|ECONNREFUSED|ECONNRESET|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|EHOSTUNREACH|network is unreachable|dial tcp",
+    ),
+    (
+        "DNS failure, hostname could not be resolved",
+        r"ENOTFOUND|EAI_AGAIN|UnknownHost|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
+    ),
+    ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
+    (
+        "out of memory",
+        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|ENOMEM|OOMKilled|GC overhead|memory limit",
+    ),
+    (
+        "disk full, no storage space left",
+        r"no space left|ENOSPC|disk (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
+    ),
+    (
+        "null reference, value was never set",
+        r"NullPointer|null reference|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError",
+    ),
+    (
+        "deadlock or lock conflict between transactions",
+        r"deadlock|lock wait timeout|could not serialize|LockAcquisition|CannotAcquireLock|serialization failure|lock timeout",
+    ),
+    (
+        "duplicate key, record already exists",
+        r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|IntegrityError|ALREADY_EXISTS",
+    ),
+    (
+        "rate limited, too many requests",
+        r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded",
+    ),
+    (
+        "authentication or permission failure",
+        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED",
+    ),
+    (
+        "dependency unavailable",
+        r"\b50[234]\b|service unavailable|UNAVAILABLE|circuit.{0,20}open|BrokenCircuit|bad gateway|no healthy upstream|upstream",
+    ),
+    ("write rejected, read-only", r"READONLY|read[- ]only"),
+    ("payment declined", r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)"),
+    ("crash", r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped"),
+    (
+        "message publish failure",
+        r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader",
+    ),
+];
+
+static SIGNATURES: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(CATEGORIES.iter().map(|(_, pattern)| format!("(?i){pattern}"))).expect("category patterns are valid")
+});
+
+/// The categories an error text falls in, in the table's order (at most three).
+pub fn categorize(error_text: &str) -> Vec<&'static str> {
+    SIGNATURES.matches(error_text).iter().take(3).map(|index| CATEGORIES[index].0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_well_known_failures_in_plain_words() {
+        let cases = [
+            ("dial tcp 10.2.3.4:5432: i/o timeout", vec!["timeout, took too long", "connection failure, could not connect"]),
+            ("ENOSPC: no space left on device, write", vec!["disk full, no storage space left"]),
+            ("There is not enough space on the disk.", vec!["disk full, no storage space left"]),
+            ("TypeError: Cannot read properties of undefined (reading 'price')", vec!["null reference, value was never set"]),
+            ("java.lang.OutOfMemoryError: Java heap space", vec!["out of memory"]),
+            ("READONLY You can't write against a read only replica.", vec!["write rejected, read-only"]),
+            ("getaddrinfo ENOTFOUND api.partner.example", vec!["DNS failure, hostname could not be resolved"]),
+            ("everything is fine", vec![]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(categorize(text), want, "{text}");
+        }
+    }
+}
