@@ -39,6 +39,9 @@ fn inference(err: impl std::fmt::Display) -> EmbedError {
     EmbedError::Inference(err.to_string())
 }
 
+/// Texts per model call at most.
+pub const CALL_SIZE: usize = 16;
+
 /// How the token vectors become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pooling {
@@ -108,8 +111,26 @@ impl Embedder {
         self.dimension
     }
 
-    /// Embeds texts, one vector each, in the input order.
+    /// Embeds texts, one vector each, in the input order. Texts are grouped by length into
+    /// model calls of at most [`CALL_SIZE`], so short texts are not padded to the longest.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.len() <= CALL_SIZE {
+            return self.embed_padded(texts);
+        }
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&index| texts[index].len());
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(CALL_SIZE) {
+            let batch: Vec<&str> = chunk.iter().map(|&index| texts[index]).collect();
+            for (&index, vector) in chunk.iter().zip(self.embed_padded(&batch)?) {
+                vectors[index] = vector;
+            }
+        }
+        Ok(vectors)
+    }
+
+    /// One model call: every text padded to the longest.
+    fn embed_padded(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }

@@ -35,3 +35,16 @@ fn matches_sentence_transformers_reference_vectors() {
     let query = &batch[0];
     assert!(cosine(query, &batch[1]) > cosine(query, &batch[3]));
 }
+
+#[test]
+fn large_batches_are_grouped_by_length_and_keep_their_order() {
+    let files = locate("all-MiniLM-L6-v2", &[models_dir()]).expect("run scripts/setup.sh first");
+    let embedder = Embedder::load(&files).unwrap();
+    let texts: Vec<String> = (0..40).map(|i| format!("error number {i} {}", "very long ".repeat(i % 7 * 5))).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let together = embedder.embed(&refs).unwrap();
+    for index in [0, 13, 39] {
+        let alone = embedder.embed(&refs[index..index + 1]).unwrap();
+        assert!(cosine(&alone[0], &together[index]) > 0.9999, "text {index} kept its place");
+    }
+}

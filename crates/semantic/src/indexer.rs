@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 use crate::index::VectorIndex;
 
 /// Templates embedded per model call.
-const BATCH: usize = 32;
+const BATCH: usize = 64;
 /// How long the indexer sleeps when nothing is pending.
 const IDLE: Duration = Duration::from_millis(100);
 /// How long it waits after a store error before trying again.

@@ -30,10 +30,10 @@ const MAX_CANDIDATES: usize = 1000;
 /// for problems (filter `status=OK` for healthy spans). Spans that only pass on a failure (a
 /// parent's bare ERROR or HTTP 500) get no prior: they would crowd out the spans that explain.
 /// Measured on the labelled corpus with `semtrace bench quality`.
-pub const FAILURE_PRIOR: f32 = 0.1;
+pub const FAILURE_PRIOR: f32 = 0.15;
 
 /// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
-pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.2;
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// Default minimum similarity of search results, calibrated on the labelled corpus
 /// (`semtrace bench quality`); the seeds' 0.85 is above every relevant MiniLM score.
-pub const DEFAULT_SIMILARITY_THRESHOLD: f64 = 0.25;
+pub const DEFAULT_SIMILARITY_THRESHOLD: f64 = 0.15;
 
 /// Prefix of environment variables that set configuration.
 pub const ENV_PREFIX: &str = "SEMTRACE_";

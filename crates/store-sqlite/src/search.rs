@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use semtrace_model::TraceId;
-use semtrace_summary::Outcome;
 use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
+use semtrace_summary::Outcome;
 
 use crate::{codec, internal};
 

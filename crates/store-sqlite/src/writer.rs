@@ -194,8 +194,13 @@ fn insert_all(
         let scope_id = body_id(transaction, "scopes", &row.scope, tables.scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
-        let template_id =
-            template_id(transaction, row.template_hash, &row.template, row.template_outcome.to_i64(), tables.templates)?;
+        let template_id = template_id(
+            transaction,
+            row.template_hash,
+            &row.template,
+            row.template_outcome.to_i64(),
+            tables.templates,
+        )?;
         if tables.template_services.get(&(template_id, service_id)).is_none() {
             transaction
                 .prepare_cached("INSERT OR IGNORE INTO template_services (template_id, service_id) VALUES (?1, ?2)")

@@ -79,10 +79,16 @@ mod tests {
     #[test]
     fn names_well_known_failures_in_plain_words() {
         let cases = [
-            ("dial tcp 10.2.3.4:5432: i/o timeout", vec!["timeout, took too long", "connection failure, could not connect"]),
+            (
+                "dial tcp 10.2.3.4:5432: i/o timeout",
+                vec!["timeout, took too long", "connection failure, could not connect"],
+            ),
             ("ENOSPC: no space left on device, write", vec!["disk full, no storage space left"]),
             ("There is not enough space on the disk.", vec!["disk full, no storage space left"]),
-            ("TypeError: Cannot read properties of undefined (reading 'price')", vec!["null reference, value was never set"]),
+            (
+                "TypeError: Cannot read properties of undefined (reading 'price')",
+                vec!["null reference, value was never set"],
+            ),
             ("java.lang.OutOfMemoryError: Java heap space", vec!["out of memory"]),
             ("READONLY You can't write against a read only replica.", vec!["write rejected, read-only"]),
             ("getaddrinfo ENOTFOUND api.partner.example", vec!["DNS failure, hostname could not be resolved"]),
