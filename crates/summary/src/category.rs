@@ -11,11 +11,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("timeout, took too long", r"timed? ?out|timeout|deadline[ _]exceeded|ETIMEDOUT|context deadline|took too long"),
     (
         "connection pool exhausted, no free connection",
-        r"pool.{0,20}exhaust|too many (client )?connections|connection is not available|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
+        r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
     ),
     (
         "connection failure, could not connect",
-        r"connection refused|ECONNREFUSED|ECONNRESET|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|EHOSTUNREACH|network is unreachable|dial tcp",
+        r"connection is not available|connection refused|ECONNREFUSED|ECONNRESET|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|EHOSTUNREACH|network is unreachable|dial tcp",
     ),
     (
         "DNS failure, hostname could not be resolved",
@@ -54,7 +54,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         "dependency unavailable",
         r"\b50[234]\b|service unavailable|UNAVAILABLE|circuit.{0,20}open|BrokenCircuit|bad gateway|no healthy upstream|upstream",
     ),
-    ("write rejected, read-only", r"READONLY|read[- ]only"),
+    ("write rejected, read-only, cannot write or store", r"READONLY|read[- ]only"),
     ("payment declined", r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)"),
     ("crash", r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped"),
     (
@@ -90,7 +90,7 @@ mod tests {
                 vec!["null reference, value was never set"],
             ),
             ("java.lang.OutOfMemoryError: Java heap space", vec!["out of memory"]),
-            ("READONLY You can't write against a read only replica.", vec!["write rejected, read-only"]),
+            ("READONLY You can't write against a read only replica.", vec!["write rejected, read-only, cannot write or store"]),
             ("getaddrinfo ENOTFOUND api.partner.example", vec!["DNS failure, hostname could not be resolved"]),
             ("everything is fine", vec![]),
         ];
