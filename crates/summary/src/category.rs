@@ -90,7 +90,10 @@ mod tests {
                 vec!["null reference, value was never set"],
             ),
             ("java.lang.OutOfMemoryError: Java heap space", vec!["out of memory"]),
-            ("READONLY You can't write against a read only replica.", vec!["write rejected, read-only, cannot write or store"]),
+            (
+                "READONLY You can't write against a read only replica.",
+                vec!["write rejected, read-only, cannot write or store"],
+            ),
             ("getaddrinfo ENOTFOUND api.partner.example", vec!["DNS failure, hostname could not be resolved"]),
             ("everything is fine", vec![]),
         ];
