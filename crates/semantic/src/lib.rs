@@ -32,6 +32,9 @@ const MAX_CANDIDATES: usize = 1000;
 /// Measured on the labelled corpus with `semtrace bench quality`.
 pub const FAILURE_PRIOR: f32 = 0.15;
 
+/// The BM25 score at which the lexical part of hybrid ranking reaches half its weight.
+const LEXICAL_HALF_SCORE: f64 = 8.0;
+
 /// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
 pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.1;
 
@@ -48,7 +51,7 @@ pub enum SearchError {
 pub enum Ranking {
     /// Cosine similarity of query and template.
     Semantic,
-    /// Similarity plus a weighted, normalised BM25 match of the query's words in the template.
+    /// Similarity plus a weighted, saturated BM25 match of the query's words in the template.
     Hybrid,
 }
 
@@ -175,9 +178,11 @@ impl Semantic {
             return Ok(semantic);
         }
         let lexical = self.store.match_templates(&request.query, MAX_CANDIDATES).await?;
-        let best = lexical.iter().map(|(_, score)| *score).fold(0.0f64, f64::max);
-        let lexical: HashMap<i64, f32> =
-            lexical.into_iter().map(|(id, score)| (id, if best > 0.0 { (score / best) as f32 } else { 0.0 })).collect();
+        // BM25 saturated into [0, 1): a lone weak match stays weak, whatever else matched.
+        let lexical: HashMap<i64, f32> = lexical
+            .into_iter()
+            .map(|(id, score)| (id, (score.max(0.0) / (score.max(0.0) + LEXICAL_HALF_SCORE)) as f32))
+            .collect();
         let mut ranked: Vec<(i64, f32, f32)> = semantic
             .iter()
             .map(|(id, similarity, score)| {
