@@ -106,6 +106,13 @@ fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, S
     }))
 }
 
+impl Bound {
+    /// Parameters ?1 to ?7 of a query using [`FILTER_SQL`]: `first`, the filter, then `limit`.
+    fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 7] {
+        [first, &self.service_id, &self.status, &self.start_ns, &self.end_ns, &self.exclude_trace, limit]
+    }
+}
+
 const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s.status_code = ?3)
      AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)";
 
@@ -166,17 +173,7 @@ pub(crate) fn spans_of_templates(
     let mut traces: HashSet<Vec<u8>> = HashSet::new();
     let mut chosen: Vec<(i64, f64)> = Vec::new();
     'templates: for template_id in template_ids {
-        let mut rows = statement
-            .query(params![
-                template_id,
-                bound.service_id,
-                bound.status,
-                bound.start_ns,
-                bound.end_ns,
-                bound.exclude_trace,
-                per_template
-            ])
-            .map_err(internal)?;
+        let mut rows = statement.query(bound.params(template_id, &per_template)).map_err(internal)?;
         while let Some(row) = rows.next().map_err(internal)? {
             let trace: Vec<u8> = row.get(1).map_err(internal)?;
             if traces.insert(trace) || !per_trace {
@@ -207,18 +204,7 @@ pub(crate) fn search_errors(
             ))
             .map_err(internal)?;
         let rows = statement
-            .query_map(
-                params![
-                    None::<i64>,
-                    bound.service_id,
-                    bound.status,
-                    bound.start_ns,
-                    bound.end_ns,
-                    bound.exclude_trace,
-                    limit as i64
-                ],
-                |row| Ok((row.get(0)?, 0.0)),
-            )
+            .query_map(bound.params(&None::<i64>, &(limit as i64)), |row| Ok((row.get(0)?, 0.0)))
             .map_err(internal)?;
         let rows = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
         return hits(connection, rows);
@@ -232,18 +218,7 @@ pub(crate) fn search_errors(
         .map_err(internal)?;
     let mut run = |terms: &str| -> Result<Vec<(i64, f64)>, StoreError> {
         let rows = statement
-            .query_map(
-                params![
-                    terms,
-                    bound.service_id,
-                    bound.status,
-                    bound.start_ns,
-                    bound.end_ns,
-                    bound.exclude_trace,
-                    limit as i64
-                ],
-                |row| Ok((row.get(0)?, -row.get::<_, f64>(1)?)),
-            )
+            .query_map(bound.params(&terms, &(limit as i64)), |row| Ok((row.get(0)?, -row.get::<_, f64>(1)?)))
             .map_err(internal)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(internal)
     };

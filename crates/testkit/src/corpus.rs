@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+use crate::{kv_int, kv_str};
 
 pub struct FaultType {
     pub key: &'static str,
@@ -1131,24 +1133,10 @@ fn set_int(span: &mut Span, key: &str, value: i64) {
     span.attributes.push(kv_int(key, value));
 }
 
-fn kv_str(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
-
-fn kv_int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
-        ..Default::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use opentelemetry_proto::tonic::common::v1::any_value;
+
     use super::*;
 
     const ANCHOR: u64 = 1_763_000_000 * SEC;

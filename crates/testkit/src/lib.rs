@@ -376,7 +376,7 @@ impl Builder<'_> {
     }
 }
 
-fn kv_str(key: &str, value: &str) -> KeyValue {
+pub(crate) fn kv_str(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
@@ -384,7 +384,7 @@ fn kv_str(key: &str, value: &str) -> KeyValue {
     }
 }
 
-fn kv_int(key: &str, value: i64) -> KeyValue {
+pub(crate) fn kv_int(key: &str, value: i64) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
