@@ -401,6 +401,19 @@ pub fn summarize(span: &Span) -> SpanSummary {
         } else {
             get_str(&event.attributes, MESSAGE_KEYS)
         };
+        // In a failed span, routine log lines say nothing about the failure: shown, not embedded.
+        let routine = severity.is_some_and(|severity| {
+            let severity = severity.to_ascii_lowercase();
+            ["info", "debug", "trace"].iter().any(|level| severity.starts_with(level))
+        });
+        if failed && routine {
+            out.text_only(&format!(" {} log: ", severity.unwrap_or_default().to_lowercase()));
+            out.text_only(truncate(message.unwrap_or_default(), MAX_PIECE));
+            if !out.text.ends_with(['.', '!']) {
+                out.text.push('.');
+            }
+            continue;
+        }
         out.stable(" ");
         match (severity, message) {
             (Some(severity), Some(message)) => {
