@@ -63,56 +63,57 @@ fn pause(stopped: &mpsc::Receiver<()>, wait: Duration) -> bool {
     !matches!(stopped.recv_timeout(wait), Err(mpsc::RecvTimeoutError::Timeout))
 }
 
+/// What one round of the indexer did.
+enum Round {
+    /// Nothing was pending.
+    Idle,
+    /// A batch was embedded, stored and indexed.
+    Embedded,
+}
+
 fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle, stopped: &mpsc::Receiver<()>) {
     loop {
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
         }
-        let pending = match runtime.block_on(store.pending_templates(BATCH)) {
-            Ok(pending) => pending,
+        let wait = match round(store, embedder, index, runtime) {
+            Ok(Round::Embedded) => continue,
+            Ok(Round::Idle) => IDLE,
             Err(err) => {
-                tracing::warn!(%err, "the indexer cannot read pending templates; retrying");
-                if pause(stopped, BACKOFF) {
-                    return;
-                }
-                continue;
+                tracing::warn!(%err, "the indexer failed a round; retrying");
+                BACKOFF
             }
         };
-        if pending.is_empty() {
-            if pause(stopped, IDLE) {
-                return;
-            }
-            continue;
+        if pause(stopped, wait) {
+            return;
         }
-        let texts: Vec<&str> = pending.iter().map(|template| template.text.as_str()).collect();
-        let started = Instant::now();
-        let vectors = match embedder.embed(&texts) {
-            Ok(vectors) => vectors,
-            Err(err) => {
-                tracing::error!(%err, "embedding templates failed; retrying");
-                if pause(stopped, BACKOFF) {
-                    return;
-                }
-                continue;
-            }
-        };
-        metrics::histogram!("semtrace_embed_batch_seconds").record(started.elapsed().as_secs_f64());
-        let embeddings: Vec<(i64, Vec<f32>)> = pending.iter().map(|template| template.id).zip(vectors).collect();
-        if let Err(err) = runtime.block_on(store.set_template_embeddings(&embeddings)) {
-            tracing::warn!(%err, "the indexer cannot store embeddings; retrying");
-            if pause(stopped, BACKOFF) {
-                return;
-            }
-            continue;
-        }
-        for ((id, vector), template) in embeddings.iter().zip(&pending) {
-            index.insert(*id, vector, template.outcome == semtrace_summary::Outcome::FailedWithReason);
-        }
-        metrics::counter!("semtrace_templates_embedded_total").increment(embeddings.len() as u64);
-        tracing::debug!(
-            templates = embeddings.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "embedded templates"
-        );
     }
+}
+
+/// Embeds one batch of pending templates: the vectors are stored before they are indexed.
+fn round(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle) -> Result<Round, String> {
+    let pending = runtime
+        .block_on(store.pending_templates(BATCH))
+        .map_err(|err| format!("cannot read pending templates: {err}"))?;
+    if pending.is_empty() {
+        return Ok(Round::Idle);
+    }
+    let texts: Vec<&str> = pending.iter().map(|template| template.text.as_str()).collect();
+    let started = Instant::now();
+    let vectors = embedder.embed(&texts).map_err(|err| format!("embedding templates failed: {err}"))?;
+    metrics::histogram!("semtrace_embed_batch_seconds").record(started.elapsed().as_secs_f64());
+    let embeddings: Vec<(i64, Vec<f32>)> = pending.iter().map(|template| template.id).zip(vectors).collect();
+    runtime
+        .block_on(store.set_template_embeddings(&embeddings))
+        .map_err(|err| format!("cannot store embeddings: {err}"))?;
+    for ((id, vector), template) in embeddings.iter().zip(&pending) {
+        index.insert(*id, vector, template.outcome == semtrace_summary::Outcome::FailedWithReason);
+    }
+    metrics::counter!("semtrace_templates_embedded_total").increment(embeddings.len() as u64);
+    tracing::debug!(
+        templates = embeddings.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "embedded templates"
+    );
+    Ok(Round::Embedded)
 }
