@@ -47,11 +47,8 @@ pub(crate) fn template_counts(connection: &Connection) -> Result<(u64, u64), Sto
 /// The words of a user's query as FTS5 terms (each quoted, so no word is read as an operator),
 /// joined by `joiner` (" " = all words, " OR " = any).
 pub(crate) fn fts_query(query: &str, joiner: &str) -> Option<String> {
-    let terms: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{word}\""))
-        .collect();
+    let terms: Vec<String> =
+        semtrace_store::text::query_words(query).iter().map(|word| format!("\"{word}\"")).collect();
     (!terms.is_empty()).then(|| terms.join(joiner))
 }
 

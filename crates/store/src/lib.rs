@@ -5,6 +5,8 @@
 
 pub mod conformance;
 mod error;
+pub mod row;
+pub mod text;
 
 use async_trait::async_trait;
 use semtrace_model::{Span, Trace, TraceId};

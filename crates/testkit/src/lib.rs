@@ -6,6 +6,7 @@
 //! the way each stack really prints them.
 
 pub mod corpus;
+pub mod postgres;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};

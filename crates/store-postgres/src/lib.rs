@@ -1,0 +1,437 @@
+//! The PostgreSQL + pgvector store: the seeds' production backend, behind the same [`Store`]
+//! interface as the embedded store and passing the same conformance suite.
+//!
+//! Life of a write: the pipeline's batcher calls [`PostgresStore::write`] with the spans of many
+//! export requests. Lookup rows the batch needs (operations, resources, scopes, templates, day
+//! partitions) are created first, idempotently, and cached; then one transaction COPYs the spans
+//! (binary) into a temporary staging table and moves them into `spans` with
+//! `ON CONFLICT DO NOTHING` (retries store nothing twice), updating the per-trace aggregates in
+//! the same statement. The call returns after `COMMIT`; only then are the requests acknowledged.
+//!
+//! Spans are partitioned by day of start time; `retention_days` drops whole partitions.
+
+mod read;
+mod schema;
+mod sql;
+mod write;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use semtrace_model::{Trace, TraceId};
+use semtrace_store::{
+    Operation, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats, TemplateVector, WriteOutcome,
+};
+use tokio_postgres::NoTls;
+
+/// Options of the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// `postgresql://user:password@host:port/database` or the key=value form.
+    pub connection_string: String,
+    /// Connections kept in the pool (writers and readers share it).
+    pub pool_size: usize,
+    /// Dimension of template embeddings (`vector(dim)` column); checked against the database.
+    pub embedding_dimension: u32,
+    /// Day partitions older than this are dropped; 0 keeps everything.
+    pub retention_days: u32,
+}
+
+impl PostgresOptions {
+    pub fn new(connection_string: impl Into<String>) -> Self {
+        PostgresOptions {
+            connection_string: connection_string.into(),
+            pool_size: 8,
+            embedding_dimension: 384,
+            retention_days: 0,
+        }
+    }
+}
+
+pub struct PostgresStore {
+    pool: Pool,
+    caches: Arc<write::Caches>,
+    total_spans: Arc<AtomicU64>,
+    total_traces: Arc<AtomicU64>,
+    retention: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(task) = self.retention.take() {
+            task.abort();
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects, checks pgvector and the embedding dimension, applies migrations, and starts the
+    /// retention task when `retention_days` is set. Every failure says what to do.
+    pub async fn open(options: PostgresOptions) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = options.connection_string.parse().map_err(|err| {
+            StoreError::Internal(format!("otel_storage.connection_string is not a PostgreSQL connection string: {err}"))
+        })?;
+        let target = target(&config);
+        // Connect once directly, so the first error is the server's own, explained.
+        let (mut client, connection) =
+            config.connect(NoTls).await.map_err(|err| connect_error(&err, &target, &config))?;
+        let driver = tokio::spawn(connection);
+        schema::migrate(&mut client, options.embedding_dimension).await?;
+        drop(client);
+        let _ = driver.await;
+
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|err| StoreError::Internal(format!("cannot build the connection pool: {err}")))?;
+        let client = pool.get().await.map_err(pool_error)?;
+        let caches = Arc::new(write::Caches::load(&client).await?);
+        let (spans, traces) = read::counts(&client).await?;
+        drop(client);
+        let store = PostgresStore {
+            pool,
+            caches,
+            total_spans: Arc::new(AtomicU64::new(spans)),
+            total_traces: Arc::new(AtomicU64::new(traces)),
+            retention: None,
+        };
+        Ok(if options.retention_days > 0 { store.with_retention(options.retention_days) } else { store })
+    }
+
+    /// Drops day partitions older than `days` now, then every hour.
+    fn with_retention(mut self, days: u32) -> Self {
+        let (pool, caches) = (self.pool.clone(), self.caches.clone());
+        let (total_spans, total_traces) = (self.total_spans.clone(), self.total_traces.clone());
+        self.retention = Some(tokio::spawn(async move {
+            loop {
+                match write::drop_expired(&pool, &caches, days).await {
+                    Ok(0) => {}
+                    Ok(dropped) => {
+                        tracing::info!(dropped, days, "retention dropped day partitions");
+                        if let Ok(client) = pool.get().await {
+                            if let Ok((spans, traces)) = read::counts(&client).await {
+                                total_spans.store(spans, Ordering::Relaxed);
+                                total_traces.store(traces, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "retention failed; will try again"),
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        }));
+        self
+    }
+
+    /// Drops the day partitions wholly older than `days` days; returns how many.
+    pub async fn drop_expired(&self, days: u32) -> Result<usize, StoreError> {
+        let dropped = write::drop_expired(&self.pool, &self.caches, days).await?;
+        let client = self.client().await?;
+        let (spans, traces) = read::counts(&client).await?;
+        self.total_spans.store(spans, Ordering::Relaxed);
+        self.total_traces.store(traces, Ordering::Relaxed);
+        Ok(dropped)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+/// `host:port` of the first host, for messages.
+fn target(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
+}
+
+/// Explains a failed connection: refused, authentication, missing database.
+fn connect_error(err: &tokio_postgres::Error, target: &str, config: &tokio_postgres::Config) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let user = config.get_user().unwrap_or("(default user)");
+    let database = config.get_dbname().unwrap_or(user);
+    if let Some(db) = err.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            return StoreError::Unavailable(format!(
+                "PostgreSQL at {target} refused user \"{user}\": authentication failed ({}); check the user and \
+                 password in otel_storage.connection_string",
+                db.message()
+            ));
+        }
+        if *code == SqlState::INVALID_CATALOG_NAME {
+            return StoreError::Unavailable(format!(
+                "database \"{database}\" does not exist on PostgreSQL at {target}: create it (createdb {database}, \
+                 or CREATE DATABASE {database}) or name another in otel_storage.connection_string"
+            ));
+        }
+        return StoreError::Unavailable(format!("PostgreSQL at {target}: {}", db.message()));
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return StoreError::Unavailable(format!(
+                    "cannot connect to PostgreSQL at {target}: connection refused; is the server running and \
+                     listening there? (otel_storage.connection_string)"
+                ));
+            }
+            return StoreError::Unavailable(format!("cannot connect to PostgreSQL at {target}: {io}"));
+        }
+        source = cause.source();
+    }
+    StoreError::Unavailable(format!("cannot connect to PostgreSQL at {target}: {err}"))
+}
+
+fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("no PostgreSQL connection: {err}"))
+}
+
+/// The server's message and detail when there is one, else the client's.
+pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => err.to_string(),
+    }
+}
+
+/// Classes a database error: connection trouble and transient conflicts (deadlock, serialization,
+/// too many connections, shutting down, disk full) are worth retrying; the rest is a bug.
+pub(crate) fn internal(err: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let retryable = err.is_closed()
+        || err.as_db_error().is_none_or(|db| {
+            let code = db.code();
+            *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::DISK_FULL
+                || code.code().starts_with("08")
+        });
+    if retryable {
+        StoreError::Unavailable(describe(&err))
+    } else {
+        StoreError::Internal(describe(&err))
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn write(&self, spans: &[semtrace_model::Span]) -> Result<WriteOutcome, StoreError> {
+        if spans.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        let rows = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::CurrentThread => semtrace_store::row::encode_batch(spans),
+            _ => tokio::task::block_in_place(|| semtrace_store::row::encode_batch(spans)),
+        };
+        let mut client = self.client().await?;
+        let committed = write::write(&mut client, &self.caches, &rows).await?;
+        self.total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
+        self.total_traces.fetch_add(committed.new_traces, Ordering::Relaxed);
+        Ok(committed.outcome)
+    }
+
+    async fn get_trace(&self, trace_id: TraceId) -> Result<Option<Trace>, StoreError> {
+        let client = self.client().await?;
+        let spans = read::trace_spans(&client, trace_id).await?;
+        Ok((!spans.is_empty()).then(|| Trace::new(trace_id, spans)))
+    }
+
+    async fn services(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows =
+            client.query("SELECT DISTINCT service FROM operations ORDER BY service", &[]).await.map_err(internal)?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT name, kind FROM operations WHERE service = $1 ORDER BY name, kind", &[&service])
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .iter()
+            .map(|row| Operation {
+                name: row.get(0),
+                span_kind: semtrace_model::SpanKind::from_otlp(i32::from(row.get::<_, i16>(1))),
+            })
+            .collect())
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM templates), (SELECT count(*) FROM templates WHERE embedding IS NULL),
+                        pg_database_size(current_database())",
+                &[],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(StoreStats {
+            total_traces: self.total_traces.load(Ordering::Relaxed),
+            total_spans: self.total_spans.load(Ordering::Relaxed),
+            disk_bytes: Some(row.get::<_, i64>(2) as u64),
+            templates: row.get::<_, i64>(0) as u64,
+            templates_pending: row.get::<_, i64>(1) as u64,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.query_one("SELECT 1", &[]).await.map_err(internal)?;
+        Ok(())
+    }
+
+    async fn pending_templates(&self, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
+        let client = self.client().await?;
+        read::pending_templates(&client, limit).await
+    }
+
+    async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        write::set_embeddings(&mut client, embeddings).await
+    }
+
+    async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError> {
+        let client = self.client().await?;
+        read::template_embeddings(&client).await
+    }
+
+    async fn match_templates(&self, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError> {
+        let client = self.client().await?;
+        read::match_templates(&client, query, limit).await
+    }
+
+    async fn spans_of_templates(
+        &self,
+        template_ids: &[i64],
+        filter: &SpanFilter,
+        max_traces: usize,
+        per_trace: bool,
+    ) -> Result<Vec<SpanHit>, StoreError> {
+        let client = self.client().await?;
+        read::spans_of_templates(&client, template_ids, filter, max_traces, per_trace).await
+    }
+
+    async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError> {
+        let client = self.client().await?;
+        read::search_errors(&client, query, filter, limit).await
+    }
+
+    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT template_id, count(*) FROM spans WHERE trace_id = $1 AND template_id IS NOT NULL
+                 GROUP BY template_id",
+                &[&trace_id.as_bytes().as_slice()],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1) as u64)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use semtrace_testkit::postgres::fresh_database;
+
+    async fn open(url: &str, dimension: u32) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open(PostgresOptions { embedding_dimension: dimension, ..PostgresOptions::new(url) }).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passes_the_conformance_suite() {
+        let url = fresh_database().await;
+        let store = open(&url, 3).await.unwrap();
+        semtrace_store::conformance::run(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reopening_keeps_data_counts_and_caches() {
+        let url = fresh_database().await;
+        let spans = semtrace_store::conformance::rich_trace(5);
+        {
+            let store = open(&url, 3).await.unwrap();
+            store.write(&spans).await.unwrap();
+        }
+        let store = open(&url, 3).await.unwrap();
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.total_traces, stats.total_spans, stats.templates), (1, 3, 3));
+        let again = store.write(&spans).await.unwrap();
+        assert_eq!(again, WriteOutcome { inserted: 0, duplicates: 3 });
+        assert_eq!(store.services().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_different_embedding_dimension_is_refused() {
+        let url = fresh_database().await;
+        drop(open(&url, 384).await.unwrap());
+        let err = open(&url, 768).await.err().expect("dimension mismatch").to_string();
+        assert!(err.contains("384-dim") && err.contains("embedding_dimension is 768"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connection_errors_say_what_to_do() {
+        let err = open("postgresql://postgres@127.0.0.1:1/postgres", 3).await.err().unwrap().to_string();
+        assert!(err.contains("127.0.0.1:1") && err.contains("connection refused"), "{err}");
+        let url = semtrace_testkit::postgres::server_url();
+        let missing = semtrace_testkit::postgres::database_url(&url, "no_such_database_here");
+        let err = open(&missing, 3).await.err().unwrap().to_string();
+        assert!(err.contains("\"no_such_database_here\" does not exist") && err.contains("createdb"), "{err}");
+        let err = open("not a url at all ::", 3).await.err().unwrap().to_string();
+        assert!(err.contains("connection_string"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spans_land_in_day_partitions_that_retention_drops() {
+        let url = fresh_database().await;
+        let store = open(&url, 3).await.unwrap();
+        let day = 86_400_000_000_000u64;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let mut old = semtrace_store::conformance::rich_trace(1);
+        let mut recent = semtrace_store::conformance::rich_trace(2);
+        for (spans, at) in [(&mut old, now - 10 * day), (&mut recent, now - 3_600_000_000_000)] {
+            for span in spans.iter_mut() {
+                let length = span.end_time_unix_nano - span.start_time_unix_nano;
+                span.start_time_unix_nano = at;
+                span.end_time_unix_nano = at + length;
+            }
+        }
+        store.write(&old).await.unwrap();
+        store.write(&recent).await.unwrap();
+        assert_eq!(store.stats().await.unwrap().total_spans, 6);
+        assert_eq!(store.drop_expired(7).await.unwrap(), 1, "one day partition is older than 7 days");
+        assert!(store.get_trace(old[0].trace_id).await.unwrap().is_none());
+        assert_eq!(store.get_trace(recent[0].trace_id).await.unwrap().unwrap().spans.len(), 3);
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.total_spans, stats.total_traces), (3, 1));
+        // A late span for a dropped day recreates its partition.
+        store.write(&old).await.unwrap();
+        assert_eq!(store.get_trace(old[0].trace_id).await.unwrap().unwrap().spans.len(), 3);
+    }
+}

@@ -1,0 +1,384 @@
+//! Reads: spans back into the model, templates, and the searches.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use semtrace_model::{Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
+use semtrace_store::text::{bm25, query_words, Collection};
+use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
+use semtrace_summary::Outcome;
+use tokio_postgres::{Client, Row};
+
+use crate::internal;
+use crate::sql::{self, JsonText};
+
+pub(crate) async fn counts(client: &Client) -> Result<(u64, u64), StoreError> {
+    let row = client
+        .query_one("SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM traces)", &[])
+        .await
+        .map_err(internal)?;
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+}
+
+/// Columns of a whole span, over `spans s` joined to its resource `r` and scope `c`.
+const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
+    s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links, s.dropped_attributes,
+    s.dropped_events, s.dropped_links, s.resource_id, r.body, s.scope_id, c.body, s.template_id";
+
+const SPAN_JOINS: &str = "JOIN resources r ON r.id = s.resource_id JOIN scopes c ON c.id = s.scope_id";
+
+fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("stored span has a bad {column}: {err}"))
+}
+
+/// Decodes rows of [`SPAN_COLUMNS`], sharing resources and scopes between spans.
+fn decode(rows: &[Row]) -> Result<Vec<(Span, Option<i64>)>, StoreError> {
+    let mut resources: HashMap<i64, Arc<Resource>> = HashMap::new();
+    let mut scopes: HashMap<i64, Arc<Scope>> = HashMap::new();
+    let json = |row: &Row, index: usize| -> Result<Option<String>, StoreError> {
+        let text: Option<JsonText<'_>> = row.try_get(index).map_err(internal)?;
+        Ok(text.map(|text| text.0.to_owned()))
+    };
+    let mut spans = Vec::with_capacity(rows.len());
+    for row in rows {
+        let resource_id: i64 = row.get(17);
+        let resource = match resources.get(&resource_id) {
+            Some(resource) => resource.clone(),
+            None => {
+                let body = json(row, 18)?.unwrap_or_default();
+                let resource: Arc<Resource> =
+                    Arc::new(serde_json::from_str(&body).map_err(|e| corrupt("resource", e))?);
+                resources.insert(resource_id, resource.clone());
+                resource
+            }
+        };
+        let scope_id: i64 = row.get(19);
+        let scope = match scopes.get(&scope_id) {
+            Some(scope) => scope.clone(),
+            None => {
+                let body = json(row, 20)?.unwrap_or_default();
+                let scope: Arc<Scope> = Arc::new(serde_json::from_str(&body).map_err(|e| corrupt("scope", e))?);
+                scopes.insert(scope_id, scope.clone());
+                scope
+            }
+        };
+        let attributes = json(row, 11)?.unwrap_or_default();
+        let events: Vec<Event> = match json(row, 12)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("events", e))?,
+            None => Vec::new(),
+        };
+        let links: Vec<Link> = match json(row, 13)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("links", e))?,
+            None => Vec::new(),
+        };
+        let parent: Option<&[u8]> = row.get(2);
+        spans.push((
+            Span {
+                trace_id: TraceId::from_slice(row.get(0)).map_err(|e| corrupt("trace id", e))?,
+                span_id: SpanId::from_slice(row.get(1)).map_err(|e| corrupt("span id", e))?,
+                parent_span_id: parent.map(SpanId::from_slice).transpose().map_err(|e| corrupt("parent id", e))?,
+                name: row.get(3),
+                kind: SpanKind::from_otlp(i32::from(row.get::<_, i16>(4))),
+                start_time_unix_nano: row.get::<_, i64>(5) as u64,
+                end_time_unix_nano: row.get::<_, i64>(6) as u64,
+                status: Status { code: StatusCode::from_otlp(i32::from(row.get::<_, i16>(7))), message: row.get(8) },
+                trace_state: row.get(9),
+                flags: row.get::<_, i64>(10) as u32,
+                attributes: Attributes::from_json(&attributes).map_err(|e| corrupt("attributes", e))?,
+                events,
+                links,
+                dropped_attributes_count: row.get::<_, i32>(14) as u32,
+                dropped_events_count: row.get::<_, i32>(15) as u32,
+                dropped_links_count: row.get::<_, i32>(16) as u32,
+                resource,
+                scope,
+            },
+            row.get(21),
+        ));
+    }
+    Ok(spans)
+}
+
+pub(crate) async fn trace_spans(client: &Client, trace_id: TraceId) -> Result<Vec<Span>, StoreError> {
+    let rows = client
+        .query(
+            &format!("SELECT {SPAN_COLUMNS} FROM spans s {SPAN_JOINS} WHERE s.trace_id = $1 ORDER BY s.start_ns"),
+            &[&trace_id.as_bytes().as_slice()],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(decode(&rows)?.into_iter().map(|(span, _)| span).collect())
+}
+
+/// A span's key: (trace id, span id, start time): the primary key, partition included.
+type Key = (Vec<u8>, Vec<u8>, SystemTime);
+
+/// Reads the spans of `keys`, in the order given, each with its score.
+async fn hits(client: &Client, keys: Vec<(Key, f64)>) -> Result<Vec<SpanHit>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let traces: Vec<&[u8]> = keys.iter().map(|((trace, _, _), _)| trace.as_slice()).collect();
+    let spans: Vec<&[u8]> = keys.iter().map(|((_, span, _), _)| span.as_slice()).collect();
+    let starts: Vec<SystemTime> = keys.iter().map(|((_, _, start), _)| *start).collect();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {SPAN_COLUMNS} FROM unnest($1::bytea[], $2::bytea[], $3::timestamptz[]) AS k(t, p, st)
+                 JOIN spans s ON s.trace_id = k.t AND s.span_id = k.p AND s.start_time = k.st {SPAN_JOINS}"
+            ),
+            &[&traces, &spans, &starts],
+        )
+        .await
+        .map_err(internal)?;
+    let mut found: HashMap<(TraceId, SpanId), (Span, Option<i64>)> =
+        decode(&rows)?.into_iter().map(|(span, template)| ((span.trace_id, span.span_id), (span, template))).collect();
+    let mut hits = Vec::with_capacity(keys.len());
+    for ((trace, span, _), score) in keys {
+        let (Ok(trace), Ok(span)) = (TraceId::from_slice(&trace), SpanId::from_slice(&span)) else { continue };
+        if let Some((span, template_id)) = found.remove(&(trace, span)) {
+            hits.push(SpanHit { span, template_id, score });
+        }
+    }
+    Ok(hits)
+}
+
+pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, text, failed FROM templates WHERE embedding IS NULL ORDER BY id LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|row| PendingTemplate {
+            id: row.get(0),
+            text: row.get(1),
+            outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
+        })
+        .collect())
+}
+
+pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateVector>, StoreError> {
+    let rows = client
+        .query("SELECT id, embedding, failed FROM templates WHERE embedding IS NOT NULL", &[])
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|row| TemplateVector {
+            id: row.get(0),
+            vector: row.get::<_, pgvector::Vector>(1).to_vec(),
+            outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
+        })
+        .collect())
+}
+
+/// Most templates ranked for one query; past this the weakest matches are not ranked.
+const MAX_CANDIDATES: i64 = 20_000;
+
+/// Templates holding any query word (the GIN index finds them), ranked by BM25 computed here
+/// exactly as SQLite's FTS5 does, so both backends rank alike.
+pub(crate) async fn match_templates(client: &Client, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError> {
+    let words = query_words(query);
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let any_word = words.join(" | ");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&any_word, &MAX_CANDIDATES];
+    let (candidates, stats) = tokio::try_join!(
+        client.query("SELECT id, text FROM templates WHERE tsv @@ to_tsquery('simple', $1) LIMIT $2", &params),
+        client.query_one("SELECT count(*), coalesce(avg(words), 0)::float8 FROM templates", &[]),
+    )
+    .map_err(internal)?;
+    let collection = Collection { documents: stats.get::<_, i64>(0) as u64, mean_length: stats.get(1) };
+    let texts: Vec<(i64, String)> = candidates.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let document_words: Vec<HashSet<String>> =
+        texts.iter().map(|(_, text)| semtrace_store::text::words(text).collect()).collect();
+    let frequency: Vec<u64> =
+        words.iter().map(|word| document_words.iter().filter(|set| set.contains(word)).count() as u64).collect();
+    let mut ranked: Vec<(i64, f64)> = texts
+        .iter()
+        .map(|(id, text)| (*id, bm25(&words, text, &frequency, collection)))
+        .filter(|(_, score)| *score > 0.0)
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    Ok(ranked)
+}
+
+/// The filter as SQL parameters $2..$7 of [`FILTER_SQL`].
+struct Bound {
+    service: Option<String>,
+    status: Option<i16>,
+    start_ns: i64,
+    end_ns: i64,
+    /// Microsecond bounds for partition pruning and the time indexes.
+    start_time: SystemTime,
+    end_time: SystemTime,
+    exclude_trace: Option<Vec<u8>>,
+}
+
+const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
+     AND s.start_time >= $4 AND s.start_time <= $5 AND s.start_ns >= $6 AND s.start_ns < $7
+     AND ($8::bytea IS NULL OR s.trace_id <> $8)";
+
+impl Bound {
+    fn new(filter: &SpanFilter) -> Self {
+        let to_i64 = |nanos: u64| i64::try_from(nanos).unwrap_or(i64::MAX);
+        let start_ns = filter.start_ns.map_or(0, to_i64);
+        let end_ns = filter.end_ns.map_or(i64::MAX, to_i64);
+        Bound {
+            service: filter.service.clone(),
+            status: filter.status.map(|status| status.to_otlp() as i16),
+            start_ns,
+            end_ns,
+            // Round outwards to whole microseconds; the exact bounds are applied on `*_ns`.
+            start_time: sql::timestamp(start_ns / 1000 * 1000),
+            end_time: sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000),
+            exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
+        }
+    }
+
+    /// Parameters $1 to $9: `first`, the filter, then `limit`.
+    fn params<'a>(
+        &'a self,
+        first: &'a (dyn tokio_postgres::types::ToSql + Sync),
+        limit: &'a i64,
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 9] {
+        [
+            first,
+            &self.service,
+            &self.status,
+            &self.start_time,
+            &self.end_time,
+            &self.start_ns,
+            &self.end_ns,
+            &self.exclude_trace,
+            limit,
+        ]
+    }
+}
+
+/// Templates looked up per round trip while collecting spans of templates.
+const TEMPLATES_PER_QUERY: usize = 32;
+
+pub(crate) async fn spans_of_templates(
+    client: &Client,
+    template_ids: &[i64],
+    filter: &SpanFilter,
+    max_traces: usize,
+    per_trace: bool,
+) -> Result<Vec<SpanHit>, StoreError> {
+    let bound = Bound::new(filter);
+    // Templates with no span of the service, or of the wrong outcome, cannot match: skip them.
+    let of_service: Option<HashSet<i64>> = match &bound.service {
+        Some(service) => Some(
+            client
+                .query("SELECT template_id FROM template_services WHERE service = $1", &[service])
+                .await
+                .map_err(internal)?
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
+        ),
+        None => None,
+    };
+    let failed: Option<HashSet<i64>> = match bound.status {
+        Some(_) => Some(
+            client
+                .query("SELECT id FROM templates WHERE failed <> 0", &[])
+                .await
+                .map_err(internal)?
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
+        ),
+        None => None,
+    };
+    let wanted_failed = bound.status == Some(StatusCode::Error.to_otlp() as i16);
+    let template_ids: Vec<i64> = template_ids
+        .iter()
+        .copied()
+        .filter(|id| {
+            of_service.as_ref().is_none_or(|set| set.contains(id))
+                && failed.as_ref().is_none_or(|set| set.contains(id) == wanted_failed)
+        })
+        .collect();
+    // A template's spans may crowd into few traces: read a few per wanted trace.
+    let per_template = (max_traces * 4).max(16) as i64;
+    let statement = client
+        .prepare(&format!(
+            "SELECT s.trace_id, s.span_id, s.start_time
+             FROM unnest($1::int8[]) WITH ORDINALITY AS t(id, ord)
+             CROSS JOIN LATERAL (
+                 SELECT s.trace_id, s.span_id, s.start_time, s.start_ns FROM spans s
+                 WHERE s.template_id = t.id AND {FILTER_SQL}
+                 ORDER BY s.start_time DESC, s.start_ns DESC LIMIT $9) s
+             ORDER BY t.ord, s.start_time DESC, s.start_ns DESC"
+        ))
+        .await
+        .map_err(internal)?;
+    let mut traces: HashSet<Vec<u8>> = HashSet::new();
+    let mut chosen: Vec<(Key, f64)> = Vec::new();
+    'chunks: for chunk in template_ids.chunks(TEMPLATES_PER_QUERY) {
+        let chunk = chunk.to_vec();
+        let rows = client.query(&statement, &bound.params(&chunk, &per_template)).await.map_err(internal)?;
+        for row in rows {
+            let trace: Vec<u8> = row.get(0);
+            if traces.insert(trace.clone()) || !per_trace {
+                chosen.push(((trace, row.get(1), row.get(2)), 0.0));
+                let found = if per_trace { traces.len() } else { chosen.len() };
+                if found >= max_traces {
+                    break 'chunks;
+                }
+            }
+        }
+    }
+    hits(client, chosen).await
+}
+
+pub(crate) async fn search_errors(
+    client: &Client,
+    query: &str,
+    filter: &SpanFilter,
+    limit: usize,
+) -> Result<Vec<SpanHit>, StoreError> {
+    let bound = Bound::new(filter);
+    let limit = limit as i64;
+    let words = query_words(query);
+    let key = |row: &Row, score: f64| ((row.get(0), row.get(1), row.get(2)), score);
+    if words.is_empty() {
+        // No words: the newest errors.
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT s.trace_id, s.span_id, s.start_time FROM spans s
+                     WHERE s.status = 2 AND $1::text IS NULL AND {FILTER_SQL}
+                     ORDER BY s.start_time DESC, s.start_ns DESC LIMIT $9"
+                ),
+                &bound.params(&None::<String>, &limit),
+            )
+            .await
+            .map_err(internal)?;
+        return hits(client, rows.iter().map(|row| key(row, 0.0)).collect()).await;
+    }
+    let statement = client
+        .prepare(&format!(
+            "SELECT s.trace_id, s.span_id, s.start_time, ts_rank(s.error_tsv, q)::float8 AS rank
+             FROM spans s, to_tsquery('simple', $1) q
+             WHERE s.error_text IS NOT NULL AND s.error_tsv @@ q AND {FILTER_SQL}
+             ORDER BY rank DESC, s.start_time DESC LIMIT $9"
+        ))
+        .await
+        .map_err(internal)?;
+    // Every word first; when nothing has them all, any word, ranked.
+    let mut rows = client.query(&statement, &bound.params(&words.join(" & "), &limit)).await.map_err(internal)?;
+    if rows.is_empty() && words.len() > 1 {
+        rows = client.query(&statement, &bound.params(&words.join(" | "), &limit)).await.map_err(internal)?;
+    }
+    hits(client, rows.iter().map(|row| key(row, row.get(3))).collect()).await
+}

@@ -1,0 +1,206 @@
+//! The schema and its versioned migrations, applied at start (and by `semtrace db init`) under an
+//! advisory lock so that several semtrace instances starting together migrate once.
+//! `semtrace_migrations` records what was applied; a migration is appended, never edited, once
+//! released.
+
+use semtrace_store::StoreError;
+use tokio_postgres::Client;
+
+use crate::{describe, internal};
+
+/// Advisory lock key of migrations ("semtrace" in ASCII, folded into 64 bits).
+const MIGRATION_LOCK: i64 = 0x7365_6d74_7261_6365;
+
+/// Migration `n` (1-based) as SQL; `{dim}` stands for the embedding dimension.
+const MIGRATIONS: &[&str] = &[
+    // 1: spans partitioned by day (the seeds' columns plus template and error text), their
+    // shared resources and scopes, operations, per-trace aggregates, templates with embeddings.
+    r#"
+    CREATE TABLE resources (
+        id bigserial PRIMARY KEY,
+        hash bigint NOT NULL UNIQUE,            -- FNV-1a of the JSON body
+        body jsonb NOT NULL                     -- attributes, dropped count, schema url
+    );
+    CREATE TABLE scopes (
+        id bigserial PRIMARY KEY,
+        hash bigint NOT NULL UNIQUE,
+        body jsonb NOT NULL
+    );
+    CREATE TABLE operations (
+        service text NOT NULL,
+        name text NOT NULL,
+        kind smallint NOT NULL,                 -- OTLP SpanKind number
+        PRIMARY KEY (service, name, kind)
+    );
+    CREATE TABLE templates (
+        id bigserial PRIMARY KEY,
+        hash bigint NOT NULL UNIQUE,            -- semtrace_summary::template_hash of text
+        text text NOT NULL,
+        failed smallint NOT NULL,               -- 0 healthy, 1 failed, 2 failed with a reason
+        words integer NOT NULL,                 -- words in text, for BM25
+        embedding vector({dim}),                -- NULL until embedded
+        created_at timestamptz NOT NULL DEFAULT now(),
+        tsv tsvector GENERATED ALWAYS AS
+            (to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED
+    );
+    CREATE INDEX templates_pending ON templates (id) WHERE embedding IS NULL;
+    CREATE INDEX templates_tsv ON templates USING gin (tsv);
+    CREATE INDEX templates_embedding ON templates USING hnsw (embedding vector_cosine_ops);
+    -- Which services have spans of a template, so a search filtered by service skips the others.
+    CREATE TABLE template_services (
+        service text NOT NULL,
+        template_id bigint NOT NULL REFERENCES templates (id),
+        PRIMARY KEY (service, template_id)
+    );
+    CREATE TABLE spans (
+        trace_id bytea NOT NULL,                -- 16 bytes
+        span_id bytea NOT NULL,                 -- 8 bytes
+        parent_span_id bytea,                   -- NULL for a root span
+        trace_state text NOT NULL,
+        name text NOT NULL,
+        kind smallint NOT NULL,
+        service text NOT NULL,
+        start_time timestamptz NOT NULL,        -- microseconds; start_ns/end_ns keep nanoseconds
+        end_time timestamptz NOT NULL,
+        start_ns bigint NOT NULL,
+        end_ns bigint NOT NULL,
+        status smallint NOT NULL,               -- OTLP StatusCode number: 0 unset, 1 ok, 2 error
+        status_message text NOT NULL,
+        flags bigint NOT NULL,
+        attributes jsonb NOT NULL,              -- typed values, see semtrace_model::AnyValue
+        events jsonb,
+        links jsonb,
+        dropped_attributes integer NOT NULL,
+        dropped_events integer NOT NULL,
+        dropped_links integer NOT NULL,
+        resource_id bigint NOT NULL,
+        scope_id bigint NOT NULL,
+        template_id bigint,
+        summary text NOT NULL,                  -- semtrace_summary's one-line summary
+        error_type text,
+        error_text text,                        -- exception messages, status message, error logs
+        error_tsv tsvector GENERATED ALWAYS AS (CASE WHEN error_text IS NULL THEN NULL ELSE
+            setweight(to_tsvector('simple', regexp_replace(coalesce(error_type, ''), '[^[:alnum:]]+', ' ', 'g')), 'A')
+            || setweight(to_tsvector('simple', regexp_replace(error_text, '[^[:alnum:]]+', ' ', 'g')), 'B') END) STORED,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        -- Idempotent writes (a retried span has the same start time); also the trace-by-id index.
+        PRIMARY KEY (trace_id, span_id, start_time)
+    ) PARTITION BY RANGE (start_time);
+    CREATE INDEX spans_start_status ON spans (start_time, status);
+    CREATE INDEX spans_service_start ON spans (service, start_time);
+    CREATE INDEX spans_name_start ON spans (name, start_time);
+    CREATE INDEX spans_template_start ON spans (template_id, start_time);
+    CREATE INDEX spans_attributes ON spans USING gin (attributes jsonb_path_ops);
+    CREATE INDEX spans_errors ON spans USING gin (error_tsv) WHERE error_text IS NOT NULL;
+    CREATE TABLE traces (
+        trace_id bytea PRIMARY KEY,
+        start_time timestamptz NOT NULL,
+        start_ns bigint NOT NULL,
+        end_ns bigint NOT NULL,
+        span_count bigint NOT NULL,
+        error_count bigint NOT NULL,
+        root_service text,                      -- NULL until the root span arrives
+        root_name text
+    );
+    CREATE INDEX traces_start ON traces (start_time);
+    "#,
+];
+
+/// Creates the pgvector extension if needed, then applies the migrations not applied yet, and
+/// checks that the embedding column has `dimension` dimensions.
+pub(crate) async fn migrate(client: &mut Client, dimension: u32) -> Result<(), StoreError> {
+    ensure_pgvector(client).await?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(internal)?;
+    let result = apply(client, dimension).await;
+    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    result?;
+    unlock.map_err(internal)?;
+    check_dimension(client, dimension).await
+}
+
+async fn apply(client: &mut Client, dimension: u32) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS semtrace_migrations (
+                version integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(internal)?;
+    let applied: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM semtrace_migrations", &[])
+        .await
+        .map_err(internal)?
+        .get(0);
+    let applied = applied as usize;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database has schema version {applied} but this semtrace knows only up to {}: upgrade semtrace",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = (index + 1) as i32;
+        let sql = migration.replace("{dim}", &dimension.to_string());
+        let transaction = client.transaction().await.map_err(internal)?;
+        transaction
+            .batch_execute(&sql)
+            .await
+            .map_err(|err| StoreError::Internal(format!("schema migration {version} failed: {}", describe(&err))))?;
+        transaction
+            .execute("INSERT INTO semtrace_migrations (version) VALUES ($1)", &[&version])
+            .await
+            .map_err(internal)?;
+        transaction.commit().await.map_err(internal)?;
+        tracing::info!(version, "applied schema migration");
+    }
+    Ok(())
+}
+
+async fn ensure_pgvector(client: &Client) -> Result<(), StoreError> {
+    let installed = client
+        .query_opt("SELECT extversion FROM pg_extension WHERE extname = 'vector'", &[])
+        .await
+        .map_err(internal)?;
+    if installed.is_some() {
+        return Ok(());
+    }
+    let available = client
+        .query_opt("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'", &[])
+        .await
+        .map_err(internal)?;
+    if available.is_none() {
+        return Err(StoreError::Internal(
+            "pgvector is not installed on this PostgreSQL server (type \"vector\" does not exist): install the \
+             pgvector extension for your PostgreSQL version (Debian/Ubuntu with the PostgreSQL apt repository: \
+             postgresql-16-pgvector; or build it from source), then start semtrace again"
+                .into(),
+        ));
+    }
+    client.batch_execute("CREATE EXTENSION IF NOT EXISTS vector").await.map_err(|err| {
+        StoreError::Internal(format!(
+            "cannot create the pgvector extension ({}): run CREATE EXTENSION vector once in this database as \
+             its owner or a superuser",
+            describe(&err)
+        ))
+    })
+}
+
+async fn check_dimension(client: &Client, dimension: u32) -> Result<(), StoreError> {
+    let row = client
+        .query_one(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'templates'::regclass AND attname = 'embedding'",
+            &[],
+        )
+        .await
+        .map_err(internal)?;
+    let stored: i32 = row.get(0);
+    if stored != dimension as i32 {
+        return Err(StoreError::Internal(format!(
+            "the database stores {stored}-dim embeddings (templates.embedding is vector({stored})) but \
+             embedding_dimension is {dimension}: use a model of {stored} dims, or another database"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,447 @@
+//! Writes: lookup rows (created idempotently and cached), day partitions, the spans' COPY, template
+//! embeddings and retention.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use deadpool_postgres::{Object, Pool};
+use futures_util::pin_mut;
+use semtrace_store::row::SpanRow;
+use semtrace_store::{StoreError, WriteOutcome};
+use semtrace_summary::template_hash;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
+
+use crate::sql::{self, Jsonb};
+use crate::{describe, internal};
+
+/// Advisory lock key serialising partition creation and retention.
+const PARTITION_LOCK: i64 = 0x7365_6d74_7061_7274;
+
+/// Rows known to be committed in the lookup tables, so a batch creates only what is new.
+/// Concurrent writers (several pipeline workers, or several semtrace instances) may race to
+/// create the same row: every creation is `ON CONFLICT DO NOTHING` followed by a read.
+#[derive(Default)]
+pub(crate) struct Caches {
+    operations: Mutex<HashSet<(String, String, i16)>>,
+    resources: Mutex<HashMap<i64, i64>>,
+    scopes: Mutex<HashMap<i64, i64>>,
+    templates: Mutex<HashMap<i64, i64>>,
+    template_services: Mutex<HashSet<(i64, String)>>,
+    /// Days (since the epoch) whose partition exists.
+    partitions: Mutex<HashSet<i64>>,
+}
+
+impl Caches {
+    pub async fn load(client: &Client) -> Result<Self, StoreError> {
+        let caches = Caches::default();
+        for row in client.query("SELECT service, name, kind FROM operations", &[]).await.map_err(internal)? {
+            caches.operations.lock().expect("cache lock").insert((row.get(0), row.get(1), row.get(2)));
+        }
+        for row in client.query("SELECT hash, id FROM templates", &[]).await.map_err(internal)? {
+            caches.templates.lock().expect("cache lock").insert(row.get(0), row.get(1));
+        }
+        for row in client.query("SELECT template_id, service FROM template_services", &[]).await.map_err(internal)? {
+            caches.template_services.lock().expect("cache lock").insert((row.get(0), row.get(1)));
+        }
+        *caches.partitions.lock().expect("cache lock") =
+            partitions(client).await?.into_iter().map(|(day, _)| day).collect();
+        Ok(caches)
+    }
+}
+
+pub(crate) struct Committed {
+    pub outcome: WriteOutcome,
+    pub new_traces: u64,
+}
+
+/// Ids of a batch's lookup rows, by the row's position.
+struct Ids {
+    resource: Vec<i64>,
+    scope: Vec<i64>,
+    template: Vec<i64>,
+}
+
+pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]) -> Result<Committed, StoreError> {
+    let days: HashSet<i64> = rows.iter().map(|row| sql::day_of(row.start_ns)).collect();
+    ensure_partitions(client, caches, days).await?;
+    ensure_operations(client, caches, rows).await?;
+    let ids = Ids {
+        resource: body_ids(client, &caches.resources, "resources", rows.iter().map(|row| &*row.resource)).await?,
+        scope: body_ids(client, &caches.scopes, "scopes", rows.iter().map(|row| &*row.scope)).await?,
+        template: template_ids(client, caches, rows).await?,
+    };
+    ensure_template_services(client, caches, rows, &ids.template).await?;
+
+    let transaction = client.transaction().await.map_err(internal)?;
+    transaction.batch_execute(STAGING).await.map_err(internal)?;
+    let sink = transaction.copy_in(COPY).await.map_err(internal)?;
+    let writer = BinaryCopyInWriter::new(sink, COPY_TYPES);
+    pin_mut!(writer);
+    for (index, row) in rows.iter().enumerate() {
+        let (trace_id, span_id) = (row.trace_id.as_slice(), row.span_id.as_slice());
+        let parent = row.parent_span_id.as_ref().map(|id| id.as_slice());
+        let (name, service) = (sql::text(&row.name), sql::text(&row.service));
+        let (trace_state, status_message) = (sql::text(&row.trace_state), sql::text(&row.status_message));
+        let (start, end) = (sql::timestamp(row.start_ns), sql::timestamp(row.end_ns));
+        let kind = row.kind as i16;
+        let status = row.status_code as i16;
+        let flags = i64::from(row.flags);
+        let attributes = sql::json(&row.attributes);
+        let events = row.events.as_deref().map(sql::json);
+        let links = row.links.as_deref().map(sql::json);
+        let dropped = [row.dropped_attributes as i32, row.dropped_events as i32, row.dropped_links as i32];
+        let summary = sql::text(&row.summary);
+        let error_type = row.error_type.as_deref().map(sql::text);
+        let error_text = row.error_text.as_deref().map(sql::text);
+        let values: [&(dyn ToSql + Sync); 26] = [
+            &trace_id,
+            &span_id,
+            &parent,
+            &trace_state.as_ref(),
+            &name.as_ref(),
+            &kind,
+            &service.as_ref(),
+            &start,
+            &end,
+            &row.start_ns,
+            &row.end_ns,
+            &status,
+            &status_message.as_ref(),
+            &flags,
+            &Jsonb(&attributes),
+            &events.as_deref().map(Jsonb),
+            &links.as_deref().map(Jsonb),
+            &dropped[0],
+            &dropped[1],
+            &dropped[2],
+            &ids.resource[index],
+            &ids.scope[index],
+            &ids.template[index],
+            &summary.as_ref(),
+            &error_type.as_deref(),
+            &error_text.as_deref(),
+        ];
+        writer.as_mut().write(&values).await.map_err(internal)?;
+    }
+    writer.finish().await.map_err(internal)?;
+    let counts = transaction.query_one(MOVE, &[]).await.map_err(internal)?;
+    transaction.commit().await.map_err(internal)?;
+    let inserted = counts.get::<_, i64>(0) as usize;
+    Ok(Committed {
+        outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted },
+        new_traces: counts.get::<_, i64>(1) as u64,
+    })
+}
+
+/// Types of the staged columns, in order (see [`STAGING`]).
+const COPY_TYPES: &[Type] = &[
+    Type::BYTEA,
+    Type::BYTEA,
+    Type::BYTEA,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT2,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::INT8,
+    Type::INT2,
+    Type::TEXT,
+    Type::INT8,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::INT4,
+    Type::INT4,
+    Type::INT4,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// The staging table a batch is copied into; per connection, emptied at every commit.
+const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS semtrace_staging (
+    trace_id bytea, span_id bytea, parent_span_id bytea, trace_state text, name text, kind smallint, service text,
+    start_time timestamptz, end_time timestamptz, start_ns bigint, end_ns bigint, status smallint,
+    status_message text, flags bigint, attributes jsonb, events jsonb, links jsonb, dropped_attributes integer,
+    dropped_events integer, dropped_links integer, resource_id bigint, scope_id bigint, template_id bigint,
+    summary text, error_type text, error_text text
+) ON COMMIT DELETE ROWS";
+
+const COPY: &str = "COPY semtrace_staging FROM STDIN (FORMAT binary)";
+
+/// Moves staged spans into `spans` (skipping those already stored) and folds the inserted ones
+/// into `traces`; answers (spans inserted, traces new).
+const MOVE: &str = "WITH inserted AS (
+        INSERT INTO spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time, end_time,
+            start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
+            dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text)
+        SELECT * FROM semtrace_staging
+        ON CONFLICT DO NOTHING
+        RETURNING trace_id, start_ns, end_ns, status, parent_span_id, service, name
+    ), per_trace AS (
+        SELECT trace_id, min(start_ns) AS start_ns, max(end_ns) AS end_ns, count(*) AS spans,
+               count(*) FILTER (WHERE status = 2) AS errors,
+               max(service) FILTER (WHERE parent_span_id IS NULL) AS root_service,
+               max(name) FILTER (WHERE parent_span_id IS NULL) AS root_name
+        FROM inserted GROUP BY trace_id
+    ), upserted AS (
+        INSERT INTO traces (trace_id, start_time, start_ns, end_ns, span_count, error_count, root_service, root_name)
+        SELECT trace_id, to_timestamp(start_ns / 1e9), start_ns, end_ns, spans, errors, root_service, root_name
+        FROM per_trace ORDER BY trace_id
+        ON CONFLICT (trace_id) DO UPDATE SET
+            start_time = least(traces.start_time, excluded.start_time),
+            start_ns = least(traces.start_ns, excluded.start_ns),
+            end_ns = greatest(traces.end_ns, excluded.end_ns),
+            span_count = traces.span_count + excluded.span_count,
+            error_count = traces.error_count + excluded.error_count,
+            root_service = coalesce(excluded.root_service, traces.root_service),
+            root_name = coalesce(excluded.root_name, traces.root_name)
+        RETURNING xmax = 0 AS new
+    )
+    SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM upserted WHERE new)";
+
+async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -> Result<(), StoreError> {
+    let new: Vec<(String, String, i16)> = {
+        let known = caches.operations.lock().expect("cache lock");
+        let mut new = HashSet::new();
+        for row in rows {
+            let key = (sql::text(&row.service).into_owned(), sql::text(&row.name).into_owned(), row.kind as i16);
+            if !known.contains(&key) {
+                new.insert(key);
+            }
+        }
+        new.into_iter().collect()
+    };
+    if new.is_empty() {
+        return Ok(());
+    }
+    let services: Vec<&str> = new.iter().map(|(service, _, _)| service.as_str()).collect();
+    let names: Vec<&str> = new.iter().map(|(_, name, _)| name.as_str()).collect();
+    let kinds: Vec<i16> = new.iter().map(|(_, _, kind)| *kind).collect();
+    client
+        .execute(
+            "INSERT INTO operations (service, name, kind) SELECT * FROM unnest($1::text[], $2::text[], $3::int2[])
+             ON CONFLICT DO NOTHING",
+            &[&services, &names, &kinds],
+        )
+        .await
+        .map_err(internal)?;
+    caches.operations.lock().expect("cache lock").extend(new);
+    Ok(())
+}
+
+/// Ids of resource or scope bodies (JSON), creating the missing ones; by position.
+async fn body_ids<'a>(
+    client: &Client,
+    cache: &Mutex<HashMap<i64, i64>>,
+    table: &str,
+    bodies: impl Iterator<Item = &'a str>,
+) -> Result<Vec<i64>, StoreError> {
+    let hashes: Vec<(i64, &str)> = bodies.map(|body| (template_hash(body), body)).collect();
+    let missing: HashMap<i64, &str> = {
+        let known = cache.lock().expect("cache lock");
+        hashes.iter().filter(|(hash, _)| !known.contains_key(hash)).copied().collect()
+    };
+    if !missing.is_empty() {
+        let keys: Vec<i64> = missing.keys().copied().collect();
+        let texts: Vec<String> = missing.values().map(|body| sql::json(body).into_owned()).collect();
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {table} (hash, body) SELECT hash, body::jsonb FROM unnest($1::int8[], $2::text[])
+                     AS t(hash, body) ON CONFLICT (hash) DO NOTHING"
+                ),
+                &[&keys, &texts],
+            )
+            .await
+            .map_err(internal)?;
+        let rows = client
+            .query(&format!("SELECT hash, id FROM {table} WHERE hash = ANY($1)"), &[&keys])
+            .await
+            .map_err(internal)?;
+        let mut known = cache.lock().expect("cache lock");
+        for row in rows {
+            known.insert(row.get(0), row.get(1));
+        }
+    }
+    let known = cache.lock().expect("cache lock");
+    hashes
+        .iter()
+        .map(|(hash, _)| known.get(hash).copied().ok_or_else(|| StoreError::Internal(format!("{table} row vanished"))))
+        .collect()
+}
+
+async fn template_ids(client: &Client, caches: &Caches, rows: &[SpanRow]) -> Result<Vec<i64>, StoreError> {
+    let missing: HashMap<i64, &SpanRow> = {
+        let known = caches.templates.lock().expect("cache lock");
+        rows.iter().filter(|row| !known.contains_key(&row.template_hash)).map(|row| (row.template_hash, row)).collect()
+    };
+    if !missing.is_empty() {
+        let hashes: Vec<i64> = missing.keys().copied().collect();
+        let texts: Vec<String> = missing.values().map(|row| sql::text(&row.template).into_owned()).collect();
+        let failed: Vec<i16> = missing.values().map(|row| row.template_outcome.to_i64() as i16).collect();
+        let words: Vec<i32> =
+            missing.values().map(|row| semtrace_store::text::words(&row.template).count() as i32).collect();
+        client
+            .execute(
+                "INSERT INTO templates (hash, text, failed, words)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[])
+                 ON CONFLICT (hash) DO NOTHING",
+                &[&hashes, &texts, &failed, &words],
+            )
+            .await
+            .map_err(internal)?;
+        let found =
+            client.query("SELECT hash, id FROM templates WHERE hash = ANY($1)", &[&hashes]).await.map_err(internal)?;
+        let mut known = caches.templates.lock().expect("cache lock");
+        for row in found {
+            known.insert(row.get(0), row.get(1));
+        }
+    }
+    let known = caches.templates.lock().expect("cache lock");
+    rows.iter()
+        .map(|row| {
+            known.get(&row.template_hash).copied().ok_or_else(|| StoreError::Internal("template row vanished".into()))
+        })
+        .collect()
+}
+
+async fn ensure_template_services(
+    client: &Client,
+    caches: &Caches,
+    rows: &[SpanRow],
+    template_ids: &[i64],
+) -> Result<(), StoreError> {
+    let new: Vec<(i64, String)> = {
+        let known = caches.template_services.lock().expect("cache lock");
+        let mut new = HashSet::new();
+        for (row, &template) in rows.iter().zip(template_ids) {
+            let key = (template, sql::text(&row.service).into_owned());
+            if !known.contains(&key) {
+                new.insert(key);
+            }
+        }
+        new.into_iter().collect()
+    };
+    if new.is_empty() {
+        return Ok(());
+    }
+    let templates: Vec<i64> = new.iter().map(|(template, _)| *template).collect();
+    let services: Vec<&str> = new.iter().map(|(_, service)| service.as_str()).collect();
+    client
+        .execute(
+            "INSERT INTO template_services (template_id, service) SELECT * FROM unnest($1::int8[], $2::text[])
+             ON CONFLICT DO NOTHING",
+            &[&templates, &services],
+        )
+        .await
+        .map_err(internal)?;
+    caches.template_services.lock().expect("cache lock").extend(new);
+    Ok(())
+}
+
+/// The partition name and bounds of a day: `spans_p20261123`, `[2026-11-23, 2026-11-24)` UTC.
+fn partition(day: i64) -> (String, String, String) {
+    let date = |day: i64| {
+        time::OffsetDateTime::from_unix_timestamp(day * 86_400).map(|moment| moment.date()).unwrap_or(time::Date::MIN)
+    };
+    let (from, to) = (date(day), date(day + 1));
+    let name = format!("spans_p{:04}{:02}{:02}", from.year(), u8::from(from.month()), from.day());
+    (name, format!("{from} 00:00:00+00"), format!("{to} 00:00:00+00"))
+}
+
+async fn ensure_partitions(client: &mut Object, caches: &Caches, days: HashSet<i64>) -> Result<(), StoreError> {
+    let missing: Vec<i64> = {
+        let known = caches.partitions.lock().expect("cache lock");
+        days.into_iter().filter(|day| !known.contains(day)).collect()
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let transaction = client.transaction().await.map_err(internal)?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await.map_err(internal)?;
+    for &day in &missing {
+        let (name, from, to) = partition(day);
+        transaction
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF spans FOR VALUES FROM ('{from}') TO ('{to}')"
+            ))
+            .await
+            .map_err(|err| StoreError::Internal(format!("cannot create partition {name}: {}", describe(&err))))?;
+    }
+    transaction.commit().await.map_err(internal)?;
+    caches.partitions.lock().expect("cache lock").extend(missing);
+    Ok(())
+}
+
+/// The day partitions of `spans`: (day since the epoch, name).
+async fn partitions(client: &Client) -> Result<Vec<(i64, String)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT c.relname, (extract(epoch FROM lower_bound) / 86400)::int8
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+                  LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']+)''\\)')::timestamptz
+                           AS lower_bound) b
+             WHERE i.inhparent = 'spans'::regclass",
+            &[],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows.iter().map(|row| (row.get(1), row.get(0))).collect())
+}
+
+/// Drops the partitions of days wholly older than `days` days, and the traces that started
+/// before; returns how many partitions were dropped.
+pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Result<usize, StoreError> {
+    let mut client = pool.get().await.map_err(crate::pool_error)?;
+    let now_day = sql::day_of(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0),
+    );
+    let first_kept = now_day - i64::from(days);
+    let expired: Vec<(i64, String)> =
+        partitions(&client).await?.into_iter().filter(|(day, _)| *day < first_kept).collect();
+    let transaction = client.transaction().await.map_err(internal)?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await.map_err(internal)?;
+    for (_, name) in &expired {
+        transaction.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).await.map_err(internal)?;
+    }
+    let cutoff = sql::timestamp(first_kept * 86_400_000_000_000);
+    transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)?;
+    transaction.commit().await.map_err(internal)?;
+    let mut known = caches.partitions.lock().expect("cache lock");
+    for (day, _) in &expired {
+        known.remove(day);
+    }
+    Ok(expired.len())
+}
+
+pub(crate) async fn set_embeddings(client: &mut Object, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+    let transaction = client.transaction().await.map_err(internal)?;
+    let update = transaction.prepare("UPDATE templates SET embedding = $2 WHERE id = $1").await.map_err(internal)?;
+    for (id, vector) in embeddings {
+        let vector = pgvector::Vector::from(vector.clone());
+        transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
+    }
+    transaction.commit().await.map_err(internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_named_by_utc_day() {
+        let day = sql::day_of(1_700_000_000_000_000_000); // 2023-11-14T22:13:20Z
+        let (name, from, to) = partition(day);
+        assert_eq!(name, "spans_p20231114");
+        assert_eq!((from.as_str(), to.as_str()), ("2023-11-14 00:00:00+00", "2023-11-15 00:00:00+00"));
+        assert_eq!(partition(0).0, "spans_p19700101");
+    }
+}

@@ -1,0 +1,91 @@
+//! Spans encoded for storage, the same for every backend: ids as bytes, attributes, events and
+//! links as JSON, resource and scope as shared JSON bodies, and the span's summary template.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use semtrace_model::{Resource, Scope, Span};
+
+/// A span ready for insertion: columns encoded, resource and scope as their JSON bodies
+/// (shared between the spans of a batch that share them).
+pub struct SpanRow {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub service: String,
+    pub name: String,
+    pub kind: i32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status_code: i32,
+    pub status_message: String,
+    pub trace_state: String,
+    pub flags: u32,
+    pub attributes: String,
+    pub events: Option<String>,
+    pub links: Option<String>,
+    pub dropped_attributes: u32,
+    pub dropped_events: u32,
+    pub dropped_links: u32,
+    pub resource: Arc<str>,
+    pub scope: Arc<str>,
+    /// The readable one-line summary (`semtrace_summary::SpanSummary::text`).
+    pub summary: String,
+    pub template_hash: i64,
+    pub template: String,
+    pub template_outcome: semtrace_summary::Outcome,
+    pub error_type: Option<String>,
+    pub error_text: Option<String>,
+}
+
+/// Encodes spans, serialising each distinct resource and scope once.
+pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
+    let mut resources: HashMap<*const Resource, Arc<str>> = HashMap::new();
+    let mut scopes: HashMap<*const Scope, Arc<str>> = HashMap::new();
+    spans
+        .iter()
+        .map(|span| {
+            let resource =
+                resources.entry(Arc::as_ptr(&span.resource)).or_insert_with(|| to_json(&*span.resource).into()).clone();
+            let scope = scopes.entry(Arc::as_ptr(&span.scope)).or_insert_with(|| to_json(&*span.scope).into()).clone();
+            let summary = semtrace_summary::summarize(span);
+            SpanRow {
+                trace_id: *span.trace_id.as_bytes(),
+                span_id: *span.span_id.as_bytes(),
+                parent_span_id: span.parent_span_id.map(|id| *id.as_bytes()),
+                service: span.service_name().to_owned(),
+                name: span.name.clone(),
+                kind: span.kind.to_otlp(),
+                start_ns: to_i64(span.start_time_unix_nano),
+                end_ns: to_i64(span.end_time_unix_nano),
+                status_code: span.status.code.to_otlp(),
+                status_message: span.status.message.clone(),
+                trace_state: span.trace_state.clone(),
+                flags: span.flags,
+                attributes: span.attributes.to_json(),
+                events: (!span.events.is_empty()).then(|| to_json(&span.events)),
+                links: (!span.links.is_empty()).then(|| to_json(&span.links)),
+                dropped_attributes: span.dropped_attributes_count,
+                dropped_events: span.dropped_events_count,
+                dropped_links: span.dropped_links_count,
+                resource,
+                scope,
+                template_hash: summary.template_hash(),
+                summary: summary.text,
+                template: summary.template,
+                template_outcome: summary.outcome,
+                error_type: summary.error_type,
+                error_text: summary.error_text,
+            }
+        })
+        .collect()
+}
+
+/// Timestamps are stored as SQLite's signed 64-bit integers (good until the year 2262).
+fn to_i64(nanos: u64) -> i64 {
+    i64::try_from(nanos).unwrap_or(i64::MAX)
+}
+
+pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("model types always serialise")
+}
