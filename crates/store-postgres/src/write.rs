@@ -165,8 +165,9 @@ const COPY_TYPES: &[Type] = &[
     Type::TEXT,
 ];
 
-/// The staging table a batch is copied into; per connection, emptied at every commit.
-const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS semtrace_staging (
+/// The staging table a batch is copied into; per connection, emptied at every commit. (The notice
+/// that it exists already is not sent.)
+const STAGING: &str = "SET LOCAL client_min_messages = warning; CREATE TEMP TABLE IF NOT EXISTS semtrace_staging (
     trace_id bytea, span_id bytea, parent_span_id bytea, trace_state text, name text, kind smallint, service text,
     start_time timestamptz, end_time timestamptz, start_ns bigint, end_ns bigint, status smallint,
     status_message text, flags bigint, attributes jsonb, events jsonb, links jsonb, dropped_attributes integer,
