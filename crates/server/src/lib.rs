@@ -2,6 +2,7 @@
 //! `semtrace` command line (serve, trace, health, bench).
 
 pub mod bench;
+pub mod bench_peer;
 pub mod bench_search;
 pub mod client;
 pub mod config;
@@ -137,7 +138,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Finds and loads the embedding model (on the blocking pool: it reads ~90 MB), checking its
 /// dimension against `embedding_dimension`.
-async fn load_embedder(config: &Config) -> anyhow::Result<Arc<semtrace_embed::Embedder>> {
+pub async fn load_embedder(config: &Config) -> anyhow::Result<Arc<semtrace_embed::Embedder>> {
     let spec = config.otel_storage.embedding_model.clone();
     let mut search_dirs = vec![config.semantic.models_dir.clone()];
     // Beside the binary too, so `target/release/semtrace` finds the repository's ./models from anywhere.

@@ -66,6 +66,10 @@ enum BenchCommand {
     Quality(semtrace_server::bench_search::QualityArgs),
     /// Search latency percentiles on a loaded server (uncached and cached query embeddings).
     Search(semtrace_server::bench_search::SearchArgs),
+    /// The seeds' PostgreSQL design (an embedding per span row, one INSERT per span, IVFFlat)
+    /// against semtrace's (templates, COPY) on one PostgreSQL: ingest, index build, size, and the
+    /// seeds' four query types.
+    Peer(semtrace_server::bench_peer::PeerArgs),
 }
 
 #[derive(clap::Args)]
@@ -140,6 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Quality(args)) => semtrace_server::bench_search::quality(args).await,
         Command::Bench(BenchCommand::Search(args)) => semtrace_server::bench_search::search(args).await,
+        Command::Bench(BenchCommand::Peer(args)) => semtrace_server::bench_peer::peer(args).await,
         Command::Search(args) => client::search(args).await,
         Command::Db(DbCommand::Init(args)) => {
             let config = args.load()?;

@@ -74,9 +74,46 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
     };
     ensure_template_services(client, caches, rows, &ids.template).await?;
 
-    let transaction = client.transaction().await.map_err(internal)?;
-    transaction.batch_execute(STAGING).await.map_err(internal)?;
-    let sink = transaction.copy_in(COPY).await.map_err(internal)?;
+    // Two writers updating the same traces can deadlock; PostgreSQL then aborts one of them, which
+    // is retried (the write is idempotent).
+    let mut attempt = 0;
+    let counts = loop {
+        match copy_and_move(client, rows, &ids).await {
+            Ok(counts) => break counts,
+            Err(err) if attempt < MAX_CONFLICT_RETRIES && is_conflict(&err) => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %describe(&err), "write conflicted; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(5 * attempt as u64)).await;
+            }
+            Err(err) => return Err(internal(err)),
+        }
+    };
+    let inserted = counts.get::<_, i64>(0) as usize;
+    Ok(Committed {
+        outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted },
+        new_traces: counts.get::<_, i64>(1) as u64,
+    })
+}
+
+/// Deadlocks and serialization failures retried before the write fails.
+const MAX_CONFLICT_RETRIES: u32 = 5;
+
+fn is_conflict(err: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    err.code()
+        .is_some_and(|code| *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+/// Copies the rows into the staging table and moves them into `spans` and `traces`, in one
+/// transaction; answers (spans inserted, traces new).
+async fn copy_and_move(
+    client: &mut Object,
+    rows: &[SpanRow],
+    ids: &Ids,
+) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    transaction.batch_execute(STAGING).await?;
+    let sink = transaction.copy_in(COPY).await?;
     let writer = BinaryCopyInWriter::new(sink, COPY_TYPES);
     pin_mut!(writer);
     for (index, row) in rows.iter().enumerate() {
@@ -123,16 +160,12 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
             &error_type.as_deref(),
             &error_text.as_deref(),
         ];
-        writer.as_mut().write(&values).await.map_err(internal)?;
+        writer.as_mut().write(&values).await?;
     }
-    writer.finish().await.map_err(internal)?;
-    let counts = transaction.query_one(MOVE, &[]).await.map_err(internal)?;
-    transaction.commit().await.map_err(internal)?;
-    let inserted = counts.get::<_, i64>(0) as usize;
-    Ok(Committed {
-        outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted },
-        new_traces: counts.get::<_, i64>(1) as u64,
-    })
+    writer.finish().await?;
+    let counts = transaction.query_one(MOVE, &[]).await?;
+    transaction.commit().await?;
+    Ok(counts)
 }
 
 /// Types of the staged columns, in order (see [`STAGING`]).
