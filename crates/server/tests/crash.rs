@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{get_json, hex, spawn_binary};
+use common::{get_json, hex, postgres_env, spawn_binary_with};
 use prost::Message;
 use semtrace_testkit::{GeneratorConfig, TraceGenerator};
 
@@ -49,8 +49,19 @@ async fn check_all_stored(api: &str, acknowledged: &[[u8; 16]]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_ingest_loses_nothing_acknowledged() {
+    kill_9_during_ingest(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_ingest_on_postgres_loses_nothing_acknowledged() {
+    kill_9_during_ingest(&postgres_env().await).await;
+}
+
+/// Clients load a server, which is killed with SIGKILL; after a restart every acknowledged trace
+/// is stored whole, once.
+async fn kill_9_during_ingest(env: &[(String, String)]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = spawn_binary(dir.path()).await;
+    let mut server = spawn_binary_with(dir.path(), env).await;
     let stop = Arc::new(Mutex::new(false));
     let clients: Vec<_> =
         (0..4).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 100 + seed, stop.clone()))).collect();
@@ -64,7 +75,7 @@ async fn kill_9_during_ingest_loses_nothing_acknowledged() {
     }
     assert!(acknowledged.len() > 100, "the load ran ({} traces acknowledged)", acknowledged.len());
 
-    let restarted = spawn_binary(dir.path()).await;
+    let restarted = spawn_binary_with(dir.path(), env).await;
     check_all_stored(&restarted.api, &acknowledged).await;
     let (_, health) = get_json(&format!("{}/api/v1/health", restarted.api)).await;
     let stored = health["total_spans"].as_u64().unwrap();
@@ -77,7 +88,7 @@ async fn kill_9_during_ingest_loses_nothing_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = spawn_binary(dir.path()).await;
+    let mut server = spawn_binary_with(dir.path(), &[]).await;
     let stop = Arc::new(Mutex::new(false));
     let client = tokio::spawn(load(server.otlp_http.clone(), 7, stop.clone()));
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -96,7 +107,7 @@ async fn sigterm_drains_and_exits_zero() {
     let acknowledged = client.await.unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
     assert!(!acknowledged.is_empty());
-    let mut restarted = spawn_binary(dir.path()).await;
+    let mut restarted = spawn_binary_with(dir.path(), &[]).await;
     check_all_stored(&restarted.api, &acknowledged).await;
     restarted.child.kill().unwrap();
 }

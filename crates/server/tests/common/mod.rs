@@ -53,8 +53,14 @@ pub struct ChildServer {
 }
 
 pub async fn spawn_binary(data_dir: &Path) -> ChildServer {
+    spawn_binary_with(data_dir, &[]).await
+}
+
+/// `semtrace serve` with extra environment, e.g. `SEMTRACE_STORAGE=postgres`.
+pub async fn spawn_binary_with(data_dir: &Path, env: &[(String, String)]) -> ChildServer {
     let (grpc, http, api) = (free_port(), free_port(), free_port());
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
@@ -101,4 +107,10 @@ pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Environment selecting the PostgreSQL store on a fresh test database.
+pub async fn postgres_env() -> Vec<(String, String)> {
+    let url = semtrace_testkit::postgres::fresh_database().await;
+    vec![("SEMTRACE_STORAGE".into(), "postgres".into()), ("SEMTRACE_OTEL_STORAGE__CONNECTION_STRING".into(), url)]
 }
