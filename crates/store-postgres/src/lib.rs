@@ -388,6 +388,19 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_span_twice_in_one_batch_is_stored_once() {
+        let url = fresh_database().await;
+        let store = open(&url, 3).await.unwrap();
+        let mut spans = semtrace_store::conformance::rich_trace(9);
+        spans.push(spans[1].clone());
+        let outcome = store.write(&spans).await.unwrap();
+        assert_eq!(outcome, WriteOutcome { inserted: 3, duplicates: 1 });
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.total_spans, stats.total_traces), (3, 1));
+        assert_eq!(store.get_trace(spans[0].trace_id).await.unwrap().unwrap().spans.len(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_different_embedding_dimension_is_refused() {
         let url = fresh_database().await;
         drop(open(&url, 384).await.unwrap());

@@ -76,10 +76,19 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
 
     // Two writers updating the same traces can deadlock; PostgreSQL then aborts one of them, which
     // is retried (the write is idempotent).
+    // Most batches hold only new spans: they are copied straight into `spans`. A batch holding a
+    // span already stored (a client's retry) fails that copy on the primary key and goes through
+    // the staging table instead, which skips what is stored.
     let mut attempt = 0;
-    let counts = loop {
-        match copy_and_move(client, rows, &ids).await {
+    let mut direct = true;
+    let (inserted, new_traces) = loop {
+        let result =
+            if direct { copy_direct(client, rows, &ids).await } else { copy_and_move(client, rows, &ids).await };
+        match result {
             Ok(counts) => break counts,
+            Err(err) if direct && err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                direct = false;
+            }
             Err(err) if attempt < MAX_CONFLICT_RETRIES && is_conflict(&err) => {
                 attempt += 1;
                 tracing::debug!(attempt, error = %describe(&err), "write conflicted; retrying");
@@ -88,11 +97,7 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
             Err(err) => return Err(internal(err)),
         }
     };
-    let inserted = counts.get::<_, i64>(0) as usize;
-    Ok(Committed {
-        outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted },
-        new_traces: counts.get::<_, i64>(1) as u64,
-    })
+    Ok(Committed { outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted }, new_traces })
 }
 
 /// Deadlocks and serialization failures retried before the write fails.
@@ -110,10 +115,87 @@ async fn copy_and_move(
     client: &mut Object,
     rows: &[SpanRow],
     ids: &Ids,
-) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+) -> Result<(usize, u64), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     transaction.batch_execute(STAGING).await?;
-    let sink = transaction.copy_in(COPY).await?;
+    copy_rows(&transaction, COPY, rows, ids).await?;
+    let counts = transaction.query_one(MOVE, &[]).await?;
+    transaction.commit().await?;
+    Ok((counts.get::<_, i64>(0) as usize, counts.get::<_, i64>(1) as u64))
+}
+
+/// Copies the rows straight into `spans` and folds them into `traces`, in one transaction; fails
+/// with a unique violation when a span is stored already.
+async fn copy_direct(client: &mut Object, rows: &[SpanRow], ids: &Ids) -> Result<(usize, u64), tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    copy_rows(&transaction, COPY_DIRECT, rows, ids).await?;
+    let traces = TraceColumns::of(rows);
+    let new = transaction
+        .query_one(
+            UPSERT_TRACES,
+            &[
+                &traces.trace_ids,
+                &traces.start_ns,
+                &traces.end_ns,
+                &traces.spans,
+                &traces.errors,
+                &traces.root_services,
+                &traces.root_names,
+            ],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok((rows.len(), new.get::<_, i64>(0) as u64))
+}
+
+/// Per-trace aggregates of a batch, as column arrays.
+#[derive(Default)]
+struct TraceColumns<'a> {
+    trace_ids: Vec<&'a [u8]>,
+    start_ns: Vec<i64>,
+    end_ns: Vec<i64>,
+    spans: Vec<i64>,
+    errors: Vec<i64>,
+    root_services: Vec<Option<std::borrow::Cow<'a, str>>>,
+    root_names: Vec<Option<std::borrow::Cow<'a, str>>>,
+}
+
+impl<'a> TraceColumns<'a> {
+    fn of(rows: &'a [SpanRow]) -> Self {
+        let mut index: HashMap<&[u8; 16], usize> = HashMap::new();
+        let mut columns = TraceColumns::default();
+        for row in rows {
+            let at = *index.entry(&row.trace_id).or_insert_with(|| {
+                columns.trace_ids.push(row.trace_id.as_slice());
+                columns.start_ns.push(row.start_ns);
+                columns.end_ns.push(row.end_ns);
+                columns.spans.push(0);
+                columns.errors.push(0);
+                columns.root_services.push(None);
+                columns.root_names.push(None);
+                columns.trace_ids.len() - 1
+            });
+            columns.start_ns[at] = columns.start_ns[at].min(row.start_ns);
+            columns.end_ns[at] = columns.end_ns[at].max(row.end_ns);
+            columns.spans[at] += 1;
+            columns.errors[at] += i64::from(row.status_code == 2);
+            if row.parent_span_id.is_none() {
+                columns.root_services[at] = Some(sql::text(&row.service));
+                columns.root_names[at] = Some(sql::text(&row.name));
+            }
+        }
+        columns
+    }
+}
+
+/// Writes the rows into an open `COPY … FROM STDIN (FORMAT binary)` of the staged columns.
+async fn copy_rows(
+    transaction: &tokio_postgres::Transaction<'_>,
+    copy: &str,
+    rows: &[SpanRow],
+    ids: &Ids,
+) -> Result<(), tokio_postgres::Error> {
+    let sink = transaction.copy_in(copy).await?;
     let writer = BinaryCopyInWriter::new(sink, COPY_TYPES);
     pin_mut!(writer);
     for (index, row) in rows.iter().enumerate() {
@@ -163,9 +245,7 @@ async fn copy_and_move(
         writer.as_mut().write(&values).await?;
     }
     writer.finish().await?;
-    let counts = transaction.query_one(MOVE, &[]).await?;
-    transaction.commit().await?;
-    Ok(counts)
+    Ok(())
 }
 
 /// Types of the staged columns, in order (see [`STAGING`]).
@@ -209,6 +289,30 @@ const STAGING: &str = "SET LOCAL client_min_messages = warning; CREATE TEMP TABL
 ) ON COMMIT DELETE ROWS";
 
 const COPY: &str = "COPY semtrace_staging FROM STDIN (FORMAT binary)";
+
+const COPY_DIRECT: &str = "COPY spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time,
+    end_time, start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
+    dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text)
+    FROM STDIN (FORMAT binary)";
+
+/// Folds per-trace aggregates into `traces`; answers how many traces are new.
+const UPSERT_TRACES: &str = "WITH upserted AS (
+        INSERT INTO traces (trace_id, start_time, start_ns, end_ns, span_count, error_count, root_service, root_name)
+        SELECT trace_id, to_timestamp(start_ns / 1e9), start_ns, end_ns, spans, errors, root_service, root_name
+        FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[])
+             AS t(trace_id, start_ns, end_ns, spans, errors, root_service, root_name)
+        ORDER BY trace_id
+        ON CONFLICT (trace_id) DO UPDATE SET
+            start_time = least(traces.start_time, excluded.start_time),
+            start_ns = least(traces.start_ns, excluded.start_ns),
+            end_ns = greatest(traces.end_ns, excluded.end_ns),
+            span_count = traces.span_count + excluded.span_count,
+            error_count = traces.error_count + excluded.error_count,
+            root_service = coalesce(excluded.root_service, traces.root_service),
+            root_name = coalesce(excluded.root_name, traces.root_name)
+        RETURNING xmax = 0 AS new
+    )
+    SELECT count(*) FROM upserted WHERE new";
 
 /// Moves staged spans into `spans` (skipping those already stored) and folds the inserted ones
 /// into `traces`; answers (spans inserted, traces new).
