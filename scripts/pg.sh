@@ -5,8 +5,8 @@
 #
 #   scripts/pg.sh install            fetch and unpack the binaries (idempotent)
 #   scripts/pg.sh start DIR PORT     initdb DIR if new, start on 127.0.0.1:PORT, print the URL
-#   scripts/pg.sh ensure             start the shared test cluster (target/pg-test, port 25432)
-#                                    unless it runs; print its URL (used by the tests)
+#   scripts/pg.sh ensure             start the shared test cluster (target/pg-test, on the first free
+#                                    port from 25432) unless it runs; print its URL (used by the tests)
 #   scripts/pg.sh stop DIR           stop the cluster of DIR
 #
 # PostgreSQL refuses to run as root: as root, the cluster runs as the system user `semtrace-pg`
@@ -103,7 +103,16 @@ case "${1:-}" in
     mkdir -p target
     exec 9>target/pg-test.lock
     flock 9
-    start target/pg-test 25432
+    if [ -f target/pg-test/postmaster.pid ] \
+        && as_owner "$bin/pg_ctl" status --pgdata="$PWD/target/pg-test" >/dev/null 2>&1; then
+      # Line 4 of postmaster.pid is the port the running server listens on.
+      echo "postgresql://postgres@127.0.0.1:$(sed -n 4p target/pg-test/postmaster.pid)/postgres"
+      exit 0
+    fi
+    # Another checkout's cluster may hold 25432: take the first free port.
+    port=25432
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    start target/pg-test "$port"
     ;;
   *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
