@@ -38,11 +38,22 @@ pub struct PostgresSettings {
     pub pool_size: u32,
     /// Days of spans kept: older day partitions are dropped hourly. 0 keeps everything (0–36500).
     pub retention_days: u32,
+    /// pgvector index over template embeddings: `hnsw`, or `ivfflat` (built once 1,000 templates
+    /// are embedded, `lists = sqrt(rows)`).
+    pub vector_index: VectorIndexKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorIndexKind {
+    #[default]
+    Hnsw,
+    Ivfflat,
 }
 
 impl Default for PostgresSettings {
     fn default() -> Self {
-        PostgresSettings { pool_size: 8, retention_days: 0 }
+        PostgresSettings { pool_size: 8, retention_days: 0, vector_index: VectorIndexKind::Hnsw }
     }
 }
 

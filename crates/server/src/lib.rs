@@ -130,6 +130,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 pool_size: config.postgres.pool_size as usize,
                 embedding_dimension: config.otel_storage.embedding_dimension,
                 retention_days: config.postgres.retention_days,
+                vector_index: match config.postgres.vector_index {
+                    crate::config::VectorIndexKind::Hnsw => semtrace_store_postgres::VectorIndex::Hnsw,
+                    crate::config::VectorIndexKind::Ivfflat => semtrace_store_postgres::VectorIndex::Ivfflat,
+                },
             };
             Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
         }

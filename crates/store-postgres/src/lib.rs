@@ -38,6 +38,19 @@ pub struct PostgresOptions {
     pub embedding_dimension: u32,
     /// Day partitions older than this are dropped; 0 keeps everything.
     pub retention_days: u32,
+    /// The index over template embeddings in PostgreSQL (for SQL users and ANN queries; semtrace's
+    /// own search ranks templates in memory).
+    pub vector_index: VectorIndex,
+}
+
+/// Kind of pgvector index over template embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VectorIndex {
+    /// HNSW (pgvector ≥ 0.5): built as rows arrive, no training.
+    #[default]
+    Hnsw,
+    /// IVFFlat with `lists = sqrt(rows)`, built once 1,000 templates are embedded.
+    Ivfflat,
 }
 
 impl PostgresOptions {
@@ -47,12 +60,14 @@ impl PostgresOptions {
             pool_size: 8,
             embedding_dimension: 384,
             retention_days: 0,
+            vector_index: VectorIndex::Hnsw,
         }
     }
 }
 
 pub struct PostgresStore {
     pool: Pool,
+    vector_index: VectorIndex,
     caches: Arc<write::Caches>,
     total_spans: Arc<AtomicU64>,
     total_traces: Arc<AtomicU64>,
@@ -80,6 +95,7 @@ impl PostgresStore {
             config.connect(NoTls).await.map_err(|err| connect_error(&err, &target, &config))?;
         let driver = tokio::spawn(connection);
         schema::migrate(&mut client, options.embedding_dimension).await?;
+        schema::vector_index(&client, options.vector_index).await?;
         drop(client);
         let _ = driver.await;
 
@@ -96,6 +112,7 @@ impl PostgresStore {
         drop(client);
         let store = PostgresStore {
             pool,
+            vector_index: options.vector_index,
             caches,
             total_spans: Arc::new(AtomicU64::new(spans)),
             total_traces: Arc::new(AtomicU64::new(traces)),
@@ -312,7 +329,11 @@ impl Store for PostgresStore {
 
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        write::set_embeddings(&mut client, embeddings).await
+        write::set_embeddings(&mut client, embeddings).await?;
+        if self.vector_index == VectorIndex::Ivfflat {
+            schema::vector_index(&client, VectorIndex::Ivfflat).await?;
+        }
+        Ok(())
     }
 
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError> {
@@ -398,6 +419,57 @@ mod tests {
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.total_spans, stats.total_traces), (3, 1));
         assert_eq!(store.get_trace(spans[0].trace_id).await.unwrap().unwrap().spans.len(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ivfflat_is_built_once_enough_templates_are_embedded() {
+        let url = fresh_database().await;
+        let options = PostgresOptions {
+            embedding_dimension: 3,
+            vector_index: VectorIndex::Ivfflat,
+            ..PostgresOptions::new(&url)
+        };
+        let store = PostgresStore::open(options.clone()).await.unwrap();
+        let client = store.client().await.unwrap();
+        let index = || async {
+            client
+                .query_opt("SELECT indexdef FROM pg_indexes WHERE indexname = 'templates_embedding'", &[])
+                .await
+                .unwrap()
+                .map(|row| row.get::<_, String>(0))
+        };
+        assert_eq!(index().await, None, "no IVFFlat on an empty table");
+        // 1,000 distinct templates, embedded.
+        let mut spans = Vec::new();
+        for n in 0..schema::IVFFLAT_MIN_ROWS as u64 {
+            let mut span = semtrace_store::conformance::rich_trace(100 + n)[1].clone();
+            span.name = format!("operation {}", "x".repeat(n as usize % 50 + 1) + &"y".repeat(n as usize / 50));
+            spans.push(span);
+        }
+        store.write(&spans).await.unwrap();
+        let pending = store.pending_templates(2000).await.unwrap();
+        assert_eq!(pending.len(), 1000);
+        let (first, rest) = pending.split_at(999);
+        let vector = |i: usize| vec![(i % 7) as f32 + 1.0, (i % 11) as f32, 1.0];
+        let embed = |templates: &[semtrace_store::PendingTemplate]| -> Vec<(i64, Vec<f32>)> {
+            templates.iter().enumerate().map(|(i, t)| (t.id, vector(i))).collect()
+        };
+        store.set_template_embeddings(&embed(first)).await.unwrap();
+        assert_eq!(index().await, None, "999 rows: not yet");
+        store.set_template_embeddings(&embed(rest)).await.unwrap();
+        let made = index().await.expect("IVFFlat built at 1,000 rows");
+        assert!(made.contains("ivfflat") && made.contains("lists='32'"), "{made}");
+        // Reopening with HNSW replaces it.
+        drop(client);
+        drop(store);
+        let store = PostgresStore::open(PostgresOptions { vector_index: VectorIndex::Hnsw, ..options }).await.unwrap();
+        let client = store.client().await.unwrap();
+        let made: String = client
+            .query_one("SELECT indexdef FROM pg_indexes WHERE indexname = 'templates_embedding'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(made.contains("hnsw"), "{made}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

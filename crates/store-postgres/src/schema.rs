@@ -6,7 +6,7 @@
 use semtrace_store::StoreError;
 use tokio_postgres::Client;
 
-use crate::{describe, internal};
+use crate::{describe, internal, VectorIndex};
 
 /// Advisory lock key of migrations ("semtrace" in ASCII, folded into 64 bits).
 const MIGRATION_LOCK: i64 = 0x7365_6d74_7261_6365;
@@ -45,7 +45,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX templates_pending ON templates (id) WHERE embedding IS NULL;
     CREATE INDEX templates_tsv ON templates USING gin (tsv);
-    CREATE INDEX templates_embedding ON templates USING hnsw (embedding vector_cosine_ops);
+    -- The vector index (HNSW, or IVFFlat once there are enough rows) is made by `vector_index`.
     -- Which services have spans of a template, so a search filtered by service skips the others.
     CREATE TABLE template_services (
         service text NOT NULL,
@@ -202,5 +202,54 @@ async fn check_dimension(client: &Client, dimension: u32) -> Result<(), StoreErr
              embedding_dimension is {dimension}: use a model of {stored} dims, or another database"
         )));
     }
+    Ok(())
+}
+
+/// IVFFlat is built once this many templates are embedded (seed 000: an IVFFlat index trained on
+/// an empty or tiny table has useless lists).
+pub(crate) const IVFFLAT_MIN_ROWS: i64 = 1000;
+
+/// Makes the configured vector index over template embeddings, replacing the other kind:
+/// HNSW at once; IVFFlat with `lists = sqrt(rows)` once [`IVFFLAT_MIN_ROWS`] templates are
+/// embedded (until then searches scan, which at that size is fast anyway).
+pub(crate) async fn vector_index(client: &Client, kind: VectorIndex) -> Result<(), StoreError> {
+    let existing: Option<String> = client
+        .query_opt(
+            "SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'templates_embedding'",
+            &[],
+        )
+        .await
+        .map_err(internal)?
+        .map(|row| row.get(0));
+    let wanted = match kind {
+        VectorIndex::Hnsw => "hnsw",
+        VectorIndex::Ivfflat => "ivfflat",
+    };
+    if existing.as_deref() == Some(wanted) {
+        return Ok(());
+    }
+    let create = match kind {
+        VectorIndex::Hnsw => {
+            "CREATE INDEX templates_embedding ON templates USING hnsw (embedding vector_cosine_ops)".to_owned()
+        }
+        VectorIndex::Ivfflat => {
+            let rows: i64 = client
+                .query_one("SELECT count(*) FROM templates WHERE embedding IS NOT NULL", &[])
+                .await
+                .map_err(internal)?
+                .get(0);
+            if rows < IVFFLAT_MIN_ROWS {
+                return Ok(());
+            }
+            let lists = ((rows as f64).sqrt().round() as i64).max(1);
+            format!("CREATE INDEX templates_embedding ON templates USING ivfflat (embedding vector_cosine_ops) WITH (lists = {lists})")
+        }
+    };
+    client
+        .batch_execute(&format!("DROP INDEX IF EXISTS templates_embedding; {create}"))
+        .await
+        .map_err(|err| StoreError::Internal(format!("cannot create the {wanted} vector index: {}", describe(&err))))?;
+    tracing::info!(index = wanted, "vector index over template embeddings created");
     Ok(())
 }
