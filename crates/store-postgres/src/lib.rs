@@ -101,6 +101,14 @@ impl PostgresStore {
 
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
+            .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    client
+                        .batch_execute("SET plan_cache_mode = force_custom_plan")
+                        .await
+                        .map_err(deadpool_postgres::HookError::Backend)
+                })
+            }))
             .max_size(options.pool_size.max(2))
             .wait_timeout(Some(Duration::from_secs(30)))
             .runtime(deadpool_postgres::Runtime::Tokio1)

@@ -4,11 +4,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use deadpool_postgres::ClientWrapper as Client;
 use semtrace_model::{Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
 use semtrace_store::text::{bm25, query_words, Collection};
 use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
 use semtrace_summary::Outcome;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{Row, Statement};
 
 use crate::internal;
 use crate::sql::{self, JsonText};
@@ -27,6 +28,13 @@ const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, s.name, s.k
     s.dropped_events, s.dropped_links, s.resource_id, r.body, s.scope_id, c.body, s.template_id";
 
 const SPAN_JOINS: &str = "JOIN resources r ON r.id = s.resource_id JOIN scopes c ON c.id = s.scope_id";
+
+/// A statement prepared once per connection (deadpool keeps the cache). Connections plan every
+/// execution for its parameters (`plan_cache_mode = force_custom_plan`, set when a connection is
+/// made), so a filter left open (`$2 IS NULL OR …`) never gets a generic plan.
+async fn prepared(client: &Client, sql: &str) -> Result<Statement, StoreError> {
+    client.prepare_cached(sql).await.map_err(internal)
+}
 
 fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("stored span has a bad {column}: {err}"))
@@ -101,13 +109,12 @@ fn decode(rows: &[Row]) -> Result<Vec<(Span, Option<i64>)>, StoreError> {
 }
 
 pub(crate) async fn trace_spans(client: &Client, trace_id: TraceId) -> Result<Vec<Span>, StoreError> {
-    let rows = client
-        .query(
-            &format!("SELECT {SPAN_COLUMNS} FROM spans s {SPAN_JOINS} WHERE s.trace_id = $1 ORDER BY s.start_ns"),
-            &[&trace_id.as_bytes().as_slice()],
-        )
-        .await
-        .map_err(internal)?;
+    let statement = prepared(
+        client,
+        &format!("SELECT {SPAN_COLUMNS} FROM spans s {SPAN_JOINS} WHERE s.trace_id = $1 ORDER BY s.start_ns"),
+    )
+    .await?;
+    let rows = client.query(&statement, &[&trace_id.as_bytes().as_slice()]).await.map_err(internal)?;
     Ok(decode(&rows)?.into_iter().map(|(span, _)| span).collect())
 }
 
@@ -122,16 +129,15 @@ async fn hits(client: &Client, keys: Vec<(Key, f64)>) -> Result<Vec<SpanHit>, St
     let traces: Vec<&[u8]> = keys.iter().map(|((trace, _, _), _)| trace.as_slice()).collect();
     let spans: Vec<&[u8]> = keys.iter().map(|((_, span, _), _)| span.as_slice()).collect();
     let starts: Vec<SystemTime> = keys.iter().map(|((_, _, start), _)| *start).collect();
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {SPAN_COLUMNS} FROM unnest($1::bytea[], $2::bytea[], $3::timestamptz[]) AS k(t, p, st)
-                 JOIN spans s ON s.trace_id = k.t AND s.span_id = k.p AND s.start_time = k.st {SPAN_JOINS}"
-            ),
-            &[&traces, &spans, &starts],
-        )
-        .await
-        .map_err(internal)?;
+    let statement = prepared(
+        client,
+        &format!(
+            "SELECT {SPAN_COLUMNS} FROM unnest($1::bytea[], $2::bytea[], $3::timestamptz[]) AS k(t, p, st)
+             JOIN spans s ON s.trace_id = k.t AND s.span_id = k.p AND s.start_time = k.st {SPAN_JOINS}"
+        ),
+    )
+    .await?;
+    let rows = client.query(&statement, &[&traces, &spans, &starts]).await.map_err(internal)?;
     let mut found: HashMap<(TraceId, SpanId), (Span, Option<i64>)> =
         decode(&rows)?.into_iter().map(|(span, template)| ((span.trace_id, span.span_id), (span, template))).collect();
     let mut hits = Vec::with_capacity(keys.len());
@@ -189,11 +195,12 @@ pub(crate) async fn match_templates(client: &Client, query: &str, limit: usize) 
     }
     let any_word = words.join(" | ");
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&any_word, &MAX_CANDIDATES];
-    let (candidates, stats) = tokio::try_join!(
-        client.query("SELECT id, text FROM templates WHERE tsv @@ to_tsquery('simple', $1) LIMIT $2", &params),
-        client.query_one("SELECT count(*), coalesce(avg(words), 0)::float8 FROM templates", &[]),
-    )
-    .map_err(internal)?;
+    let (matching, collection) = tokio::try_join!(
+        prepared(client, "SELECT id, text FROM templates WHERE tsv @@ to_tsquery('simple', $1) LIMIT $2"),
+        prepared(client, "SELECT count(*), coalesce(avg(words), 0)::float8 FROM templates"),
+    )?;
+    let (candidates, stats) =
+        tokio::try_join!(client.query(&matching, &params), client.query_one(&collection, &[])).map_err(internal)?;
     let collection = Collection { documents: stats.get::<_, i64>(0) as u64, mean_length: stats.get(1) };
     let texts: Vec<(i64, String)> = candidates.iter().map(|row| (row.get(0), row.get(1))).collect();
     let document_words: Vec<HashSet<String>> =
@@ -278,7 +285,10 @@ pub(crate) async fn spans_of_templates(
     let of_service: Option<HashSet<i64>> = match &bound.service {
         Some(service) => Some(
             client
-                .query("SELECT template_id FROM template_services WHERE service = $1", &[service])
+                .query(
+                    &prepared(client, "SELECT template_id FROM template_services WHERE service = $1").await?,
+                    &[service],
+                )
                 .await
                 .map_err(internal)?
                 .iter()
@@ -290,7 +300,7 @@ pub(crate) async fn spans_of_templates(
     let failed: Option<HashSet<i64>> = match bound.status {
         Some(_) => Some(
             client
-                .query("SELECT id FROM templates WHERE failed <> 0", &[])
+                .query(&prepared(client, "SELECT id FROM templates WHERE failed <> 0").await?, &[])
                 .await
                 .map_err(internal)?
                 .iter()
@@ -311,7 +321,7 @@ pub(crate) async fn spans_of_templates(
     // A template's spans may crowd into few traces: read a few per wanted trace.
     let per_template = (max_traces * 4).max(16) as i64;
     let statement = client
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT s.trace_id, s.span_id, s.start_time
              FROM unnest($1::int8[]) WITH ORDINALITY AS t(id, ord)
              CROSS JOIN LATERAL (
@@ -367,7 +377,7 @@ pub(crate) async fn search_errors(
         return hits(client, rows.iter().map(|row| key(row, 0.0)).collect()).await;
     }
     let statement = client
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT s.trace_id, s.span_id, s.start_time, ts_rank(s.error_tsv, q)::float8 AS rank
              FROM spans s, to_tsquery('simple', $1) q
              WHERE s.error_text IS NOT NULL AND s.error_tsv @@ q AND {FILTER_SQL}
