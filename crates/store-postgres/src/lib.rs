@@ -266,10 +266,7 @@ impl Store for PostgresStore {
         if spans.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        let rows = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::CurrentThread => semtrace_store::row::encode_batch(spans),
-            _ => tokio::task::block_in_place(|| semtrace_store::row::encode_batch(spans)),
-        };
+        let rows = semtrace_store::row::encode_batch_in_place(spans);
         let mut client = self.client().await?;
         let committed = write::write(&mut client, &self.caches, &rows).await?;
         self.total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);

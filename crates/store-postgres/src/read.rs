@@ -36,6 +36,16 @@ async fn prepared(client: &Client, sql: &str) -> Result<Statement, StoreError> {
     client.prepare_cached(sql).await.map_err(internal)
 }
 
+/// The ids in the first column of a query's rows.
+async fn id_set(
+    client: &Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<HashSet<i64>, StoreError> {
+    let statement = prepared(client, sql).await?;
+    Ok(client.query(&statement, params).await.map_err(internal)?.iter().map(|row| row.get(0)).collect())
+}
+
 fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("stored span has a bad {column}: {err}"))
 }
@@ -282,31 +292,14 @@ pub(crate) async fn spans_of_templates(
 ) -> Result<Vec<SpanHit>, StoreError> {
     let bound = Bound::new(filter);
     // Templates with no span of the service, or of the wrong outcome, cannot match: skip them.
-    let of_service: Option<HashSet<i64>> = match &bound.service {
-        Some(service) => Some(
-            client
-                .query(
-                    &prepared(client, "SELECT template_id FROM template_services WHERE service = $1").await?,
-                    &[service],
-                )
-                .await
-                .map_err(internal)?
-                .iter()
-                .map(|row| row.get(0))
-                .collect(),
-        ),
+    let of_service = match &bound.service {
+        Some(service) => {
+            Some(id_set(client, "SELECT template_id FROM template_services WHERE service = $1", &[service]).await?)
+        }
         None => None,
     };
-    let failed: Option<HashSet<i64>> = match bound.status {
-        Some(_) => Some(
-            client
-                .query(&prepared(client, "SELECT id FROM templates WHERE failed <> 0").await?, &[])
-                .await
-                .map_err(internal)?
-                .iter()
-                .map(|row| row.get(0))
-                .collect(),
-        ),
+    let failed = match bound.status {
+        Some(_) => Some(id_set(client, "SELECT id FROM templates WHERE failed <> 0", &[]).await?),
         None => None,
     };
     let wanted_failed = bound.status == Some(StatusCode::Error.to_otlp() as i16);

@@ -109,8 +109,8 @@ fn is_conflict(err: &tokio_postgres::Error) -> bool {
         .is_some_and(|code| *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-/// Copies the rows into the staging table and moves them into `spans` and `traces`, in one
-/// transaction; answers (spans inserted, traces new).
+/// Copies the rows into the staging table and moves those not stored yet into `spans`, folding
+/// them into `traces`, in one transaction; answers (spans inserted, traces new).
 async fn copy_and_move(
     client: &mut Object,
     rows: &[SpanRow],
@@ -119,16 +119,21 @@ async fn copy_and_move(
     let transaction = client.transaction().await?;
     transaction.batch_execute(STAGING).await?;
     copy_rows(&transaction, COPY, rows, ids).await?;
-    let counts = transaction.query_one(MOVE, &[]).await?;
+    let mut inserted: HashSet<(Vec<u8>, Vec<u8>)> =
+        transaction.query(MOVE, &[]).await?.iter().map(|row| (row.get(0), row.get(1))).collect();
+    // Each inserted key once: a span twice in the batch was inserted once.
+    let new_rows: Vec<&SpanRow> =
+        rows.iter().filter(|row| inserted.remove(&(row.trace_id.to_vec(), row.span_id.to_vec()))).collect();
+    let new_traces = upsert_traces(&transaction, new_rows.iter().copied()).await?;
     transaction.commit().await?;
-    Ok((counts.get::<_, i64>(0) as usize, counts.get::<_, i64>(1) as u64))
+    Ok((new_rows.len(), new_traces))
 }
 
-/// Copies the rows straight into `spans` and folds them into `traces`, in one transaction; fails
-/// with a unique violation when a span is stored already.
-async fn copy_direct(client: &mut Object, rows: &[SpanRow], ids: &Ids) -> Result<(usize, u64), tokio_postgres::Error> {
-    let transaction = client.transaction().await?;
-    copy_rows(&transaction, COPY_DIRECT, rows, ids).await?;
+/// Folds spans just inserted into the per-trace aggregates; answers how many traces are new.
+async fn upsert_traces<'a>(
+    transaction: &tokio_postgres::Transaction<'_>,
+    rows: impl Iterator<Item = &'a SpanRow>,
+) -> Result<u64, tokio_postgres::Error> {
     let traces = TraceColumns::of(rows);
     let new = transaction
         .query_one(
@@ -144,8 +149,17 @@ async fn copy_direct(client: &mut Object, rows: &[SpanRow], ids: &Ids) -> Result
             ],
         )
         .await?;
+    Ok(new.get::<_, i64>(0) as u64)
+}
+
+/// Copies the rows straight into `spans` and folds them into `traces`, in one transaction; fails
+/// with a unique violation when a span is stored already.
+async fn copy_direct(client: &mut Object, rows: &[SpanRow], ids: &Ids) -> Result<(usize, u64), tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    copy_rows(&transaction, COPY_DIRECT, rows, ids).await?;
+    let new_traces = upsert_traces(&transaction, rows.iter()).await?;
     transaction.commit().await?;
-    Ok((rows.len(), new.get::<_, i64>(0) as u64))
+    Ok((rows.len(), new_traces))
 }
 
 /// Per-trace aggregates of a batch, as column arrays.
@@ -161,7 +175,7 @@ struct TraceColumns<'a> {
 }
 
 impl<'a> TraceColumns<'a> {
-    fn of(rows: &'a [SpanRow]) -> Self {
+    fn of(rows: impl Iterator<Item = &'a SpanRow>) -> Self {
         let mut index: HashMap<&[u8; 16], usize> = HashMap::new();
         let mut columns = TraceColumns::default();
         for row in rows {
@@ -314,36 +328,13 @@ const UPSERT_TRACES: &str = "WITH upserted AS (
     )
     SELECT count(*) FROM upserted WHERE new";
 
-/// Moves staged spans into `spans` (skipping those already stored) and folds the inserted ones
-/// into `traces`; answers (spans inserted, traces new).
-const MOVE: &str = "WITH inserted AS (
-        INSERT INTO spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time, end_time,
-            start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
-            dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text)
-        SELECT * FROM semtrace_staging
-        ON CONFLICT DO NOTHING
-        RETURNING trace_id, start_ns, end_ns, status, parent_span_id, service, name
-    ), per_trace AS (
-        SELECT trace_id, min(start_ns) AS start_ns, max(end_ns) AS end_ns, count(*) AS spans,
-               count(*) FILTER (WHERE status = 2) AS errors,
-               max(service) FILTER (WHERE parent_span_id IS NULL) AS root_service,
-               max(name) FILTER (WHERE parent_span_id IS NULL) AS root_name
-        FROM inserted GROUP BY trace_id
-    ), upserted AS (
-        INSERT INTO traces (trace_id, start_time, start_ns, end_ns, span_count, error_count, root_service, root_name)
-        SELECT trace_id, to_timestamp(start_ns / 1e9), start_ns, end_ns, spans, errors, root_service, root_name
-        FROM per_trace ORDER BY trace_id
-        ON CONFLICT (trace_id) DO UPDATE SET
-            start_time = least(traces.start_time, excluded.start_time),
-            start_ns = least(traces.start_ns, excluded.start_ns),
-            end_ns = greatest(traces.end_ns, excluded.end_ns),
-            span_count = traces.span_count + excluded.span_count,
-            error_count = traces.error_count + excluded.error_count,
-            root_service = coalesce(excluded.root_service, traces.root_service),
-            root_name = coalesce(excluded.root_name, traces.root_name)
-        RETURNING xmax = 0 AS new
-    )
-    SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM upserted WHERE new)";
+/// Moves staged spans into `spans`, skipping those already stored; answers the keys inserted.
+const MOVE: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time,
+        end_time, start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
+        dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text)
+    SELECT * FROM semtrace_staging
+    ON CONFLICT DO NOTHING
+    RETURNING trace_id, span_id";
 
 async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -> Result<(), StoreError> {
     let new: Vec<(String, String, i16)> = {

@@ -170,12 +170,8 @@ impl Store for SqliteStore {
             return Ok(WriteOutcome::default());
         }
         // Encoding (JSON of attributes, events, summaries...) happens here, outside the writer
-        // lock, so it overlaps with the previous batch's commit; it is CPU work, so the runtime
-        // is told this worker blocks.
-        let rows: Vec<SpanRow> = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::CurrentThread => codec::encode_batch(spans),
-            _ => tokio::task::block_in_place(|| codec::encode_batch(spans)),
-        };
+        // lock, so it overlaps with the previous batch's commit.
+        let rows: Vec<SpanRow> = semtrace_store::row::encode_batch_in_place(spans);
         let writer = self.writer.clone();
         let total_spans = self.total_spans.clone();
         let total_traces = self.total_traces.clone();

@@ -38,6 +38,15 @@ pub struct SpanRow {
     pub error_text: Option<String>,
 }
 
+/// [`encode_batch`] from an async store's `write`: it is CPU work (JSON, summaries), so on a
+/// multi-threaded runtime the worker is marked as blocking while it runs.
+pub fn encode_batch_in_place(spans: &[Span]) -> Vec<SpanRow> {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| encode_batch(spans)),
+        _ => encode_batch(spans),
+    }
+}
+
 /// Encodes spans, serialising each distinct resource and scope once.
 pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
     let mut resources: HashMap<*const Resource, Arc<str>> = HashMap::new();
