@@ -9,6 +9,7 @@
 //! and only after the commit answers each request. So a span acknowledged is a span committed.
 
 mod batcher;
+mod breaker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,9 @@ use semtrace_model::Span;
 use semtrace_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use breaker::Breaker;
+pub use breaker::BreakerState;
 
 /// How the pipeline queues and batches writes.
 #[derive(Debug, Clone)]
@@ -27,11 +31,15 @@ pub struct PipelineConfig {
     pub batch_size: usize,
     /// Batches written at once; above 1, the next batch is encoded while the previous commits.
     pub concurrency: usize,
+    /// Retries of a batch whose write failed with a retryable error, with exponential backoff.
+    pub max_retries: u32,
+    /// Consecutive failed batches that open the circuit breaker.
+    pub breaker_threshold: u32,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { queue_size: 1024, batch_size: 100, concurrency: 2 }
+        PipelineConfig { queue_size: 1024, batch_size: 100, concurrency: 2, max_retries: 3, breaker_threshold: 5 }
     }
 }
 
@@ -73,6 +81,7 @@ pub(crate) struct WriteRequest {
 #[derive(Clone)]
 pub struct Pipeline {
     sender: mpsc::Sender<WriteRequest>,
+    breaker: Arc<Breaker>,
 }
 
 /// Owns the batcher task; [`PipelineTask::shutdown`] waits until every queued request is written.
@@ -85,8 +94,9 @@ impl Pipeline {
     pub fn start(store: Arc<dyn Store>, config: PipelineConfig) -> (Pipeline, PipelineTask) {
         debug_assert!(config.queue_size > 0 && config.batch_size > 0 && config.concurrency > 0);
         let (sender, receiver) = mpsc::channel(config.queue_size);
-        let join = tokio::spawn(batcher::run(store, config, receiver));
-        (Pipeline { sender }, PipelineTask { join })
+        let breaker = Arc::new(Breaker::new(config.breaker_threshold));
+        let join = tokio::spawn(batcher::run(store, config, breaker.clone(), receiver));
+        (Pipeline { sender, breaker }, PipelineTask { join })
     }
 
     /// Queues spans and waits until they are committed (or found already stored).
@@ -118,6 +128,11 @@ impl Pipeline {
 
     pub fn queue_capacity(&self) -> usize {
         self.sender.max_capacity()
+    }
+
+    /// The circuit breaker in front of the store.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
     }
 }
 

@@ -181,6 +181,9 @@ pub struct HealthDto {
     pub embedding_dimension: Option<usize>,
     pub queue_depth: Option<usize>,
     pub queue_capacity: Option<usize>,
+    /// The circuit breaker in front of the store: `closed`, `open` (writes refused, retryably)
+    /// or `half_open` (one probe write in flight).
+    pub circuit_breaker: Option<&'static str>,
     pub uptime_seconds: u64,
     pub version: &'static str,
 }
@@ -206,6 +209,7 @@ impl HealthDto {
             embedding_dimension: state.semantic.as_ref().map(|semantic| semantic.dimension()),
             queue_depth: state.pipeline.as_ref().map(|pipeline| pipeline.queue_depth()),
             queue_capacity: state.pipeline.as_ref().map(|pipeline| pipeline.queue_capacity()),
+            circuit_breaker: state.pipeline.as_ref().map(|pipeline| pipeline.breaker_state().as_str()),
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }

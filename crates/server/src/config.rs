@@ -105,9 +105,10 @@ pub struct OtelStorageConfig {
     /// Seconds the writer may keep a batch open (1–60). The writer commits as soon as it is free,
     /// so under normal load batches close much sooner; see README "Batching".
     pub batch_interval_seconds: u32,
-    /// Retries of a failed store operation (1–10).
+    /// Retries of a batch whose store write failed with a retryable error (1–10), with
+    /// exponential backoff and jitter.
     pub max_retries: u32,
-    /// Consecutive failures before the circuit breaker opens (3–20).
+    /// Consecutive failed batches before the circuit breaker opens (3–20); see README "Batching".
     pub circuit_breaker_threshold: u32,
 }
 
@@ -303,6 +304,8 @@ impl Config {
             queue_size: self.pipeline.queue_size as usize,
             batch_size: self.otel_storage.batch_size as usize,
             concurrency: self.pipeline.concurrency as usize,
+            max_retries: self.otel_storage.max_retries,
+            breaker_threshold: self.otel_storage.circuit_breaker_threshold,
         }
     }
 }

@@ -1,0 +1,194 @@
+//! Retries with exponential backoff and a circuit breaker in front of the store.
+//!
+//! A batch whose write fails with a retryable error ([`StoreError::Unavailable`]) is tried again
+//! up to `max_retries` times, waiting 50 ms, 100 ms, 200 ms … (at most 2 s) with ±50 % jitter.
+//! After `threshold` consecutive failed batches the breaker **opens**: batches fail at once,
+//! without touching the store, and clients get retryable codes. After a cool-down (1 s, doubling
+//! while probes keep failing, at most 30 s) the breaker is **half open**: one batch probes the
+//! store; success closes the breaker, failure opens it again.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use semtrace_store::StoreError;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const FIRST_COOL_DOWN: Duration = Duration::from_secs(1);
+const MAX_COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// What the breaker lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Writes go to the store.
+    Closed,
+    /// Writes fail at once until the cool-down ends.
+    Open,
+    /// One probe write is allowed; the rest fail at once.
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+
+    fn gauge(self) -> f64 {
+        match self {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    consecutive_failures: u32,
+    /// Set while open: when the next probe may go.
+    open_until: Option<Instant>,
+    cool_down: Duration,
+    probing: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    threshold: u32,
+    inner: Mutex<Inner>,
+}
+
+/// Whether a batch may go to the store.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Write,
+    /// The half-open probe: its outcome decides the breaker's state.
+    Probe,
+    Refuse,
+}
+
+impl Breaker {
+    pub fn new(threshold: u32) -> Self {
+        Breaker {
+            threshold: threshold.max(1),
+            inner: Mutex::new(Inner {
+                consecutive_failures: 0,
+                open_until: None,
+                cool_down: FIRST_COOL_DOWN,
+                probing: false,
+            }),
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        let inner = self.inner.lock().expect("breaker lock");
+        match inner.open_until {
+            None => BreakerState::Closed,
+            Some(until) if Instant::now() < until && !inner.probing => BreakerState::Open,
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+
+    pub fn admit(&self) -> Admission {
+        let mut inner = self.inner.lock().expect("breaker lock");
+        match inner.open_until {
+            None => Admission::Write,
+            Some(until) if Instant::now() >= until && !inner.probing => {
+                inner.probing = true;
+                Admission::Probe
+            }
+            Some(_) => Admission::Refuse,
+        }
+    }
+
+    pub fn succeeded(&self) {
+        let mut inner = self.inner.lock().expect("breaker lock");
+        if inner.open_until.is_some() {
+            tracing::info!("circuit breaker closed: the store answers again");
+        }
+        *inner = Inner { consecutive_failures: 0, open_until: None, cool_down: FIRST_COOL_DOWN, probing: false };
+        drop(inner);
+        metrics::gauge!("semtrace_pipeline_breaker_state").set(BreakerState::Closed.gauge());
+    }
+
+    /// A batch failed after its retries (or a probe failed).
+    pub fn failed(&self, probe: bool) {
+        let mut inner = self.inner.lock().expect("breaker lock");
+        inner.consecutive_failures += 1;
+        if probe {
+            inner.probing = false;
+            inner.cool_down = (inner.cool_down * 2).min(MAX_COOL_DOWN);
+            inner.open_until = Some(Instant::now() + inner.cool_down);
+        } else if inner.open_until.is_none() && inner.consecutive_failures >= self.threshold {
+            inner.open_until = Some(Instant::now() + inner.cool_down);
+            tracing::warn!(
+                failures = inner.consecutive_failures,
+                cool_down_ms = inner.cool_down.as_millis() as u64,
+                "circuit breaker opened: the store keeps failing"
+            );
+        }
+        let open = inner.open_until.is_some();
+        drop(inner);
+        if open {
+            metrics::gauge!("semtrace_pipeline_breaker_state").set(BreakerState::Open.gauge());
+        }
+    }
+}
+
+/// The wait before retry `attempt` (1-based): exponential with ±50 % jitter.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(10)).min(MAX_BACKOFF);
+    let jitter = 0.5 + rand::random::<f64>();
+    base.mul_f64(jitter)
+}
+
+/// The error a refused batch is answered with.
+pub(crate) fn refused() -> StoreError {
+    StoreError::Unavailable("the store keeps failing (circuit breaker open); retry later".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_the_threshold_probes_after_the_cool_down_and_closes_on_success() {
+        let breaker = Breaker::new(3);
+        for _ in 0..2 {
+            assert_eq!(breaker.admit(), Admission::Write);
+            breaker.failed(false);
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        breaker.failed(false);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(breaker.admit(), Admission::Refuse);
+        // Past the cool-down: one probe, the rest refused while it runs.
+        breaker.inner.lock().unwrap().open_until = Some(Instant::now());
+        assert_eq!(breaker.admit(), Admission::Probe);
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert_eq!(breaker.admit(), Admission::Refuse);
+        // The probe fails: open again, for twice as long.
+        breaker.failed(true);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(breaker.inner.lock().unwrap().cool_down, FIRST_COOL_DOWN * 2);
+        breaker.inner.lock().unwrap().open_until = Some(Instant::now());
+        assert_eq!(breaker.admit(), Admission::Probe);
+        breaker.succeeded();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.admit(), Admission::Write);
+        assert_eq!(breaker.inner.lock().unwrap().cool_down, FIRST_COOL_DOWN);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let wait = backoff(attempt);
+            let base = FIRST_BACKOFF.saturating_mul(1 << (attempt - 1).min(10)).min(MAX_BACKOFF);
+            assert!(wait >= base / 2 && wait <= base.mul_f64(1.5), "{attempt}: {wait:?}");
+        }
+        assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.5));
+    }
+}
