@@ -65,3 +65,99 @@ async fn db_init_creates_the_schema_and_explains_failures() {
     assert!(!refused.status.success());
     assert!(stderr.contains("127.0.0.1:1") && stderr.contains("connection refused"), "{stderr}");
 }
+
+/// Clients send until told to stop; returns the trace ids acknowledged and every refusal status.
+async fn load(
+    otlp_http: String,
+    seed: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (Vec<[u8; 16]>, Vec<u16>) {
+    use prost::Message;
+    let client = reqwest::Client::new();
+    let mut generator =
+        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed, ..Default::default() });
+    let (mut acknowledged, mut refusals) = (Vec::new(), Vec::new());
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let (request, ids) = generator.request(10);
+        let sent = client
+            .post(format!("{otlp_http}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => acknowledged.extend(ids),
+            Ok(response) => {
+                refusals.push(response.status().as_u16());
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("semtrace must answer while the database is down: {err}"),
+        }
+    }
+    (acknowledged, refusals)
+}
+
+fn pg_script(args: &[&str]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+    let output = Command::new("bash").arg(script).args(args).output().expect("scripts/pg.sh runs");
+    assert!(output.status.success(), "pg.sh {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The database stops during ingest and comes back: clients are refused only with retryable
+/// codes meanwhile, and every span acknowledged before, during and after is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    // A cluster of its own: the shared test cluster must not stop under other tests.
+    let cluster = tempfile::tempdir().unwrap();
+    let port = common::free_port().to_string();
+    let data = cluster.path().join("pg");
+    let data = data.to_str().unwrap();
+    pg_script(&["start", data, &port]);
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
+    let env = vec![
+        ("SEMTRACE_STORAGE".to_string(), "postgres".to_string()),
+        ("SEMTRACE_OTEL_STORAGE__CONNECTION_STRING".to_string(), url),
+        ("SEMTRACE_SEMANTIC__ENABLED".to_string(), "false".to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = common::spawn_binary_with(dir.path(), &env).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> =
+        (0..2).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 500 + seed, stop.clone()))).collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    pg_script(&["stop", data]);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let (_, health) = common::get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["healthy"], false, "{health}");
+    pg_script(&["start", data, &port]);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (mut acknowledged, mut refusals) = (Vec::new(), Vec::new());
+    for client in clients {
+        let (acked, refused) = client.await.unwrap();
+        acknowledged.extend(acked);
+        refusals.extend(refused);
+    }
+    eprintln!("{} traces acknowledged, {} refusals: {:?}", acknowledged.len(), refusals.len(), {
+        let mut counts = std::collections::BTreeMap::new();
+        for status in &refusals {
+            *counts.entry(*status).or_insert(0) += 1;
+        }
+        counts
+    });
+    assert!(!refusals.is_empty(), "the outage was noticed");
+    assert!(refusals.iter().all(|status| *status == 429 || *status == 503), "{refusals:?}");
+    assert!(acknowledged.len() > 50, "{} traces acknowledged", acknowledged.len());
+    for trace_id in &acknowledged {
+        let hex: String = trace_id.iter().map(|byte| format!("{byte:02x}")).collect();
+        let (status, trace) = common::get_json(&format!("{}/api/v1/traces/{hex}", server.api)).await;
+        assert_eq!(status, 200, "acknowledged trace {hex} is missing");
+        assert_eq!(trace["span_count"], 11, "trace {hex}");
+    }
+    server.child.kill().unwrap();
+    pg_script(&["stop", data]);
+}
