@@ -3,49 +3,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{get_json, hex, postgres_env, spawn_binary_with};
-use prost::Message;
-use semtrace_testkit::{GeneratorConfig, TraceGenerator};
-
-const SPANS_PER_TRACE: u64 = 11;
-
-/// Clients send generated requests until told to stop; returns the trace ids that were acknowledged.
-async fn load(otlp_http: String, seed: u64, stop: Arc<Mutex<bool>>) -> Vec<[u8; 16]> {
-    let client = reqwest::Client::new();
-    let mut generator = TraceGenerator::new(GeneratorConfig { seed, ..Default::default() });
-    let mut acknowledged = Vec::new();
-    while !*stop.lock().unwrap() {
-        let (request, ids) = generator.request(20);
-        let sent = client
-            .post(format!("{otlp_http}/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(request.encode_to_vec())
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => acknowledged.extend(ids),
-            Ok(_) => {}
-            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-    acknowledged
-}
-
-async fn check_all_stored(api: &str, acknowledged: &[[u8; 16]]) {
-    for trace_id in acknowledged {
-        let (status, trace) = get_json(&format!("{api}/api/v1/traces/{}", hex(trace_id))).await;
-        assert_eq!(status, 200, "acknowledged trace {} is missing", hex(trace_id));
-        assert_eq!(
-            trace["span_count"].as_u64(),
-            Some(SPANS_PER_TRACE),
-            "trace {} lost or duplicated spans",
-            hex(trace_id)
-        );
-    }
-}
+use common::{assert_stored_whole, get_json, load, postgres_env, spawn_binary_with, SPANS_PER_TRACE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_ingest_loses_nothing_acknowledged() {
@@ -62,21 +24,21 @@ async fn kill_9_during_ingest_on_postgres_loses_nothing_acknowledged() {
 async fn kill_9_during_ingest(env: &[(String, String)]) {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn_binary_with(dir.path(), env).await;
-    let stop = Arc::new(Mutex::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> =
-        (0..4).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 100 + seed, stop.clone()))).collect();
+        (0..4).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 100 + seed, 20, stop.clone()))).collect();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     server.child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
     server.child.wait().unwrap();
-    *stop.lock().unwrap() = true;
+    stop.store(true, Ordering::SeqCst);
     let mut acknowledged = Vec::new();
     for client in clients {
-        acknowledged.extend(client.await.unwrap());
+        acknowledged.extend(client.await.unwrap().acknowledged);
     }
     assert!(acknowledged.len() > 100, "the load ran ({} traces acknowledged)", acknowledged.len());
 
     let restarted = spawn_binary_with(dir.path(), env).await;
-    check_all_stored(&restarted.api, &acknowledged).await;
+    assert_stored_whole(&restarted.api, &acknowledged).await;
     let (_, health) = get_json(&format!("{}/api/v1/health", restarted.api)).await;
     let stored = health["total_spans"].as_u64().unwrap();
     assert!(stored >= acknowledged.len() as u64 * SPANS_PER_TRACE, "{stored} spans stored");
@@ -89,8 +51,8 @@ async fn kill_9_during_ingest(env: &[(String, String)]) {
 async fn sigterm_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn_binary_with(dir.path(), &[]).await;
-    let stop = Arc::new(Mutex::new(false));
-    let client = tokio::spawn(load(server.otlp_http.clone(), 7, stop.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = tokio::spawn(load(server.otlp_http.clone(), 7, 20, stop.clone()));
     tokio::time::sleep(Duration::from_millis(800)).await;
     let pid = server.child.id().to_string();
     let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -103,11 +65,11 @@ async fn sigterm_drains_and_exits_zero() {
         assert!(Instant::now() < deadline, "semtrace did not exit within 20 s of SIGTERM");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    *stop.lock().unwrap() = true;
-    let acknowledged = client.await.unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let acknowledged = client.await.unwrap().acknowledged;
     assert!(status.success(), "exit status after SIGTERM: {status}");
     assert!(!acknowledged.is_empty());
     let mut restarted = spawn_binary_with(dir.path(), &[]).await;
-    check_all_stored(&restarted.api, &acknowledged).await;
+    assert_stored_whole(&restarted.api, &acknowledged).await;
     restarted.child.kill().unwrap();
 }

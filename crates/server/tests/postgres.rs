@@ -66,37 +66,6 @@ async fn db_init_creates_the_schema_and_explains_failures() {
     assert!(stderr.contains("127.0.0.1:1") && stderr.contains("connection refused"), "{stderr}");
 }
 
-/// Clients send until told to stop; returns the trace ids acknowledged and every refusal status.
-async fn load(
-    otlp_http: String,
-    seed: u64,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> (Vec<[u8; 16]>, Vec<u16>) {
-    use prost::Message;
-    let client = reqwest::Client::new();
-    let mut generator =
-        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed, ..Default::default() });
-    let (mut acknowledged, mut refusals) = (Vec::new(), Vec::new());
-    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        let (request, ids) = generator.request(10);
-        let sent = client
-            .post(format!("{otlp_http}/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(request.encode_to_vec())
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => acknowledged.extend(ids),
-            Ok(response) => {
-                refusals.push(response.status().as_u16());
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(err) => panic!("semtrace must answer while the database is down: {err}"),
-        }
-    }
-    (acknowledged, refusals)
-}
-
 fn pg_script(args: &[&str]) {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
     let output = Command::new("bash").arg(script).args(args).output().expect("scripts/pg.sh runs");
@@ -127,7 +96,7 @@ async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
     let mut server = common::spawn_binary_with(dir.path(), &env).await;
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> =
-        (0..2).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 500 + seed, stop.clone()))).collect();
+        (0..2).map(|seed| tokio::spawn(common::load(server.otlp_http.clone(), 500 + seed, 10, stop.clone()))).collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     pg_script(&["stop", data]);
     tokio::time::sleep(Duration::from_millis(3000)).await;
@@ -138,9 +107,10 @@ async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
     stop.store(true, Ordering::SeqCst);
     let (mut acknowledged, mut refusals) = (Vec::new(), Vec::new());
     for client in clients {
-        let (acked, refused) = client.await.unwrap();
-        acknowledged.extend(acked);
-        refusals.extend(refused);
+        let load = client.await.unwrap();
+        assert_eq!(load.unanswered, 0, "semtrace answers while the database is down");
+        acknowledged.extend(load.acknowledged);
+        refusals.extend(load.refusals);
     }
     eprintln!("{} traces acknowledged, {} refusals: {:?}", acknowledged.len(), refusals.len(), {
         let mut counts = std::collections::BTreeMap::new();
@@ -152,12 +122,7 @@ async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
     assert!(!refusals.is_empty(), "the outage was noticed");
     assert!(refusals.iter().all(|status| *status == 429 || *status == 503), "{refusals:?}");
     assert!(acknowledged.len() > 50, "{} traces acknowledged", acknowledged.len());
-    for trace_id in &acknowledged {
-        let hex: String = trace_id.iter().map(|byte| format!("{byte:02x}")).collect();
-        let (status, trace) = common::get_json(&format!("{}/api/v1/traces/{hex}", server.api)).await;
-        assert_eq!(status, 200, "acknowledged trace {hex} is missing");
-        assert_eq!(trace["span_count"], 11, "trace {hex}");
-    }
+    common::assert_stored_whole(&server.api, &acknowledged).await;
     server.child.kill().unwrap();
     pg_script(&["stop", data]);
 }

@@ -114,3 +114,67 @@ pub async fn postgres_env() -> Vec<(String, String)> {
     let url = semtrace_testkit::postgres::fresh_database().await;
     vec![("SEMTRACE_STORAGE".into(), "postgres".into()), ("SEMTRACE_OTEL_STORAGE__CONNECTION_STRING".into(), url)]
 }
+
+/// What a load client saw.
+#[derive(Default)]
+pub struct Load {
+    /// Trace ids of acknowledged requests.
+    pub acknowledged: Vec<[u8; 16]>,
+    /// HTTP status of every refused request.
+    pub refusals: Vec<u16>,
+    /// Requests that got no answer (connection refused or reset).
+    pub unanswered: usize,
+}
+
+/// A client sending generated OTLP/HTTP protobuf requests (`traces_per_request` traces of 11
+/// spans each) until `stop` is set.
+pub async fn load(
+    otlp_http: String,
+    seed: u64,
+    traces_per_request: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Load {
+    use prost::Message;
+    let client = reqwest::Client::new();
+    let mut generator =
+        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed, ..Default::default() });
+    let mut load = Load::default();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let (request, ids) = generator.request(traces_per_request);
+        let sent = client
+            .post(format!("{otlp_http}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => load.acknowledged.extend(ids),
+            Ok(response) => {
+                load.refusals.push(response.status().as_u16());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => {
+                load.unanswered += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    load
+}
+
+/// Spans per generated trace.
+pub const SPANS_PER_TRACE: u64 = 11;
+
+/// Every trace is stored, whole and once.
+pub async fn assert_stored_whole(api: &str, acknowledged: &[[u8; 16]]) {
+    for trace_id in acknowledged {
+        let (status, trace) = get_json(&format!("{api}/api/v1/traces/{}", hex(trace_id))).await;
+        assert_eq!(status, 200, "acknowledged trace {} is missing", hex(trace_id));
+        assert_eq!(
+            trace["span_count"].as_u64(),
+            Some(SPANS_PER_TRACE),
+            "trace {} lost or duplicated spans",
+            hex(trace_id)
+        );
+    }
+}
