@@ -108,12 +108,7 @@ pub async fn peer(args: PeerArgs) -> anyhow::Result<()> {
             break;
         }
         let texts: Vec<&str> = pending.iter().map(|template| template.text.as_str()).collect();
-        let vectors = {
-            let embedder = embedder.clone();
-            let texts: Vec<String> = texts.iter().map(|text| text.to_string()).collect();
-            tokio::task::spawn_blocking(move || embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
-                .await??
-        };
+        let vectors = embed(&embedder, texts.iter().map(|text| text.to_string()).collect()).await?;
         templates += pending.len();
         let pairs: Vec<(i64, Vec<f32>)> = pending.iter().map(|t| t.id).zip(vectors).collect();
         store.set_template_embeddings(&pairs).await?;
@@ -182,23 +177,19 @@ pub async fn peer(args: PeerArgs) -> anyhow::Result<()> {
     eprintln!("querying...");
     let corpus = semtrace_testkit::corpus::build(7, 1);
     let query_texts: Vec<&str> = corpus.queries.iter().map(|query| query.text).collect();
-    let query_vectors = {
-        let embedder = embedder.clone();
-        let texts: Vec<String> = query_texts.iter().map(|text| text.to_string()).collect();
-        tokio::task::spawn_blocking(move || embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
-            .await??
-    };
+    let query_vectors = embed(&embedder, query_texts.iter().map(|text| text.to_string()).collect()).await?;
     let keywords: Vec<&str> = corpus.queries.iter().map(|query| query.keyword).collect();
     let trace_ids: Vec<semtrace_model::TraceId> = spans.iter().step_by(97).map(|span| span.trace_id).collect();
     let n = args.queries;
     let open = SpanFilter::default();
 
+    // The seeds' setting: one IVFFlat list probed.
+    seeds_db.batch_execute("SET ivfflat.probes = 1").await?;
     let mut seeds_vector = Vec::new();
     let mut ours_vector = Vec::new();
     for i in 0..n {
         let vector = pgvector::Vector::from(query_vectors[i % query_vectors.len()].clone());
         let started = Instant::now();
-        seeds_db.batch_execute("SET ivfflat.probes = 1").await?;
         seeds_db.query("SELECT * FROM traces ORDER BY embedding <=> $1 LIMIT 10", &[&vector]).await?;
         seeds_vector.push(started.elapsed());
         let started = Instant::now();
@@ -294,6 +285,13 @@ pub async fn peer(args: PeerArgs) -> anyhow::Result<()> {
     }
     println!("error search rows found over {n} queries: seeds {seeds_found}, semtrace {ours_found}");
     Ok(())
+}
+
+/// Embeds texts in one model call on the blocking pool.
+async fn embed(embedder: &Arc<semtrace_embed::Embedder>, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+    let embedder = embedder.clone();
+    Ok(tokio::task::spawn_blocking(move || embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await??)
 }
 
 async fn connect(url: &str) -> anyhow::Result<Client> {

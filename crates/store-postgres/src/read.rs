@@ -193,7 +193,8 @@ pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateV
         .collect())
 }
 
-/// Most templates ranked for one query; past this the weakest matches are not ranked.
+/// Most templates ranked for one query. Past this, matching templates beyond the first found are
+/// not ranked and document frequencies count only those fetched (at ~100k templates and more).
 const MAX_CANDIDATES: i64 = 20_000;
 
 /// Templates holding any query word (the GIN index finds them), ranked by BM25 computed here

@@ -68,17 +68,17 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
     ensure_partitions(client, caches, days).await?;
     ensure_operations(client, caches, rows).await?;
     let ids = Ids {
-        resource: body_ids(client, &caches.resources, "resources", rows.iter().map(|row| &*row.resource)).await?,
-        scope: body_ids(client, &caches.scopes, "scopes", rows.iter().map(|row| &*row.scope)).await?,
+        resource: body_ids(client, &caches.resources, "resources", rows.iter().map(|row| &row.resource)).await?,
+        scope: body_ids(client, &caches.scopes, "scopes", rows.iter().map(|row| &row.scope)).await?,
         template: template_ids(client, caches, rows).await?,
     };
     ensure_template_services(client, caches, rows, &ids.template).await?;
 
-    // Two writers updating the same traces can deadlock; PostgreSQL then aborts one of them, which
-    // is retried (the write is idempotent).
     // Most batches hold only new spans: they are copied straight into `spans`. A batch holding a
     // span already stored (a client's retry) fails that copy on the primary key and goes through
-    // the staging table instead, which skips what is stored.
+    // the staging table instead, which skips what is stored. Two writers updating the same traces
+    // can deadlock; PostgreSQL then aborts one, which is retried here at once (the write is
+    // idempotent) rather than failed back to the pipeline's slower backoff.
     let mut attempt = 0;
     let mut direct = true;
     let (inserted, new_traces) = loop {
@@ -366,14 +366,20 @@ async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -
     Ok(())
 }
 
-/// Ids of resource or scope bodies (JSON), creating the missing ones; by position.
+/// Ids of resource or scope bodies (JSON), creating the missing ones; by position. The spans of a
+/// batch share each distinct body (`encode_batch`), so each is hashed once.
 async fn body_ids<'a>(
     client: &Client,
     cache: &Mutex<HashMap<i64, i64>>,
     table: &str,
-    bodies: impl Iterator<Item = &'a str>,
+    bodies: impl Iterator<Item = &'a std::sync::Arc<str>>,
 ) -> Result<Vec<i64>, StoreError> {
-    let hashes: Vec<(i64, &str)> = bodies.map(|body| (template_hash(body), body)).collect();
+    let hashes: Vec<(i64, &str)> = {
+        let mut hashed: HashMap<usize, i64> = HashMap::new();
+        bodies
+            .map(|body| (*hashed.entry(body.as_ptr() as usize).or_insert_with(|| template_hash(body)), &**body))
+            .collect()
+    };
     let missing: HashMap<i64, &str> = {
         let known = cache.lock().expect("cache lock");
         hashes.iter().filter(|(hash, _)| !known.contains_key(hash)).copied().collect()
