@@ -10,7 +10,7 @@ pub const SERVICE_NAME: &str = "service.name";
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
 
 /// What the span describes, as in OTLP's `SpanKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub enum SpanKind {
     #[default]
     Unspecified,
@@ -58,7 +58,7 @@ impl SpanKind {
 }
 
 /// A span's final status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum StatusCode {
     #[default]
     Unset,
@@ -101,7 +101,7 @@ impl StatusCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Status {
     pub code: StatusCode,
     pub message: String,
@@ -170,7 +170,10 @@ fn is_zero(value: &u32) -> bool {
 }
 
 /// One operation in a trace. Resource and scope are shared by the spans of one OTLP batch.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The serde form leaves resource and scope out (they come back as defaults): whoever
+/// serialises spans stores those once per batch, as OTLP does, and puts them back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {
     pub trace_id: TraceId,
     pub span_id: SpanId,
@@ -188,7 +191,9 @@ pub struct Span {
     pub links: Vec<Link>,
     pub dropped_links_count: u32,
     pub status: Status,
+    #[serde(skip)]
     pub resource: Arc<Resource>,
+    #[serde(skip)]
     pub scope: Arc<Scope>,
 }
 

@@ -3,18 +3,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use semtrace_store::Store;
+use semtrace_model::Span;
+use semtrace_store::{Store, StoreError, WriteOutcome};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::breaker::{self, Admission, Breaker};
-use crate::{PipelineConfig, WriteRequest};
+use crate::breaker::{self, Admission};
+use crate::spool::{Spool, SpoolError};
+use crate::{PipelineConfig, Shared, WriteRequest};
 
-pub(crate) async fn run(
-    store: Arc<dyn Store>,
-    config: PipelineConfig,
-    breaker: Arc<Breaker>,
-    mut receiver: mpsc::Receiver<WriteRequest>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, config: PipelineConfig, mut receiver: mpsc::Receiver<WriteRequest>) {
     let in_flight = Arc::new(Semaphore::new(config.concurrency));
     let queue_capacity = config.queue_size;
     loop {
@@ -30,10 +27,9 @@ pub(crate) async fn run(
         }
         metrics::gauge!("semtrace_pipeline_queue_depth")
             .set((queue_capacity - receiver.capacity().min(queue_capacity)) as f64);
-        let (store, breaker) = (store.clone(), breaker.clone());
-        let max_retries = config.max_retries;
+        let shared = shared.clone();
         tokio::spawn(async move {
-            write_batch(&*store, &breaker, max_retries, batch).await;
+            write_batch(&shared, batch).await;
             drop(permit);
         });
     }
@@ -41,7 +37,7 @@ pub(crate) async fn run(
     let _all = in_flight.acquire_many(config.concurrency as u32).await;
 }
 
-async fn write_batch(store: &dyn Store, breaker: &Breaker, max_retries: u32, batch: Vec<WriteRequest>) {
+async fn write_batch(shared: &Shared, batch: Vec<WriteRequest>) {
     let n_spans: usize = batch.iter().map(|request| request.spans.len()).sum();
     let mut spans = Vec::with_capacity(n_spans);
     let mut acks = Vec::with_capacity(batch.len());
@@ -49,23 +45,73 @@ async fn write_batch(store: &dyn Store, breaker: &Breaker, max_retries: u32, bat
         spans.extend(request.spans);
         acks.push(request.ack);
     }
-    let admission = breaker.admit();
-    if admission == Admission::Refuse {
-        metrics::counter!("semtrace_pipeline_spans_refused_total", "reason" => "circuit_open")
-            .increment(n_spans as u64);
-        let err = Arc::new(breaker::refused());
-        for ack in acks {
-            let _ = ack.send(Err(err.clone()));
-        }
-        return;
-    }
     metrics::histogram!("semtrace_pipeline_batch_spans").record(n_spans as f64);
+    let result = deliver(shared, spans).await.map_err(Arc::new);
+    for ack in acks {
+        let _ = ack.send(result.clone());
+    }
+}
+
+/// Writes a batch to the store, or to the spool when the store cannot take it.
+async fn deliver(shared: &Shared, spans: Vec<Span>) -> Result<(), StoreError> {
+    if let Some(spool) = shared.spool.as_ref().filter(|spool| !spool.is_empty()) {
+        // Older batches wait in the spool: this one goes behind them, so the store gets
+        // batches in the order they were acknowledged.
+        return to_spool(spool, spans).await;
+    }
+    let admission = shared.breaker.admit();
+    if admission == Admission::Refuse {
+        return match &shared.spool {
+            Some(spool) => to_spool(spool, spans).await,
+            None => {
+                refused(spans.len(), "circuit_open");
+                Err(breaker::refused())
+            }
+        };
+    }
     // A probe is tried once: its answer is what the breaker waits for.
-    let retries = if admission == Admission::Probe { 0 } else { max_retries };
+    let retries = if admission == Admission::Probe { 0 } else { shared.max_retries };
+    let result = write_with_retries(&*shared.store, &spans, retries).await;
+    match &result {
+        Ok(_) => shared.breaker.succeeded(),
+        // Only the store's unavailability counts: a bad batch says nothing of the store.
+        Err(err) if err.is_retryable() => shared.breaker.failed(admission == Admission::Probe),
+        Err(_) => shared.breaker.release(admission),
+    }
+    match result {
+        Ok(outcome) => {
+            count_stored(&outcome);
+            Ok(())
+        }
+        Err(err) => {
+            metrics::counter!("semtrace_pipeline_batch_failures_total").increment(1);
+            match &shared.spool {
+                Some(spool) if err.is_retryable() => {
+                    tracing::warn!(%err, n_spans = spans.len(), "the store is unavailable; spooling the batch");
+                    to_spool(spool, spans).await
+                }
+                _ => {
+                    tracing::warn!(%err, n_spans = spans.len(), "batch write failed; clients are told to retry");
+                    if err.is_retryable() {
+                        refused(spans.len(), "store_unavailable");
+                    }
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// One store write, retried with backoff while it fails retryably and retries are left.
+pub(crate) async fn write_with_retries(
+    store: &dyn Store,
+    spans: &[Span],
+    retries: u32,
+) -> Result<WriteOutcome, StoreError> {
     let mut attempt = 0;
-    let result = loop {
+    loop {
         let started = Instant::now();
-        let result = store.write(&spans).await;
+        let result = store.write(spans).await;
         metrics::histogram!("semtrace_pipeline_batch_write_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Err(err) if err.is_retryable() && attempt < retries => {
@@ -75,31 +121,42 @@ async fn write_batch(store: &dyn Store, breaker: &Breaker, max_retries: u32, bat
                 tracing::debug!(%err, attempt, wait_ms = wait.as_millis() as u64, "batch write failed; retrying");
                 tokio::time::sleep(wait).await;
             }
-            other => break other,
+            other => return other,
         }
-    };
-    match &result {
-        Ok(_) => breaker.succeeded(),
-        // Only the store's unavailability counts: a bad batch says nothing of the store.
-        Err(err) if err.is_retryable() => breaker.failed(admission == Admission::Probe),
-        Err(_) => {}
     }
+}
+
+pub(crate) fn count_stored(outcome: &WriteOutcome) {
+    metrics::counter!("semtrace_pipeline_spans_stored_total").increment(outcome.inserted as u64);
+    // Spans found already stored (a client's retry, a replayed record) are a success too.
+    metrics::counter!("semtrace_pipeline_spans_duplicate_total").increment(outcome.duplicates as u64);
+}
+
+fn refused(n_spans: usize, reason: &'static str) {
+    metrics::counter!("semtrace_pipeline_spans_refused_total", "reason" => reason).increment(n_spans as u64);
+}
+
+/// Appends the batch to the spool (fsynced) on the blocking pool.
+async fn to_spool(spool: &Arc<Spool>, spans: Vec<Span>) -> Result<(), StoreError> {
+    let n_spans = spans.len();
+    let started = Instant::now();
+    let spool_ = spool.clone();
+    let result = match tokio::task::spawn_blocking(move || spool_.append(&spans)).await {
+        Ok(result) => result,
+        Err(err) => return Err(StoreError::Internal(format!("spooling a batch failed: {err}"))),
+    };
+    metrics::histogram!("semtrace_spool_append_seconds").record(started.elapsed().as_secs_f64());
     match result {
-        Ok(outcome) => {
-            metrics::counter!("semtrace_pipeline_spans_stored_total").increment(outcome.inserted as u64);
-            metrics::counter!("semtrace_pipeline_spans_duplicate_total").increment(outcome.duplicates as u64);
-            // Spans found already stored (a client's retry) are a success too.
-            for ack in acks {
-                let _ = ack.send(Ok(()));
-            }
+        Ok(()) => {
+            metrics::counter!("semtrace_pipeline_spans_spooled_total").increment(n_spans as u64);
+            Ok(())
         }
         Err(err) => {
-            tracing::warn!(%err, n_spans, "batch write failed; clients are told to retry");
-            metrics::counter!("semtrace_pipeline_batch_failures_total").increment(1);
-            let err = Arc::new(err);
-            for ack in acks {
-                let _ = ack.send(Err(err.clone()));
+            refused(n_spans, if matches!(err, SpoolError::Full { .. }) { "spool_full" } else { "spool_error" });
+            if !matches!(err, SpoolError::Full { .. }) {
+                tracing::error!(%err, "cannot spool a batch; clients are told to retry");
             }
+            Err(StoreError::Unavailable(err.to_string()))
         }
     }
 }

@@ -62,7 +62,7 @@ pub(crate) struct Breaker {
 }
 
 /// Whether a batch may go to the store.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
     Write,
     /// The half-open probe: its outcome decides the breaker's state.
@@ -112,6 +112,14 @@ impl Breaker {
         *inner = Inner { consecutive_failures: 0, open_until: None, cool_down: FIRST_COOL_DOWN, probing: false };
         drop(inner);
         metrics::gauge!("semtrace_pipeline_breaker_state").set(BreakerState::Closed.gauge());
+    }
+
+    /// The store was not asked after all (or answered with a non-retryable error, which says
+    /// nothing of its health): a probe admission goes back, so the next batch probes.
+    pub fn release(&self, admission: Admission) {
+        if admission == Admission::Probe {
+            self.inner.lock().expect("breaker lock").probing = false;
+        }
     }
 
     /// A batch failed after its retries (or a probe failed).

@@ -6,21 +6,27 @@
 //! [`SubmitError::QueueFull`] and the receiver answers with a retryable code; nothing is
 //! buffered beyond the queue. Otherwise the batcher takes the request together with every other
 //! request already waiting (up to `batch_size` requests), writes them in one store transaction,
-//! and only after the commit answers each request. So a span acknowledged is a span committed.
+//! and only after the commit answers each request. So a span acknowledged is a span committed
+//! — or, while the store is unavailable, a span `fsync`ed into the spool ([`spool`]), which the
+//! replayer writes to the store, in order, once it answers again.
 
 mod batcher;
 mod breaker;
+mod replay;
+pub mod spool;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use semtrace_model::Span;
 use semtrace_store::{Store, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use breaker::Breaker;
 pub use breaker::BreakerState;
+use spool::Spool;
+pub use spool::{SpoolConfig, SpoolError};
 
 /// How the pipeline queues and batches writes.
 #[derive(Debug, Clone)]
@@ -35,12 +41,33 @@ pub struct PipelineConfig {
     pub max_retries: u32,
     /// Consecutive failed batches that open the circuit breaker.
     pub breaker_threshold: u32,
+    /// Where batches wait while the store is unavailable; without one, clients are told to retry.
+    pub spool: Option<SpoolConfig>,
+    /// Request bytes (decompressed) being decoded, queued or written at once; past it, requests
+    /// are refused with a retryable error before their bodies are read. Bounds memory.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { queue_size: 1024, batch_size: 100, concurrency: 2, max_retries: 3, breaker_threshold: 5 }
+        PipelineConfig {
+            queue_size: 1024,
+            batch_size: 100,
+            concurrency: 2,
+            max_retries: 3,
+            breaker_threshold: 5,
+            spool: None,
+            max_inflight_bytes: 128 << 20,
+        }
     }
+}
+
+/// The spool's size, for health and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolStatus {
+    pub records: usize,
+    pub bytes: u64,
+    pub max_bytes: u64,
 }
 
 /// Why a submission was not stored.
@@ -49,6 +76,14 @@ pub enum SubmitError {
     /// The queue is full: the client should retry after a short wait.
     #[error("the write queue is full ({capacity} requests waiting); retry later")]
     QueueFull { capacity: usize },
+    /// Requests in flight already hold the memory budget (`max_inflight_bytes`).
+    #[error("semtrace is at its memory budget for requests in flight ({budget} bytes); retry later")]
+    Overloaded { budget: usize },
+    /// One request needs more than the whole budget; it can never be taken.
+    #[error(
+        "the request needs {needed} bytes in memory, more than max_inflight_bytes ({budget}); send smaller batches"
+    )]
+    TooLarge { needed: usize, budget: usize },
     /// The pipeline is shutting down.
     #[error("semtrace is shutting down; retry against another instance or later")]
     ShuttingDown,
@@ -61,7 +96,8 @@ impl SubmitError {
     /// Whether the client may send the same data again and expect success.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SubmitError::QueueFull { .. } | SubmitError::ShuttingDown => true,
+            SubmitError::QueueFull { .. } | SubmitError::Overloaded { .. } | SubmitError::ShuttingDown => true,
+            SubmitError::TooLarge { .. } => false,
             SubmitError::Store(err) => err.is_retryable(),
         }
     }
@@ -82,21 +118,107 @@ pub(crate) struct WriteRequest {
 pub struct Pipeline {
     sender: mpsc::Sender<WriteRequest>,
     breaker: Arc<Breaker>,
+    spool: Option<Arc<Spool>>,
+    inflight: Arc<Semaphore>,
+    inflight_budget: usize,
 }
 
-/// Owns the batcher task; [`PipelineTask::shutdown`] waits until every queued request is written.
+/// Memory a request holds from before its body is read until it is answered; see
+/// [`Pipeline::reserve`].
+pub struct Reservation {
+    permit: OwnedSemaphorePermit,
+    inflight: Arc<Semaphore>,
+    budget: usize,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Grows the reservation to `bytes` (e.g. once a gzip body is inflated), or refuses.
+    pub fn grow_to(&mut self, bytes: usize) -> Result<(), SubmitError> {
+        if bytes <= self.bytes {
+            return Ok(());
+        }
+        if kib(bytes) > kib(self.budget) {
+            return Err(SubmitError::TooLarge { needed: bytes, budget: self.budget });
+        }
+        let more = try_reserve(&self.inflight, self.budget, bytes - self.bytes)?;
+        self.permit.merge(more);
+        self.bytes = bytes;
+        Ok(())
+    }
+}
+
+/// Permits count KiB, so a `u32` of them covers any budget.
+fn kib(bytes: usize) -> u32 {
+    bytes.div_ceil(1024).min(u32::MAX as usize) as u32
+}
+
+fn try_reserve(inflight: &Arc<Semaphore>, budget: usize, bytes: usize) -> Result<OwnedSemaphorePermit, SubmitError> {
+    if kib(bytes) > kib(budget) {
+        return Err(SubmitError::TooLarge { needed: bytes, budget });
+    }
+    inflight.clone().try_acquire_many_owned(kib(bytes)).map_err(|_| {
+        metrics::counter!("semtrace_pipeline_requests_refused_total", "reason" => "memory_budget").increment(1);
+        SubmitError::Overloaded { budget }
+    })
+}
+
+/// Owns the batcher and replayer tasks; [`PipelineTask::shutdown`] waits until every queued
+/// request is written (to the store, or to the spool) and replays what it can.
 pub struct PipelineTask {
-    join: JoinHandle<()>,
+    batcher: JoinHandle<()>,
+    replayer: Option<(JoinHandle<()>, tokio::sync::watch::Sender<bool>)>,
+}
+
+/// What the batcher and the replayer share.
+pub(crate) struct Shared {
+    store: Arc<dyn Store>,
+    breaker: Arc<Breaker>,
+    spool: Option<Arc<Spool>>,
+    max_retries: u32,
 }
 
 impl Pipeline {
-    /// Starts the batcher on the current runtime.
-    pub fn start(store: Arc<dyn Store>, config: PipelineConfig) -> (Pipeline, PipelineTask) {
+    /// Opens the spool (if configured; records left by an earlier run are replayed) and starts
+    /// the batcher and the replayer on the current runtime.
+    pub fn start(store: Arc<dyn Store>, config: PipelineConfig) -> Result<(Pipeline, PipelineTask), SpoolError> {
         debug_assert!(config.queue_size > 0 && config.batch_size > 0 && config.concurrency > 0);
+        let spool = config.spool.as_ref().map(Spool::open).transpose()?.map(Arc::new);
         let (sender, receiver) = mpsc::channel(config.queue_size);
         let breaker = Arc::new(Breaker::new(config.breaker_threshold));
-        let join = tokio::spawn(batcher::run(store, config, breaker.clone(), receiver));
-        (Pipeline { sender, breaker }, PipelineTask { join })
+        let shared =
+            Arc::new(Shared { store, breaker: breaker.clone(), spool: spool.clone(), max_retries: config.max_retries });
+        let replayer = spool.clone().map(|spool| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            (tokio::spawn(replay::run(shared.clone(), spool, stopped)), stop)
+        });
+        let inflight_budget = config.max_inflight_bytes.max(1024);
+        let inflight = Arc::new(Semaphore::new(kib(inflight_budget) as usize));
+        let batcher = tokio::spawn(batcher::run(shared, config, receiver));
+        Ok((Pipeline { sender, breaker, spool, inflight, inflight_budget }, PipelineTask { batcher, replayer }))
+    }
+
+    /// Reserves memory for a request of `bytes` before it is read or decoded: refused at once,
+    /// retryably, when the queue is full or requests in flight hold the budget (and for good
+    /// when it exceeds the budget).
+    /// Keep the reservation until the request is answered.
+    pub fn reserve(&self, bytes: usize) -> Result<Reservation, SubmitError> {
+        // A full queue would refuse the request after decoding it: refuse before, for free.
+        if self.sender.capacity() == 0 {
+            metrics::counter!("semtrace_pipeline_requests_refused_total", "reason" => "queue_full").increment(1);
+            return Err(SubmitError::QueueFull { capacity: self.sender.max_capacity() });
+        }
+        let permit = try_reserve(&self.inflight, self.inflight_budget, bytes)?;
+        Ok(Reservation { permit, inflight: self.inflight.clone(), budget: self.inflight_budget, bytes })
+    }
+
+    /// Bytes held by requests in flight (rounded to KiB).
+    pub fn inflight_bytes(&self) -> usize {
+        (kib(self.inflight_budget) as usize - self.inflight.available_permits()) * 1024
+    }
+
+    pub fn inflight_budget(&self) -> usize {
+        self.inflight_budget
     }
 
     /// Queues spans and waits until they are committed (or found already stored).
@@ -134,13 +256,30 @@ impl Pipeline {
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()
     }
+
+    /// The spool's size; `None` when there is no spool.
+    pub fn spool_status(&self) -> Option<SpoolStatus> {
+        self.spool.as_ref().map(|spool| SpoolStatus {
+            records: spool.records(),
+            bytes: spool.bytes(),
+            max_bytes: spool.max_bytes(),
+        })
+    }
 }
 
 impl PipelineTask {
-    /// Waits for the batcher to write everything queued; call after every [`Pipeline`] clone is dropped.
+    /// Waits for the batcher to write everything queued, then lets the replayer empty the spool
+    /// while the store accepts writes (what is left stays spooled for the next start). Call after
+    /// every [`Pipeline`] clone is dropped.
     pub async fn shutdown(self) {
-        if let Err(err) = self.join.await {
+        if let Err(err) = self.batcher.await {
             tracing::error!(%err, "the batcher task failed");
+        }
+        if let Some((replayer, stop)) = self.replayer {
+            let _ = stop.send(true);
+            if let Err(err) = replayer.await {
+                tracing::error!(%err, "the spool replayer task failed");
+            }
         }
     }
 }
@@ -149,5 +288,37 @@ fn clone_store_error(err: &StoreError) -> StoreError {
     match err {
         StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
         StoreError::Internal(message) => StoreError::Internal(message.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_in_flight_hold_the_memory_budget_until_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path());
+        let config = PipelineConfig { max_inflight_bytes: 10 << 10, ..PipelineConfig::default() };
+        let (pipeline, task) = Pipeline::start(store, config).unwrap();
+        let first = pipeline.reserve(6 << 10).unwrap();
+        assert_eq!(pipeline.inflight_bytes(), 6 << 10);
+        let err = pipeline.reserve(6 << 10).err().expect("over the budget");
+        assert!(matches!(err, SubmitError::Overloaded { .. }) && err.is_retryable(), "{err}");
+        let mut second = pipeline.reserve(3 << 10).unwrap();
+        assert!(second.grow_to(5 << 10).is_err(), "growing past the budget is refused");
+        drop(first);
+        second.grow_to(9 << 10).unwrap();
+        assert_eq!(pipeline.inflight_bytes(), 9 << 10);
+        let err = pipeline.reserve(11 << 10).err().expect("never fits");
+        assert!(matches!(err, SubmitError::TooLarge { .. }) && !err.is_retryable(), "{err}");
+        drop(second);
+        assert_eq!(pipeline.inflight_bytes(), 0);
+        drop(pipeline);
+        task.shutdown().await;
+    }
+
+    fn sqlite(dir: &std::path::Path) -> Arc<dyn Store> {
+        Arc::new(semtrace_store_sqlite::SqliteStore::open(semtrace_store_sqlite::SqliteOptions::new(dir)).unwrap())
     }
 }

@@ -181,9 +181,19 @@ pub struct HealthDto {
     pub embedding_dimension: Option<usize>,
     pub queue_depth: Option<usize>,
     pub queue_capacity: Option<usize>,
+    /// Request bytes in flight (decoding, queued, being written) and their budget.
+    pub inflight_bytes: Option<usize>,
+    pub inflight_budget: Option<usize>,
     /// The circuit breaker in front of the store: `closed`, `open` (writes refused, retryably)
     /// or `half_open` (one probe write in flight).
     pub circuit_breaker: Option<&'static str>,
+    /// Whether the store answered a ping just now.
+    pub store_reachable: bool,
+    /// Batches acknowledged while the store was unavailable, waiting on disk to be replayed.
+    pub spool_records: Option<usize>,
+    pub spool_bytes: Option<u64>,
+    /// Past this many spooled bytes clients are told to retry.
+    pub spool_max_bytes: Option<u64>,
     pub uptime_seconds: u64,
     pub version: &'static str,
 }
@@ -191,6 +201,8 @@ pub struct HealthDto {
 impl HealthDto {
     pub(crate) async fn collect(state: &QueryState) -> Self {
         let ping = state.store.ping().await;
+        let store_reachable = ping.is_ok();
+        let spool = state.pipeline.as_ref().and_then(|pipeline| pipeline.spool_status());
         let stats = state.store.stats().await;
         let error =
             ping.err().or(stats.as_ref().err().map(|err| semtrace_store::StoreError::Internal(err.to_string())));
@@ -209,7 +221,13 @@ impl HealthDto {
             embedding_dimension: state.semantic.as_ref().map(|semantic| semantic.dimension()),
             queue_depth: state.pipeline.as_ref().map(|pipeline| pipeline.queue_depth()),
             queue_capacity: state.pipeline.as_ref().map(|pipeline| pipeline.queue_capacity()),
+            inflight_bytes: state.pipeline.as_ref().map(|pipeline| pipeline.inflight_bytes()),
+            inflight_budget: state.pipeline.as_ref().map(|pipeline| pipeline.inflight_budget()),
             circuit_breaker: state.pipeline.as_ref().map(|pipeline| pipeline.breaker_state().as_str()),
+            store_reachable,
+            spool_records: spool.map(|spool| spool.records),
+            spool_bytes: spool.map(|spool| spool.bytes),
+            spool_max_bytes: spool.map(|spool| spool.max_bytes),
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }

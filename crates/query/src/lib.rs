@@ -92,6 +92,18 @@ async fn health(State(state): State<QueryState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<QueryState>) -> impl IntoResponse {
+    // Gauges of the pipeline's current state, read now rather than when they last changed.
+    if let Some(pipeline) = &state.pipeline {
+        metrics::gauge!("semtrace_pipeline_queue_depth").set(pipeline.queue_depth() as f64);
+        metrics::gauge!("semtrace_pipeline_queue_capacity").set(pipeline.queue_capacity() as f64);
+        metrics::gauge!("semtrace_pipeline_inflight_bytes").set(pipeline.inflight_bytes() as f64);
+        metrics::gauge!("semtrace_pipeline_inflight_budget_bytes").set(pipeline.inflight_budget() as f64);
+        if let Some(spool) = pipeline.spool_status() {
+            metrics::gauge!("semtrace_spool_bytes").set(spool.bytes as f64);
+            metrics::gauge!("semtrace_spool_records").set(spool.records as f64);
+            metrics::gauge!("semtrace_spool_max_bytes").set(spool.max_bytes as f64);
+        }
+    }
     let text = state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

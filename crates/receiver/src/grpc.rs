@@ -4,9 +4,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use prost::Message;
 use semtrace_pipeline::{Pipeline, SubmitError};
 use tonic::codec::CompressionEncoding;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::{convert_request, ReceiverLimits};
 
@@ -32,6 +34,9 @@ impl TraceService for TraceReceiver {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let request = request.into_inner();
+        // tonic has decoded the message already; the reservation holds its memory until the
+        // answer, and refuses when requests in flight hold the budget.
+        let reservation = self.pipeline.reserve(request.encoded_len()).map_err(status_of)?;
         let n_spans: usize =
             request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
         if n_spans > self.limits.max_spans_per_request {
@@ -50,16 +55,21 @@ impl TraceService for TraceReceiver {
             error_message: converted.rejection_message(),
         });
         self.pipeline.submit(converted.spans).await.map_err(status_of)?;
+        drop(reservation);
         metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "grpc").increment(n_accepted);
         Ok(Response::new(ExportTraceServiceResponse { partial_success }))
     }
 }
 
-/// Retryable failures map to UNAVAILABLE, which OTLP exporters always retry with backoff.
+/// Retryable failures map to UNAVAILABLE, which OTLP exporters always retry, with a
+/// `google.rpc.RetryInfo` detail saying how long to wait (as the OTLP specification asks).
 fn status_of(err: SubmitError) -> Status {
     metrics::counter!("semtrace_receiver_requests_refused_total", "protocol" => "grpc").increment(1);
     if err.is_retryable() {
-        Status::unavailable(err.to_string())
+        let details = ErrorDetails::with_retry_info(Some(err.retry_after()));
+        Status::with_error_details(Code::Unavailable, err.to_string(), details)
+    } else if matches!(err, SubmitError::TooLarge { .. }) {
+        Status::resource_exhausted(err.to_string())
     } else {
         Status::internal(err.to_string())
     }

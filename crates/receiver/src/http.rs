@@ -78,7 +78,8 @@ impl Refusal {
     fn from_submit(err: SubmitError) -> Self {
         let retry_after_secs = err.is_retryable().then(|| err.retry_after().as_secs().max(1));
         let (status, grpc_code) = match &err {
-            SubmitError::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, 8),
+            SubmitError::QueueFull { .. } | SubmitError::Overloaded { .. } => (StatusCode::TOO_MANY_REQUESTS, 8),
+            SubmitError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, 8),
             _ if err.is_retryable() => (StatusCode::SERVICE_UNAVAILABLE, 14),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, 13),
         };
@@ -129,6 +130,21 @@ async fn handle(
     body: Body,
 ) -> Result<ExportTraceServiceResponse, Refusal> {
     let max_body = state.limits.max_body_bytes;
+    // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
+    let declared = bytes_len_hint(headers);
+    if declared != usize::MAX && declared > max_body {
+        return Err(Refusal::too_large(format!(
+            "request body of {declared} bytes is larger than the limit of {max_body} bytes; send smaller batches"
+        )));
+    }
+    let mut reservation = match state.pipeline.reserve(declared.min(max_body)) {
+        Ok(reservation) => reservation,
+        Err(err) => {
+            // Read and drop the body (no memory kept) so the connection stays usable for the retry.
+            discard(body, max_body).await;
+            return Err(Refusal::from_submit(err));
+        }
+    };
     let bytes = axum::body::to_bytes(body, max_body).await.map_err(|err| {
         Refusal::too_large(format!(
             "request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"
@@ -137,7 +153,7 @@ async fn handle(
     let gzip = content_encoding_is_gzip(headers)?;
     let limits = state.limits.clone();
     let decode = move || -> Result<_, Refusal> {
-        let request = decode_body(&bytes, gzip, format, limits.max_decompressed_bytes)?;
+        let (request, decoded_len) = decode_body(&bytes, gzip, format, limits.max_decompressed_bytes)?;
         let n_spans: usize =
             request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
         if n_spans > limits.max_spans_per_request {
@@ -146,9 +162,9 @@ async fn handle(
                 limits.max_spans_per_request
             )));
         }
-        Ok(convert_request(request, &limits))
+        Ok((convert_request(request, &limits), decoded_len))
     };
-    let converted = if bytes_len_hint(headers) < INLINE_DECODE_MAX_BYTES {
+    let (converted, decoded_len) = if declared < INLINE_DECODE_MAX_BYTES {
         decode()?
     } else {
         tokio::task::spawn_blocking(decode).await.map_err(|err| Refusal {
@@ -158,6 +174,9 @@ async fn handle(
             retry_after_secs: None,
         })??
     };
+    // An inflated gzip body holds more: the reservation grows with it (spans in memory take
+    // more again, but in proportion).
+    reservation.grow_to(decoded_len).map_err(Refusal::from_submit)?;
     let n_accepted = converted.spans.len() as u64;
     metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "http")
         .increment(n_accepted + converted.rejected as u64);
@@ -168,8 +187,22 @@ async fn handle(
         error_message: converted.rejection_message(),
     });
     state.pipeline.submit(converted.spans).await.map_err(Refusal::from_submit)?;
+    drop(reservation);
     metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "http").increment(n_accepted);
     Ok(ExportTraceServiceResponse { partial_success })
+}
+
+/// Reads a body to its end (at most `limit` bytes), keeping nothing.
+async fn discard(body: Body, limit: usize) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        read += chunk.len();
+        if read > limit {
+            break;
+        }
+    }
 }
 
 fn bytes_len_hint(headers: &HeaderMap) -> usize {
@@ -199,12 +232,13 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, Refusal> {
     }
 }
 
+/// The request and the size of its (inflated) body.
 fn decode_body(
     bytes: &Bytes,
     gzip: bool,
     format: Format,
     max_decompressed: usize,
-) -> Result<ExportTraceServiceRequest, Refusal> {
+) -> Result<(ExportTraceServiceRequest, usize), Refusal> {
     let inflated;
     let raw: &[u8] = if gzip {
         inflated = inflate_bounded(bytes, max_decompressed)?;
@@ -212,14 +246,15 @@ fn decode_body(
     } else {
         bytes
     };
-    match format {
+    let request = match format {
         Format::Protobuf => ExportTraceServiceRequest::decode(raw).map_err(|err| {
             Refusal::bad_request(format!("body is not a valid OTLP ExportTraceServiceRequest protobuf: {err}"))
         }),
         Format::Json => serde_json::from_slice(raw).map_err(|err| {
             Refusal::bad_request(format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {err}"))
         }),
-    }
+    }?;
+    Ok((request, raw.len()))
 }
 
 /// Inflates gzip, stopping as soon as the output passes the limit, so a small bomb costs little.

@@ -160,11 +160,30 @@ pub struct PipelineSettings {
     pub queue_size: u32,
     /// Batches written at once (1–16).
     pub concurrency: u32,
+    /// While the store is unavailable, acknowledge batches from an on-disk spool (fsynced) and
+    /// replay them, in order, when it recovers. Off: clients are told to retry instead.
+    pub spool_enabled: bool,
+    /// Where the spool lives; empty means `<server.data_dir>/spool`.
+    pub spool_dir: PathBuf,
+    /// Spooled bytes past which clients are told to retry (1 MiB–1 TiB). The file may take up to
+    /// twice this on disk: it grows by doubling.
+    pub spool_max_bytes: u64,
+    /// Memory budget for requests in flight (bodies being decoded, queued or written), in
+    /// (decompressed) request bytes; past it requests get 429 / UNAVAILABLE before their bodies
+    /// are read. At least `limits.max_decompressed_bytes`, at most 64 GiB.
+    pub max_inflight_bytes: u64,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        PipelineSettings { queue_size: 1024, concurrency: 2 }
+        PipelineSettings {
+            queue_size: 1024,
+            concurrency: 2,
+            spool_enabled: true,
+            spool_dir: PathBuf::new(),
+            spool_max_bytes: 1 << 30,
+            max_inflight_bytes: 128 << 20,
+        }
     }
 }
 
@@ -272,6 +291,14 @@ impl Config {
         }
         check_range("pipeline.queue_size", self.pipeline.queue_size.into(), 1, 1_000_000)?;
         check_range("pipeline.concurrency", self.pipeline.concurrency.into(), 1, 16)?;
+        check_range("pipeline.spool_max_bytes", self.pipeline.spool_max_bytes, 1 << 20, 1 << 40)?;
+        check_range(
+            "pipeline.max_inflight_bytes",
+            self.pipeline.max_inflight_bytes,
+            self.limits.max_decompressed_bytes.min(1 << 36),
+            1 << 36,
+        )
+        .context("pipeline.max_inflight_bytes must be at least limits.max_decompressed_bytes")?;
         check_range("postgres.pool_size", self.postgres.pool_size.into(), 2, 256)?;
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
         let limits = &self.limits;
@@ -306,6 +333,15 @@ impl Config {
             concurrency: self.pipeline.concurrency as usize,
             max_retries: self.otel_storage.max_retries,
             breaker_threshold: self.otel_storage.circuit_breaker_threshold,
+            spool: self.pipeline.spool_enabled.then(|| semtrace_pipeline::SpoolConfig {
+                dir: if self.pipeline.spool_dir.as_os_str().is_empty() {
+                    self.server.data_dir.join("spool")
+                } else {
+                    self.pipeline.spool_dir.clone()
+                },
+                max_bytes: self.pipeline.spool_max_bytes,
+            }),
+            max_inflight_bytes: self.pipeline.max_inflight_bytes as usize,
         }
     }
 }

@@ -71,7 +71,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tracing::info!("semantic search is off (semantic.enabled = false)");
         (None, None)
     };
-    let (pipeline, pipeline_task) = Pipeline::start(store.clone(), config.pipeline_config());
+    let (pipeline, pipeline_task) =
+        Pipeline::start(store.clone(), config.pipeline_config()).context("cannot start the write pipeline")?;
     let limits = config.limits.build();
 
     let grpc_listener = bind(&config.server.otlp_grpc_addr, "OTLP/gRPC", "--otlp-grpc-addr").await?;

@@ -72,13 +72,31 @@ fn pg_script(args: &[&str]) {
     assert!(output.status.success(), "pg.sh {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-/// The database stops during ingest and comes back: clients are refused only with retryable
-/// codes meanwhile, and every span acknowledged before, during and after is stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
+/// How long the database stays down: a few seconds in CI; `SOAK_OUTAGE_SECONDS=60` (as
+/// `scripts/soak.sh` sets) for the full-length outage.
+fn outage_length() -> std::time::Duration {
+    let seconds = std::env::var("SOAK_OUTAGE_SECONDS").ok().and_then(|value| value.parse().ok()).unwrap_or(4);
+    std::time::Duration::from_secs(seconds)
+}
+
+/// What clients and the server showed through one outage.
+struct Outage {
+    acknowledged: Vec<[u8; 16]>,
+    refusals: Vec<u16>,
+    /// Largest `spool_bytes` health reported while the database was down.
+    max_spool_bytes: u64,
+    /// Spans refused, by reason, from `/metrics`.
+    refused_by_reason: std::collections::BTreeMap<String, u64>,
+}
+
+/// Ingest from two clients; the database stops for `outage_length()` and comes back; once the
+/// spool is replayed, every acknowledged trace must be stored whole. With `kill_while_down`,
+/// semtrace is killed (`kill -9`) at the end of the outage and restarted on the same data
+/// directory after the database is back: the spool survives and is replayed at start.
+async fn database_outage(extra_env: &[(&str, &str)], kill_while_down: bool) -> Outage {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     // A cluster of its own: the shared test cluster must not stop under other tests.
     let cluster = tempfile::tempdir().unwrap();
@@ -87,11 +105,12 @@ async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
     let data = data.to_str().unwrap();
     pg_script(&["start", data, &port]);
     let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
-    let env = vec![
+    let mut env = vec![
         ("SEMTRACE_STORAGE".to_string(), "postgres".to_string()),
         ("SEMTRACE_OTEL_STORAGE__CONNECTION_STRING".to_string(), url),
         ("SEMTRACE_SEMANTIC__ENABLED".to_string(), "false".to_string()),
     ];
+    env.extend(extra_env.iter().map(|(key, value)| (key.to_string(), value.to_string())));
     let dir = tempfile::tempdir().unwrap();
     let mut server = common::spawn_binary_with(dir.path(), &env).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -99,30 +118,107 @@ async fn a_database_outage_loses_nothing_acknowledged_and_refuses_retryably() {
         (0..2).map(|seed| tokio::spawn(common::load(server.otlp_http.clone(), 500 + seed, 10, stop.clone()))).collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     pg_script(&["stop", data]);
-    tokio::time::sleep(Duration::from_millis(3000)).await;
-    let (_, health) = common::get_json(&format!("{}/api/v1/health", server.api)).await;
-    assert_eq!(health["healthy"], false, "{health}");
+    let down_until = Instant::now() + outage_length();
+    let mut max_spool_bytes = 0;
+    let mut noticed = false;
+    while Instant::now() < down_until {
+        let (_, health) = common::get_json(&format!("{}/api/v1/health", server.api)).await;
+        noticed |= health["store_reachable"] == false && health["healthy"] == false;
+        max_spool_bytes = max_spool_bytes.max(health["spool_bytes"].as_u64().unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(noticed, "health never reported the database down");
+    if kill_while_down {
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        stop.store(true, Ordering::SeqCst);
+    }
     pg_script(&["start", data, &port]);
-    tokio::time::sleep(Duration::from_millis(3000)).await;
-    stop.store(true, Ordering::SeqCst);
+    if kill_while_down {
+        server = common::spawn_binary_with(dir.path(), &env).await;
+    } else {
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        stop.store(true, Ordering::SeqCst);
+    }
     let (mut acknowledged, mut refusals) = (Vec::new(), Vec::new());
     for client in clients {
         let load = client.await.unwrap();
-        assert_eq!(load.unanswered, 0, "semtrace answers while the database is down");
+        if !kill_while_down {
+            assert_eq!(load.unanswered, 0, "semtrace answers while the database is down");
+        }
         acknowledged.extend(load.acknowledged);
         refusals.extend(load.refusals);
     }
-    eprintln!("{} traces acknowledged, {} refusals: {:?}", acknowledged.len(), refusals.len(), {
-        let mut counts = std::collections::BTreeMap::new();
-        for status in &refusals {
-            *counts.entry(*status).or_insert(0) += 1;
+    // The replayer empties the spool into the database.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, health) = common::get_json(&format!("{}/api/v1/health", server.api)).await;
+        if health["spool_records"] == 0 && health["healthy"] == true {
+            break;
         }
-        counts
-    });
-    assert!(!refusals.is_empty(), "the outage was noticed");
-    assert!(refusals.iter().all(|status| *status == 429 || *status == 503), "{refusals:?}");
+        assert!(Instant::now() < deadline, "the spool was not replayed: {health}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = reqwest::get(format!("{}/metrics", server.api)).await.unwrap().text().await.unwrap();
+    let refused_by_reason = metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("semtrace_pipeline_spans_refused_total{reason=\""))
+        .filter_map(|rest| rest.split_once("\"} "))
+        .map(|(reason, value)| (reason.to_string(), value.trim().parse::<f64>().unwrap() as u64))
+        .collect();
+    eprintln!(
+        "{} traces acknowledged, {} refusals {:?}, max spool {} bytes, refused spans by reason {:?}",
+        acknowledged.len(),
+        refusals.len(),
+        {
+            let mut counts = std::collections::BTreeMap::new();
+            for status in &refusals {
+                *counts.entry(*status).or_insert(0) += 1;
+            }
+            counts
+        },
+        max_spool_bytes,
+        refused_by_reason
+    );
     assert!(acknowledged.len() > 50, "{} traces acknowledged", acknowledged.len());
     common::assert_stored_whole(&server.api, &acknowledged).await;
     server.child.kill().unwrap();
     pg_script(&["stop", data]);
+    Outage { acknowledged, refusals, max_spool_bytes, refused_by_reason }
+}
+
+/// The database stops during ingest and comes back: the spool takes every batch meanwhile, so
+/// clients see no refusal at all, and every span acknowledged is stored once it is replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_absorbed_by_the_spool_and_loses_nothing() {
+    let outage = database_outage(&[], false).await;
+    assert!(outage.max_spool_bytes > 0, "the spool was used");
+    assert!(outage.refusals.is_empty(), "refused although the spool had room: {:?}", outage.refusals);
+    assert!(outage.acknowledged.len() > 100);
+}
+
+/// With a spool too small for the outage, clients are refused — only once it is full, and only
+/// with retryable codes — and everything acknowledged is still stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_refuses_retryably_and_loses_nothing() {
+    let max_bytes: u64 = 1 << 20;
+    let outage = database_outage(&[("SEMTRACE_PIPELINE__SPOOL_MAX_BYTES", "1048576")], false).await;
+    assert!(!outage.refusals.is_empty(), "a 1 MiB spool fills during the outage");
+    assert!(outage.refusals.iter().all(|status| *status == 503), "{:?}", outage.refusals);
+    assert!(
+        outage.max_spool_bytes > max_bytes / 2 && outage.max_spool_bytes <= max_bytes,
+        "{}",
+        outage.max_spool_bytes
+    );
+    let reasons: Vec<_> = outage.refused_by_reason.keys().map(String::as_str).collect();
+    assert_eq!(reasons, ["spool_full"], "refused for another reason than a full spool");
+}
+
+/// `kill -9` while the database is down and batches wait in the spool: after a restart (with the
+/// database back) the spool is replayed and nothing acknowledged is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_an_outage_keeps_the_spool() {
+    let outage = database_outage(&[], true).await;
+    assert!(outage.max_spool_bytes > 0, "the spool was used");
+    assert!(outage.refusals.is_empty(), "{:?}", outage.refusals);
 }

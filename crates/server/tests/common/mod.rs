@@ -52,6 +52,14 @@ pub struct ChildServer {
     pub api: String,
 }
 
+/// A test that fails must not leave its server running.
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub async fn spawn_binary(data_dir: &Path) -> ChildServer {
     spawn_binary_with(data_dir, &[]).await
 }
@@ -165,16 +173,29 @@ pub async fn load(
 /// Spans per generated trace.
 pub const SPANS_PER_TRACE: u64 = 11;
 
-/// Every trace is stored, whole and once.
+/// Every trace is stored, whole and once (checked by 8 concurrent readers over kept-alive
+/// connections).
 pub async fn assert_stored_whole(api: &str, acknowledged: &[[u8; 16]]) {
-    for trace_id in acknowledged {
-        let (status, trace) = get_json(&format!("{api}/api/v1/traces/{}", hex(trace_id))).await;
-        assert_eq!(status, 200, "acknowledged trace {} is missing", hex(trace_id));
-        assert_eq!(
-            trace["span_count"].as_u64(),
-            Some(SPANS_PER_TRACE),
-            "trace {} lost or duplicated spans",
-            hex(trace_id)
-        );
+    let client = reqwest::Client::new();
+    let mut readers = tokio::task::JoinSet::new();
+    for chunk in acknowledged.chunks(acknowledged.len().div_ceil(8).max(1)) {
+        let (client, api, chunk) = (client.clone(), api.to_owned(), chunk.to_vec());
+        readers.spawn(async move {
+            for trace_id in chunk {
+                let url = format!("{api}/api/v1/traces/{}", hex(&trace_id));
+                let response = client.get(&url).send().await.unwrap_or_else(|err| panic!("GET {url}: {err}"));
+                assert_eq!(response.status().as_u16(), 200, "acknowledged trace {} is missing", hex(&trace_id));
+                let trace: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(
+                    trace["span_count"].as_u64(),
+                    Some(SPANS_PER_TRACE),
+                    "trace {} lost or duplicated spans",
+                    hex(&trace_id)
+                );
+            }
+        });
+    }
+    while let Some(joined) = readers.join_next().await {
+        joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
     }
 }

@@ -1,0 +1,284 @@
+//! A store that fails: errors are retried with backoff; a store that keeps failing opens the
+//! circuit breaker, which refuses at once (retryably) and closes again once a probe succeeds.
+//! With a spool, batches the store cannot take are acknowledged from the spool and replayed in
+//! order once it answers; a full spool refuses retryably.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use semtrace_model::{Span, Trace, TraceId};
+use semtrace_pipeline::{BreakerState, Pipeline, PipelineConfig, SpoolConfig};
+use semtrace_store::conformance::rich_trace;
+use semtrace_store::{
+    Operation, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats, TemplateVector, WriteOutcome,
+};
+use semtrace_store_sqlite::{SqliteOptions, SqliteStore};
+
+/// A real store whose writes fail (retryably) while told to, or for the next `fail_next` calls.
+struct FlakyStore {
+    inner: SqliteStore,
+    down: AtomicBool,
+    /// Writes holding spans of this trace fail for good (a batch the store cannot take).
+    poison: std::sync::Mutex<Option<TraceId>>,
+    /// Trace ids in the order their spans were committed.
+    committed: std::sync::Mutex<Vec<TraceId>>,
+    fail_next: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    fn backend(&self) -> &'static str {
+        "flaky"
+    }
+    async fn write(&self, spans: &[Span]) -> Result<WriteOutcome, StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let failing = self.down.load(Ordering::SeqCst)
+            || self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if failing {
+            return Err(StoreError::Unavailable("database is down".into()));
+        }
+        let poison = *self.poison.lock().unwrap();
+        if spans.iter().any(|span| Some(span.trace_id) == poison) {
+            return Err(StoreError::Internal("this batch can never be stored".into()));
+        }
+        let outcome = self.inner.write(spans).await?;
+        let mut committed = self.committed.lock().unwrap();
+        for span in spans {
+            if !committed.contains(&span.trace_id) {
+                committed.push(span.trace_id);
+            }
+        }
+        Ok(outcome)
+    }
+    async fn get_trace(&self, trace_id: TraceId) -> Result<Option<Trace>, StoreError> {
+        self.inner.get_trace(trace_id).await
+    }
+    async fn services(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.services().await
+    }
+    async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
+        self.inner.operations(service).await
+    }
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.inner.stats().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn pending_templates(&self, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
+        self.inner.pending_templates(limit).await
+    }
+    async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        self.inner.set_template_embeddings(embeddings).await
+    }
+    async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError> {
+        self.inner.template_embeddings().await
+    }
+    async fn match_templates(&self, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError> {
+        self.inner.match_templates(query, limit).await
+    }
+    async fn spans_of_templates(
+        &self,
+        template_ids: &[i64],
+        filter: &SpanFilter,
+        max_traces: usize,
+        per_trace: bool,
+    ) -> Result<Vec<SpanHit>, StoreError> {
+        self.inner.spans_of_templates(template_ids, filter, max_traces, per_trace).await
+    }
+    async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError> {
+        self.inner.search_errors(query, filter, limit).await
+    }
+    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
+        self.inner.trace_templates(trace_id).await
+    }
+}
+
+fn flaky(dir: &std::path::Path) -> Arc<FlakyStore> {
+    Arc::new(FlakyStore {
+        inner: SqliteStore::open(SqliteOptions::new(dir)).unwrap(),
+        down: AtomicBool::new(false),
+        poison: std::sync::Mutex::new(None),
+        committed: std::sync::Mutex::new(Vec::new()),
+        fail_next: AtomicUsize::new(0),
+        writes: AtomicUsize::new(0),
+    })
+}
+
+fn config(max_retries: u32, breaker_threshold: u32) -> PipelineConfig {
+    PipelineConfig {
+        queue_size: 16,
+        batch_size: 10,
+        concurrency: 1,
+        max_retries,
+        breaker_threshold,
+        ..PipelineConfig::default()
+    }
+}
+
+fn spooled(max_retries: u32, breaker_threshold: u32, dir: &std::path::Path, max_bytes: u64) -> PipelineConfig {
+    PipelineConfig {
+        spool: Some(SpoolConfig { dir: dir.join("spool"), max_bytes }),
+        ..config(max_retries, breaker_threshold)
+    }
+}
+
+async fn stored_spans(store: &FlakyStore) -> u64 {
+    store.inner.stats().await.unwrap().total_spans
+}
+
+/// Waits until the spool is empty (the replayer caught up), failing after `limit`.
+async fn until_replayed(pipeline: &Pipeline, limit: Duration) {
+    let started = Instant::now();
+    while pipeline.spool_status().unwrap().records > 0 {
+        assert!(started.elapsed() < limit, "the spool was not replayed: {:?}", pipeline.spool_status());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_and_the_spans_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.fail_next.store(2, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), config(3, 5)).unwrap();
+    pipeline.submit(rich_trace(1)).await.expect("stored after two retries");
+    assert_eq!(store.writes.load(Ordering::SeqCst), 3);
+    assert_eq!(store.inner.get_trace(rich_trace(1)[0].trace_id).await.unwrap().unwrap().spans.len(), 3);
+    assert_eq!(pipeline.breaker_state(), BreakerState::Closed);
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_opens_the_breaker_and_a_successful_probe_closes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), config(1, 3)).unwrap();
+    for n in 0..3 {
+        let err = pipeline.submit(rich_trace(10 + n)).await.expect_err("the store is down");
+        assert!(err.is_retryable(), "{err}");
+    }
+    assert_eq!(store.writes.load(Ordering::SeqCst), 6, "each batch tried twice");
+    assert_eq!(pipeline.breaker_state(), BreakerState::Open);
+    // Open: refused at once, retryably, without touching the store.
+    let started = Instant::now();
+    let err = pipeline.submit(rich_trace(20)).await.expect_err("breaker open");
+    assert!(err.is_retryable() && err.to_string().contains("circuit breaker open"), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(200));
+    assert_eq!(store.writes.load(Ordering::SeqCst), 6);
+    // The store recovers; after the cool-down one probe goes through and closes the breaker.
+    store.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    pipeline.submit(rich_trace(21)).await.expect("the probe succeeds");
+    assert_eq!(pipeline.breaker_state(), BreakerState::Closed);
+    pipeline.submit(rich_trace(22)).await.expect("closed again");
+    assert_eq!(store.inner.stats().await.unwrap().total_spans, 6);
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_store_is_down_batches_are_acknowledged_from_the_spool_and_replayed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), spooled(1, 2, dir.path(), 64 << 20)).unwrap();
+    for n in 0..20 {
+        pipeline.submit(rich_trace(100 + n)).await.expect("acknowledged from the spool");
+    }
+    let status = pipeline.spool_status().unwrap();
+    assert!(status.records >= 19 && status.bytes > 0, "{status:?}");
+    assert_eq!(stored_spans(&store).await, 0);
+    assert_eq!(pipeline.breaker_state(), BreakerState::Open);
+    // The store comes back: the replayer's probe closes the breaker and empties the spool.
+    store.down.store(false, Ordering::SeqCst);
+    until_replayed(&pipeline, Duration::from_secs(10)).await;
+    assert_eq!(stored_spans(&store).await, 60);
+    assert_eq!(pipeline.breaker_state(), BreakerState::Closed);
+    // Replayed oldest first.
+    let expected: Vec<TraceId> = (0..20).map(|n| rich_trace(100 + n)[0].trace_id).collect();
+    assert_eq!(*store.committed.lock().unwrap(), expected, "stored out of order");
+    // New batches go straight to the store again.
+    pipeline.submit(rich_trace(200)).await.unwrap();
+    assert_eq!(pipeline.spool_status().unwrap().records, 0);
+    assert_eq!(stored_spans(&store).await, 63);
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_refuses_retryably_and_loses_nothing_it_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), spooled(0, 1, dir.path(), 8 << 10)).unwrap();
+    let mut acknowledged = Vec::new();
+    let mut refusal = None;
+    for n in 0..100 {
+        match pipeline.submit(rich_trace(300 + n)).await {
+            Ok(()) => acknowledged.push(300 + n),
+            Err(err) => {
+                refusal = Some(err);
+                break;
+            }
+        }
+    }
+    let err = refusal.expect("an 8 KiB spool fills up");
+    assert!(err.is_retryable() && err.to_string().contains("spool is full"), "{err}");
+    assert!(!acknowledged.is_empty());
+    assert!(pipeline.spool_status().unwrap().bytes <= 8 << 10);
+    store.down.store(false, Ordering::SeqCst);
+    until_replayed(&pipeline, Duration::from_secs(10)).await;
+    for n in &acknowledged {
+        assert!(store.inner.get_trace(rich_trace(*n)[0].trace_id).await.unwrap().is_some(), "trace {n} lost");
+    }
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_left_by_a_stopped_server_is_replayed_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), spooled(0, 1, dir.path(), 64 << 20)).unwrap();
+    for n in 0..5 {
+        pipeline.submit(rich_trace(400 + n)).await.unwrap();
+    }
+    drop(pipeline);
+    // Shutting down with the store still down keeps the spool on disk.
+    tokio::time::timeout(Duration::from_secs(5), task.shutdown()).await.expect("shutdown does not wait for the store");
+    assert_eq!(stored_spans(&store).await, 0);
+    store.down.store(false, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), spooled(0, 1, dir.path(), 64 << 20)).unwrap();
+    until_replayed(&pipeline, Duration::from_secs(10)).await;
+    assert_eq!(stored_spans(&store).await, 15);
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_store_refuses_for_good_is_set_aside_and_the_rest_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), spooled(0, 1, dir.path(), 64 << 20)).unwrap();
+    for n in 0..4 {
+        pipeline.submit(rich_trace(500 + n)).await.unwrap();
+    }
+    // The store comes back but refuses (non-retryably) any write holding trace 502.
+    *store.poison.lock().unwrap() = Some(rich_trace(502)[0].trace_id);
+    store.down.store(false, Ordering::SeqCst);
+    until_replayed(&pipeline, Duration::from_secs(10)).await;
+    assert_eq!(stored_spans(&store).await, 9);
+    assert!(store.inner.get_trace(rich_trace(502)[0].trace_id).await.unwrap().is_none());
+    let rejected: Vec<_> = std::fs::read_dir(dir.path().join("spool/rejected")).unwrap().collect();
+    assert_eq!(rejected.len(), 1, "the refused batch is kept for the operator");
+    drop(pipeline);
+    task.shutdown().await;
+}

@@ -1,0 +1,181 @@
+//! Overload, as an operator would stage it: many clients offer several times what semtrace can
+//! store, retrying every refusal at once. semtrace must refuse the excess with retryable codes
+//! (HTTP 429/503 with `Retry-After`, gRPC UNAVAILABLE with `RetryInfo`), keep its memory bounded
+//! (peak RSS reported), and store every span it acknowledged.
+//!
+//! Runs for a few seconds in CI; `OVERLOAD_SECONDS=60` (as `scripts/soak.sh` sets) for the full
+//! minute.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message;
+use tonic_types::StatusExt;
+
+const TRACES_PER_REQUEST: usize = 40;
+
+fn overload_length() -> Duration {
+    Duration::from_secs(std::env::var("OVERLOAD_SECONDS").ok().and_then(|value| value.parse().ok()).unwrap_or(8))
+}
+
+/// What one flooding client saw.
+#[derive(Default)]
+struct Flood {
+    acknowledged: Vec<[u8; 16]>,
+    /// Spans sent, counting every retry.
+    offered_spans: u64,
+    acknowledged_spans: u64,
+    /// Status of each refusal (HTTP status; 14 for gRPC UNAVAILABLE).
+    refusals: Vec<u16>,
+    /// Refusals without a retry hint (`Retry-After`, `RetryInfo`).
+    without_retry_hint: usize,
+    unanswered: usize,
+}
+
+/// An OTLP/HTTP client that resends a refused request at once until it is acknowledged.
+async fn flood_http(otlp_http: String, seed: u64, stop: Arc<AtomicBool>) -> Flood {
+    let client = reqwest::Client::new();
+    let mut generator =
+        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed, ..Default::default() });
+    let mut flood = Flood::default();
+    let (mut request, mut ids) = generator.request(TRACES_PER_REQUEST);
+    let mut body = request.encode_to_vec();
+    let mut n_spans = spans_of(&request);
+    while !stop.load(Ordering::SeqCst) {
+        flood.offered_spans += n_spans;
+        let sent = client
+            .post(format!("{otlp_http}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => {
+                flood.acknowledged.extend(&ids);
+                flood.acknowledged_spans += n_spans;
+                (request, ids) = generator.request(TRACES_PER_REQUEST);
+                body = request.encode_to_vec();
+                n_spans = spans_of(&request);
+            }
+            Ok(response) => {
+                flood.refusals.push(response.status().as_u16());
+                if !response.headers().contains_key("retry-after") {
+                    flood.without_retry_hint += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            Err(_) => {
+                flood.unanswered += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    flood
+}
+
+/// The same over OTLP/gRPC.
+async fn flood_grpc(otlp_grpc: String, seed: u64, stop: Arc<AtomicBool>) -> Flood {
+    let mut client = TraceServiceClient::connect(otlp_grpc).await.expect("gRPC connects");
+    let mut generator =
+        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed, ..Default::default() });
+    let mut flood = Flood::default();
+    let (mut request, mut ids) = generator.request(TRACES_PER_REQUEST);
+    while !stop.load(Ordering::SeqCst) {
+        let n_spans = spans_of(&request);
+        flood.offered_spans += n_spans;
+        match client.export(request.clone()).await {
+            Ok(_) => {
+                flood.acknowledged.extend(&ids);
+                flood.acknowledged_spans += n_spans;
+                (request, ids) = generator.request(TRACES_PER_REQUEST);
+            }
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                flood.refusals.push(14);
+                if status.get_details_retry_info().and_then(|info| info.retry_delay).is_none() {
+                    flood.without_retry_hint += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            Err(status) => panic!("gRPC refusal that is not retryable: {status:?}"),
+        }
+    }
+    flood
+}
+
+fn spans_of(request: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest) -> u64 {
+    request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len() as u64).sum()
+}
+
+/// A process's memory from /proc: (current RSS, peak RSS) in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_refused_retryably_with_bounded_memory_and_nothing_accepted_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    // A short queue, so 40 clients overflow it (as thousands of SDKs would the default 1024).
+    let env = [
+        ("SEMTRACE_SEMANTIC__ENABLED".to_string(), "false".to_string()),
+        ("SEMTRACE_PIPELINE__QUEUE_SIZE".to_string(), "4".to_string()),
+    ];
+    let server = common::spawn_binary_with(dir.path(), &env).await;
+    let pid = server.child.id();
+    let (_, idle_peak) = rss_kib(pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients: Vec<_> =
+        (0..36).map(|seed| tokio::spawn(flood_http(server.otlp_http.clone(), 900 + seed, stop.clone()))).collect();
+    clients.extend((0..4).map(|seed| tokio::spawn(flood_grpc(server.otlp_grpc.clone(), 950 + seed, stop.clone()))));
+    let started = Instant::now();
+    let mut max_rss = 0;
+    while started.elapsed() < overload_length() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        max_rss = max_rss.max(rss_kib(pid).0);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut total = Flood::default();
+    for client in clients {
+        let flood = client.await.unwrap();
+        total.acknowledged.extend(flood.acknowledged);
+        total.offered_spans += flood.offered_spans;
+        total.acknowledged_spans += flood.acknowledged_spans;
+        total.refusals.extend(flood.refusals);
+        total.without_retry_hint += flood.without_retry_hint;
+        total.unanswered += flood.unanswered;
+    }
+    let (_, peak) = rss_kib(pid);
+    let mut by_status = std::collections::BTreeMap::new();
+    for status in &total.refusals {
+        *by_status.entry(*status).or_insert(0) += 1;
+    }
+    let overload = total.offered_spans as f64 / total.acknowledged_spans.max(1) as f64;
+    eprintln!(
+        "{elapsed:.1} s: offered {:.0} spans/s, acknowledged {:.0} spans/s ({overload:.1}x), refusals {by_status:?}, \
+         peak RSS {} MiB (idle {} MiB, max sampled {} MiB)",
+        total.offered_spans as f64 / elapsed,
+        total.acknowledged_spans as f64 / elapsed,
+        peak / 1024,
+        idle_peak / 1024,
+        max_rss / 1024
+    );
+    assert!(overload >= 3.0, "the clients offered only {overload:.1}x what was stored");
+    assert!(total.refusals.iter().all(|status| matches!(status, 429 | 503 | 14)), "{by_status:?}");
+    assert!(by_status.contains_key(&429) && by_status.contains_key(&14), "both protocols refused: {by_status:?}");
+    assert_eq!(total.without_retry_hint, 0, "refusals without Retry-After / RetryInfo");
+    assert_eq!(total.unanswered, 0, "requests left without an answer");
+    assert!(peak < 1024 * 1024, "peak RSS {} MiB: memory is not bounded", peak / 1024);
+    common::assert_stored_whole(&server.api, &total.acknowledged).await;
+}
