@@ -63,7 +63,7 @@ pub(crate) struct Spool {
 }
 
 /// A record read back: its spans, or why they could not be decoded.
-pub(crate) type SpooledBatch = Result<Vec<Span>, String>;
+pub type SpooledBatch = Result<Vec<Span>, String>;
 
 impl Spool {
     /// Opens (or creates) the spool in `config.dir`; records left by an earlier run stay queued.
@@ -234,7 +234,7 @@ struct EntryIn {
 }
 
 /// One batch as a record; resources and scopes shared by spans are written once.
-pub(crate) fn encode(spans: &[Span]) -> Vec<u8> {
+pub fn encode(spans: &[Span]) -> Vec<u8> {
     fn index_of<'a, T>(item: &'a Arc<T>, seen: &mut HashMap<*const T, u32>, items: &mut Vec<&'a T>) -> u32 {
         *seen.entry(Arc::as_ptr(item)).or_insert_with(|| {
             items.push(item);
@@ -253,7 +253,7 @@ pub(crate) fn encode(spans: &[Span]) -> Vec<u8> {
 }
 
 /// A record back into spans, sharing resources and scopes again.
-pub(crate) fn decode(record: &[u8]) -> SpooledBatch {
+pub fn decode(record: &[u8]) -> SpooledBatch {
     let record: RecordIn = serde_json::from_slice(record).map_err(|err| format!("undecodable record: {err}"))?;
     if record.version != RECORD_VERSION {
         return Err(format!("record version {} is not {RECORD_VERSION}", record.version));

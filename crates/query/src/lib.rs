@@ -22,7 +22,7 @@ use semtrace_store::Store;
 
 pub use dto::{HealthDto, SpanDto, TraceDto};
 pub use error::ApiError;
-pub use search::{ErrorResultDto, SearchResultDto};
+pub use search::{parse_errors, parse_search, ErrorResultDto, ErrorsRequest, SearchResultDto};
 
 /// What the API handlers share.
 #[derive(Clone)]

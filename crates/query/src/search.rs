@@ -1,7 +1,7 @@
 //! `GET /api/v1/search`, `GET /api/v1/errors`, `GET /api/v1/traces/{id}/similar`.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::Json;
 use semtrace_model::{format_rfc3339_nanos, Span, StatusCode, TraceId};
 use semtrace_semantic::{Ranking, SearchRequest};
@@ -73,12 +73,15 @@ impl SearchResultDto {
 pub(crate) fn parse_time(name: &str, text: &str) -> Result<u64, ApiError> {
     let text = text.trim();
     if let Ok(number) = text.parse::<u64>() {
-        return Ok(match number {
-            n if n < 100_000_000_000 => n * 1_000_000_000,
-            n if n < 100_000_000_000_000 => n * 1_000_000,
-            n if n < 100_000_000_000_000_000 => n * 1_000,
-            n => n,
-        });
+        // Seconds up to year ~5138, then ms, µs, ns; a number too large for nanoseconds since
+        // 1970 in 64 bits is refused rather than wrapped.
+        let nanos = match number {
+            n if n < 100_000_000_000 => n.checked_mul(1_000_000_000),
+            n if n < 100_000_000_000_000 => n.checked_mul(1_000_000),
+            n if n < 100_000_000_000_000_000 => n.checked_mul(1_000),
+            n => Some(n),
+        };
+        return nanos.ok_or_else(|| ApiError::BadRequest(format!("{name}={text:?} is too far in the future")));
     }
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|err| {
         ApiError::BadRequest(format!(
@@ -132,17 +135,14 @@ fn semantic(state: &QueryState) -> Result<&semtrace_semantic::Semantic, ApiError
         .ok_or_else(|| ApiError::Unavailable("semantic search is off in this server (semantic.enabled = false)".into()))
 }
 
-pub(crate) async fn search(
-    State(state): State<QueryState>,
-    params: Result<Query<SearchParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let semantic = semantic(&state)?;
-    let params = query_params(params)?;
+/// A `/api/v1/search` query string (`q=…&limit=…`), parsed and checked as the handler does.
+pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<SearchRequest, ApiError> {
+    let params: SearchParams = parse_query_string(query_string)?;
     let query = params.q.unwrap_or_default();
     if query.trim().is_empty() {
         return Err(ApiError::BadRequest("q is required: what to search for, in words".into()));
     }
-    let threshold = params.threshold.unwrap_or(state.similarity_threshold);
+    let threshold = params.threshold.unwrap_or(default_threshold);
     if !(-1.0..=1.0).contains(&threshold) {
         return Err(ApiError::BadRequest(format!("threshold={threshold} is out of range: allowed -1.0 to 1.0")));
     }
@@ -156,16 +156,36 @@ pub(crate) async fn search(
         Some("semantic") => Ranking::Semantic,
         Some(other) => return Err(ApiError::BadRequest(format!("mode={other:?}: pass hybrid or semantic"))),
     };
-    let request = SearchRequest {
-        query: query.clone(),
+    let weight = |name: &str, value: Option<f32>, default: f32| match value {
+        None => Ok(default),
+        Some(value) if value.is_finite() && (0.0..=10.0).contains(&value) => Ok(value),
+        Some(value) => Err(ApiError::BadRequest(format!("{name}={value} is out of range: allowed 0.0 to 10.0"))),
+    };
+    Ok(SearchRequest {
+        query,
         limit: parse_limit(params.limit)?,
         threshold,
         filter: parse_filter(params.service, params.status, params.start, params.end)?,
         per_trace,
         ranking,
-        failure_prior: params.failure_prior.unwrap_or(semtrace_semantic::FAILURE_PRIOR),
-        lexical_weight: params.lexical_weight.unwrap_or(semtrace_semantic::DEFAULT_LEXICAL_WEIGHT),
-    };
+        failure_prior: weight("failure_prior", params.failure_prior, semtrace_semantic::FAILURE_PRIOR)?,
+        lexical_weight: weight("lexical_weight", params.lexical_weight, semtrace_semantic::DEFAULT_LEXICAL_WEIGHT)?,
+    })
+}
+
+/// A query string into its parameters; unknown or malformed ones are a 400 naming them.
+fn parse_query_string<T: serde::de::DeserializeOwned>(query_string: &str) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(query_string)
+        .map_err(|err| ApiError::BadRequest(format!("Failed to deserialize query string: {err}")))
+}
+
+pub(crate) async fn search(
+    State(state): State<QueryState>,
+    RawQuery(query_string): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let semantic = semantic(&state)?;
+    let request = parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
+    let (query, threshold) = (request.query.clone(), request.threshold);
     let hits = semantic.search(&request).await?;
     let results: Vec<SearchResultDto> =
         hits.into_iter().map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.similarity, hit.score)).collect();
@@ -197,14 +217,30 @@ pub struct ErrorResultDto {
     pub score: f64,
 }
 
+/// An `/api/v1/errors` question: words to look for (empty: the newest errors), filters, limit.
+#[derive(Debug, Clone)]
+pub struct ErrorsRequest {
+    pub query: String,
+    pub filter: SpanFilter,
+    pub limit: usize,
+}
+
+/// An `/api/v1/errors` query string, parsed and checked as the handler does.
+pub fn parse_errors(query_string: &str) -> Result<ErrorsRequest, ApiError> {
+    let params: ErrorParams = parse_query_string(query_string)?;
+    Ok(ErrorsRequest {
+        filter: parse_filter(params.service, None, params.start, params.end)?,
+        query: params.q.unwrap_or_default(),
+        limit: parse_limit(params.limit)?,
+    })
+}
+
 pub(crate) async fn errors(
     State(state): State<QueryState>,
-    params: Result<Query<ErrorParams>, QueryRejection>,
+    RawQuery(query_string): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let params = query_params(params)?;
-    let filter = parse_filter(params.service, None, params.start, params.end)?;
-    let query = params.q.unwrap_or_default();
-    let hits = state.store.search_errors(&query, &filter, parse_limit(params.limit)?).await?;
+    let ErrorsRequest { query, filter, limit } = parse_errors(query_string.as_deref().unwrap_or(""))?;
+    let hits = state.store.search_errors(&query, &filter, limit).await?;
     let results: Vec<ErrorResultDto> = hits
         .into_iter()
         .map(|hit| {

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use semtrace_pipeline::{Pipeline, SubmitError};
 
-use crate::{convert_request, ReceiverLimits};
+use crate::{convert_request, Converted, ReceiverLimits};
 
 pub const OTLP_TRACES_PATH: &str = "/v1/traces";
 
@@ -152,18 +152,7 @@ async fn handle(
     })?;
     let gzip = content_encoding_is_gzip(headers)?;
     let limits = state.limits.clone();
-    let decode = move || -> Result<_, Refusal> {
-        let (request, decoded_len) = decode_body(&bytes, gzip, format, limits.max_decompressed_bytes)?;
-        let n_spans: usize =
-            request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
-        if n_spans > limits.max_spans_per_request {
-            return Err(Refusal::too_large(format!(
-                "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
-                limits.max_spans_per_request
-            )));
-        }
-        Ok((convert_request(request, &limits), decoded_len))
-    };
+    let decode = move || decode(&bytes, gzip, format, &limits);
     let (converted, decoded_len) = if declared < INLINE_DECODE_MAX_BYTES {
         decode()?
     } else {
@@ -232,9 +221,30 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, Refusal> {
     }
 }
 
+/// A body into spans, with the size of the (inflated) body.
+fn decode(bytes: &[u8], gzip: bool, format: Format, limits: &ReceiverLimits) -> Result<(Converted, usize), Refusal> {
+    let (request, decoded_len) = decode_body(bytes, gzip, format, limits.max_decompressed_bytes)?;
+    let n_spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+    if n_spans > limits.max_spans_per_request {
+        return Err(Refusal::too_large(format!(
+            "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
+            limits.max_spans_per_request
+        )));
+    }
+    Ok((convert_request(request, limits), decoded_len))
+}
+
+/// An OTLP/HTTP request body (protobuf or JSON, gzip or not) into valid spans, exactly as
+/// `POST /v1/traces` decodes it: the same limits, the same per-span validation. For importing
+/// exported files, and for fuzzing.
+pub fn decode_export(body: &[u8], json: bool, gzip: bool, limits: &ReceiverLimits) -> Result<Converted, String> {
+    let format = if json { Format::Json } else { Format::Protobuf };
+    decode(body, gzip, format, limits).map(|(converted, _)| converted).map_err(|refusal| refusal.message)
+}
+
 /// The request and the size of its (inflated) body.
 fn decode_body(
-    bytes: &Bytes,
+    bytes: &[u8],
     gzip: bool,
     format: Format,
     max_decompressed: usize,
@@ -257,18 +267,28 @@ fn decode_body(
     Ok((request, raw.len()))
 }
 
-/// Inflates gzip, stopping as soon as the output passes the limit, so a small bomb costs little.
+/// Inflates gzip in two passes: the first only counts the inflated bytes (into a small scratch
+/// buffer, stopping as soon as they pass the limit), the second inflates into a buffer of
+/// exactly that size. A bomb so costs a few milliseconds of CPU and no memory; a valid body
+/// costs one more (fast) inflation and no buffer regrowth.
 fn inflate_bounded(bytes: &[u8], max_decompressed: usize) -> Result<Vec<u8>, Refusal> {
-    let decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let mut inflated = Vec::with_capacity((bytes.len() * 4).min(max_decompressed));
-    decoder
-        .take(max_decompressed as u64 + 1)
-        .read_to_end(&mut inflated)
-        .map_err(|err| Refusal::bad_request(format!("body is not valid gzip: {err}")))?;
-    if inflated.len() > max_decompressed {
-        return Err(Refusal::too_large(format!(
-            "gzip body inflates past the limit of {max_decompressed} bytes; send smaller batches"
-        )));
+    let invalid = |err: std::io::Error| Refusal::bad_request(format!("body is not valid gzip: {err}"));
+    let mut counter = flate2::read::MultiGzDecoder::new(bytes);
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut inflated_len = 0usize;
+    loop {
+        let n = counter.read(&mut scratch).map_err(invalid)?;
+        if n == 0 {
+            break;
+        }
+        inflated_len += n;
+        if inflated_len > max_decompressed {
+            return Err(Refusal::too_large(format!(
+                "gzip body inflates past the limit of {max_decompressed} bytes; send smaller batches"
+            )));
+        }
     }
+    let mut inflated = Vec::with_capacity(inflated_len);
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut inflated).map_err(invalid)?;
     Ok(inflated)
 }

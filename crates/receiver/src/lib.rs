@@ -11,5 +11,5 @@ mod limits;
 
 pub use convert::{convert_request, Converted};
 pub use grpc::{grpc_service, TraceReceiver};
-pub use http::{http_router, OTLP_TRACES_PATH};
+pub use http::{decode_export, http_router, OTLP_TRACES_PATH};
 pub use limits::ReceiverLimits;

@@ -179,3 +179,49 @@ async fn overload_is_refused_retryably_with_bounded_memory_and_nothing_accepted_
     assert!(peak < 1024 * 1024, "peak RSS {} MiB: memory is not bounded", peak / 1024);
     common::assert_stored_whole(&server.api, &total.acknowledged).await;
 }
+
+/// A gzip bomb (1 MiB on the wire, 1 GiB inflated) is refused with 413, fast, and leaves the
+/// server's memory where it was: inflation stops at `limits.max_decompressed_bytes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bombs_are_refused_fast_without_memory_growth() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SEMTRACE_SEMANTIC__ENABLED".to_string(), "false".to_string())];
+    let server = common::spawn_binary_with(dir.path(), &env).await;
+    let pid = server.child.id();
+    // 1,024 gzip members of 1 MiB of zeros each: about 1 MiB that inflates to 1 GiB.
+    let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    member.write_all(&vec![0u8; 1 << 20]).unwrap();
+    let member = member.finish().unwrap();
+    let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 1024).collect();
+    let client = reqwest::Client::new();
+    let (rss_before, _) = rss_kib(pid);
+    let mut latencies = Vec::new();
+    for _ in 0..20 {
+        let sent = Instant::now();
+        let response = client
+            .post(format!("{}/v1/traces", server.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "gzip")
+            .body(bomb.clone())
+            .send()
+            .await
+            .unwrap();
+        latencies.push(sent.elapsed());
+        assert_eq!(response.status().as_u16(), 413);
+        assert!(response.text().await.unwrap().contains("inflates past the limit"));
+    }
+    let (rss_after, peak) = rss_kib(pid);
+    latencies.sort();
+    eprintln!(
+        "bomb of {} KiB: p50 {:?}, max {:?}; RSS {} -> {} MiB (peak {} MiB)",
+        bomb.len() / 1024,
+        latencies[latencies.len() / 2],
+        latencies.last().unwrap(),
+        rss_before / 1024,
+        rss_after / 1024,
+        peak / 1024
+    );
+    assert!(latencies[latencies.len() / 2] < Duration::from_millis(500), "{latencies:?}");
+    assert!(rss_after < rss_before + 50 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
+}

@@ -78,6 +78,8 @@ pub fn rich_trace(n: u64) -> Vec<Span> {
             ("http.response.status_code", AnyValue::Int(500)),
             ("http.route", AnyValue::String("/api/orders".into())),
             ("sampling.ratio", AnyValue::Double(0.5)),
+            // A double whose shortest decimal form only an exact parser reads back (fuzzing found it).
+            ("precise.ratio", AnyValue::Double(9.62964972193618e-35)),
             ("tags", AnyValue::Array(vec![AnyValue::String("a".into()), AnyValue::Int(2)])),
             ("payload", AnyValue::Bytes(vec![0, 1, 254, 255])),
             ("nested", AnyValue::Map(attrs(&[("inner", AnyValue::Double(1.0))]))),
