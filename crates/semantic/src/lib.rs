@@ -153,9 +153,10 @@ impl Semantic {
     pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>, SearchError> {
         let key = query.trim().to_owned();
         if let Some(vector) = self.cache.lock().expect("cache lock").get(&key) {
-            metrics::counter!("semtrace_query_cache_hits_total").increment(1);
+            metrics::counter!("semtrace_embedding_cache_hits_total").increment(1);
             return Ok(vector.clone());
         }
+        metrics::counter!("semtrace_embedding_cache_misses_total").increment(1);
         let embedder = self.embedder.clone();
         let text = key.clone();
         let mut vectors = tokio::task::spawn_blocking(move || embedder.embed(&[text.as_str()]))
