@@ -222,3 +222,71 @@ async fn a_crash_during_an_outage_keeps_the_spool() {
     assert!(outage.max_spool_bytes > 0, "the spool was used");
     assert!(outage.refusals.is_empty(), "{:?}", outage.refusals);
 }
+
+/// The real OpenTelemetry Python SDK exporters (OTLP/HTTP and OTLP/gRPC) meet a semtrace whose
+/// database is down and whose spool is off: refused with 503 / UNAVAILABLE, they retry on their
+/// own, and once the database is back their spans arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_exporters_retry_through_an_outage() {
+    use std::time::Duration;
+
+    let cluster = tempfile::tempdir().unwrap();
+    let port = common::free_port().to_string();
+    let data = cluster.path().join("pg");
+    let data = data.to_str().unwrap().to_owned();
+    pg_script(&["start", &data, &port]);
+    let env = vec![
+        ("SEMTRACE_STORAGE".to_string(), "postgres".to_string()),
+        (
+            "SEMTRACE_OTEL_STORAGE__CONNECTION_STRING".to_string(),
+            format!("postgresql://postgres@127.0.0.1:{port}/postgres"),
+        ),
+        ("SEMTRACE_SEMANTIC__ENABLED".to_string(), "false".to_string()),
+        ("SEMTRACE_PIPELINE__SPOOL_ENABLED".to_string(), "false".to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::spawn_binary_with(dir.path(), &env).await;
+    pg_script(&["stop", &data]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("INTEROP_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let venv = root.join(".venv/bin/python");
+        if venv.exists() {
+            venv
+        } else {
+            "python3".into()
+        }
+    });
+    let script = root.join("tests/interop/otel_sdk_retry.py");
+    let (grpc, http) = (server.otlp_grpc.clone(), server.otlp_http.clone());
+    let exporters = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(grpc).arg(http).output());
+    // The exporters meet refusals for a while, then the database comes back.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let refused_before_restart =
+        [refused_requests(&server.api, "http").await, refused_requests(&server.api, "grpc").await];
+    pg_script(&["start", &data, &port]);
+    let output = exporters.await.unwrap().expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    eprintln!("{report}; requests refused while the database was down (http, grpc): {refused_before_restart:?}");
+    assert!(refused_before_restart.iter().all(|n| *n > 0), "both exporters were refused while the database was down");
+    for protocol in ["http", "grpc"] {
+        assert_eq!(report[protocol]["result"], "SUCCESS", "{protocol}: {report}");
+        let trace_id = report[protocol]["trace_id"].as_str().unwrap();
+        let (status, trace) = common::get_json(&format!("{}/api/v1/traces/{trace_id}", server.api)).await;
+        assert_eq!(status, 200, "{protocol}: trace {trace_id} arrived");
+        assert_eq!(trace["span_count"], 5, "{protocol}: {trace}");
+    }
+    drop(server);
+    pg_script(&["stop", &data]);
+}
+
+/// Requests of `protocol` refused so far, from `/metrics`.
+async fn refused_requests(api: &str, protocol: &str) -> u64 {
+    let metrics = reqwest::get(format!("{api}/metrics")).await.unwrap().text().await.unwrap();
+    let label = format!("protocol=\"{protocol}\"");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("semtrace_receiver_requests_refused_total") && line.contains(&label))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
