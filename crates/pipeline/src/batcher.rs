@@ -39,30 +39,55 @@ pub(crate) async fn run(shared: Arc<Shared>, config: PipelineConfig, mut receive
 
 async fn write_batch(shared: &Shared, batch: Vec<WriteRequest>) {
     let n_spans: usize = batch.iter().map(|request| request.spans.len()).sum();
-    let mut spans = Vec::with_capacity(n_spans);
-    let mut acks = Vec::with_capacity(batch.len());
-    for request in batch {
-        spans.extend(request.spans);
-        acks.push(request.ack);
-    }
     metrics::histogram!("semtrace_pipeline_batch_spans").record(n_spans as f64);
-    let result = deliver(shared, spans).await.map_err(Arc::new);
-    for ack in acks {
-        let _ = ack.send(result.clone());
+    let mut spans = Vec::with_capacity(n_spans);
+    let mut batch: Vec<_> = batch
+        .into_iter()
+        .map(|mut request| {
+            spans.append(&mut request.spans);
+            request
+        })
+        .collect();
+    let lengths: Vec<usize> = batch.iter().map(|request| request.n_spans).collect();
+    match deliver(shared, &mut spans).await {
+        // A batch the store refuses for good: each request alone, so one bad request does
+        // not fail the others' (the store answered, so it is up; writes are idempotent).
+        Err(err) if !err.is_retryable() && batch.len() > 1 => {
+            tracing::warn!(%err, requests = batch.len(), "batch refused; writing its requests one by one");
+            for (request, len) in batch.iter_mut().zip(lengths) {
+                let rest = spans.split_off(len);
+                let mut mine = std::mem::replace(&mut spans, rest);
+                let result = deliver(shared, &mut mine).await.map_err(Arc::new);
+                if let Some(ack) = request.ack.take() {
+                    let _ = ack.send(result);
+                }
+            }
+        }
+        result => {
+            let result = result.map_err(Arc::new);
+            for request in &mut batch {
+                if let Some(ack) = request.ack.take() {
+                    let _ = ack.send(result.clone());
+                }
+            }
+        }
     }
+    // Only now is the batch's memory released (its reservations drop with it).
+    drop(batch);
 }
 
 /// Writes a batch to the store, or to the spool when the store cannot take it.
-async fn deliver(shared: &Shared, spans: Vec<Span>) -> Result<(), StoreError> {
+/// `spans` are left in place unless they went to the spool.
+async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreError> {
     if let Some(spool) = shared.spool.as_ref().filter(|spool| !spool.is_empty()) {
         // Older batches wait in the spool: this one goes behind them, so the store gets
         // batches in the order they were acknowledged.
-        return to_spool(spool, spans).await;
+        return to_spool(spool, std::mem::take(spans)).await;
     }
     let admission = shared.breaker.admit();
     if admission == Admission::Refuse {
         return match &shared.spool {
-            Some(spool) => to_spool(spool, spans).await,
+            Some(spool) => to_spool(spool, std::mem::take(spans)).await,
             None => {
                 refused(spans.len(), "circuit_open");
                 Err(breaker::refused())
@@ -71,7 +96,7 @@ async fn deliver(shared: &Shared, spans: Vec<Span>) -> Result<(), StoreError> {
     }
     // A probe is tried once: its answer is what the breaker waits for.
     let retries = if admission == Admission::Probe { 0 } else { shared.max_retries };
-    let result = write_with_retries(&*shared.store, &spans, retries).await;
+    let result = write_with_retries(&*shared.store, spans, retries).await;
     match &result {
         Ok(_) => shared.breaker.succeeded(),
         // Only the store's unavailability counts: a bad batch says nothing of the store.
@@ -88,7 +113,7 @@ async fn deliver(shared: &Shared, spans: Vec<Span>) -> Result<(), StoreError> {
             match &shared.spool {
                 Some(spool) if err.is_retryable() => {
                     tracing::warn!(%err, n_spans = spans.len(), "the store is unavailable; spooling the batch");
-                    to_spool(spool, spans).await
+                    to_spool(spool, std::mem::take(spans)).await
                 }
                 _ => {
                     tracing::warn!(%err, n_spans = spans.len(), "batch write failed; clients are told to retry");
@@ -143,7 +168,7 @@ async fn to_spool(spool: &Arc<Spool>, spans: Vec<Span>) -> Result<(), StoreError
     let spool_ = spool.clone();
     let result = match tokio::task::spawn_blocking(move || spool_.append(&spans)).await {
         Ok(result) => result,
-        Err(err) => return Err(StoreError::Internal(format!("spooling a batch failed: {err}"))),
+        Err(err) => return Err(StoreError::Unavailable(format!("spooling a batch failed: {err}"))),
     };
     metrics::histogram!("semtrace_spool_append_seconds").record(started.elapsed().as_secs_f64());
     match result {

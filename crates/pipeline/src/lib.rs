@@ -110,7 +110,13 @@ impl SubmitError {
 
 pub(crate) struct WriteRequest {
     spans: Vec<Span>,
-    ack: oneshot::Sender<Result<(), Arc<StoreError>>>,
+    /// How many spans the request brought (its `spans` are moved into the batch).
+    n_spans: usize,
+    /// Taken when the request is answered.
+    ack: Option<oneshot::Sender<Result<(), Arc<StoreError>>>>,
+    /// The request's memory, held until the batch holding it is answered, even if the client
+    /// has gone away meanwhile.
+    _reservation: Option<Reservation>,
 }
 
 /// The sending side, cloned into every receiver.
@@ -141,7 +147,9 @@ impl Reservation {
         if kib(bytes) > kib(self.budget) {
             return Err(SubmitError::TooLarge { needed: bytes, budget: self.budget });
         }
-        let more = try_reserve(&self.inflight, self.budget, bytes - self.bytes)?;
+        // Whole KiB permits: take what the new size needs beyond what is held.
+        let more = (kib(bytes) - kib(self.bytes)) as usize * 1024;
+        let more = try_reserve(&self.inflight, self.budget, more)?;
         self.permit.merge(more);
         self.bytes = bytes;
         Ok(())
@@ -223,6 +231,12 @@ impl Pipeline {
 
     /// Queues spans and waits until they are committed (or found already stored).
     pub async fn submit(&self, spans: Vec<Span>) -> Result<(), SubmitError> {
+        self.submit_reserved(spans, None).await
+    }
+
+    /// [`Pipeline::submit`] for a request admitted by [`Pipeline::reserve`]: the reservation
+    /// travels with the spans and is released once they are written (or refused).
+    pub async fn submit_reserved(&self, spans: Vec<Span>, reservation: Option<Reservation>) -> Result<(), SubmitError> {
         if spans.is_empty() {
             return Ok(());
         }
@@ -235,7 +249,7 @@ impl Pipeline {
             mpsc::error::TrySendError::Closed(()) => SubmitError::ShuttingDown,
         })?;
         let (ack, acked) = oneshot::channel();
-        permit.send(WriteRequest { spans, ack });
+        permit.send(WriteRequest { n_spans: spans.len(), spans, ack: Some(ack), _reservation: reservation });
         match acked.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(SubmitError::Store(clone_store_error(&err))),

@@ -68,7 +68,9 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
         };
         if let Some(Err(reason)) = batches.first() {
             shared.breaker.release(admission);
-            set_aside(&spool, reason).await;
+            if !set_aside(&spool, reason).await {
+                pause(&mut stop, Duration::from_secs(1)).await;
+            }
             continue;
         }
         let batches: Vec<_> = batches.into_iter().map_while(Result::ok).collect();
@@ -97,22 +99,31 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                 shared.breaker.release(admission);
                 if n_records > 1 {
                     one_at_a_time = true;
-                } else {
-                    set_aside(&spool, &err.to_string()).await;
+                } else if !set_aside(&spool, &err.to_string()).await {
+                    pause(&mut stop, Duration::from_secs(1)).await;
                 }
             }
         }
     }
 }
 
-async fn set_aside(spool: &Arc<Spool>, reason: &str) {
-    metrics::counter!("semtrace_spool_records_rejected_total").increment(1);
+/// Whether the record is out of the way (if not, the caller waits before trying again).
+async fn set_aside(spool: &Arc<Spool>, reason: &str) -> bool {
     match blocking(spool, Spool::set_aside).await {
-        Ok(Some(path)) => {
-            tracing::error!(reason, kept = %path.display(), "a spooled batch cannot be stored; set aside")
+        Ok(kept) => {
+            metrics::counter!("semtrace_spool_records_rejected_total").increment(1);
+            match kept {
+                Some(path) => {
+                    tracing::error!(reason, kept = %path.display(), "a spooled batch cannot be stored; set aside")
+                }
+                None => tracing::error!(reason, "an unreadable spooled batch was dropped"),
+            }
+            true
         }
-        Ok(None) => tracing::error!(reason, "an unreadable spooled batch was dropped"),
-        Err(err) => tracing::error!(reason, %err, "cannot set a spooled batch aside"),
+        Err(err) => {
+            tracing::error!(reason, %err, "cannot set a spooled batch aside; trying again");
+            false
+        }
     }
 }
 

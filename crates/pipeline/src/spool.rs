@@ -174,14 +174,25 @@ impl Spool {
                 let millis = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |elapsed| elapsed.as_millis());
-                let path = dir.join(format!("{millis}.json"));
-                let write = || -> std::io::Result<()> {
+                let write = || -> std::io::Result<PathBuf> {
+                    use std::io::Write;
                     std::fs::create_dir_all(&dir)?;
-                    std::fs::write(&path, &record)?;
-                    std::fs::File::open(&path)?.sync_all()
+                    // A new name each time: never overwrite a record set aside earlier.
+                    for n in 0.. {
+                        let path = dir.join(format!("{millis}-{n}.json"));
+                        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                            Ok(mut file) => {
+                                file.write_all(&record)?;
+                                file.sync_all()?;
+                                return Ok(path);
+                            }
+                            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                            Err(err) => return Err(err),
+                        }
+                    }
+                    unreachable!("some name is free")
                 };
-                write().map_err(|err| self.io_error(err.into()))?;
-                Some(path)
+                Some(write().map_err(|err| self.io_error(err.into()))?)
             }
             _ => None,
         };

@@ -282,3 +282,31 @@ async fn a_batch_the_store_refuses_for_good_is_set_aside_and_the_rest_replayed()
     drop(pipeline);
     task.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_store_refuses_for_good_fails_alone_not_its_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    // The first request keeps the writer busy (retrying) while two more queue up behind it, so
+    // they share the next batch: one the store can never take, one it can.
+    store.down.store(true, Ordering::SeqCst);
+    *store.poison.lock().unwrap() = Some(rich_trace(601)[0].trace_id);
+    let (pipeline, task) = Pipeline::start(store.clone(), config(6, 20)).unwrap();
+    let first = tokio::spawn({
+        let pipeline = pipeline.clone();
+        async move { pipeline.submit(rich_trace(600)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (poisoned, good) = (pipeline.clone(), pipeline.clone());
+    let poisoned = tokio::spawn(async move { poisoned.submit(rich_trace(601)).await });
+    let good = tokio::spawn(async move { good.submit(rich_trace(602)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.down.store(false, Ordering::SeqCst);
+    first.await.unwrap().expect("stored once the store is back");
+    let err = poisoned.await.unwrap().expect_err("never storable");
+    assert!(!err.is_retryable(), "{err}");
+    good.await.unwrap().expect("not failed by its batch neighbour");
+    assert_eq!(stored_spans(&store).await, 6);
+    drop(pipeline);
+    task.shutdown().await;
+}

@@ -54,8 +54,7 @@ impl TraceService for TraceReceiver {
             rejected_spans: converted.rejected as i64,
             error_message: converted.rejection_message(),
         });
-        self.pipeline.submit(converted.spans).await.map_err(status_of)?;
-        drop(reservation);
+        self.pipeline.submit_reserved(converted.spans, Some(reservation)).await.map_err(status_of)?;
         metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "grpc").increment(n_accepted);
         Ok(Response::new(ExportTraceServiceResponse { partial_success }))
     }

@@ -152,20 +152,18 @@ async fn handle(
     })?;
     let gzip = content_encoding_is_gzip(headers)?;
     let limits = state.limits.clone();
-    let decode = move || decode(&bytes, gzip, format, &limits);
-    let (converted, decoded_len) = if declared < INLINE_DECODE_MAX_BYTES {
-        decode()?
+    // A gzip body is measured before it is inflated (counting costs CPU, off the runtime, and
+    // no memory), so its inflated size is reserved before the buffer exists.
+    let inflated_len = if gzip {
+        let (bytes, max) = (bytes.clone(), limits.max_decompressed_bytes);
+        Some(blocking(move || inflated_len(&bytes, max)).await?)
     } else {
-        tokio::task::spawn_blocking(decode).await.map_err(|err| Refusal {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            grpc_code: 13,
-            message: err.to_string(),
-            retry_after_secs: None,
-        })??
+        None
     };
-    // An inflated gzip body holds more: the reservation grows with it (spans in memory take
-    // more again, but in proportion).
+    let decoded_len = inflated_len.unwrap_or(bytes.len());
     reservation.grow_to(decoded_len).map_err(Refusal::from_submit)?;
+    let decode = move || decode(&bytes, inflated_len, format, &limits);
+    let converted = if decoded_len < INLINE_DECODE_MAX_BYTES { decode()? } else { blocking(decode).await? };
     let n_accepted = converted.spans.len() as u64;
     metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "http")
         .increment(n_accepted + converted.rejected as u64);
@@ -175,8 +173,9 @@ async fn handle(
         rejected_spans: converted.rejected as i64,
         error_message: converted.rejection_message(),
     });
-    state.pipeline.submit(converted.spans).await.map_err(Refusal::from_submit)?;
-    drop(reservation);
+    // The reservation goes with the spans: released once they are written, even if this
+    // client has gone away meanwhile.
+    state.pipeline.submit_reserved(converted.spans, Some(reservation)).await.map_err(Refusal::from_submit)?;
     metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "http").increment(n_accepted);
     Ok(ExportTraceServiceResponse { partial_success })
 }
@@ -221,40 +220,31 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, Refusal> {
     }
 }
 
-/// A body into spans, with the size of the (inflated) body.
-fn decode(bytes: &[u8], gzip: bool, format: Format, limits: &ReceiverLimits) -> Result<(Converted, usize), Refusal> {
-    let (request, decoded_len) = decode_body(bytes, gzip, format, limits.max_decompressed_bytes)?;
-    let n_spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
-    if n_spans > limits.max_spans_per_request {
-        return Err(Refusal::too_large(format!(
-            "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
-            limits.max_spans_per_request
-        )));
-    }
-    Ok((convert_request(request, limits), decoded_len))
+/// Runs decoding work on the blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> + Send + 'static) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        grpc_code: 13,
+        message: err.to_string(),
+        retry_after_secs: None,
+    })?
 }
 
-/// An OTLP/HTTP request body (protobuf or JSON, gzip or not) into valid spans, exactly as
-/// `POST /v1/traces` decodes it: the same limits, the same per-span validation. For importing
-/// exported files, and for fuzzing.
-pub fn decode_export(body: &[u8], json: bool, gzip: bool, limits: &ReceiverLimits) -> Result<Converted, String> {
-    let format = if json { Format::Json } else { Format::Protobuf };
-    decode(body, gzip, format, limits).map(|(converted, _)| converted).map_err(|refusal| refusal.message)
-}
-
-/// The request and the size of its (inflated) body.
-fn decode_body(
+/// A body into spans. `inflated_len`: the body is gzip, inflating to this many bytes (measured
+/// by [`inflated_len`]).
+fn decode(
     bytes: &[u8],
-    gzip: bool,
+    inflated_len: Option<usize>,
     format: Format,
-    max_decompressed: usize,
-) -> Result<(ExportTraceServiceRequest, usize), Refusal> {
+    limits: &ReceiverLimits,
+) -> Result<Converted, Refusal> {
     let inflated;
-    let raw: &[u8] = if gzip {
-        inflated = inflate_bounded(bytes, max_decompressed)?;
-        &inflated
-    } else {
-        bytes
+    let raw: &[u8] = match inflated_len {
+        Some(len) => {
+            inflated = inflate_exact(bytes, len)?;
+            &inflated
+        }
+        None => bytes,
     };
     let request = match format {
         Format::Protobuf => ExportTraceServiceRequest::decode(raw).map_err(|err| {
@@ -264,22 +254,35 @@ fn decode_body(
             Refusal::bad_request(format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {err}"))
         }),
     }?;
-    Ok((request, raw.len()))
+    let n_spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+    if n_spans > limits.max_spans_per_request {
+        return Err(Refusal::too_large(format!(
+            "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
+            limits.max_spans_per_request
+        )));
+    }
+    Ok(convert_request(request, limits))
 }
 
-/// Inflates gzip in two passes: the first only counts the inflated bytes (into a small scratch
-/// buffer, stopping as soon as they pass the limit), the second inflates into a buffer of
-/// exactly that size. A bomb so costs a few milliseconds of CPU and no memory; a valid body
-/// costs one more (fast) inflation and no buffer regrowth.
-fn inflate_bounded(bytes: &[u8], max_decompressed: usize) -> Result<Vec<u8>, Refusal> {
-    let invalid = |err: std::io::Error| Refusal::bad_request(format!("body is not valid gzip: {err}"));
+/// An OTLP/HTTP request body (protobuf or JSON, gzip or not) into valid spans, exactly as
+/// `POST /v1/traces` decodes it: the same limits, the same per-span validation. For importing
+/// exported files, and for fuzzing.
+pub fn decode_export(body: &[u8], json: bool, gzip: bool, limits: &ReceiverLimits) -> Result<Converted, String> {
+    let format = if json { Format::Json } else { Format::Protobuf };
+    let inflated_len = gzip.then(|| inflated_len(body, limits.max_decompressed_bytes)).transpose();
+    inflated_len.and_then(|len| decode(body, len, format, limits)).map_err(|refusal| refusal.message)
+}
+
+/// How many bytes a gzip body inflates to, counted into a small scratch buffer and stopping as
+/// soon as the count passes the limit: a bomb costs a few milliseconds of CPU and no memory.
+fn inflated_len(bytes: &[u8], max_decompressed: usize) -> Result<usize, Refusal> {
     let mut counter = flate2::read::MultiGzDecoder::new(bytes);
     let mut scratch = vec![0u8; 64 * 1024];
     let mut inflated_len = 0usize;
     loop {
-        let n = counter.read(&mut scratch).map_err(invalid)?;
+        let n = counter.read(&mut scratch).map_err(invalid_gzip)?;
         if n == 0 {
-            break;
+            return Ok(inflated_len);
         }
         inflated_len += n;
         if inflated_len > max_decompressed {
@@ -288,7 +291,15 @@ fn inflate_bounded(bytes: &[u8], max_decompressed: usize) -> Result<Vec<u8>, Ref
             )));
         }
     }
-    let mut inflated = Vec::with_capacity(inflated_len);
-    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut inflated).map_err(invalid)?;
+}
+
+/// Inflates a gzip body measured by [`inflated_len`] into a buffer of exactly that size.
+fn inflate_exact(bytes: &[u8], len: usize) -> Result<Vec<u8>, Refusal> {
+    let mut inflated = Vec::with_capacity(len);
+    flate2::read::MultiGzDecoder::new(bytes).take(len as u64).read_to_end(&mut inflated).map_err(invalid_gzip)?;
     Ok(inflated)
+}
+
+fn invalid_gzip(err: std::io::Error) -> Refusal {
+    Refusal::bad_request(format!("body is not valid gzip: {err}"))
 }
