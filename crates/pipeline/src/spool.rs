@@ -7,11 +7,12 @@
 //! the store's idempotent writes absorb. While anything is spooled, new batches queue behind it
 //! in the spool, so the store receives batches in the order they were acknowledged.
 //!
-//! The log is a [`queue_file::QueueFile`]: a single-file FIFO (a port of Square's Tape2
-//! `QueueFile`, used for years to persist queued uploads on phones) with atomic append and
-//! remove, a CRC-32 per record and a two-slot header, so a torn write is detected rather than
-//! replayed. It fits this job exactly: append at the tail, read and drop at the head, nothing
-//! in between; the alternatives were a database (what is down) or hand-written segment files.
+//! The log is a [`queue_file::QueueFile`] (1.4): a single-file FIFO, a port of Square's Tape2
+//! `QueueFile`, used for years to persist queued uploads on phones. Append and remove are atomic:
+//! data is written and synced first, the small header last. It fits this job exactly (append at
+//! the tail, read and drop at the head, nothing in between); the alternatives were a database
+//! (what is down) or hand-written segment files. (Its 2.0 rewrite, with per-record CRCs, failed
+//! to remove records from a wrapped-around file in our tests, so it is not used.)
 //!
 //! A record is one batch: JSON with the batch's resources and scopes once and every span
 //! pointing at them (the same sharing OTLP has). JSON because attribute values already have a
@@ -27,8 +28,8 @@ use semtrace_model::{Resource, Scope, Span};
 use serde::{Deserialize, Serialize};
 
 const FILE_NAME: &str = "spool.qf";
-/// The file's header in queue-file's v2 format (two 4 KiB slots), not counted as spooled bytes.
-const HEADER_BYTES: u64 = 8192;
+/// The file's header in queue-file's versioned format, not counted as spooled bytes.
+const HEADER_BYTES: u64 = 32;
 /// The record format; a future change bumps it and keeps reading the old one.
 const RECORD_VERSION: u32 = 1;
 
@@ -133,7 +134,7 @@ impl Spool {
     /// Reads the oldest records, as many as hold about `max_spans` spans (at least one record).
     /// Blocking.
     pub fn peek(&self, max_spans: usize) -> Result<Vec<SpooledBatch>, SpoolError> {
-        let file = self.file.lock().expect("spool lock");
+        let mut file = self.file.lock().expect("spool lock");
         let mut batches = Vec::new();
         let mut spans = 0;
         for record in file.iter() {

@@ -132,11 +132,6 @@ async fn handle(
     let max_body = state.limits.max_body_bytes;
     // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
     let declared = bytes_len_hint(headers);
-    if declared != usize::MAX && declared > max_body {
-        return Err(Refusal::too_large(format!(
-            "request body of {declared} bytes is larger than the limit of {max_body} bytes; send smaller batches"
-        )));
-    }
     let mut reservation = match state.pipeline.reserve(declared.min(max_body)) {
         Ok(reservation) => reservation,
         Err(err) => {
