@@ -184,6 +184,8 @@ pub(crate) struct Shared {
     breaker: Arc<Breaker>,
     spool: Option<Arc<Spool>>,
     max_retries: u32,
+    /// Store writes at once (the batcher's workers; the replayer's chunks).
+    concurrency: usize,
 }
 
 impl Pipeline {
@@ -194,8 +196,13 @@ impl Pipeline {
         let spool = config.spool.as_ref().map(Spool::open).transpose()?.map(Arc::new);
         let (sender, receiver) = mpsc::channel(config.queue_size);
         let breaker = Arc::new(Breaker::new(config.breaker_threshold));
-        let shared =
-            Arc::new(Shared { store, breaker: breaker.clone(), spool: spool.clone(), max_retries: config.max_retries });
+        let shared = Arc::new(Shared {
+            store,
+            breaker: breaker.clone(),
+            spool: spool.clone(),
+            max_retries: config.max_retries,
+            concurrency: config.concurrency,
+        });
         let replayer = spool.clone().map(|spool| {
             let (stop, stopped) = tokio::sync::watch::channel(false);
             (tokio::spawn(replay::run(shared.clone(), spool, stopped)), stop)

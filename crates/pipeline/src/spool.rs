@@ -131,13 +131,13 @@ impl Spool {
         Ok(())
     }
 
-    /// Reads the oldest records, as many as hold about `max_spans` spans (at least one record).
-    /// Blocking.
-    pub fn peek(&self, max_spans: usize) -> Result<Vec<SpooledBatch>, SpoolError> {
+    /// Reads the oldest records after the first `skip`, as many as hold about `max_spans` spans
+    /// (at least one record). Blocking.
+    pub fn peek(&self, skip: usize, max_spans: usize) -> Result<Vec<SpooledBatch>, SpoolError> {
         let mut file = self.file.lock().expect("spool lock");
         let mut batches = Vec::new();
         let mut spans = 0;
-        for record in file.iter() {
+        for record in file.iter().skip(skip) {
             let batch = decode(&record);
             spans += batch.as_ref().map_or(1, Vec::len);
             batches.push(batch);
@@ -145,7 +145,7 @@ impl Spool {
                 break;
             }
         }
-        if batches.is_empty() && !file.is_empty() {
+        if batches.is_empty() && skip == 0 && !file.is_empty() {
             // The iterator stops silently at a record it cannot read; `peek` says why.
             let reason = match file.peek() {
                 Err(err) => err.to_string(),
@@ -316,12 +316,16 @@ mod tests {
         drop(spool);
         let spool = Spool::open(&config).unwrap();
         assert_eq!(spool.records(), 3);
-        let batches = spool.peek(4).unwrap();
+        let batches = spool.peek(0, 4).unwrap();
         assert_eq!(batches.len(), 2, "two records of 3 spans reach the 4-span budget");
         assert_eq!(batches[0].as_ref().unwrap(), &rich_trace(0));
         assert_eq!(batches[1].as_ref().unwrap(), &rich_trace(1));
+        let skipped = spool.peek(2, 100).unwrap();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].as_ref().unwrap(), &rich_trace(2));
+        assert!(spool.peek(3, 100).unwrap().is_empty(), "nothing past the last record");
         spool.remove(2).unwrap();
-        assert_eq!(spool.peek(100).unwrap()[0].as_ref().unwrap(), &rich_trace(2));
+        assert_eq!(spool.peek(0, 100).unwrap()[0].as_ref().unwrap(), &rich_trace(2));
         spool.remove(1).unwrap();
         assert!(spool.is_empty());
         assert_eq!(spool.bytes(), 0);

@@ -26,24 +26,20 @@ struct FlakyStore {
     committed: std::sync::Mutex<Vec<TraceId>>,
     fail_next: AtomicUsize,
     writes: AtomicUsize,
+    /// The write call (counted from 0) that fails retryably, once.
+    fail_write: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
-#[async_trait]
-impl Store for FlakyStore {
-    fn backend(&self) -> &'static str {
-        "flaky"
-    }
-    async fn write(&self, spans: &[Span]) -> Result<WriteOutcome, StoreError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        let failing = self.down.load(Ordering::SeqCst)
-            || self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-        if failing {
-            return Err(StoreError::Unavailable("database is down".into()));
-        }
+impl FlakyStore {
+    async fn write_now(&self, spans: &[Span]) -> Result<WriteOutcome, StoreError> {
         let poison = *self.poison.lock().unwrap();
         if spans.iter().any(|span| Some(span.trace_id) == poison) {
             return Err(StoreError::Internal("this batch can never be stored".into()));
         }
+        // Long enough for concurrent writes to overlap.
+        tokio::time::sleep(Duration::from_millis(5)).await;
         let outcome = self.inner.write(spans).await?;
         let mut committed = self.committed.lock().unwrap();
         for span in spans {
@@ -52,6 +48,27 @@ impl Store for FlakyStore {
             }
         }
         Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    fn backend(&self) -> &'static str {
+        "flaky"
+    }
+    async fn write(&self, spans: &[Span]) -> Result<WriteOutcome, StoreError> {
+        let call = self.writes.fetch_add(1, Ordering::SeqCst);
+        let failing = self.down.load(Ordering::SeqCst)
+            || self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+            || self.fail_write.load(Ordering::SeqCst) == call;
+        if failing {
+            return Err(StoreError::Unavailable("database is down".into()));
+        }
+        let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+        let result = self.write_now(spans).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
     async fn get_trace(&self, trace_id: TraceId) -> Result<Option<Trace>, StoreError> {
         self.inner.get_trace(trace_id).await
@@ -105,6 +122,9 @@ fn flaky(dir: &std::path::Path) -> Arc<FlakyStore> {
         committed: std::sync::Mutex::new(Vec::new()),
         fail_next: AtomicUsize::new(0),
         writes: AtomicUsize::new(0),
+        fail_write: AtomicUsize::new(usize::MAX),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
     })
 }
 
@@ -258,6 +278,38 @@ async fn a_spool_left_by_a_stopped_server_is_replayed_at_the_next_start() {
     let (pipeline, task) = Pipeline::start(store.clone(), spooled(0, 1, dir.path(), 64 << 20)).unwrap();
     until_replayed(&pipeline, Duration::from_secs(10)).await;
     assert_eq!(stored_spans(&store).await, 15);
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+/// A large spool is replayed in chunks written `concurrency` at a time; a chunk that fails while
+/// another is in flight costs only a rewrite: every span arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_spool_is_replayed_by_concurrent_writers_through_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let config = PipelineConfig { concurrency: 2, ..spooled(0, 5, dir.path(), 256 << 20) };
+    let (pipeline, task) = Pipeline::start(store.clone(), config).unwrap();
+    // 30 requests of 300 traces (900 spans): about 27,000 spans, several replay chunks.
+    let mut traces = Vec::new();
+    for request in 0..30u64 {
+        let spans: Vec<Span> = (0..300).flat_map(|n| rich_trace(10_000 + request * 300 + n)).collect();
+        traces.extend((0..300).map(|n| rich_trace(10_000 + request * 300 + n)[0].trace_id));
+        pipeline.submit(spans).await.unwrap();
+    }
+    let spooled_records = pipeline.spool_status().unwrap().records;
+    assert!(spooled_records >= 29, "{spooled_records}");
+    // The store comes back. The first chunk is the breaker's probe, then two are written at once;
+    // the fourth write from now fails once, retryably.
+    store.fail_write.store(store.writes.load(Ordering::SeqCst) + 3, Ordering::SeqCst);
+    store.down.store(false, Ordering::SeqCst);
+    until_replayed(&pipeline, Duration::from_secs(60)).await;
+    assert_eq!(stored_spans(&store).await, 27_000);
+    assert_eq!(store.inner.stats().await.unwrap().total_traces, 9_000);
+    assert_eq!(store.max_in_flight.load(Ordering::SeqCst), 2, "chunks are written two at a time");
+    let committed = store.committed.lock().unwrap().clone();
+    assert_eq!(committed.len(), traces.len());
     drop(pipeline);
     task.shutdown().await;
 }

@@ -12,6 +12,10 @@ pub struct ReceiverLimits {
     pub max_attributes_per_span: usize,
     /// Longest string or bytes attribute value kept; longer values are cut at this many bytes.
     pub max_attribute_value_bytes: usize,
+    /// gRPC messages decoded at once. tonic reads and decodes a message before the service can
+    /// reserve memory for it, so this bounds that memory: at most this many times
+    /// `max_decompressed_bytes`. Calls past it get UNAVAILABLE with `RetryInfo` at once.
+    pub max_concurrent_grpc_decodes: usize,
 }
 
 impl Default for ReceiverLimits {
@@ -22,6 +26,7 @@ impl Default for ReceiverLimits {
             max_spans_per_request: 100_000,
             max_attributes_per_span: 256,
             max_attribute_value_bytes: 64 * 1024,
+            max_concurrent_grpc_decodes: 16,
         }
     }
 }

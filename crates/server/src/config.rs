@@ -200,6 +200,9 @@ pub struct LimitsConfig {
     pub max_attributes_per_span: u64,
     /// Longest attribute value kept, in bytes; longer values are cut.
     pub max_attribute_value_bytes: u64,
+    /// gRPC messages being decoded at once (before their memory is reserved); past it, calls are
+    /// refused retryably. Worst-case memory of decoding: this × `max_decompressed_bytes`.
+    pub max_concurrent_grpc_decodes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -211,6 +214,7 @@ impl Default for LimitsConfig {
             max_spans_per_request: defaults.max_spans_per_request as u64,
             max_attributes_per_span: defaults.max_attributes_per_span as u64,
             max_attribute_value_bytes: defaults.max_attribute_value_bytes as u64,
+            max_concurrent_grpc_decodes: defaults.max_concurrent_grpc_decodes as u64,
         }
     }
 }
@@ -223,6 +227,7 @@ impl LimitsConfig {
             max_spans_per_request: self.max_spans_per_request as usize,
             max_attributes_per_span: self.max_attributes_per_span as usize,
             max_attribute_value_bytes: self.max_attribute_value_bytes as usize,
+            max_concurrent_grpc_decodes: self.max_concurrent_grpc_decodes as usize,
         }
     }
 }
@@ -313,6 +318,7 @@ impl Config {
         check_range("limits.max_spans_per_request", limits.max_spans_per_request, 1, 10_000_000)?;
         check_range("limits.max_attributes_per_span", limits.max_attributes_per_span, 1, 100_000)?;
         check_range("limits.max_attribute_value_bytes", limits.max_attribute_value_bytes, 16, 1 << 30)?;
+        check_range("limits.max_concurrent_grpc_decodes", limits.max_concurrent_grpc_decodes, 1, 4096)?;
         for (name, addr) in [
             ("server.otlp_grpc_addr", &self.server.otlp_grpc_addr),
             ("server.otlp_http_addr", &self.server.otlp_http_addr),

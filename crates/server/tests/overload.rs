@@ -225,3 +225,61 @@ async fn gzip_bombs_are_refused_fast_without_memory_growth() {
     assert!(latencies[latencies.len() / 2] < Duration::from_millis(500), "{latencies:?}");
     assert!(rss_after < rss_before + 50 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
 }
+
+/// tonic decodes a gRPC message before semtrace can reserve its memory, so the number of messages
+/// being decoded at once is capped (`limits.max_concurrent_grpc_decodes`): a call past the cap is
+/// refused at once with UNAVAILABLE and `RetryInfo`, and the permit comes back when a call is
+/// decoded (or abandoned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_messages_decoded_at_once_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start_server(dir.path(), |config| {
+        config.semantic.enabled = false;
+        config.limits.max_concurrent_grpc_decodes = 1;
+    })
+    .await;
+    let mut generator = semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig::default());
+    let mut client = TraceServiceClient::connect(server.otlp_grpc.clone()).await.unwrap();
+    // Permits come back after each call: sequential calls are all taken.
+    for _ in 0..3 {
+        client.export(generator.request(2).0).await.expect("a call alone is taken");
+    }
+
+    // A slow client: a gRPC call whose message announces 100 KB but sends only 10 bytes.
+    let tcp = tokio::net::TcpStream::connect(server.otlp_grpc.trim_start_matches("http://")).await.unwrap();
+    let (h2_client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut h2_client = h2_client.ready().await.unwrap();
+    let call =
+        http::Request::post(format!("{}/opentelemetry.proto.collector.trace.v1.TraceService/Export", server.otlp_grpc))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+    let (_response, mut body) = h2_client.send_request(call, false).unwrap();
+    let mut frame = vec![0u8];
+    frame.extend(100_000u32.to_be_bytes());
+    frame.extend([0u8; 10]);
+    body.send_data(bytes::Bytes::from(frame), false).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let refused = client.export(generator.request(2).0).await.expect_err("the only permit is held");
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("max_concurrent_grpc_decodes"), "{refused:?}");
+    assert!(refused.get_details_retry_info().and_then(|info| info.retry_delay).is_some(), "{refused:?}");
+
+    // The slow client gives up: its permit comes back.
+    body.send_reset(h2::Reason::CANCEL);
+    drop(body);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match client.export(generator.request(2).0).await {
+            Ok(_) => break,
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                assert!(Instant::now() < deadline, "the abandoned call kept its permit");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
