@@ -96,6 +96,7 @@ async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreErro
     }
     // A probe is tried once: its answer is what the breaker waits for.
     let retries = if admission == Admission::Probe { 0 } else { shared.max_retries };
+    let probe = shared.breaker.probe_guard(admission);
     let result = write_with_retries(&*shared.store, spans, retries).await;
     match &result {
         Ok(_) => shared.breaker.succeeded(),
@@ -103,6 +104,7 @@ async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreErro
         Err(err) if err.is_retryable() => shared.breaker.failed(admission == Admission::Probe),
         Err(_) => shared.breaker.release(admission),
     }
+    drop(probe);
     match result {
         Ok(outcome) => {
             count_stored(&outcome);

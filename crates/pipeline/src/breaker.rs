@@ -122,6 +122,13 @@ impl Breaker {
         }
     }
 
+    /// Gives a probe admission back if the code holding it unwinds (a panicking store) before it
+    /// reports an outcome; otherwise the breaker would stay half open, refusing every batch.
+    /// Dropping it after the outcome is reported changes nothing.
+    pub(crate) fn probe_guard(&self, admission: Admission) -> Option<ProbeGuard<'_>> {
+        (admission == Admission::Probe).then_some(ProbeGuard { breaker: self })
+    }
+
     /// A batch failed after its retries (or a probe failed).
     pub fn failed(&self, probe: bool) {
         let mut inner = self.inner.lock().expect("breaker lock");
@@ -143,6 +150,18 @@ impl Breaker {
         if open {
             metrics::gauge!("semtrace_pipeline_breaker_state").set(BreakerState::Open.gauge());
         }
+    }
+}
+
+/// See [`Breaker::probe_guard`].
+pub(crate) struct ProbeGuard<'a> {
+    breaker: &'a Breaker,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        // Idempotent: after `succeeded` or `failed` the probe is no longer held.
+        self.breaker.release(Admission::Probe);
     }
 }
 
@@ -188,6 +207,21 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::Closed);
         assert_eq!(breaker.admit(), Admission::Write);
         assert_eq!(breaker.inner.lock().unwrap().cool_down, FIRST_COOL_DOWN);
+    }
+
+    #[test]
+    fn a_probe_that_panics_gives_its_admission_back() {
+        let breaker = Breaker::new(1);
+        breaker.failed(false);
+        breaker.inner.lock().unwrap().open_until = Some(Instant::now());
+        let admission = breaker.admit();
+        assert_eq!(admission, Admission::Probe);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _probe = breaker.probe_guard(admission);
+            panic!("the store panicked mid-write");
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(breaker.admit(), Admission::Probe, "the next batch probes again");
     }
 
     #[test]

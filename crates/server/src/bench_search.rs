@@ -214,7 +214,12 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
         "query [fault]", METHODS[0], METHODS[1], METHODS[2], METHODS[3]
     );
     for query in corpus.queries {
-        let relevant = relevant_by_fault.get(query.fault).cloned().unwrap_or_default();
+        let relevant: HashSet<String> = std::iter::once(&query.fault)
+            .chain(query.also)
+            .filter_map(|fault| relevant_by_fault.get(fault))
+            .flatten()
+            .cloned()
+            .collect();
         let q = encode(query.text);
         let semantic =
             get_json(&client, &format!("{}/api/v1/search?q={q}&limit=10&mode=semantic{threshold}", target.api)).await?;

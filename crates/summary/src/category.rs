@@ -47,8 +47,16 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded",
     ),
     (
+        "expired credentials, token or session no longer valid",
+        r"token.{0,20}expired|expired.{0,20}(token|signature|credential|session)|ExpiredSignature|TokenExpired|session (has )?expired|credentials? (have |has )?expired",
+    ),
+    (
         "authentication or permission failure",
         r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED",
+    ),
+    (
+        "circuit breaker open, calls to a failing dependency cut off",
+        r"circuit.{0,20}open|breaker.{0,20}open|open.{0,10}(circuit|breaker)|BrokenCircuit|CallNotPermitted|short-?circuited",
     ),
     (
         "dependency unavailable",
@@ -95,6 +103,11 @@ mod tests {
                 vec!["write rejected, read-only, cannot write or store"],
             ),
             ("getaddrinfo ENOTFOUND api.partner.example", vec!["DNS failure, hostname could not be resolved"]),
+            (
+                "jwt.exceptions.ExpiredSignatureError: Signature has expired",
+                vec!["expired credentials, token or session no longer valid", "authentication or permission failure"],
+            ),
+            ("EOPENBREAKER: Breaker is open", vec!["circuit breaker open, calls to a failing dependency cut off"]),
             ("everything is fine", vec![]),
         ];
         for (text, want) in cases {

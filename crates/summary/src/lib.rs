@@ -36,6 +36,13 @@ const TEMPLATE_MESSAGE: usize = 200;
 const TEMPLATE_LOG: usize = 120;
 const TEMPLATE_STATEMENT: usize = 80;
 
+/// Database systems (OpenTelemetry `db.system` values) used as caches.
+fn is_cache(system: &str) -> bool {
+    ["redis", "memcached", "valkey", "keydb", "dragonfly", "hazelcast", "coherence"]
+        .iter()
+        .any(|cache| system.eq_ignore_ascii_case(cache))
+}
+
 /// The last part of a dotted type name: `java.net.SocketTimeoutException` → `SocketTimeoutException`.
 fn short_type(name: &str) -> &str {
     let name = name.trim();
@@ -325,7 +332,8 @@ pub fn summarize(span: &Span) -> SpanSummary {
     if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
         out.stable(" ");
         out.volatile(system);
-        out.stable(" database");
+        // Key-value stores are nearly always run as caches; people search for them as such.
+        out.stable(if is_cache(system) { " cache" } else { " database" });
         if let Some(operation) = get_str(attributes, &["db.operation.name", "db.operation"]) {
             out.stable(" ");
             out.volatile(operation);

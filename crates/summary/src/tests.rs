@@ -162,3 +162,14 @@ fn the_template_hash_is_stable() {
     // FNV-1a of "a": a fixed value, so stored hashes stay valid across builds.
     assert_eq!(template_hash("a") as u64, 0xaf63dc4c8601ec8c);
 }
+
+#[test]
+fn key_value_stores_read_as_caches() {
+    let call = |system: &str| {
+        let attributes = attrs(&[("db.system", s(system)), ("db.operation", s("SET"))]);
+        summarize(&span("cart", "SET", SpanKind::Client, 1, attributes)).text
+    };
+    assert!(call("redis").contains("redis cache SET"), "{}", call("redis"));
+    assert!(call("memcached").contains("memcached cache SET"), "{}", call("memcached"));
+    assert!(call("postgresql").contains("postgresql database SET"), "{}", call("postgresql"));
+}

@@ -29,6 +29,11 @@ pub struct LabelledQuery {
     pub text: &'static str,
     /// [`FaultType::key`] the query is about.
     pub fault: &'static str,
+    /// Other faults that also answer the query. Only where the mission says so: its headline
+    /// query "database connection timeout errors" must find HikariPool's "Connection is not
+    /// available, request timed out", a pool that timed out handing out a connection; so timeouts
+    /// waiting on any connection pool answer it too.
+    pub also: &'static [&'static str],
     /// The single word a user of a `LIKE '%word%'` error search would type for this need.
     pub keyword: &'static str,
 }
@@ -78,13 +83,16 @@ static FAULTS: &[FaultType] = &[
 
 macro_rules! q {
     ($text:expr, $fault:expr, $keyword:expr) => {
-        LabelledQuery { text: $text, fault: $fault, keyword: $keyword }
+        LabelledQuery { text: $text, fault: $fault, also: &[], keyword: $keyword }
+    };
+    ($text:expr, $fault:expr, $keyword:expr, also $also:expr) => {
+        LabelledQuery { text: $text, fault: $fault, also: $also, keyword: $keyword }
     };
 }
 
 #[rustfmt::skip]
 static QUERIES: &[LabelledQuery] = &[
-    q!("database connection timeout errors", "db_connection_timeout", "timeout"),
+    q!("database connection timeout errors", "db_connection_timeout", "timeout", also &["connection_pool_exhausted"]),
     q!("services that could not reach postgres in time", "db_connection_timeout", "timeout"),
     q!("slow database connects that gave up waiting", "db_connection_timeout", "timeout"),
     q!("all database connections busy, requests waiting for a free one", "connection_pool_exhausted", "pool"),
@@ -1180,6 +1188,7 @@ mod tests {
         assert!(QUERIES.len() >= 30);
         for q in QUERIES {
             assert!(keys.contains(q.fault), "query {:?} is about an unknown fault", q.text);
+            assert!(q.also.iter().all(|fault| keys.contains(fault) && *fault != q.fault), "{:?}", q.text);
             assert!(!q.keyword.is_empty() && !q.keyword.contains(' '), "one keyword per query");
         }
         for v in VARIANTS {
