@@ -35,13 +35,17 @@ const MAX_IDLE_READERS: usize = 8;
 pub struct SqliteOptions {
     /// Directory holding the database; created if missing.
     pub data_dir: PathBuf,
-    /// SQLite page cache per connection, in KiB.
-    pub cache_kib: u32,
+    /// SQLite page cache of the writer connection, in KiB. Each span inserts into indexes on
+    /// random keys (trace id), so ingest slows once their pages no longer fit: 256 MiB against
+    /// 64 MiB took `bench ingest` (1M spans into an empty store) from 37k to 45k spans/s.
+    pub writer_cache_kib: u32,
+    /// Page cache of each read connection (up to eight are kept), in KiB.
+    pub reader_cache_kib: u32,
 }
 
 impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        SqliteOptions { data_dir: data_dir.into(), cache_kib: 64 * 1024 }
+        SqliteOptions { data_dir: data_dir.into(), writer_cache_kib: 256 * 1024, reader_cache_kib: 64 * 1024 }
     }
 }
 
@@ -123,7 +127,11 @@ enum Access {
 
 fn configure(connection: &Connection, options: &SqliteOptions, access: Access) -> rusqlite::Result<()> {
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    connection.pragma_update(None, "cache_size", -i64::from(options.cache_kib))?;
+    let cache_kib = match access {
+        Access::ReadWrite => options.writer_cache_kib,
+        Access::ReadOnly => options.reader_cache_kib,
+    };
+    connection.pragma_update(None, "cache_size", -i64::from(cache_kib))?;
     if access == Access::ReadWrite {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: every COMMIT fsyncs the WAL, so an acknowledged span survives power loss, not just a crash.
