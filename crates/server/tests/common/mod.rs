@@ -75,7 +75,8 @@ pub async fn spawn_binary_with(data_dir: &Path, env: &[(String, String)]) -> Chi
         .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
         .args(["--otlp-http-addr", &format!("127.0.0.1:{http}")])
         .args(["--http-addr", &format!("127.0.0.1:{api}")])
-        .env("RUST_LOG", "warn")
+        // TEST_SERVER_LOG=warn,semtrace_pipeline=debug shows more of a failing run.
+        .env("RUST_LOG", std::env::var("TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
         .spawn()
         .expect("semtrace binary starts");
     let server = ChildServer {
