@@ -101,7 +101,7 @@ async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreErro
     match &result {
         Ok(_) => shared.breaker.succeeded(),
         // Only the store's unavailability counts: a bad batch says nothing of the store.
-        Err(err) if err.is_retryable() => shared.breaker.failed(admission == Admission::Probe),
+        Err(err) if err.is_retryable() => shared.breaker.failed(admission == Admission::Probe, err),
         Err(_) => shared.breaker.release(admission),
     }
     drop(probe);

@@ -53,6 +53,8 @@ struct Inner {
     open_until: Option<Instant>,
     cool_down: Duration,
     probing: bool,
+    /// The store's last error, kept until a write succeeds (shown in health while not closed).
+    last_error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -79,6 +81,7 @@ impl Breaker {
                 open_until: None,
                 cool_down: FIRST_COOL_DOWN,
                 probing: false,
+                last_error: None,
             }),
         }
     }
@@ -109,7 +112,13 @@ impl Breaker {
         if inner.open_until.is_some() {
             tracing::info!("circuit breaker closed: the store answers again");
         }
-        *inner = Inner { consecutive_failures: 0, open_until: None, cool_down: FIRST_COOL_DOWN, probing: false };
+        *inner = Inner {
+            consecutive_failures: 0,
+            open_until: None,
+            cool_down: FIRST_COOL_DOWN,
+            probing: false,
+            last_error: None,
+        };
         drop(inner);
         metrics::gauge!("semtrace_pipeline_breaker_state").set(BreakerState::Closed.gauge());
     }
@@ -129,10 +138,16 @@ impl Breaker {
         (admission == Admission::Probe).then_some(ProbeGuard { breaker: self })
     }
 
-    /// A batch failed after its retries (or a probe failed).
-    pub fn failed(&self, probe: bool) {
+    /// Why writes are failing, while they are (cleared by a success).
+    pub fn last_error(&self) -> Option<String> {
+        self.inner.lock().expect("breaker lock").last_error.clone()
+    }
+
+    /// A batch failed after its retries (or a probe failed), with `error`.
+    pub fn failed(&self, probe: bool, error: &dyn std::fmt::Display) {
         let mut inner = self.inner.lock().expect("breaker lock");
         inner.consecutive_failures += 1;
+        inner.last_error = Some(error.to_string());
         if probe {
             inner.probing = false;
             inner.cool_down = (inner.cool_down * 2).min(MAX_COOL_DOWN);
@@ -186,10 +201,10 @@ mod tests {
         let breaker = Breaker::new(3);
         for _ in 0..2 {
             assert_eq!(breaker.admit(), Admission::Write);
-            breaker.failed(false);
+            breaker.failed(false, &"down");
         }
         assert_eq!(breaker.state(), BreakerState::Closed);
-        breaker.failed(false);
+        breaker.failed(false, &"down");
         assert_eq!(breaker.state(), BreakerState::Open);
         assert_eq!(breaker.admit(), Admission::Refuse);
         // Past the cool-down: one probe, the rest refused while it runs.
@@ -198,7 +213,7 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
         assert_eq!(breaker.admit(), Admission::Refuse);
         // The probe fails: open again, for twice as long.
-        breaker.failed(true);
+        breaker.failed(true, &"down");
         assert_eq!(breaker.state(), BreakerState::Open);
         assert_eq!(breaker.inner.lock().unwrap().cool_down, FIRST_COOL_DOWN * 2);
         breaker.inner.lock().unwrap().open_until = Some(Instant::now());
@@ -212,7 +227,7 @@ mod tests {
     #[test]
     fn a_probe_that_panics_gives_its_admission_back() {
         let breaker = Breaker::new(1);
-        breaker.failed(false);
+        breaker.failed(false, &"down");
         breaker.inner.lock().unwrap().open_until = Some(Instant::now());
         let admission = breaker.admit();
         assert_eq!(admission, Admission::Probe);

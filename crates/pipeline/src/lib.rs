@@ -278,6 +278,11 @@ impl Pipeline {
         self.breaker.state()
     }
 
+    /// The store's last write error while writes are failing (`None` once one succeeds).
+    pub fn last_store_error(&self) -> Option<String> {
+        self.breaker.last_error()
+    }
+
     /// The spool's size; `None` when there is no spool.
     pub fn spool_status(&self) -> Option<SpoolStatus> {
         self.spool.as_ref().map(|spool| SpoolStatus {

@@ -156,7 +156,7 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                 }
             }
             Err(err) if err.is_retryable() => {
-                shared.breaker.failed(oldest.admission == Admission::Probe);
+                shared.breaker.failed(oldest.admission == Admission::Probe, &err);
                 failures += 1;
                 tracing::debug!(%err, failures, "replaying the spool failed; the store is still unavailable");
                 handed_out = abandon(&mut writing).await;

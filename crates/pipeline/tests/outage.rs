@@ -215,11 +215,14 @@ async fn while_the_store_is_down_batches_are_acknowledged_from_the_spool_and_rep
     assert!(status.records >= 19 && status.bytes > 0, "{status:?}");
     assert_eq!(stored_spans(&store).await, 0);
     assert_eq!(pipeline.breaker_state(), BreakerState::Open);
+    let why = pipeline.last_store_error().expect("health can say why writes fail");
+    assert!(why.contains("database is down"), "{why}");
     // The store comes back: the replayer's probe closes the breaker and empties the spool.
     store.down.store(false, Ordering::SeqCst);
     until_replayed(&pipeline, Duration::from_secs(10)).await;
     assert_eq!(stored_spans(&store).await, 60);
     assert_eq!(pipeline.breaker_state(), BreakerState::Closed);
+    assert_eq!(pipeline.last_store_error(), None);
     // Replayed oldest first.
     let expected: Vec<TraceId> = (0..20).map(|n| rich_trace(100 + n)[0].trace_id).collect();
     assert_eq!(*store.committed.lock().unwrap(), expected, "stored out of order");

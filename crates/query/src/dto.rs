@@ -206,10 +206,19 @@ impl HealthDto {
         let stats = state.store.stats().await;
         let error =
             ping.err().or(stats.as_ref().err().map(|err| semtrace_store::StoreError::Internal(err.to_string())));
+        // A store that answers pings may still refuse writes (its disk is full): while the
+        // breaker is not closed, batches go to the spool (or are refused), and health says why.
+        let write_error = state.pipeline.as_ref().and_then(|pipeline| {
+            (pipeline.breaker_state() != semtrace_pipeline::BreakerState::Closed)
+                .then(|| pipeline.last_store_error())
+                .flatten()
+                .map(|err| format!("writes to the store are failing (batches go to the spool, if any): {err}"))
+        });
+        let error = error.map(|err| err.to_string()).or(write_error);
         let stats = stats.unwrap_or_default();
         HealthDto {
             healthy: error.is_none(),
-            error: error.map(|err| err.to_string()),
+            error,
             storage: state.store.backend(),
             total_traces: stats.total_traces,
             total_spans: stats.total_spans,
