@@ -40,7 +40,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "duplicate key, record already exists",
-        r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|IntegrityError|ALREADY_EXISTS",
+        r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|ALREADY_EXISTS",
     ),
     (
         "rate limited, too many requests",
@@ -65,6 +65,34 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("write rejected, read-only, cannot write or store", r"READONLY|read[- ]only"),
     ("payment declined", r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)"),
     ("crash", r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped"),
+    ("foreign key violation, referenced record missing", r"foreign key|ForeignKeyViolation|REFERENCE constraint"),
+    (
+        "SQL syntax or schema error, unknown table or column",
+        r"syntax error|UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name",
+    ),
+    (
+        "stack overflow, runaway recursion",
+        r"StackOverflow|stack overflow|RecursionError|maximum recursion depth|Maximum call stack|stack exceeds",
+    ),
+    ("index out of range", r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange"),
+    ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision"),
+    (
+        "malformed data, parsing or deserialization failed",
+        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error",
+    ),
+    (
+        "invalid input, validation failed",
+        r"\b(400|422)\b|ValidationError|validation failed|IllegalArgument|ValueError|ArgumentException|invalid (argument|input|parameter|request|format)|INVALID_ARGUMENT|bad request|malformed",
+    ),
+    (
+        "request cancelled by the caller",
+        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|\bCANCELLED\b|client closed request|request aborted",
+    ),
+    (
+        "too many open files, worker pool or queue full",
+        r"EMFILE|too many open files|RejectedExecution|(thread|worker|executor) pool.{0,20}(full|exhausted)|queue (is )?full",
+    ),
+    ("resource not found", r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|ENOENT|no such file|NOT_FOUND"),
     (
         "message publish failure",
         r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader",
@@ -108,6 +136,25 @@ mod tests {
                 vec!["expired credentials, token or session no longer valid", "authentication or permission failure"],
             ),
             ("EOPENBREAKER: Breaker is open", vec!["circuit breaker open, calls to a failing dependency cut off"]),
+            (
+                "insert or update on table \"orders\" violates foreign key constraint \"orders_customer_id_fkey\"",
+                vec!["foreign key violation, referenced record missing"],
+            ),
+            (
+                "ERROR: column \"emial\" does not exist (SQLSTATE 42703)",
+                vec!["SQL syntax or schema error, unknown table or column"],
+            ),
+            ("java.lang.StackOverflowError", vec!["stack overflow, runaway recursion"]),
+            ("panic: runtime error: index out of range [5] with length 3", vec!["crash", "index out of range"]),
+            ("ZeroDivisionError: division by zero", vec!["division by zero"]),
+            (
+                "json: cannot unmarshal string into Go struct field Order.total of type float64",
+                vec!["malformed data, parsing or deserialization failed"],
+            ),
+            ("ValueError: invalid literal for int() with base 10: 'abc'", vec!["invalid input, validation failed"]),
+            ("rpc error: code = Canceled desc = context canceled", vec!["request cancelled by the caller"]),
+            ("accept4: too many open files", vec!["too many open files, worker pool or queue full"]),
+            ("NoSuchKey: The specified key does not exist.", vec!["resource not found"]),
             ("everything is fine", vec![]),
         ];
         for (text, want) in cases {
