@@ -150,7 +150,8 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                     Err(err) => {
                         // The records stay and are written again: the store ignores what it has.
                         tracing::error!(%err, "cannot remove replayed records from the spool");
-                        handed_out = abandon(&mut writing).await;
+                        abandon(&mut writing).await;
+                        handed_out = 0;
                         pause(&mut stop, Duration::from_secs(1)).await;
                     }
                 }
@@ -159,12 +160,14 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                 shared.breaker.failed(oldest.admission == Admission::Probe, &err);
                 failures += 1;
                 tracing::debug!(%err, failures, "replaying the spool failed; the store is still unavailable");
-                handed_out = abandon(&mut writing).await;
+                abandon(&mut writing).await;
+                handed_out = 0;
                 pause(&mut stop, breaker::backoff(failures)).await;
             }
             Err(err) => {
                 shared.breaker.release(oldest.admission);
-                handed_out = abandon(&mut writing).await;
+                abandon(&mut writing).await;
+                handed_out = 0;
                 if oldest.records > 1 {
                     one_at_a_time = true;
                 } else if !set_aside(&spool, &err.to_string()).await {
@@ -181,9 +184,8 @@ fn stopping_now(stopping: bool, drain_until: Option<Instant>) -> bool {
 }
 
 /// Waits for the writes behind a failed one and forgets them: their records stay at the head of
-/// the spool and are written again (the store ignores what it already has). Returns the records
-/// now handed out: none.
-async fn abandon(writing: &mut VecDeque<Write>) -> usize {
+/// the spool and are written again (the store ignores what it already has).
+async fn abandon(writing: &mut VecDeque<Write>) {
     for write in writing.drain(..) {
         let result = write.task.await;
         if matches!(result, Ok(Ok(_))) {
@@ -191,7 +193,6 @@ async fn abandon(writing: &mut VecDeque<Write>) -> usize {
             tracing::debug!(records = write.records, "a replayed chunk behind a failed one is written again later");
         }
     }
-    0
 }
 
 /// Whether the record is out of the way (if not, the caller waits before trying again).
