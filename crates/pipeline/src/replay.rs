@@ -46,9 +46,9 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
     let mut failures = 0u32;
     let mut drain_until: Option<Instant> = None;
     let mut writing: VecDeque<Write> = VecDeque::new();
-    // Records handed to the writes above, counted from the head of the spool.
-    let mut handed_out = 0usize;
     loop {
+        // Records handed to the writes in flight, counted from the head of the spool.
+        let handed_out: usize = writing.iter().map(|write| write.records).sum();
         let stopping = *stop.borrow() || stop.has_changed().is_err();
         if stopping && drain_until.is_none() {
             drain_until = Some(Instant::now() + DRAIN_TIME);
@@ -95,7 +95,7 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                     // An unreadable record: set aside once it is the oldest, after the writes
                     // before it are done.
                     shared.breaker.release(admission);
-                    if writing.is_empty() && handed_out == 0 {
+                    if writing.is_empty() {
                         let reason = match batches.into_iter().next() {
                             Some(Err(reason)) => reason,
                             _ => "the spool holds fewer records than it says".to_string(),
@@ -112,17 +112,8 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                     let spans: Vec<_> = batches.into_iter().flatten().collect();
                     let store = shared.store.clone();
                     let n_spans = spans.len();
-                    let task = tokio::spawn(async move {
-                        let writing = Instant::now();
-                        let result = write_with_retries(&*store, &spans, 0).await;
-                        tracing::trace!(
-                            write_ms = writing.elapsed().as_millis() as u64,
-                            spans = spans.len(),
-                            "replayed a chunk"
-                        );
-                        result
-                    });
-                    handed_out += records;
+                    // Its latency is in `semtrace_pipeline_batch_write_seconds`, as every write's.
+                    let task = tokio::spawn(async move { write_with_retries(&*store, &spans, 0).await });
                     writing.push_back(Write { records, spans: n_spans, admission, task });
                     continue;
                 }
@@ -145,15 +136,11 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                 let removing = Instant::now();
                 let removed = blocking(&spool, move |spool| spool.remove(records)).await;
                 tracing::trace!(remove_ms = removing.elapsed().as_millis() as u64, records, "removed replayed records");
-                match removed {
-                    Ok(()) => handed_out -= records,
-                    Err(err) => {
-                        // The records stay and are written again: the store ignores what it has.
-                        tracing::error!(%err, "cannot remove replayed records from the spool");
-                        abandon(&mut writing).await;
-                        handed_out = 0;
-                        pause(&mut stop, Duration::from_secs(1)).await;
-                    }
+                if let Err(err) = removed {
+                    // The records stay and are written again: the store ignores what it has.
+                    tracing::error!(%err, "cannot remove replayed records from the spool");
+                    abandon(&mut writing).await;
+                    pause(&mut stop, Duration::from_secs(1)).await;
                 }
             }
             Err(err) if err.is_retryable() => {
@@ -161,13 +148,11 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                 failures += 1;
                 tracing::debug!(%err, failures, "replaying the spool failed; the store is still unavailable");
                 abandon(&mut writing).await;
-                handed_out = 0;
                 pause(&mut stop, breaker::backoff(failures)).await;
             }
             Err(err) => {
                 shared.breaker.release(oldest.admission);
                 abandon(&mut writing).await;
-                handed_out = 0;
                 if oldest.records > 1 {
                     one_at_a_time = true;
                 } else if !set_aside(&spool, &err.to_string()).await {
