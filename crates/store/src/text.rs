@@ -8,13 +8,29 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_lowercase)
 }
 
-/// The distinct words of a query, in order of first appearance.
+/// English function words, left out of full-text queries: in a natural-language query
+/// ("requests that failed because the cache was full") they match almost any text by chance.
+/// Words that carry meaning in telemetry ("not", "no", "out", "down", "off") are kept.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been",
+    "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has",
+    "have", "having", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just",
+    "me", "my", "of", "on", "or", "our", "ours", "she", "so", "some", "such", "than", "that", "the", "their",
+    "them", "then", "there", "these", "they", "this", "those", "through", "to", "us", "very", "was", "we", "were",
+    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+];
+
+/// The distinct words of a query, in order of first appearance, without [`STOPWORDS`] (unless
+/// the query holds nothing else).
 pub fn query_words(query: &str) -> Vec<String> {
     let mut seen = Vec::new();
     for word in words(query) {
         if !seen.contains(&word) {
             seen.push(word);
         }
+    }
+    if seen.iter().any(|word| !STOPWORDS.contains(&word.as_str())) {
+        seen.retain(|word| !STOPWORDS.contains(&word.as_str()));
     }
     seen
 }
@@ -65,6 +81,8 @@ mod tests {
         let found: Vec<String> = words("dial tcp 10.2.3.4:5432: I/O timeout, HikariPool-1").collect();
         assert_eq!(found, ["dial", "tcp", "10", "2", "3", "4", "5432", "i", "o", "timeout", "hikaripool", "1"]);
         assert_eq!(query_words("timeout Timeout db"), ["timeout", "db"]);
+        assert_eq!(query_words("requests to the cache that timed out"), ["requests", "cache", "timed", "out"]);
+        assert_eq!(query_words("what is this"), ["what", "is", "this"]);
         assert!(query_words(" -- ").is_empty());
     }
 

@@ -15,7 +15,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "connection failure, could not connect",
-        r"connection is not available|connection refused|ECONNREFUSED|ECONNRESET|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|EHOSTUNREACH|network is unreachable|dial tcp",
+        r"connection is not available|connection refused|ECONNREFUSED|ECONNRESET|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|EHOSTUNREACH|network is unreachable|dial tcp|unexpected EOF|ECONNABORTED|EPIPE|socket hang up|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error",
     ),
     (
         "DNS failure, hostname could not be resolved",
@@ -24,7 +24,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
     (
         "out of memory",
-        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|ENOMEM|OOMKilled|GC overhead|memory limit",
+        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|ENOMEM|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b",
     ),
     (
         "disk full, no storage space left",
@@ -43,7 +43,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|ALREADY_EXISTS",
     ),
     (
-        "rate limited, too many requests",
+        "rate limited, throttled, too many requests",
         r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded",
     ),
     (
@@ -67,8 +67,8 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("crash", r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped"),
     ("foreign key violation, referenced record missing", r"foreign key|ForeignKeyViolation|REFERENCE constraint"),
     (
-        "SQL syntax or schema error, unknown table or column",
-        r"syntax error|UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name",
+        "SQL syntax error or database schema mismatch, unknown table or column",
+        r"syntax error|UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)",
     ),
     (
         "stack overflow, runaway recursion",
@@ -88,9 +88,34 @@ const CATEGORIES: &[(&str, &str)] = &[
         "request cancelled by the caller",
         r"context canceled|CancelledError|TaskCanceled|OperationCanceled|\bCANCELLED\b|client closed request|request aborted",
     ),
+    ("too many open files, out of file descriptors", r"EMFILE|ENFILE|too many open files|file descriptors?"),
     (
-        "too many open files, worker pool or queue full",
-        r"EMFILE|too many open files|RejectedExecution|(thread|worker|executor) pool.{0,20}(full|exhausted)|queue (is )?full",
+        "worker pool or queue full, new work rejected",
+        r"RejectedExecution|TaskRejected|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
+    ),
+    (
+        "clock skew, times differ between hosts",
+        r"clock.{0,20}(skew|drift)|time.?skew|TooSkewed|request time and the current time|timestamp outside the tolerance|issued in the future|iat.{0,20}future|time (is )?out of sync",
+    ),
+    (
+        "message or payload too large, size limit exceeded",
+        r"(message|payload|record|request|entity|body|file|batch|event|document|object|item|upload|frame|header)s? (is |was |are )?too large|TooLarge|MessageSize|\b413\b|payload size|exceeds? (the )?(max|maximum|limit|size)|larger than (the )?(max|allowed|\d)|must be (shorter|smaller) than|max[._ ]?(request|message)[._ ]?size|size limit",
+    ),
+    (
+        "consumer group rebalance, offset commit failed",
+        r"rebalanc|CommitFailed|commit (cannot be completed|failed)|offset commit|partitions? (revoked|lost|reassigned)|not (a )?member of (the )?group|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|max\.poll\.interval",
+    ),
+    (
+        "idempotency key conflict, request replayed with other parameters",
+        r"idempoten",
+    ),
+    (
+        "retries exhausted, gave up after repeated attempts",
+        r"max(imum)? ?retries|retries exhausted|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after",
+    ),
+    (
+        "concurrent modification, stale version or conflict",
+        r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b",
     ),
     ("resource not found", r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|ENOENT|no such file|NOT_FOUND"),
     (
@@ -142,7 +167,7 @@ mod tests {
             ),
             (
                 "ERROR: column \"emial\" does not exist (SQLSTATE 42703)",
-                vec!["SQL syntax or schema error, unknown table or column"],
+                vec!["SQL syntax error or database schema mismatch, unknown table or column"],
             ),
             ("java.lang.StackOverflowError", vec!["stack overflow, runaway recursion"]),
             ("panic: runtime error: index out of range [5] with length 3", vec!["crash", "index out of range"]),
@@ -153,7 +178,28 @@ mod tests {
             ),
             ("ValueError: invalid literal for int() with base 10: 'abc'", vec!["invalid input, validation failed"]),
             ("rpc error: code = Canceled desc = context canceled", vec!["request cancelled by the caller"]),
-            ("accept4: too many open files", vec!["too many open files, worker pool or queue full"]),
+            ("accept4: too many open files", vec!["too many open files, out of file descriptors"]),
+            (
+                "Concurrent::RejectedExecutionError: no executor available for Concurrent::ThreadPoolExecutor",
+                vec!["worker pool or queue full, new work rejected"],
+            ),
+            (
+                "RequestTimeTooSkewed: The difference between the request time and the current time is too large.",
+                vec!["clock skew, times differ between hosts"],
+            ),
+            (
+                "The message is 3529494 bytes when serialized which is larger than 1048576",
+                vec!["message or payload too large, size limit exceeded"],
+            ),
+            (
+                "CommitFailedException: Commit cannot be completed since the group has already rebalanced",
+                vec!["consumer group rebalance, offset commit failed"],
+            ),
+            ("Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes)", vec!["out of memory"]),
+            (
+                "SQLSTATE[42S22]: Column not found: 1054 Unknown column 'orders.tier'",
+                vec!["SQL syntax error or database schema mismatch, unknown table or column", "resource not found"],
+            ),
             ("NoSuchKey: The specified key does not exist.", vec!["resource not found"]),
             ("everything is fine", vec![]),
         ];

@@ -486,13 +486,20 @@ pub fn summarize(span: &Span) -> SpanSummary {
     let grpc_error = get_int(attributes, &["rpc.grpc.status_code"])
         .filter(|code| *code != 0)
         .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
+    let type_says_why = error_type.as_deref().is_some_and(|kind| says_why(short_type(kind)));
     let error_type = error_type.or_else(|| {
         if !failed {
             return None;
         }
         grpc_error.map(str::to_owned).or_else(|| status.filter(|status| *status >= 400).map(|s| format!("HTTP {s}")))
     });
-    let has_reason = exception.is_some() || !messages.is_empty() || !error_logs.is_empty();
+    // A reason counts only if it says something beyond "it failed": wrappers such as
+    // "unexpected status 500 Internal Server Error" or "ServletException: Request processing
+    // failed" pass a child's failure on, and would crowd out the spans that explain it.
+    let has_reason = (exception.is_some() || !messages.is_empty() || !error_logs.is_empty())
+        && (!error_categories.is_empty()
+            || type_says_why
+            || messages.iter().copied().chain(error_logs.iter().map(String::as_str)).any(says_why));
     let mut error_parts: Vec<String> = Vec::new();
     if failed || exception.is_some() || !messages.is_empty() || !error_logs.is_empty() {
         error_parts.extend(error_type.iter().cloned());
@@ -522,6 +529,44 @@ pub fn summarize(span: &Span) -> SpanSummary {
         error_categories,
         outcome,
     }
+}
+
+/// Words that say only that something failed, and where.
+const GENERIC_WORDS: &[&str] = &[
+    "a", "an", "and", "api", "at", "be", "been", "by", "call", "called", "calling", "caused", "client", "code",
+    "details", "during", "err", "error", "errors", "exception", "fail", "failed", "failure", "fails", "for", "from",
+    "got", "grpc", "handler", "has", "http", "https", "in", "inner", "internal", "is", "it", "jakarta", "java",
+    "javax", "job", "lang", "message", "non", "of", "on", "operation", "or", "process", "processing", "received",
+    "request", "response", "rest", "returned", "rpc", "runtime", "server", "service", "servlet", "some", "status",
+    "system", "task", "the", "this", "to", "type", "unexpected", "unhandled", "unknown", "was", "web", "went",
+    "while", "with", "wrong", "num", "hex", "uuid", "ip", "time", "email",
+];
+
+/// Whether an error text says why something failed, not only that it did: some word in it,
+/// after masking, is not one of [`GENERIC_WORDS`] (words of `CamelCase` names counted apart).
+fn says_why(text: &str) -> bool {
+    let masked = mask(truncate(text, TEMPLATE_MESSAGE));
+    masked.split(|c: char| !c.is_alphanumeric()).flat_map(split_camel_case).any(|word| {
+        word.len() > 1 && !GENERIC_WORDS.iter().any(|generic| generic.eq_ignore_ascii_case(word))
+    })
+}
+
+/// `HttpServerErrorException` → Http, Server, Error, Exception; `HTTPError` → HTTP, Error.
+fn split_camel_case(word: &str) -> Vec<&str> {
+    let chars: Vec<(usize, char)> = word.char_indices().collect();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in 1..chars.len() {
+        let (at, current) = chars[i];
+        let before = chars[i - 1].1;
+        let next_is_lower = chars.get(i + 1).is_some_and(|(_, next)| next.is_lowercase());
+        if current.is_uppercase() && (before.is_lowercase() || (before.is_uppercase() && next_is_lower)) {
+            parts.push(&word[start..at]);
+            start = at;
+        }
+    }
+    parts.push(&word[start..]);
+    parts
 }
 
 fn format_millis(millis: f64) -> String {

@@ -173,3 +173,42 @@ fn key_value_stores_read_as_caches() {
     assert!(call("memcached").contains("memcached cache SET"), "{}", call("memcached"));
     assert!(call("postgresql").contains("postgresql database SET"), "{}", call("postgresql"));
 }
+
+#[test]
+fn a_failure_that_only_passes_another_on_is_not_explained() {
+    let failed = |message: &str, exception_event: Option<(&str, &str)>, status: i64| {
+        let mut server = span(
+            "gateway",
+            "POST /checkout",
+            SpanKind::Server,
+            40,
+            attrs(&[("http.request.method", s("POST")), ("http.response.status_code", AnyValue::Int(status))]),
+        );
+        server.status = Status { code: StatusCode::Error, message: message.into() };
+        if let Some((kind, text)) = exception_event {
+            server.events.push(exception(kind, text));
+        }
+        summarize(&server).outcome
+    };
+    // Wrappers: the reason is somewhere else.
+    assert_eq!(failed("unexpected status 500 Internal Server Error", None, 500), Outcome::Failed);
+    assert_eq!(
+        failed("", Some(("jakarta.servlet.ServletException", "Request processing failed")), 500),
+        Outcome::Failed
+    );
+    assert_eq!(
+        failed("", Some(("HttpServerErrorException$InternalServerError", "500 Internal Server Error: {\"error\":500}")), 500),
+        Outcome::Failed
+    );
+    // Reasons: a specific word, a specific exception type, or a known failure category.
+    assert_eq!(
+        failed("", Some(("jakarta.servlet.ServletException", "Request processing failed: java.lang.OutOfMemoryError")), 500),
+        Outcome::FailedWithReason
+    );
+    assert_eq!(failed("card declined", None, 402), Outcome::FailedWithReason);
+    assert_eq!(failed("", Some(("InventoryReservationError", "processing failed")), 409), Outcome::FailedWithReason);
+    assert_eq!(failed("upstream returned 503", None, 503), Outcome::FailedWithReason);
+    assert_eq!(split_camel_case("HttpServerErrorException"), ["Http", "Server", "Error", "Exception"]);
+    assert_eq!(split_camel_case("HTTPError"), ["HTTP", "Error"]);
+    assert_eq!(split_camel_case("x509"), ["x509"]);
+}
