@@ -101,11 +101,11 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         if sample_ids.len() < args.queries {
             sample_ids.extend(ids.into_iter().step_by(7));
         }
-        bodies.push(Arc::new(request));
+        bodies.push(Payload::encode(args.protocol, args.gzip, request)?);
     }
     sample_ids.truncate(args.queries);
     let n_requests = bodies.len();
-    let bytes_per_request = bodies.iter().map(|body| body.encoded_len()).sum::<usize>() / n_requests.max(1);
+    let bytes_per_request = bodies.iter().map(Payload::wire_bytes).sum::<usize>() / n_requests.max(1);
     eprintln!(
         "sending {n_requests} requests ({bytes_per_request} bytes each on average) from {} clients over {:?}...",
         args.clients, args.protocol
@@ -113,6 +113,7 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
 
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = target.pid.and_then(cpu_seconds);
     let started = Instant::now();
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..args.clients {
@@ -152,6 +153,7 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         refusals += client_refusals;
     }
     let elapsed = started.elapsed();
+    let server_cpu = cpu_before.zip(target.pid.and_then(cpu_seconds)).map(|(before, after)| after - before);
     latencies.sort();
     println!(
         "== ingest: {:?}{}, {} clients, {} requests, {} spans, machine: {machine}",
@@ -168,6 +170,15 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         refusals
     );
     println!("ack latency per request: {}", percentiles(&latencies));
+    if let Some(seconds) = server_cpu {
+        // The server's own CPU per span: unlike spans/s, it does not depend on what else the
+        // machine's cores are doing (the load generator runs on them too).
+        println!(
+            "server CPU: {seconds:.2} s ({:.1} µs per span, {:.2} cores busy)",
+            seconds * 1e6 / n_spans_total as f64,
+            seconds / elapsed.as_secs_f64()
+        );
+    }
     if let Some(pid) = target.pid {
         match peak_rss_kib(pid) {
             Some(kib) => println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0),
@@ -215,6 +226,16 @@ pub fn percentiles(sorted: &[Duration]) -> String {
     format!("p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms", at(0.50), at(0.95), at(0.99), at(1.0))
 }
 
+/// User plus system CPU time a process has used, in seconds (from `/proc/PID/stat`).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture semtrace builds for.
+    Some(ticks as f64 / 100.0)
+}
+
 /// The peak resident set size of a process (VmHWM), in KiB.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -230,7 +251,7 @@ pub(crate) enum Sent {
 }
 
 pub(crate) enum Client {
-    Http { client: reqwest::Client, url: String, gzip: bool },
+    Http { client: reqwest::Client, url: String },
     Grpc(TraceServiceClient<tonic::transport::Channel>),
 }
 
@@ -242,7 +263,7 @@ impl Client {
         gzip: bool,
     ) -> anyhow::Result<Client> {
         Ok(match protocol {
-            Protocol::Http => Client::Http { client: reqwest::Client::new(), url: otlp_http.to_owned(), gzip },
+            Protocol::Http => Client::Http { client: reqwest::Client::new(), url: otlp_http.to_owned() },
             Protocol::Grpc => {
                 let mut client = TraceServiceClient::connect(otlp_grpc.to_owned())
                     .await
@@ -256,19 +277,14 @@ impl Client {
         })
     }
 
-    pub(crate) async fn send(&mut self, request: &ExportTraceServiceRequest) -> anyhow::Result<Sent> {
-        match self {
-            Client::Http { client, url, gzip } => {
-                let mut body = request.encode_to_vec();
+    pub(crate) async fn send(&mut self, payload: &Payload) -> anyhow::Result<Sent> {
+        match (self, payload) {
+            (Client::Http { client, url }, Payload::Http { body, gzip }) => {
                 let mut builder = client.post(url.as_str()).header("content-type", "application/x-protobuf");
                 if *gzip {
-                    use std::io::Write;
-                    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                    encoder.write_all(&body)?;
-                    body = encoder.finish()?;
                     builder = builder.header("content-encoding", "gzip");
                 }
-                let response = builder.body(body).send().await?;
+                let response = builder.body(body.clone()).send().await?;
                 let status = response.status();
                 if status.is_success() {
                     return Ok(Sent::Acknowledged);
@@ -278,13 +294,48 @@ impl Client {
                 }
                 bail!("server answered {status}: {}", String::from_utf8_lossy(&response.bytes().await?))
             }
-            Client::Grpc(client) => match client.export(request.clone()).await {
+            (Client::Grpc(client), Payload::Grpc(request)) => match client.export(request.clone()).await {
                 Ok(_) => Ok(Sent::Acknowledged),
                 Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::ResourceExhausted) => {
                     Ok(Sent::Refused)
                 }
                 Err(status) => bail!("server answered {status}"),
             },
+            _ => bail!("a payload encoded for one protocol sent over the other"),
+        }
+    }
+}
+
+/// A request as a client sends it, encoded before the run: what the load generator measures is
+/// the server, and it shares the machine's cores with the server.
+pub(crate) enum Payload {
+    /// The protobuf body, gzipped when `gzip`.
+    Http { body: bytes::Bytes, gzip: bool },
+    /// tonic encodes the message itself (and gzips it, when the client is set to).
+    Grpc(ExportTraceServiceRequest),
+}
+
+impl Payload {
+    pub(crate) fn encode(protocol: Protocol, gzip: bool, request: ExportTraceServiceRequest) -> anyhow::Result<Payload> {
+        Ok(match protocol {
+            Protocol::Grpc => Payload::Grpc(request),
+            Protocol::Http => {
+                let mut body = request.encode_to_vec();
+                if gzip {
+                    use std::io::Write;
+                    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    encoder.write_all(&body)?;
+                    body = encoder.finish()?;
+                }
+                Payload::Http { body: body.into(), gzip }
+            }
+        })
+    }
+
+    fn wire_bytes(&self) -> usize {
+        match self {
+            Payload::Http { body, .. } => body.len(),
+            Payload::Grpc(request) => request.encoded_len(),
         }
     }
 }

@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde_json::Value;
 
-use crate::bench::{percentiles, span_count, spawn_server, Client, Protocol, Sent, Target};
+use crate::bench::{percentiles, span_count, spawn_server, Client, Payload, Protocol, Sent, Target};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct QualityArgs {
@@ -176,9 +176,15 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
     );
     let url = format!("{}/v1/traces", target.otlp_http.trim_end_matches('/'));
     let mut sender = Client::connect(Protocol::Http, &url, "", false).await?;
-    for request in corpus.requests.iter().filter(|_| !args.no_send) {
+    let payloads = corpus
+        .requests
+        .iter()
+        .filter(|_| !args.no_send)
+        .map(|request| Payload::encode(Protocol::Http, false, request.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for payload in &payloads {
         loop {
-            match sender.send(request).await? {
+            match sender.send(payload).await? {
                 Sent::Acknowledged => break,
                 Sent::Refused => tokio::time::sleep(Duration::from_millis(100)).await,
             }

@@ -189,9 +189,13 @@ fn insert_all(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )
         .map_err(internal)?;
+    // The spans of a batch share a few resource and scope bodies (one `Arc` each, see
+    // `encode_batch`): look each up once by pointer, not by hashing the whole body per span.
+    let mut batch_resources: HashMap<*const u8, i64> = HashMap::new();
+    let mut batch_scopes: HashMap<*const u8, i64> = HashMap::new();
     for row in rows {
-        let resource_id = body_id(transaction, "resources", &row.resource, tables.resources)?;
-        let scope_id = body_id(transaction, "scopes", &row.scope, tables.scopes)?;
+        let resource_id = shared_body_id(transaction, "resources", &row.resource, tables.resources, &mut batch_resources)?;
+        let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
         let template_id = template_id(
@@ -296,6 +300,23 @@ fn insert_all(
         new_traces += u64::from(span_count == delta.span_count);
     }
     Ok(Committed { outcome, new_traces })
+}
+
+/// [`body_id`] through a cache of the bodies already seen in this batch, by address.
+fn shared_body_id(
+    transaction: &Transaction<'_>,
+    table: &'static str,
+    body: &Arc<str>,
+    interned: &mut Interned<Arc<str>>,
+    seen: &mut HashMap<*const u8, i64>,
+) -> Result<i64, StoreError> {
+    let address = Arc::as_ptr(body) as *const u8;
+    if let Some(id) = seen.get(&address) {
+        return Ok(*id);
+    }
+    let id = body_id(transaction, table, body, interned)?;
+    seen.insert(address, id);
+    Ok(id)
 }
 
 /// The id of a resource or scope body, inserting it when new.
