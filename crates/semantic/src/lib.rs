@@ -36,7 +36,7 @@ pub const FAILURE_PRIOR: f32 = 0.15;
 const LEXICAL_HALF_SCORE: f64 = 8.0;
 
 /// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
-pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.1;
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.05;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
