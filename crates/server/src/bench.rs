@@ -316,7 +316,11 @@ pub(crate) enum Payload {
 }
 
 impl Payload {
-    pub(crate) fn encode(protocol: Protocol, gzip: bool, request: ExportTraceServiceRequest) -> anyhow::Result<Payload> {
+    pub(crate) fn encode(
+        protocol: Protocol,
+        gzip: bool,
+        request: ExportTraceServiceRequest,
+    ) -> anyhow::Result<Payload> {
         Ok(match protocol {
             Protocol::Grpc => Payload::Grpc(request),
             Protocol::Http => {

@@ -194,7 +194,8 @@ fn insert_all(
     let mut batch_resources: HashMap<*const u8, i64> = HashMap::new();
     let mut batch_scopes: HashMap<*const u8, i64> = HashMap::new();
     for row in rows {
-        let resource_id = shared_body_id(transaction, "resources", &row.resource, tables.resources, &mut batch_resources)?;
+        let resource_id =
+            shared_body_id(transaction, "resources", &row.resource, tables.resources, &mut batch_resources)?;
         let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;

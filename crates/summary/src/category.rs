@@ -105,10 +105,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         "consumer group rebalance, offset commit failed",
         r"rebalanc|CommitFailed|commit (cannot be completed|failed)|offset commit|partitions? (revoked|lost|reassigned)|not (a )?member of (the )?group|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|max\.poll\.interval",
     ),
-    (
-        "idempotency key conflict, request replayed with other parameters",
-        r"idempoten",
-    ),
+    ("idempotency key conflict, request replayed with other parameters", r"idempoten"),
     (
         "retries exhausted, gave up after repeated attempts",
         r"max(imum)? ?retries|retries exhausted|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after",

@@ -197,12 +197,20 @@ fn a_failure_that_only_passes_another_on_is_not_explained() {
         Outcome::Failed
     );
     assert_eq!(
-        failed("", Some(("HttpServerErrorException$InternalServerError", "500 Internal Server Error: {\"error\":500}")), 500),
+        failed(
+            "",
+            Some(("HttpServerErrorException$InternalServerError", "500 Internal Server Error: {\"error\":500}")),
+            500
+        ),
         Outcome::Failed
     );
     // Reasons: a specific word, a specific exception type, or a known failure category.
     assert_eq!(
-        failed("", Some(("jakarta.servlet.ServletException", "Request processing failed: java.lang.OutOfMemoryError")), 500),
+        failed(
+            "",
+            Some(("jakarta.servlet.ServletException", "Request processing failed: java.lang.OutOfMemoryError")),
+            500
+        ),
         Outcome::FailedWithReason
     );
     assert_eq!(failed("card declined", None, 402), Outcome::FailedWithReason);
