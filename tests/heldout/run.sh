@@ -7,7 +7,9 @@
 #
 # Environment: SEMTRACE_BIN (default target/release/semtrace), PYTHON (default .venv/bin/python),
 # HELDOUT_GRPC_PORT / HELDOUT_HTTP_PORT / HELDOUT_API_PORT (default 34317 / 34318 / 36686),
-# KEEP_DATA=1 keeps the data directory (and the server log) afterwards.
+# KEEP_DATA=1 keeps the data directory (and the server log) afterwards, HELDOUT_CORPUS (default
+# this folder: the folder holding corpus.py and queries.json, where labels and results are
+# written) and HELDOUT_SEED (default 20241130) to run another corpus (tests/heldout2/run.sh).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,7 +20,8 @@ GRPC_PORT=${HELDOUT_GRPC_PORT:-34317}
 HTTP_PORT=${HELDOUT_HTTP_PORT:-34318}
 API_PORT=${HELDOUT_API_PORT:-36686}
 
-SEED=20241130
+CORPUS=${HELDOUT_CORPUS:-$HERE}
+SEED=${HELDOUT_SEED:-20241130}
 TRACES=2400
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,13 +72,13 @@ curl -fsS "http://127.0.0.1:$API_PORT/api/v1/health" >/dev/null \
   || { echo "semtrace did not answer:" >&2; tail -n 30 "$LOG" >&2; exit 1; }
 
 echo "sending the corpus (seed $SEED, $TRACES traces)" >&2
-"$PY" "$HERE/corpus.py" --otlp "http://127.0.0.1:$HTTP_PORT" --seed "$SEED" --traces "$TRACES" \
-  --out "$HERE" >"$DATA/corpus.json"
+"$PY" "$CORPUS/corpus.py" --otlp "http://127.0.0.1:$HTTP_PORT" --seed "$SEED" --traces "$TRACES" \
+  --out "$CORPUS" >"$DATA/corpus.json"
 "$PY" - "$DATA/corpus.json" >&2 <<'PYEOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 print("sent %d traces, %d spans %s, acknowledged %d" % (m["traces"], m["spans"], m["kinds"], m["spans_acknowledged"]))
 PYEOF
 
-"$PY" "$HERE/evaluate.py" --server "http://127.0.0.1:$API_PORT" --labels "$HERE/labels.json" \
-  --queries "$HERE/queries.json" --out "$HERE/results.json"
+"$PY" "$HERE/evaluate.py" --server "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
+  --queries "$CORPUS/queries.json" --out "$CORPUS/results.json"

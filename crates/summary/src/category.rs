@@ -8,31 +8,31 @@ use regex::RegexSet;
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
-    ("timeout, took too long", r"timed? ?out|timeout|deadline[ _]exceeded|ETIMEDOUT|context deadline|took too long"),
+    ("timeout, took too long", r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long"),
     (
         "connection pool exhausted, no free connection",
         r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
     ),
     (
         "connection failure, could not connect",
-        r"connection is not available|connection refused|ECONNREFUSED|ECONNRESET|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|EHOSTUNREACH|network is unreachable|dial tcp|unexpected EOF|ECONNABORTED|EPIPE|socket hang up|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error",
+        r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error",
     ),
     (
         "DNS failure, hostname could not be resolved",
-        r"ENOTFOUND|EAI_AGAIN|UnknownHost|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
+        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
     ),
     ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
     (
         "out of memory",
-        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|ENOMEM|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b",
+        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b",
     ),
     (
         "disk full, no storage space left",
-        r"no space left|ENOSPC|disk (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
+        r"no space left|\bENOSPC\b|disk (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
     ),
     (
         "null reference, value was never set",
-        r"NullPointer|null reference|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError",
+        r"NullPointer|null reference|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b",
     ),
     (
         "deadlock or lock conflict between transactions",
@@ -52,11 +52,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "authentication or permission failure",
-        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED",
+        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password",
     ),
     (
         "circuit breaker open, calls to a failing dependency cut off",
-        r"circuit.{0,20}open|breaker.{0,20}open|open.{0,10}(circuit|breaker)|BrokenCircuit|CallNotPermitted|short-?circuited",
+        r"circuit.{0,20}open|breaker.{0,20}open|open.{0,10}(circuit|breaker)|BrokenCircuit|CallNotPermitted|short-?circuited|RedLight",
     ),
     (
         "dependency unavailable",
@@ -72,13 +72,13 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "stack overflow, runaway recursion",
-        r"StackOverflow|stack overflow|RecursionError|maximum recursion depth|Maximum call stack|stack exceeds",
+        r"StackOverflow|stack overflow|RecursionError|maximum recursion depth|Maximum call stack|stack exceeds|stack level too deep|nesting level",
     ),
-    ("index out of range", r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange"),
-    ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision"),
+    ("index out of range", r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)"),
+    ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero"),
     (
         "malformed data, parsing or deserialization failed",
-        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error",
+        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format",
     ),
     (
         "invalid input, validation failed",
@@ -88,7 +88,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         "request cancelled by the caller",
         r"context canceled|CancelledError|TaskCanceled|OperationCanceled|\bCANCELLED\b|client closed request|request aborted",
     ),
-    ("too many open files, out of file descriptors", r"EMFILE|ENFILE|too many open files|file descriptors?"),
+    ("too many open files, out of file descriptors", r"\bEMFILE\b|\bENFILE\b|too many open files|file descriptors?"),
     (
         "worker pool or queue full, new work rejected",
         r"RejectedExecution|TaskRejected|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
@@ -112,9 +112,33 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "concurrent modification, stale version or conflict",
-        r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b",
+        r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched",
     ),
-    ("resource not found", r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|ENOENT|no such file|NOT_FOUND"),
+    ("resource not found", r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find"),
+    (
+        "missing configuration, a setting or environment variable is not set",
+        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|unsupported protocol scheme",
+    ),
+    (
+        "database primary unavailable, replica set failover or election",
+        r"not primary|NotWritablePrimary|NotPrimary|not master|NotMaster|no primary|PrimarySteppedDown|ReplStateChange|\\belection\\b",
+    ),
+    (
+        "cluster unavailable, not enough live nodes, replicas or shards",
+        r"NoHostAvailable|no hosts? available|not enough replicas|achieve consistency|UnavailableException|no_shard_available|all shards failed|search_phase_execution_exception|cluster_block|ClusterBlock|cluster (is )?(red|unavailable|down)|NoNodeAvailable|no (alive|available|live) nodes",
+    ),
+    (
+        "email delivery failure, the mail server refused the message",
+        r"\bSMTP|EENVELOPE|\bEAUTH\b|mail (server|relay)|(mail|recipient|sender).{0,40}rejected|rejected.{0,40}(mail|recipient)|MailDelivery|(send|deliver) (mail|e-?mail)",
+    ),
+    (
+        "signature verification failed, request not authentic",
+        r"signature (is )?(invalid|mismatch)|invalid signature|SignatureVerification|InvalidSignature|InvalidWebhookSignature|no signatures found|signature.{0,30}(does not match|doesn't match|verification failed)",
+    ),
+    (
+        "message sent to a dead-letter queue after failed processing",
+        r"dead[- ]?letter|\bDLQ\b|\bDLT\b|poison|R-FAULT|parking ?lot|moved to .{0,30}(error|failed) queue",
+    ),
     (
         "message publish failure",
         r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader",
@@ -198,6 +222,38 @@ mod tests {
                 vec!["SQL syntax error or database schema mismatch, unknown table or column", "resource not found"],
             ),
             ("NoSuchKey: The specified key does not exist.", vec!["resource not found"]),
+            (
+                "FileNotFoundException: /tmp/invoices/INV-1.pdf (Too many open files)",
+                vec!["too many open files, out of file descriptors", "resource not found"],
+            ),
+            (
+                "KeyError: 'PARTNER_FEED_TOKEN'",
+                vec!["missing configuration, a setting or environment variable is not set"],
+            ),
+            (
+                "MongoServerError: not primary and secondaryOk=false",
+                vec!["database primary unavailable, replica set failover or election"],
+            ),
+            (
+                "gocql: no hosts available in the pool",
+                vec!["cluster unavailable, not enough live nodes, replicas or shards"],
+            ),
+            (
+                "EENVELOPE: Can't send mail - all recipients were rejected: 550 5.1.1 Recipient address rejected",
+                vec!["email delivery failure, the mail server refused the message"],
+            ),
+            (
+                "No signatures found matching the expected signature for payload",
+                vec!["signature verification failed, request not authentic"],
+            ),
+            (
+                "record moved to the dead-letter topic orders.DLT after 3 attempts",
+                vec![
+                    "retries exhausted, gave up after repeated attempts",
+                    "message sent to a dead-letter queue after failed processing",
+                ],
+            ),
+            ("Call to a member function getTranslation() on null", vec!["null reference, value was never set"]),
             ("everything is fine", vec![]),
         ];
         for (text, want) in cases {
