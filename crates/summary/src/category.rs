@@ -8,7 +8,10 @@ use regex::RegexSet;
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
-    ("timeout, took too long", r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long"),
+    (
+        "timeout, took too long",
+        r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long",
+    ),
     (
         "connection pool exhausted, no free connection",
         r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
@@ -74,7 +77,10 @@ const CATEGORIES: &[(&str, &str)] = &[
         "stack overflow, runaway recursion",
         r"StackOverflow|stack overflow|RecursionError|maximum recursion depth|Maximum call stack|stack exceeds|stack level too deep|nesting level",
     ),
-    ("index out of range", r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)"),
+    (
+        "index out of range",
+        r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)",
+    ),
     ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero"),
     (
         "malformed data, parsing or deserialization failed",
@@ -114,7 +120,10 @@ const CATEGORIES: &[(&str, &str)] = &[
         "concurrent modification, stale version or conflict",
         r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched",
     ),
-    ("resource not found", r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find"),
+    (
+        "resource not found",
+        r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find",
+    ),
     (
         "missing configuration, a setting or environment variable is not set",
         r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|unsupported protocol scheme",

@@ -455,7 +455,11 @@ pub fn summarize(span: &Span) -> SpanSummary {
         let grpc = get_int(attributes, &["rpc.grpc.status_code"])
             .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
         said.extend(grpc.filter(|code| *code != "OK"));
-        categorize(&said.join("\n"))
+        let mut categories = categorize(&said.join("\n"));
+        if let Some(unreachable) = unreachable_dependency(attributes, &categories) {
+            categories.push(unreachable);
+        }
+        categories
     } else {
         Vec::new()
     };
@@ -529,6 +533,24 @@ pub fn summarize(span: &Span) -> SpanSummary {
         error_categories,
         outcome,
     }
+}
+
+/// What could not be reached, when a span of a cache, a database or a message broker failed to
+/// connect (not when its pool ran dry, or one query was slow): people ask for "the cache was
+/// down", not for the error.
+fn unreachable_dependency(attributes: &Attributes, categories: &[&str]) -> Option<&'static str> {
+    let has = |kind: &str| categories.iter().any(|category| category.starts_with(kind));
+    if !(has("connection failure") || has("DNS failure")) || has("connection pool") {
+        return None;
+    }
+    if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
+        return Some(if is_cache(system) {
+            "cache unavailable, the cache server could not be reached"
+        } else {
+            "database unavailable, the database server could not be reached"
+        });
+    }
+    get_str(attributes, &["messaging.system"]).map(|_| "message broker unavailable, the broker could not be reached")
 }
 
 /// Words that say only that something failed, and where.

@@ -76,14 +76,15 @@ fn a_failed_database_call_reads_well_and_masks_to_its_template() {
         "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after 30000ms. postgresql database SELECT: SELECT * FROM \
          orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. Category: timeout, took too \
-         long; connection failure, could not connect. took 30012 ms, very slow."
+         long; connection failure, could not connect; database unavailable, the database server could not be \
+         reached. took 30012 ms, very slow."
     );
     assert_eq!(
         summary.template,
         "orders-api client span SELECT orders failed with SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after <num>. postgresql database SELECT: SELECT * FROM \
          orders WHERE customer = ? AND id = <num>. Category: timeout, took too long; connection failure, could not \
-         connect. very slow."
+         connect; database unavailable, the database server could not be reached. very slow."
     );
     assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
     let error_text = summary.error_text.unwrap();
