@@ -101,7 +101,7 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         if sample_ids.len() < args.queries {
             sample_ids.extend(ids.into_iter().step_by(7));
         }
-        bodies.push(Payload::encode(args.protocol, args.gzip, request)?);
+        bodies.push(Payload::encode(args.protocol, args.gzip, &request)?);
     }
     sample_ids.truncate(args.queries);
     let n_requests = bodies.len();
@@ -319,10 +319,10 @@ impl Payload {
     pub(crate) fn encode(
         protocol: Protocol,
         gzip: bool,
-        request: ExportTraceServiceRequest,
+        request: &ExportTraceServiceRequest,
     ) -> anyhow::Result<Payload> {
         Ok(match protocol {
-            Protocol::Grpc => Payload::Grpc(request),
+            Protocol::Grpc => Payload::Grpc(request.clone()),
             Protocol::Http => {
                 let mut body = request.encode_to_vec();
                 if gzip {

@@ -180,7 +180,7 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
         .requests
         .iter()
         .filter(|_| !args.no_send)
-        .map(|request| Payload::encode(Protocol::Http, false, request.clone()))
+        .map(|request| Payload::encode(Protocol::Http, false, request))
         .collect::<anyhow::Result<Vec<_>>>()?;
     for payload in &payloads {
         loop {

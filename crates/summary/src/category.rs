@@ -130,7 +130,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "database primary unavailable, replica set failover or election",
-        r"not primary|NotWritablePrimary|NotPrimary|not master|NotMaster|no primary|PrimarySteppedDown|ReplStateChange|\\belection\\b",
+        r"not primary|NotWritablePrimary|NotPrimary|not master|NotMaster|no primary|PrimarySteppedDown|ReplStateChange|\belection\b",
     ),
     (
         "cluster unavailable, not enough live nodes, replicas or shards",
@@ -241,6 +241,10 @@ mod tests {
             ),
             (
                 "MongoServerError: not primary and secondaryOk=false",
+                vec!["database primary unavailable, replica set failover or election"],
+            ),
+            (
+                "replica set election in progress, try again",
                 vec!["database primary unavailable, replica set failover or election"],
             ),
             (

@@ -3,12 +3,15 @@
 //! A **summary** is one readable line per span with what people search for: service, kind and
 //! name, outcome, error type and message (from the status and from `exception` events), log
 //! lines attached as events, the key semantic-convention attributes (HTTP, database, RPC,
-//! messaging, peer) and the duration with a slowness cue. Example:
+//! messaging, peer), the failure's categories in plain words and the duration with a slowness
+//! cue. Example:
 //!
 //! ```text
 //! orders-api client span SELECT orders failed with SQLTransientConnectionException: HikariPool-1 -
 //! Connection is not available, request timed out after 30000ms. postgresql database SELECT orders:
-//! SELECT * FROM orders WHERE id = ?. peer orders-db-3.prod.internal:5432. took 30012 ms, slow.
+//! SELECT * FROM orders WHERE id = ?. peer orders-db-3.prod.internal:5432. Category: timeout, took
+//! too long; connection failure, could not connect; database unavailable, the database server could
+//! not be reached. took 30012 ms, very slow.
 //! ```
 //!
 //! Its **template** is the same line with high-cardinality values masked ([`mask`]): ids,
