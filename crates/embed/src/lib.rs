@@ -157,6 +157,20 @@ impl Embedder {
     }
 }
 
+/// Fixes the number of threads candle computes with, for the life of the process. Candle
+/// (0.11) asks for it at every matrix product, and without `RAYON_NUM_THREADS` or
+/// `CANDLE_NUM_THREADS` in the environment that means reading `/proc/cpuinfo` each time:
+/// ~6 % of a query's embedding time on the 2-core dev box. This computes candle's own default
+/// once (physical cores) and puts it in `RAYON_NUM_THREADS`, which candle then reads instead.
+/// Rayon's global pool (used by the tokenizer) takes the same number.
+///
+/// Call it first thing in `main`, before any thread starts: it sets an environment variable.
+pub fn fix_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() && std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", candle_core::utils::get_num_threads().to_string());
+    }
+}
+
 /// Mean of the token vectors where the mask is 1 (padding excluded), as sentence-transformers.
 fn mean_pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
     let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;

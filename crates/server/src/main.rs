@@ -106,6 +106,8 @@ impl ConfigArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before any thread exists (it sets an environment variable).
+    semtrace_embed::fix_thread_count();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

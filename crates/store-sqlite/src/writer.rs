@@ -266,39 +266,43 @@ fn insert_all(
         }
     }
 
-    let mut upsert_trace = transaction
+    // Most traces arrive in one batch: a plain insert, and an update only when the trace exists
+    // (an upsert with `RETURNING` cost ~30 µs a trace, mostly its result table).
+    let mut insert_trace = transaction
         .prepare_cached(
             "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (trace_id) DO UPDATE SET
-                start_ns = min(start_ns, excluded.start_ns),
-                end_ns = max(end_ns, excluded.end_ns),
-                span_count = span_count + excluded.span_count,
-                error_count = error_count + excluded.error_count,
-                root_service = coalesce(excluded.root_service, root_service),
-                root_name = coalesce(excluded.root_name, root_name)
-             RETURNING span_count",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (trace_id) DO NOTHING",
+        )
+        .map_err(internal)?;
+    let mut update_trace = transaction
+        .prepare_cached(
+            "UPDATE traces SET
+                start_ns = min(start_ns, ?2),
+                end_ns = max(end_ns, ?3),
+                span_count = span_count + ?4,
+                error_count = error_count + ?5,
+                root_service = coalesce(?6, root_service),
+                root_name = coalesce(?7, root_name)
+             WHERE trace_id = ?1",
         )
         .map_err(internal)?;
     let mut new_traces = 0u64;
     for (trace_id, delta) in &traces {
         let (root_service, root_name) = delta.root.unzip();
-        let span_count: i64 = upsert_trace
-            .query_row(
-                params![
-                    trace_id.as_slice(),
-                    delta.start_ns,
-                    delta.end_ns,
-                    delta.span_count,
-                    delta.error_count,
-                    root_service,
-                    root_name
-                ],
-                |row| row.get(0),
-            )
-            .map_err(internal)?;
-        // The trace is new exactly when its count is what this transaction added.
-        new_traces += u64::from(span_count == delta.span_count);
+        let values = params![
+            trace_id.as_slice(),
+            delta.start_ns,
+            delta.end_ns,
+            delta.span_count,
+            delta.error_count,
+            root_service,
+            root_name
+        ];
+        if insert_trace.execute(values).map_err(internal)? == 1 {
+            new_traces += 1;
+        } else {
+            update_trace.execute(values).map_err(internal)?;
+        }
     }
     Ok(Committed { outcome, new_traces })
 }
