@@ -58,3 +58,27 @@ impl WalSync {
         StoreError::Unavailable(format!("cannot {action} {}: {err}", self.path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncs_a_wal_and_says_which_file_it_could_not_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("semtrace.db");
+        let missing = WalSync::new(&db);
+        let err = missing.sync().unwrap_err().to_string();
+        assert!(err.contains("cannot open") && err.contains("semtrace.db-wal"), "{err}");
+        assert!(
+            matches!(missing.sync(), Err(StoreError::Unavailable(_))),
+            "retryable, so the batch is retried or spooled"
+        );
+
+        std::fs::write(dir.path().join("semtrace.db-wal"), b"frames").unwrap();
+        let wal = WalSync::new(&db);
+        wal.sync().unwrap();
+        wal.sync().unwrap();
+        assert!(wal.file.lock().unwrap().is_some(), "the descriptor is opened once and kept");
+    }
+}
