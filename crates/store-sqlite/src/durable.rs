@@ -3,60 +3,97 @@
 //! With `synchronous = FULL` each `COMMIT` fsyncs the WAL while the single writer connection is
 //! held, so the next batch waits for the disk as well as for the CPU. The writer commits with
 //! `synchronous = NORMAL` instead (the WAL frames are written to the file, not yet flushed), and
-//! the batch's own task then flushes the WAL file through a descriptor of its own. Acknowledging
-//! after that flush gives the guarantee `FULL` gave: a commit's frames are on disk before its
-//! requests are acknowledged, and SQLite's WAL checksums discard a torn tail after power loss.
+//! the batch's own task then flushes the WAL file (`fdatasync`) through a descriptor of its own.
+//! Acknowledging after that flush keeps what `FULL` guaranteed to clients: a commit's frames are
+//! on disk before its requests are acknowledged, and SQLite's WAL checksums discard a torn tail
+//! after power loss. One thing differs: queries may see a commit a moment before it is durable
+//! (with `FULL` the WAL index is updated after the sync), so a power loss can take back spans a
+//! query saw but no client was told were stored.
 //!
-//! This holds because the WAL keeps its inode for the store's lifetime: SQLite deletes it only
-//! when the last connection closes (the writer stays open) and `journal_size_limit` truncates it
-//! in place. Checkpoints with `synchronous = NORMAL` fsync both the WAL and the database before
-//! the WAL restarts, so frames overwritten by a restart are already durable in the database.
+//! Why this holds:
+//! - The WAL keeps its inode while the store is open: SQLite deletes it only on a close that
+//!   gets an exclusive lock (the writer connection holds a shared one for the store's lifetime),
+//!   and `journal_size_limit` truncates it in place. The path is the one SQLite uses, built
+//!   from the database file's canonical path (SQLite follows symlinks too).
+//! - A checkpoint at any `synchronous` level but `OFF` (the writer's autocheckpoint runs at
+//!   `NORMAL`, the checkpointer thread at SQLite's default `FULL`) syncs the WAL before copying
+//!   and the database once it has copied the whole WAL, and only then may the WAL restart; so
+//!   frames a restart overwrites are already durable in the database. No connection of ours
+//!   runs with `synchronous = OFF`.
+//! - A failed flush fails closed. The rows are already committed and visible, and on Linux a
+//!   failed writeback can leave their pages marked clean: a retry would find every row present
+//!   (`INSERT OR IGNORE` writes nothing), and a second flush on the same file would succeed, so
+//!   the batch would be acknowledged without ever reaching the disk. Once a flush fails, every
+//!   later one fails too, until semtrace restarts: batches go to the spool (fsynced on its own)
+//!   or back to clients as retryable, and the spool keeps its records, since replaying them into
+//!   this store fails the same way.
+//!
+//! What tests cannot show: `kill -9` (`crates/server/tests/crash.rs`) loses nothing in the OS
+//! page cache either way, so it cannot tell this from `NORMAL` without the flush; power loss is
+//! not tested.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use semtrace_store::StoreError;
 
 pub(crate) struct WalSync {
-    path: PathBuf,
-    file: Mutex<Option<Arc<File>>>,
+    db_path: PathBuf,
+    file: Mutex<Option<(PathBuf, Arc<File>)>>,
+    /// Set by the first failed flush; see the module doc.
+    failed: AtomicBool,
 }
 
 impl WalSync {
-    /// For the database at `db_path`; its WAL is `<db_path>-wal`.
+    /// For the database at `db_path`; its WAL is `<canonical db_path>-wal`.
     pub fn new(db_path: &Path) -> Self {
-        let mut path = db_path.as_os_str().to_owned();
-        path.push("-wal");
-        WalSync { path: PathBuf::from(path), file: Mutex::new(None) }
+        WalSync { db_path: db_path.to_path_buf(), file: Mutex::new(None), failed: AtomicBool::new(false) }
     }
 
     /// Flushes everything committed so far to disk. Concurrent calls each flush; the kernel
     /// serialises them, and a flush covers every commit that returned before it began.
     pub fn sync(&self) -> Result<(), StoreError> {
-        let file = self.file()?;
-        file.sync_data().map_err(|err| self.failed("fsync", err))
+        if self.failed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable(format!(
+                "an earlier flush of the WAL of {} failed, so spans committed since may not be on disk; \
+                 the store takes no more writes until semtrace restarts",
+                self.db_path.display()
+            )));
+        }
+        let (path, file) = self.file()?;
+        file.sync_data().map_err(|err| {
+            self.failed.store(true, Ordering::Release);
+            tracing::error!(%err, wal = %path.display(), "flushing the WAL failed; the store takes no more writes until restart");
+            failed("fdatasync", &path, err)
+        })
     }
 
-    fn file(&self) -> Result<Arc<File>, StoreError> {
+    fn file(&self) -> Result<(PathBuf, Arc<File>), StoreError> {
         let mut slot = self.file.lock().expect("WAL file lock");
-        if let Some(file) = &*slot {
-            return Ok(file.clone());
+        if let Some((path, file)) = &*slot {
+            return Ok((path.clone(), file.clone()));
         }
-        // The first call comes after a commit, so the WAL exists. Its directory entry is made
-        // durable once, as SQLite does for a journal it creates.
-        let file = Arc::new(File::open(&self.path).map_err(|err| self.failed("open", err))?);
-        if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-            File::open(dir).and_then(|dir| dir.sync_all()).map_err(|err| self.failed("fsync the directory of", err))?;
+        // The first call comes after a commit, so the database and its WAL exist. The WAL's
+        // directory entry is made durable once, as SQLite does for a journal it creates.
+        let db_path = std::fs::canonicalize(&self.db_path).map_err(|err| failed("resolve", &self.db_path, err))?;
+        let mut name = db_path.into_os_string();
+        name.push("-wal");
+        let path = PathBuf::from(name);
+        let file = Arc::new(File::open(&path).map_err(|err| failed("open", &path, err))?);
+        if let Some(dir) = path.parent() {
+            File::open(dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|err| failed("fsync the directory of", &path, err))?;
         }
-        *slot = Some(file.clone());
-        Ok(file)
+        *slot = Some((path.clone(), file.clone()));
+        Ok((path, file))
     }
+}
 
-    fn failed(&self, action: &str, err: std::io::Error) -> StoreError {
-        StoreError::Unavailable(format!("cannot {action} {}: {err}", self.path.display()))
-    }
+fn failed(action: &str, path: &Path, err: std::io::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot {action} {}: {err}", path.display()))
 }
 
 #[cfg(test)]
@@ -67,6 +104,7 @@ mod tests {
     fn syncs_a_wal_and_says_which_file_it_could_not_open() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("semtrace.db");
+        std::fs::write(&db, b"pages").unwrap();
         let missing = WalSync::new(&db);
         let err = missing.sync().unwrap_err().to_string();
         assert!(err.contains("cannot open") && err.contains("semtrace.db-wal"), "{err}");
@@ -80,5 +118,36 @@ mod tests {
         wal.sync().unwrap();
         wal.sync().unwrap();
         assert!(wal.file.lock().unwrap().is_some(), "the descriptor is opened once and kept");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn follows_a_symlinked_database_to_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("semtrace.db"), b"pages").unwrap();
+        std::fs::write(real.join("semtrace.db-wal"), b"frames").unwrap();
+        let link = dir.path().join("semtrace.db");
+        std::os::unix::fs::symlink(real.join("semtrace.db"), &link).unwrap();
+        let wal = WalSync::new(&link);
+        wal.sync().unwrap();
+        let opened = wal.file.lock().unwrap().as_ref().map(|(path, _)| path.clone()).unwrap();
+        assert_eq!(opened, std::fs::canonicalize(real.join("semtrace.db-wal")).unwrap());
+    }
+
+    #[test]
+    fn a_failed_flush_fails_every_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("semtrace.db");
+        std::fs::write(&db, b"pages").unwrap();
+        std::fs::write(dir.path().join("semtrace.db-wal"), b"frames").unwrap();
+        let wal = WalSync::new(&db);
+        wal.sync().unwrap();
+        // A real writeback error cannot be provoked here; what follows one is what matters.
+        wal.failed.store(true, Ordering::Release);
+        let err = wal.sync().unwrap_err().to_string();
+        assert!(err.contains("takes no more writes until semtrace restarts"), "{err}");
+        assert!(wal.sync().is_err(), "still refused: a retry must not acknowledge what may not be on disk");
     }
 }

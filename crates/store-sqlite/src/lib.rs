@@ -201,8 +201,8 @@ impl Store for SqliteStore {
             };
             total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
             total_traces.fetch_add(committed.new_traces, Ordering::Relaxed);
-            // Durable before acknowledged; the writer is free meanwhile. Should the sync fail, the
-            // pipeline retries the batch (writes are idempotent) or spools it.
+            // Durable before acknowledged; the writer is free meanwhile. A failed sync fails every
+            // later write too (see `durable`), so the pipeline spools or refuses them.
             let started = std::time::Instant::now();
             wal.sync()?;
             metrics::histogram!("semtrace_sqlite_wal_sync_seconds").record(started.elapsed().as_secs_f64());
