@@ -41,7 +41,8 @@ use semtrace_store::StoreError;
 
 pub(crate) struct WalSync {
     db_path: PathBuf,
-    file: Mutex<Option<(PathBuf, Arc<File>)>>,
+    /// The WAL's path (for errors) and a descriptor of it, opened by the first flush.
+    file: Mutex<Option<Arc<(PathBuf, File)>>>,
     /// Set by the first failed flush; see the module doc.
     failed: AtomicBool,
 }
@@ -62,18 +63,19 @@ impl WalSync {
                 self.db_path.display()
             )));
         }
-        let (path, file) = self.file()?;
+        let opened = self.file()?;
+        let (path, file) = &*opened;
         file.sync_data().map_err(|err| {
             self.failed.store(true, Ordering::Release);
             tracing::error!(%err, wal = %path.display(), "flushing the WAL failed; the store takes no more writes until restart");
-            failed("fdatasync", &path, err)
+            failed("fdatasync", path, err)
         })
     }
 
-    fn file(&self) -> Result<(PathBuf, Arc<File>), StoreError> {
+    fn file(&self) -> Result<Arc<(PathBuf, File)>, StoreError> {
         let mut slot = self.file.lock().expect("WAL file lock");
-        if let Some((path, file)) = &*slot {
-            return Ok((path.clone(), file.clone()));
+        if let Some(opened) = &*slot {
+            return Ok(opened.clone());
         }
         // The first call comes after a commit, so the database and its WAL exist. The WAL's
         // directory entry is made durable once, as SQLite does for a journal it creates.
@@ -81,14 +83,15 @@ impl WalSync {
         let mut name = db_path.into_os_string();
         name.push("-wal");
         let path = PathBuf::from(name);
-        let file = Arc::new(File::open(&path).map_err(|err| failed("open", &path, err))?);
+        let file = File::open(&path).map_err(|err| failed("open", &path, err))?;
         if let Some(dir) = path.parent() {
             File::open(dir)
                 .and_then(|dir| dir.sync_all())
                 .map_err(|err| failed("fsync the directory of", &path, err))?;
         }
-        *slot = Some((path.clone(), file.clone()));
-        Ok((path, file))
+        let opened = Arc::new((path, file));
+        *slot = Some(opened.clone());
+        Ok(opened)
     }
 }
 
@@ -132,7 +135,7 @@ mod tests {
         std::os::unix::fs::symlink(real.join("semtrace.db"), &link).unwrap();
         let wal = WalSync::new(&link);
         wal.sync().unwrap();
-        let opened = wal.file.lock().unwrap().as_ref().map(|(path, _)| path.clone()).unwrap();
+        let opened = wal.file.lock().unwrap().as_ref().map(|opened| opened.0.clone()).unwrap();
         assert_eq!(opened, std::fs::canonicalize(real.join("semtrace.db-wal")).unwrap());
     }
 

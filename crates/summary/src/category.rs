@@ -6,6 +6,11 @@ use std::sync::LazyLock;
 
 use regex::RegexSet;
 
+/// Categories the summary builds on (`unreachable_dependency`), named once.
+pub(crate) const POOL_EXHAUSTED: &str = "connection pool exhausted, no free connection";
+pub(crate) const CONNECTION_FAILURE: &str = "connection failure, could not connect";
+pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolved";
+
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
     (
@@ -13,15 +18,15 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long",
     ),
     (
-        "connection pool exhausted, no free connection",
+        POOL_EXHAUSTED,
         r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
     ),
     (
-        "connection failure, could not connect",
+        CONNECTION_FAILURE,
         r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error",
     ),
     (
-        "DNS failure, hostname could not be resolved",
+        DNS_FAILURE,
         r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
     ),
     ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
