@@ -55,7 +55,8 @@ trap stop EXIT
 # run from the repository root so ./models is found (semantic.models_dir defaults to ./models)
 cd "$ROOT"
 echo "starting semtrace: data $DATA, OTLP gRPC :$GRPC_PORT, OTLP HTTP :$HTTP_PORT, API :$API_PORT" >&2
-"$BIN" serve --data-dir "$DATA" \
+# SEMTRACE_BIN is this script's, not the server's: SEMTRACE_* variables are configuration.
+env -u SEMTRACE_BIN "$BIN" serve --data-dir "$DATA" \
   --otlp-grpc-addr "127.0.0.1:$GRPC_PORT" \
   --otlp-http-addr "127.0.0.1:$HTTP_PORT" \
   --http-addr "127.0.0.1:$API_PORT" >"$LOG" 2>&1 &

@@ -2,10 +2,17 @@
 //! searchable. Ingest never waits for it: spans are acknowledged once stored, and the
 //! semantic index catches up (`embedding_backlog` in health says how far behind it is).
 //!
+//! A template's vector is its text's embedding blended with the embeddings of the failure
+//! categories its `Category:` sentence names ([`crate::index::blend`]): a category's few plain
+//! words, embedded alone, say what went wrong more clearly than the same words diluted in a
+//! long line of service names, statements and addresses. The category vectors are embedded
+//! once per process and kept.
+//!
 //! Crash safety: a template's embedding is written to the store before it enters the
 //! in-memory index, and the index is rebuilt from the store at start; templates whose
 //! embedding was not written are still pending and are embedded again.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +21,7 @@ use semtrace_embed::Embedder;
 use semtrace_store::Store;
 use tokio::runtime::Handle;
 
-use crate::index::VectorIndex;
+use crate::index::{blend, VectorIndex};
 
 /// Templates embedded per model call.
 const BATCH: usize = 64;
@@ -71,12 +78,41 @@ enum Round {
     Embedded,
 }
 
+/// Embeddings of the failure categories, by name, made when first needed.
+#[derive(Default)]
+pub(crate) struct CategoryVectors {
+    vectors: HashMap<&'static str, Vec<f32>>,
+}
+
+impl CategoryVectors {
+    /// The template text's vector blended with its categories' vectors.
+    pub(crate) fn template_vector(
+        &mut self,
+        embedder: &Embedder,
+        text: &str,
+        text_vector: Vec<f32>,
+    ) -> Result<Vec<f32>, String> {
+        let names = semtrace_summary::categories_of(text);
+        let missing: Vec<&str> = names.iter().copied().filter(|name| !self.vectors.contains_key(name)).collect();
+        if !missing.is_empty() {
+            let vectors = embedder.embed(&missing).map_err(|err| format!("embedding categories failed: {err}"))?;
+            for (name, vector) in names.iter().filter(|name| missing.contains(name)).zip(vectors) {
+                self.vectors.insert(name, vector);
+            }
+        }
+        let categories: Vec<&[f32]> =
+            names.iter().filter_map(|name| self.vectors.get(name)).map(Vec::as_slice).collect();
+        Ok(blend(text_vector, &categories))
+    }
+}
+
 fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle, stopped: &mpsc::Receiver<()>) {
+    let mut categories = CategoryVectors::default();
     loop {
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
         }
-        let wait = match round(store, embedder, index, runtime) {
+        let wait = match round(store, embedder, &mut categories, index, runtime) {
             Ok(Round::Embedded) => continue,
             Ok(Round::Idle) => IDLE,
             Err(err) => {
@@ -91,7 +127,13 @@ fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Ha
 }
 
 /// Embeds one batch of pending templates: the vectors are stored before they are indexed.
-fn round(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle) -> Result<Round, String> {
+fn round(
+    store: &dyn Store,
+    embedder: &Embedder,
+    categories: &mut CategoryVectors,
+    index: &VectorIndex,
+    runtime: &Handle,
+) -> Result<Round, String> {
     let pending = runtime
         .block_on(store.pending_templates(BATCH))
         .map_err(|err| format!("cannot read pending templates: {err}"))?;
@@ -102,7 +144,11 @@ fn round(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &
     let started = Instant::now();
     let vectors = embedder.embed(&texts).map_err(|err| format!("embedding templates failed: {err}"))?;
     metrics::histogram!("semtrace_embed_batch_seconds").record(started.elapsed().as_secs_f64());
-    let embeddings: Vec<(i64, Vec<f32>)> = pending.iter().map(|template| template.id).zip(vectors).collect();
+    let embeddings = pending
+        .iter()
+        .zip(vectors)
+        .map(|(template, vector)| Ok((template.id, categories.template_vector(embedder, &template.text, vector)?)))
+        .collect::<Result<Vec<(i64, Vec<f32>)>, String>>()?;
     runtime
         .block_on(store.set_template_embeddings(&embeddings))
         .map_err(|err| format!("cannot store embeddings: {err}"))?;

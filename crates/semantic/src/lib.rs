@@ -168,22 +168,30 @@ impl Semantic {
         Ok(vector)
     }
 
+    /// The query's lexical match per template, BM25 saturated into [0, 1): a lone weak match
+    /// stays weak, whatever else matched. Empty in semantic mode.
+    async fn lexical_scores(&self, request: &SearchRequest) -> Result<HashMap<i64, f32>, SearchError> {
+        if request.ranking == Ranking::Semantic {
+            return Ok(HashMap::new());
+        }
+        let lexical = self.store.match_templates(&request.query, MAX_CANDIDATES).await?;
+        Ok(lexical
+            .into_iter()
+            .map(|(id, score)| (id, (score.max(0.0) / (score.max(0.0) + LEXICAL_HALF_SCORE)) as f32))
+            .collect())
+    }
+
     /// Templates ranked for a query: (template id, similarity, score), best first.
-    async fn rank_templates(
+    fn rank_templates(
         &self,
         request: &SearchRequest,
         query: &[f32],
-    ) -> Result<Vec<(i64, f32, f32)>, SearchError> {
+        lexical: &HashMap<i64, f32>,
+    ) -> Vec<(i64, f32, f32)> {
         let semantic = self.index.top(query, MAX_CANDIDATES, request.threshold, request.failure_prior);
         if request.ranking == Ranking::Semantic {
-            return Ok(semantic);
+            return semantic;
         }
-        let lexical = self.store.match_templates(&request.query, MAX_CANDIDATES).await?;
-        // BM25 saturated into [0, 1): a lone weak match stays weak, whatever else matched.
-        let lexical: HashMap<i64, f32> = lexical
-            .into_iter()
-            .map(|(id, score)| (id, (score.max(0.0) / (score.max(0.0) + LEXICAL_HALF_SCORE)) as f32))
-            .collect();
         let mut ranked: Vec<(i64, f32, f32)> = semantic
             .iter()
             .map(|(id, similarity, score)| {
@@ -192,15 +200,16 @@ impl Semantic {
             })
             .collect();
         ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-        Ok(ranked)
+        ranked
     }
 
     pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
         if request.limit == 0 || request.query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let query = self.embed_query(&request.query).await?;
-        let ranked = self.rank_templates(request, &query).await?;
+        // The full-text match needs no embedding: it runs while the query is embedded.
+        let (query, lexical) = tokio::join!(self.embed_query(&request.query), self.lexical_scores(request));
+        let ranked = self.rank_templates(request, &query?, &lexical?);
         let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id).collect();
         let scores: HashMap<i64, (f32, f32)> = ranked.iter().map(|(id, sim, score)| (*id, (*sim, *score))).collect();
         let hits = self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;

@@ -105,6 +105,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX traces_start ON traces (start_time);
     "#,
+    // 2: template vectors now blend in their failure categories (semtrace-semantic, `blend`):
+    // every template is embedded again, by the indexer, from its stored text.
+    r#"
+    UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

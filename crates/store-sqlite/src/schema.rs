@@ -97,6 +97,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX spans_operation_start;
     "#,
+    // 4: template vectors now blend in their failure categories (semtrace-semantic, `blend`):
+    // every template is embedded again, by the indexer, from its stored text.
+    r#"
+    UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

@@ -10,6 +10,14 @@ use regex::RegexSet;
 pub(crate) const POOL_EXHAUSTED: &str = "connection pool exhausted, no free connection";
 pub(crate) const CONNECTION_FAILURE: &str = "connection failure, could not connect";
 pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolved";
+/// [`POOL_EXHAUSTED`] where the span says what the pool connects to: people ask for "database
+/// connections", not for "a pool".
+pub(crate) const DATABASE_POOL_EXHAUSTED: &str = "database connection pool exhausted, no free connection";
+pub(crate) const CACHE_POOL_EXHAUSTED: &str = "cache connection pool exhausted, no free connection";
+/// What could not be reached, named from the span's attributes (`unreachable_dependency`).
+pub(crate) const CACHE_UNAVAILABLE: &str = "cache unavailable, the cache server could not be reached";
+pub(crate) const DATABASE_UNAVAILABLE: &str = "database unavailable, the database server could not be reached";
+pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the broker could not be reached";
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
@@ -168,6 +176,31 @@ pub fn categorize(error_text: &str) -> Vec<&'static str> {
     SIGNATURES.matches(error_text).iter().take(3).map(|index| CATEGORIES[index].0).collect()
 }
 
+/// Every category a summary can name.
+fn names() -> impl Iterator<Item = &'static str> {
+    CATEGORIES.iter().map(|(name, _)| *name).chain([
+        DATABASE_POOL_EXHAUSTED,
+        CACHE_POOL_EXHAUSTED,
+        CACHE_UNAVAILABLE,
+        DATABASE_UNAVAILABLE,
+        BROKER_UNAVAILABLE,
+    ])
+}
+
+/// The categories a summary or template names in its `Category:` sentence, in its order.
+/// Only known names count: a sentence cut short by the template's length limit yields the
+/// categories it still names whole.
+pub fn categories_of(summary: &str) -> Vec<&'static str> {
+    let Some(start) = summary.rfind(SENTENCE) else { return Vec::new() };
+    let listed = &summary[start + SENTENCE.len()..];
+    let listed = listed.split_once(". ").map_or(listed, |(sentence, _)| sentence).trim_end_matches('.');
+    listed.split(SEPARATOR).filter_map(|said| names().find(|name| *name == said)).collect()
+}
+
+/// How a summary introduces its categories, and what separates them.
+pub(crate) const SENTENCE: &str = " Category: ";
+pub(crate) const SEPARATOR: &str = "; ";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +310,22 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(categorize(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn reads_back_the_categories_a_summary_names() {
+        assert_eq!(
+            categories_of("a failed: no space left. Category: disk full, no storage space left. took 2 ms."),
+            vec!["disk full, no storage space left"]
+        );
+        // The last Category sentence is the summary's own; a message quoting the word is not.
+        assert_eq!(
+            categories_of("a failed: Category: crash. Category: crash; out of memory. very slow."),
+            vec!["crash", "out of memory"]
+        );
+        // A sentence cut by the length limit keeps the names it holds whole.
+        assert_eq!(categories_of("a failed. Category: crash; out of mem"), vec!["crash"]);
+        assert_eq!(categories_of("a client span GET /x. took 3 ms."), Vec::<&str>::new());
+        assert_eq!(categories_of("x. Category: something else."), Vec::<&str>::new());
     }
 }

@@ -23,7 +23,7 @@ mod mask;
 
 use semtrace_model::{AnyValue, Attributes, Event, Span, SpanKind, StatusCode};
 
-pub use category::categorize;
+pub use category::{categories_of, categorize};
 pub use mask::{mask, mask_statement};
 
 /// Longest summary kept, in bytes; longer ones are cut at a character boundary.
@@ -462,13 +462,18 @@ pub fn summarize(span: &Span) -> SpanSummary {
         if let Some(unreachable) = unreachable_dependency(attributes, &categories) {
             categories.push(unreachable);
         }
+        if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
+            let pool =
+                if is_cache(system) { category::CACHE_POOL_EXHAUSTED } else { category::DATABASE_POOL_EXHAUSTED };
+            categories.iter_mut().filter(|name| **name == category::POOL_EXHAUSTED).for_each(|name| *name = pool);
+        }
         categories
     } else {
         Vec::new()
     };
     if !error_categories.is_empty() {
-        out.stable(" Category: ");
-        out.stable(&error_categories.join("; "));
+        out.stable(category::SENTENCE);
+        out.stable(&error_categories.join(category::SEPARATOR));
         out.end_sentence();
     }
 
@@ -547,13 +552,9 @@ fn unreachable_dependency(attributes: &Attributes, categories: &[&str]) -> Optio
         return None;
     }
     if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
-        return Some(if is_cache(system) {
-            "cache unavailable, the cache server could not be reached"
-        } else {
-            "database unavailable, the database server could not be reached"
-        });
+        return Some(if is_cache(system) { category::CACHE_UNAVAILABLE } else { category::DATABASE_UNAVAILABLE });
     }
-    get_str(attributes, &["messaging.system"]).map(|_| "message broker unavailable, the broker could not be reached")
+    get_str(attributes, &["messaging.system"]).map(|_| category::BROKER_UNAVAILABLE)
 }
 
 /// Words that say only that something failed, and where.

@@ -87,6 +87,13 @@ fn a_failed_database_call_reads_well_and_masks_to_its_template() {
          connect; database unavailable, the database server could not be reached. very slow."
     );
     assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
+    let named = [
+        "timeout, took too long",
+        "connection failure, could not connect",
+        "database unavailable, the database server could not be reached",
+    ];
+    assert_eq!(crate::categories_of(&summary.text), named);
+    assert_eq!(crate::categories_of(&summary.template), named);
     let error_text = summary.error_text.unwrap();
     assert!(error_text.contains("HikariPool-1") && error_text.contains("SQLTransientConnectionException"));
 }
@@ -220,4 +227,30 @@ fn a_failure_that_only_passes_another_on_is_not_explained() {
     assert_eq!(split_camel_case("HttpServerErrorException"), ["Http", "Server", "Error", "Exception"]);
     assert_eq!(split_camel_case("HTTPError"), ["HTTP", "Error"]);
     assert_eq!(split_camel_case("x509"), ["x509"]);
+}
+
+#[test]
+fn an_exhausted_pool_is_named_after_what_it_connects_to() {
+    let pool_error = |system: Option<&str>, message: &str| {
+        let attributes = match system {
+            Some(system) => attrs(&[("db.system", s(system))]),
+            None => attrs(&[]),
+        };
+        let mut client = span("checkout", "query", SpanKind::Client, 30_000, attributes);
+        client.status = Status { code: StatusCode::Error, message: message.into() };
+        crate::categories_of(&summarize(&client).template)
+    };
+    let queue_pool = "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00";
+    assert_eq!(
+        pool_error(Some("postgresql"), queue_pool),
+        ["timeout, took too long", "database connection pool exhausted, no free connection"]
+    );
+    assert_eq!(
+        pool_error(Some("redis"), "redis: connection pool timeout"),
+        ["timeout, took too long", "cache connection pool exhausted, no free connection"]
+    );
+    assert_eq!(
+        pool_error(None, queue_pool),
+        ["timeout, took too long", "connection pool exhausted, no free connection"]
+    );
 }
