@@ -80,25 +80,19 @@ enum Round {
 
 /// Embeddings of the failure categories, by name, made when first needed.
 #[derive(Default)]
-pub(crate) struct CategoryVectors {
+struct CategoryVectors {
     vectors: HashMap<&'static str, Vec<f32>>,
 }
 
 impl CategoryVectors {
     /// The template text's vector blended with its categories' vectors.
-    pub(crate) fn template_vector(
-        &mut self,
-        embedder: &Embedder,
-        text: &str,
-        text_vector: Vec<f32>,
-    ) -> Result<Vec<f32>, String> {
+    fn template_vector(&mut self, embedder: &Embedder, text: &str, text_vector: Vec<f32>) -> Result<Vec<f32>, String> {
         let names = semtrace_summary::categories_of(text);
-        let missing: Vec<&str> = names.iter().copied().filter(|name| !self.vectors.contains_key(name)).collect();
+        let missing: Vec<&'static str> =
+            names.iter().copied().filter(|name| !self.vectors.contains_key(name)).collect();
         if !missing.is_empty() {
             let vectors = embedder.embed(&missing).map_err(|err| format!("embedding categories failed: {err}"))?;
-            for (name, vector) in names.iter().filter(|name| missing.contains(name)).zip(vectors) {
-                self.vectors.insert(name, vector);
-            }
+            self.vectors.extend(missing.into_iter().zip(vectors));
         }
         let categories: Vec<&[f32]> =
             names.iter().filter_map(|name| self.vectors.get(name)).map(Vec::as_slice).collect();

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::RegexSet;
 
-/// Categories the summary builds on (`unreachable_dependency`), named once.
+/// Categories the summary builds on (`name_the_dependency`), named once.
 pub(crate) const POOL_EXHAUSTED: &str = "connection pool exhausted, no free connection";
 pub(crate) const CONNECTION_FAILURE: &str = "connection failure, could not connect";
 pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolved";
@@ -14,7 +14,7 @@ pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolve
 /// connections", not for "a pool".
 pub(crate) const DATABASE_POOL_EXHAUSTED: &str = "database connection pool exhausted, no free connection";
 pub(crate) const CACHE_POOL_EXHAUSTED: &str = "cache connection pool exhausted, no free connection";
-/// What could not be reached, named from the span's attributes (`unreachable_dependency`).
+/// What could not be reached, named from the span's attributes (`name_the_dependency`).
 pub(crate) const CACHE_UNAVAILABLE: &str = "cache unavailable, the cache server could not be reached";
 pub(crate) const DATABASE_UNAVAILABLE: &str = "database unavailable, the database server could not be reached";
 pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the broker could not be reached";

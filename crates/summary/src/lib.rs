@@ -459,14 +459,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
             .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
         said.extend(grpc.filter(|code| *code != "OK"));
         let mut categories = categorize(&said.join("\n"));
-        if let Some(unreachable) = unreachable_dependency(attributes, &categories) {
-            categories.push(unreachable);
-        }
-        if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
-            let pool =
-                if is_cache(system) { category::CACHE_POOL_EXHAUSTED } else { category::DATABASE_POOL_EXHAUSTED };
-            categories.iter_mut().filter(|name| **name == category::POOL_EXHAUSTED).for_each(|name| *name = pool);
-        }
+        name_the_dependency(attributes, &mut categories);
         categories
     } else {
         Vec::new()
@@ -543,18 +536,29 @@ pub fn summarize(span: &Span) -> SpanSummary {
     }
 }
 
-/// What could not be reached, when a span of a cache, a database or a message broker failed to
-/// connect (not when its pool ran dry, or one query was slow): people ask for "the cache was
-/// down", not for the error.
-fn unreachable_dependency(attributes: &Attributes, categories: &[&str]) -> Option<&'static str> {
-    let has = |name: &str| categories.contains(&name);
-    if !(has(category::CONNECTION_FAILURE) || has(category::DNS_FAILURE)) || has(category::POOL_EXHAUSTED) {
-        return None;
+/// Names what failed after the span's dependency, from its attributes, since people ask for "the
+/// cache was down" or "database connections", not for the error:
+/// - a database or cache span whose pool ran dry: `database connection pool exhausted, …`;
+/// - a cache, database or broker span that could not connect (not when its pool ran dry, or one
+///   query was slow): `cache unavailable, the cache server could not be reached`, and so on.
+fn name_the_dependency(attributes: &Attributes, categories: &mut Vec<&'static str>) {
+    let database = get_str(attributes, &["db.system.name", "db.system"]);
+    let cache = database.is_some_and(is_cache);
+    if let Some(pool) = categories.iter_mut().find(|name| **name == category::POOL_EXHAUSTED) {
+        if database.is_some() {
+            *pool = if cache { category::CACHE_POOL_EXHAUSTED } else { category::DATABASE_POOL_EXHAUSTED };
+        }
+        return;
     }
-    if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
-        return Some(if is_cache(system) { category::CACHE_UNAVAILABLE } else { category::DATABASE_UNAVAILABLE });
+    if !(categories.contains(&category::CONNECTION_FAILURE) || categories.contains(&category::DNS_FAILURE)) {
+        return;
     }
-    get_str(attributes, &["messaging.system"]).map(|_| category::BROKER_UNAVAILABLE)
+    let unreachable = match database {
+        Some(_) if cache => Some(category::CACHE_UNAVAILABLE),
+        Some(_) => Some(category::DATABASE_UNAVAILABLE),
+        None => get_str(attributes, &["messaging.system"]).map(|_| category::BROKER_UNAVAILABLE),
+    };
+    categories.extend(unreachable);
 }
 
 /// Words that say only that something failed, and where.
