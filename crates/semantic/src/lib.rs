@@ -159,10 +159,12 @@ impl Semantic {
         metrics::counter!("semtrace_embedding_cache_misses_total").increment(1);
         let embedder = self.embedder.clone();
         let text = key.clone();
+        let started = std::time::Instant::now();
         let mut vectors = tokio::task::spawn_blocking(move || embedder.embed(&[text.as_str()]))
             .await
             .map_err(|err| SearchError::Embed(err.to_string()))?
             .map_err(|err| SearchError::Embed(err.to_string()))?;
+        metrics::histogram!("semtrace_query_embed_seconds").record(started.elapsed().as_secs_f64());
         let vector = Arc::new(vectors.pop().unwrap_or_default());
         self.cache.lock().expect("cache lock").put(key, vector.clone());
         Ok(vector)

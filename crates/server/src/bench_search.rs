@@ -300,24 +300,8 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-pub async fn search(args: SearchArgs) -> anyhow::Result<()> {
-    let mut target = match &args.spawn_data_dir {
-        Some(dir) => spawn_server(dir).await?,
-        None => {
-            Target { otlp_http: String::new(), otlp_grpc: String::new(), api: args.api.clone(), pid: None, child: None }
-        }
-    };
-    let result = run_search(&args, &target).await;
-    if let Some(mut child) = target.child.take() {
-        let _ = child.kill().await;
-    }
-    result
-}
-
-async fn run_search(args: &SearchArgs, target: &Target) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let health = wait_until_searchable(&client, &target.api, 0).await?;
-    // Distinct texts: the corpus queries with different openings.
+/// `count` distinct query texts: the corpus queries with different openings.
+fn query_texts(count: usize) -> Vec<String> {
     const OPENINGS: &[&str] = &[
         "",
         "show ",
@@ -344,11 +328,32 @@ async fn run_search(args: &SearchArgs, target: &Target) -> anyhow::Result<()> {
     'outer: for opening in OPENINGS {
         for query in semtrace_testkit::corpus::build(1, 1).queries {
             texts.push(format!("{opening}{}", query.text));
-            if texts.len() >= args.queries {
+            if texts.len() >= count {
                 break 'outer;
             }
         }
     }
+    texts
+}
+
+pub async fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let mut target = match &args.spawn_data_dir {
+        Some(dir) => spawn_server(dir).await?,
+        None => {
+            Target { otlp_http: String::new(), otlp_grpc: String::new(), api: args.api.clone(), pid: None, child: None }
+        }
+    };
+    let result = run_search(&args, &target).await;
+    if let Some(mut child) = target.child.take() {
+        let _ = child.kill().await;
+    }
+    result
+}
+
+async fn run_search(args: &SearchArgs, target: &Target) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let health = wait_until_searchable(&client, &target.api, 0).await?;
+    let texts = query_texts(args.queries);
     let extra = if args.params.is_empty() { String::new() } else { format!("&{}", args.params) };
     let run = |texts: Vec<String>| {
         let client = client.clone();
@@ -381,4 +386,64 @@ async fn run_search(args: &SearchArgs, target: &Target) -> anyhow::Result<()> {
     println!("uncached (query embedded): {}  ({empty} with no result)", percentiles(&cold));
     println!("cached query embedding:    {}", percentiles(&warm));
     Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct EmbedArgs {
+    /// Distinct query texts to embed, one at a time, on each path.
+    #[arg(long, default_value_t = 300)]
+    pub queries: usize,
+    /// The model: a folder, or a name looked up in `--models-dir` and the Hugging Face cache.
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+}
+
+/// Query embedding alone, as a search embeds it (one text per call), on the small encoder
+/// (what `embed` picks for short texts) and on candle's model, with how far the two vectors are.
+pub async fn embed(args: EmbedArgs) -> anyhow::Result<()> {
+    let mut config = crate::config::Config::default();
+    config.otel_storage.embedding_model = args.model.clone();
+    config.semantic.models_dir = args.models_dir.clone();
+    let embedder = crate::load_embedder(&config).await?;
+    let texts = query_texts(args.queries);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut tokens: Vec<usize> = texts.iter().map(|text| embedder.token_count(text)).collect::<Result<_, _>>()?;
+        tokens.sort();
+        let time =
+            |embed: &dyn Fn(&str) -> anyhow::Result<Vec<f32>>| -> anyhow::Result<(Vec<Duration>, Vec<Vec<f32>>)> {
+                embed(&texts[0])?; // warm the caches and the thread pool
+                let mut latencies = Vec::with_capacity(texts.len());
+                let mut vectors = Vec::with_capacity(texts.len());
+                for text in &texts {
+                    let started = Instant::now();
+                    vectors.push(embed(text)?);
+                    latencies.push(started.elapsed());
+                }
+                latencies.sort();
+                Ok((latencies, vectors))
+            };
+        let (small, small_vectors) = time(&|text| Ok(embedder.embed(&[text])?.remove(0)))?;
+        let (candle, candle_vectors) = time(&|text| Ok(embedder.embed_with_candle(&[text])?.remove(0)))?;
+        let least = small_vectors
+            .iter()
+            .zip(&candle_vectors)
+            .map(|(a, b)| semtrace_embed::cosine(a, b))
+            .fold(f32::INFINITY, f32::min);
+        println!(
+            "== query embedding: {} texts ({}..{} tokens, median {}), model {}; machine: {} cores",
+            texts.len(),
+            tokens[0],
+            tokens[tokens.len() - 1],
+            tokens[tokens.len() / 2],
+            embedder.name(),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        println!("embed (small encoder): {}", percentiles(&small));
+        println!("candle model:          {}", percentiles(&candle));
+        println!("least cosine between the two paths' vectors: {least:.6}");
+        Ok(())
+    })
+    .await?
 }

@@ -66,6 +66,8 @@ enum BenchCommand {
     Quality(semtrace_server::bench_search::QualityArgs),
     /// Search latency percentiles on a loaded server (uncached and cached query embeddings).
     Search(semtrace_server::bench_search::SearchArgs),
+    /// Query embedding latency alone, on the small encoder and on candle's model.
+    Embed(semtrace_server::bench_search::EmbedArgs),
     /// The seeds' PostgreSQL design (an embedding per span row, one INSERT per span, IVFFlat)
     /// against semtrace's (templates, COPY) on one PostgreSQL: ingest, index build, size, and the
     /// seeds' four query types.
@@ -146,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Quality(args)) => semtrace_server::bench_search::quality(args).await,
         Command::Bench(BenchCommand::Search(args)) => semtrace_server::bench_search::search(args).await,
+        Command::Bench(BenchCommand::Embed(args)) => semtrace_server::bench_search::embed(args).await,
         Command::Bench(BenchCommand::Peer(args)) => semtrace_server::bench_peer::peer(args).await,
         Command::Search(args) => client::search(args).await,
         Command::Db(DbCommand::Init(args)) => {
