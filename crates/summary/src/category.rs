@@ -15,9 +15,17 @@ pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolve
 pub(crate) const DATABASE_POOL_EXHAUSTED: &str = "database connection pool exhausted, no free connection";
 pub(crate) const CACHE_POOL_EXHAUSTED: &str = "cache connection pool exhausted, no free connection";
 /// What could not be reached, named from the span's attributes (`name_the_dependency`).
-pub(crate) const CACHE_UNAVAILABLE: &str = "cache unavailable, the cache server could not be reached";
+pub(crate) const CACHE_UNAVAILABLE: &str = "cache unavailable, the cache or key-value store could not be reached";
 pub(crate) const DATABASE_UNAVAILABLE: &str = "database unavailable, the database server could not be reached";
 pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the broker could not be reached";
+const SCHEMA_MISMATCH: &str =
+    "database schema out of sync with the code, unknown table or column, a migration not applied";
+const RESOURCE_NOT_FOUND: &str = "resource not found";
+
+/// (specific, generic): when an error falls in both, only the specific category is named, so
+/// the generic one's words do not dilute it ("Column not found" is a schema problem, not a
+/// missing resource).
+const SUBSUMES: &[(&str, &str)] = &[(SCHEMA_MISMATCH, RESOURCE_NOT_FOUND)];
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
@@ -59,7 +67,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|ALREADY_EXISTS",
     ),
     (
-        "rate limited, throttled, too many requests",
+        "rate limited, throttled, too many requests, slow down and back off",
         r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded",
     ),
     (
@@ -82,16 +90,17 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("payment declined", r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)"),
     ("crash", r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped"),
     ("foreign key violation, referenced record missing", r"foreign key|ForeignKeyViolation|REFERENCE constraint"),
+    ("SQL syntax error, malformed query", r"syntax error"),
     (
-        "SQL syntax error or database schema mismatch, unknown table or column",
-        r"syntax error|UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)",
+        SCHEMA_MISMATCH,
+        r"UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)",
     ),
     (
         "stack overflow, runaway recursion",
         r"StackOverflow|stack overflow|RecursionError|maximum recursion depth|Maximum call stack|stack exceeds|stack level too deep|nesting level",
     ),
     (
-        "index out of range",
+        "index out of range, no element at that position of the list or array",
         r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)",
     ),
     ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero"),
@@ -134,7 +143,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched",
     ),
     (
-        "resource not found",
+        RESOURCE_NOT_FOUND,
         r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find",
     ),
     (
@@ -173,7 +182,13 @@ static SIGNATURES: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// The categories an error text falls in, in the table's order (at most three).
 pub fn categorize(error_text: &str) -> Vec<&'static str> {
-    SIGNATURES.matches(error_text).iter().take(3).map(|index| CATEGORIES[index].0).collect()
+    let matched: Vec<&'static str> = SIGNATURES.matches(error_text).iter().map(|index| CATEGORIES[index].0).collect();
+    matched
+        .iter()
+        .copied()
+        .filter(|name| !SUBSUMES.iter().any(|(specific, generic)| generic == name && matched.contains(specific)))
+        .take(3)
+        .collect()
 }
 
 /// Every category a summary can name.
@@ -233,12 +248,13 @@ mod tests {
                 "insert or update on table \"orders\" violates foreign key constraint \"orders_customer_id_fkey\"",
                 vec!["foreign key violation, referenced record missing"],
             ),
-            (
-                "ERROR: column \"emial\" does not exist (SQLSTATE 42703)",
-                vec!["SQL syntax error or database schema mismatch, unknown table or column"],
-            ),
+            ("ERROR: column \"emial\" does not exist (SQLSTATE 42703)", vec![SCHEMA_MISMATCH]),
+            ("ERROR: syntax error at or near \"FORM\" (SQLSTATE 42601)", vec!["SQL syntax error, malformed query"]),
             ("java.lang.StackOverflowError", vec!["stack overflow, runaway recursion"]),
-            ("panic: runtime error: index out of range [5] with length 3", vec!["crash", "index out of range"]),
+            (
+                "panic: runtime error: index out of range [5] with length 3",
+                vec!["crash", "index out of range, no element at that position of the list or array"],
+            ),
             ("ZeroDivisionError: division by zero", vec!["division by zero"]),
             (
                 "json: cannot unmarshal string into Go struct field Order.total of type float64",
@@ -264,10 +280,7 @@ mod tests {
                 vec!["consumer group rebalance, offset commit failed"],
             ),
             ("Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes)", vec!["out of memory"]),
-            (
-                "SQLSTATE[42S22]: Column not found: 1054 Unknown column 'orders.tier'",
-                vec!["SQL syntax error or database schema mismatch, unknown table or column", "resource not found"],
-            ),
+            ("SQLSTATE[42S22]: Column not found: 1054 Unknown column 'orders.tier'", vec![SCHEMA_MISMATCH]),
             ("NoSuchKey: The specified key does not exist.", vec!["resource not found"]),
             (
                 "FileNotFoundException: /tmp/invoices/INV-1.pdf (Too many open files)",

@@ -540,7 +540,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
 /// cache was down" or "database connections", not for the error:
 /// - a database or cache span whose pool ran dry: `database connection pool exhausted, …`;
 /// - a cache, database or broker span that could not connect (not when its pool ran dry, or one
-///   query was slow): `cache unavailable, the cache server could not be reached`, and so on.
+///   query was slow): `cache unavailable, the cache or key-value store could not be reached`, and so on.
 fn name_the_dependency(attributes: &Attributes, categories: &mut Vec<&'static str>) {
     let database = get_str(attributes, &["db.system.name", "db.system"]);
     let cache = database.is_some_and(is_cache);
