@@ -5,7 +5,7 @@
 //! `gemm` then spends ~40 % of the time packing the transposed weights into its tile layout and
 //! the rest on per-call threading; a query took ~13 ms on 2 cores. With 12 rows the right order
 //! is the weights' own: each weight row is read once, contiguously, and multiplied with every
-//! token row held in L1 ([`Dense::forward`], vectorised with `pulp`, which picks AVX2/FMA or
+//! token row held in registers ([`Dense::forward`], vectorised with `pulp`, which picks AVX2/FMA or
 //! AVX-512 at run time). Batches of texts keep candle's model, where `gemm`'s packing pays.
 //!
 //! The arithmetic is the same as candle's `BertModel` (and Hugging Face's): embeddings
@@ -43,6 +43,15 @@ impl Weight {
     }
 }
 
+/// `{prefix}.weight` of the given shape and `{prefix}.bias`, one value per weight row.
+fn weight_and_bias(
+    get: &impl Fn(&str, &[usize]) -> candle_core::Result<Weight>,
+    prefix: &str,
+    shape: &[usize],
+) -> candle_core::Result<(Weight, Weight)> {
+    Ok((get(&format!("{prefix}.weight"), shape)?, get(&format!("{prefix}.bias"), &shape[..1])?))
+}
+
 /// A linear layer: `y = x Wᵀ + b` with W stored `[outputs, inputs]` as in PyTorch.
 struct Dense {
     weight: Weight,
@@ -58,12 +67,8 @@ impl Dense {
         inputs: usize,
         outputs: usize,
     ) -> candle_core::Result<Dense> {
-        Ok(Dense {
-            weight: get(&format!("{prefix}.weight"), &[outputs, inputs])?,
-            bias: get(&format!("{prefix}.bias"), &[outputs])?,
-            inputs,
-            outputs,
-        })
+        let (weight, bias) = weight_and_bias(get, prefix, &[outputs, inputs])?;
+        Ok(Dense { weight, bias, inputs, outputs })
     }
 
     /// Query, key and value as one layer of three times the outputs (one pass, one fork).
@@ -236,11 +241,8 @@ impl Norm {
         size: usize,
         eps: f32,
     ) -> candle_core::Result<Norm> {
-        Ok(Norm {
-            weight: get(&format!("{prefix}.weight"), &[size])?,
-            bias: get(&format!("{prefix}.bias"), &[size])?,
-            eps,
-        })
+        let (weight, bias) = weight_and_bias(get, prefix, &[size])?;
+        Ok(Norm { weight, bias, eps })
     }
 
     /// Normalises each row of `x` in place.

@@ -43,6 +43,10 @@ fn inference(err: impl std::fmt::Display) -> EmbedError {
 /// Texts per model call at most.
 pub const CALL_SIZE: usize = 16;
 
+/// Up to this many tokens, a single text goes through [`encoder::SmallEncoder`]; longer ones
+/// through candle, whose packed products win once there are enough rows.
+const SMALL_TOKENS: usize = 64;
+
 /// How the token vectors become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pooling {
@@ -194,41 +198,27 @@ impl Embedder {
         let mask = Tensor::from_vec(mask, (n, width), &self.device).map_err(inference)?;
         let token_types = ids.zeros_like().map_err(inference)?;
         let hidden = self.model.forward(&ids, &token_types, Some(&mask)).map_err(inference)?;
+        self.pool(&hidden, &mask)
+    }
+
+    /// Sentence vectors from the last hidden states `[texts, tokens, hidden]` and the attention
+    /// mask `[texts, tokens]`: pooled, then normalised when the model says so.
+    fn pool(&self, hidden: &Tensor, mask: &Tensor) -> Result<Vec<Vec<f32>>, EmbedError> {
         let pooled = match self.pooling {
-            Pooling::Mean => mean_pool(&hidden, &mask),
+            Pooling::Mean => mean_pool(hidden, mask),
             Pooling::Cls => hidden.narrow(1, 0, 1).and_then(|cls| cls.squeeze(1)),
         }
         .map_err(inference)?;
         let pooled = if self.normalize { l2_normalize(&pooled).map_err(inference)? } else { pooled };
         pooled.to_vec2::<f32>().map_err(inference)
     }
-}
 
-/// Up to this many tokens, a single text goes through [`encoder::SmallEncoder`]; longer ones
-/// through candle, whose packed products win once there are enough rows.
-const SMALL_TOKENS: usize = 64;
-
-impl Embedder {
-    /// One unpadded text through the small encoder, pooled and normalised.
+    /// One unpadded text through the small encoder, pooled and normalised as candle's output is.
     fn embed_small(&self, ids: &[u32]) -> Result<Vec<f32>, EmbedError> {
         let hidden = self.small.forward(ids).map_err(EmbedError::Inference)?;
-        let mut pooled = match self.pooling {
-            Pooling::Mean => {
-                let mut sum = vec![0f32; self.dimension];
-                for row in hidden.chunks_exact(self.dimension) {
-                    sum.iter_mut().zip(row).for_each(|(total, value)| *total += value);
-                }
-                let count = (hidden.len() / self.dimension).max(1) as f32;
-                sum.iter_mut().for_each(|value| *value /= count);
-                sum
-            }
-            Pooling::Cls => hidden[..self.dimension].to_vec(),
-        };
-        if self.normalize {
-            let norm = pooled.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            pooled.iter_mut().for_each(|x| *x /= norm);
-        }
-        Ok(pooled)
+        let hidden = Tensor::from_vec(hidden, (1, ids.len(), self.dimension), &self.device).map_err(inference)?;
+        let mask = Tensor::ones((1, ids.len()), DType::U32, &self.device).map_err(inference)?;
+        Ok(self.pool(&hidden, &mask)?.remove(0))
     }
 }
 
