@@ -4,7 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::Json;
 use semtrace_model::{format_rfc3339_nanos, Span, StatusCode, TraceId};
-use semtrace_semantic::{Ranking, SearchRequest};
+use semtrace_semantic::{Intent, Ranking, SearchRequest};
 use semtrace_store::SpanFilter;
 use semtrace_summary::SpanSummary;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,8 @@ pub(crate) struct SearchParams {
     /// Ranking tuning: score added to templates of failed spans, weight of the lexical match.
     failure_prior: Option<f32>,
     lexical_weight: Option<f32>,
+    /// `auto` (default: told from the query's meaning), `failure` or `latency`.
+    intent: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,6 +172,14 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
         ranking,
         failure_prior: weight("failure_prior", params.failure_prior, semtrace_semantic::FAILURE_PRIOR)?,
         lexical_weight: weight("lexical_weight", params.lexical_weight, semtrace_semantic::DEFAULT_LEXICAL_WEIGHT)?,
+        intent: match params.intent.as_deref() {
+            None | Some("auto") => None,
+            Some("failure") => Some(Intent::Failure),
+            Some("latency") => Some(Intent::Latency),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!("intent={other:?}: pass auto, failure or latency")));
+            }
+        },
     })
 }
 
@@ -186,10 +196,18 @@ pub(crate) async fn search(
     let semantic = semantic(&state)?;
     let request = parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
     let (query, threshold) = (request.query.clone(), request.threshold);
-    let hits = semantic.search(&request).await?;
-    let results: Vec<SearchResultDto> =
-        hits.into_iter().map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.similarity, hit.score)).collect();
-    Ok(Json(serde_json::json!({ "query": query, "threshold": threshold, "results": results })))
+    let found = semantic.search(&request).await?;
+    let results: Vec<SearchResultDto> = found
+        .hits
+        .into_iter()
+        .map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.similarity, hit.score))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "query": query,
+        "threshold": threshold,
+        "intent": found.intent.as_str(),
+        "results": results,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,11 +13,34 @@ pub struct VectorIndex {
     inner: RwLock<Inner>,
 }
 
+/// What a template's spans are, for the priors a search adds to its similarity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TemplateKind {
+    /// Its spans failed and said why (the failure prior applies).
+    pub explained_failure: bool,
+    /// Its spans were slow (the slowness prior applies).
+    pub slow: bool,
+}
+
+/// Added to a template's similarity by its kind: failure queries favour explained failures,
+/// latency queries slow spans.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Priors {
+    pub failure: f32,
+    pub slow: f32,
+}
+
+impl Priors {
+    fn of(&self, kind: TemplateKind) -> f32 {
+        (if kind.explained_failure { self.failure } else { 0.0 }) + (if kind.slow { self.slow } else { 0.0 })
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     ids: Vec<i64>,
-    /// Whether a template's spans failed and said why (the failure prior applies), by position.
-    failed: Vec<bool>,
+    /// Each template's kind, by position.
+    kinds: Vec<TemplateKind>,
     vectors: Vec<f32>,
     positions: HashMap<i64, usize>,
 }
@@ -39,9 +62,9 @@ impl VectorIndex {
         self.len() == 0
     }
 
-    /// Adds or replaces a vector of a template (whose spans `failed` or not). Vectors of
-    /// another dimension are refused.
-    pub fn insert(&self, id: i64, vector: &[f32], failed: bool) -> bool {
+    /// Adds or replaces a vector of a template of the given kind. Vectors of another dimension
+    /// are refused.
+    pub fn insert(&self, id: i64, vector: &[f32], kind: TemplateKind) -> bool {
         if vector.len() != self.dimension {
             return false;
         }
@@ -50,12 +73,12 @@ impl VectorIndex {
             Some(&position) => {
                 let start = position * self.dimension;
                 inner.vectors[start..start + self.dimension].copy_from_slice(vector);
-                inner.failed[position] = failed;
+                inner.kinds[position] = kind;
             }
             None => {
                 let position = inner.ids.len();
                 inner.ids.push(id);
-                inner.failed.push(failed);
+                inner.kinds.push(kind);
                 inner.vectors.extend_from_slice(vector);
                 inner.positions.insert(id, position);
             }
@@ -77,9 +100,8 @@ impl VectorIndex {
     }
 
     /// The `k` templates nearest the query with a similarity of at least `min_score`, best first
-    /// by similarity plus `failure_prior` for templates of failed spans:
-    /// (id, similarity, ranking score).
-    pub fn top(&self, query: &[f32], k: usize, min_score: f32, failure_prior: f32) -> Vec<(i64, f32, f32)> {
+    /// by similarity plus the priors of each template's kind: (id, similarity, ranking score).
+    pub fn top(&self, query: &[f32], k: usize, min_score: f32, priors: Priors) -> Vec<(i64, f32, f32)> {
         if query.len() != self.dimension || k == 0 {
             return Vec::new();
         }
@@ -87,10 +109,10 @@ impl VectorIndex {
         let mut scored: Vec<(i64, f32, f32)> = inner
             .vectors
             .chunks_exact(self.dimension)
-            .zip(inner.ids.iter().zip(&inner.failed))
-            .map(|(vector, (id, failed))| {
+            .zip(inner.ids.iter().zip(&inner.kinds))
+            .map(|(vector, (id, kind))| {
                 let similarity = dot(vector, query);
-                (*id, similarity, if *failed { similarity + failure_prior } else { similarity })
+                (*id, similarity, similarity + priors.of(*kind))
             })
             .filter(|(_, similarity, _)| *similarity >= min_score)
             .collect();
@@ -169,21 +191,34 @@ mod tests {
     #[test]
     fn finds_the_nearest_in_order_above_the_floor() {
         let index = VectorIndex::new(2);
-        index.insert(1, &[1.0, 0.0], false);
-        index.insert(2, &[0.0, 1.0], false);
-        index.insert(3, &[0.6, 0.8], false);
-        assert!(!index.insert(4, &[1.0, 0.0, 0.0], false), "wrong dimension refused");
-        assert_eq!(index.top(&[1.0, 0.0], 2, -1.0, 0.5), vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]);
-        assert_eq!(index.top(&[1.0, 0.0], 10, 0.5, 0.5), vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]);
-        assert_eq!(index.top(&[0.0, 1.0], 1, 0.0, 0.5), vec![(2, 1.0, 1.0)]);
+        index.insert(1, &[1.0, 0.0], TemplateKind::default());
+        index.insert(2, &[0.0, 1.0], TemplateKind::default());
+        index.insert(3, &[0.6, 0.8], TemplateKind::default());
+        assert!(!index.insert(4, &[1.0, 0.0, 0.0], TemplateKind::default()), "wrong dimension refused");
+        assert_eq!(
+            index.top(&[1.0, 0.0], 2, -1.0, Priors { failure: 0.5, slow: 0.0 }),
+            vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]
+        );
+        assert_eq!(
+            index.top(&[1.0, 0.0], 10, 0.5, Priors { failure: 0.5, slow: 0.0 }),
+            vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]
+        );
+        assert_eq!(index.top(&[0.0, 1.0], 1, 0.0, Priors { failure: 0.5, slow: 0.0 }), vec![(2, 1.0, 1.0)]);
         // The prior reorders, but the floor applies to similarity alone.
-        index.insert(3, &[0.6, 0.8], true);
-        assert_eq!(index.top(&[1.0, 0.0], 10, 0.5, 0.5), vec![(3, 0.6, 1.1), (1, 1.0, 1.0)]);
-        assert!(index.top(&[0.0, 1.0], 10, 0.9, 0.5).iter().all(|(id, _, _)| *id == 2));
-        index.insert(3, &[0.0, -1.0], false);
+        index.insert(3, &[0.6, 0.8], TemplateKind { explained_failure: true, slow: false });
+        assert_eq!(
+            index.top(&[1.0, 0.0], 10, 0.5, Priors { failure: 0.5, slow: 0.0 }),
+            vec![(3, 0.6, 1.1), (1, 1.0, 1.0)]
+        );
+        assert!(index.top(&[0.0, 1.0], 10, 0.9, Priors { failure: 0.5, slow: 0.0 }).iter().all(|(id, _, _)| *id == 2));
+        index.insert(3, &[0.0, -1.0], TemplateKind::default());
         assert_eq!(index.len(), 3);
         assert_eq!(index.score(3, &[0.0, 1.0]), Some(-1.0));
         assert_eq!(index.get(2), Some(vec![0.0, 1.0]));
+        // The slowness prior lifts slow templates only.
+        index.insert(2, &[0.0, 1.0], TemplateKind { explained_failure: false, slow: true });
+        let latency = Priors { failure: 0.0, slow: 0.5 };
+        assert_eq!(index.top(&[0.6, 0.8], 1, -1.0, latency), vec![(2, 0.8, 1.3)]);
     }
 
     #[test]

@@ -134,7 +134,10 @@ fn round(
     if pending.is_empty() {
         return Ok(Round::Idle);
     }
-    let texts: Vec<&str> = pending.iter().map(|template| template.text.as_str()).collect();
+    // The model reads the template's identifiers as words (`semtrace_summary::readable`).
+    let readable: Vec<std::borrow::Cow<'_, str>> =
+        pending.iter().map(|template| semtrace_summary::readable(&template.text)).collect();
+    let texts: Vec<&str> = readable.iter().map(|text| text.as_ref()).collect();
     let started = Instant::now();
     let vectors = embedder.embed(&texts).map_err(|err| format!("embedding templates failed: {err}"))?;
     metrics::histogram!("semtrace_embed_batch_seconds").record(started.elapsed().as_secs_f64());
@@ -147,7 +150,11 @@ fn round(
         .block_on(store.set_template_embeddings(&embeddings))
         .map_err(|err| format!("cannot store embeddings: {err}"))?;
     for ((id, vector), template) in embeddings.iter().zip(&pending) {
-        index.insert(*id, vector, template.outcome == semtrace_summary::Outcome::FailedWithReason);
+        let kind = crate::index::TemplateKind {
+            explained_failure: template.outcome == semtrace_summary::Outcome::FailedWithReason,
+            slow: semtrace_summary::is_slow(&template.text),
+        };
+        index.insert(*id, vector, kind);
     }
     metrics::counter!("semtrace_templates_embedded_total").increment(embeddings.len() as u64);
     tracing::debug!(

@@ -180,7 +180,7 @@ pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<V
 
 pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateVector>, StoreError> {
     let rows = client
-        .query("SELECT id, embedding, failed FROM templates WHERE embedding IS NOT NULL", &[])
+        .query("SELECT id, embedding, failed, text FROM templates WHERE embedding IS NOT NULL", &[])
         .await
         .map_err(internal)?;
     Ok(rows
@@ -189,6 +189,7 @@ pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateV
             id: row.get(0),
             vector: row.get::<_, pgvector::Vector>(1).to_vec(),
             outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
+            slow: semtrace_summary::is_slow(row.get(3)),
         })
         .collect())
 }

@@ -110,6 +110,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
     "#,
+    // The model now reads templates with their identifiers split into words
+    // (`semtrace_summary::readable`): every template is embedded again.
+    r#"
+    UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

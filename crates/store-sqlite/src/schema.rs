@@ -102,6 +102,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
     "#,
+    // The model now reads templates with their identifiers split into words
+    // (`semtrace_summary::readable`): every template is embedded again.
+    r#"
+    UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

@@ -23,14 +23,19 @@ pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result
 
 pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<TemplateVector>, StoreError> {
     let mut statement = connection
-        .prepare_cached("SELECT id, embedding, failed FROM templates WHERE embedding IS NOT NULL")
+        .prepare_cached("SELECT id, embedding, failed, text FROM templates WHERE embedding IS NOT NULL")
         .map_err(internal)?;
     let rows = statement
         .query_map([], |row| {
             let bytes = row.get_ref(1)?.as_blob()?;
             let vector =
                 bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().expect("4 bytes"))).collect();
-            Ok(TemplateVector { id: row.get(0)?, vector, outcome: Outcome::from_i64(row.get(2)?) })
+            Ok(TemplateVector {
+                id: row.get(0)?,
+                vector,
+                outcome: Outcome::from_i64(row.get(2)?),
+                slow: semtrace_summary::is_slow(row.get_ref(3)?.as_str()?),
+            })
         })
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)

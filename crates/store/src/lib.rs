@@ -42,6 +42,8 @@ pub struct TemplateVector {
     pub vector: Vec<f32>,
     /// Whether its spans failed, and said why.
     pub outcome: semtrace_summary::Outcome,
+    /// Whether its text carries the slowness cue (`semtrace_summary::is_slow`).
+    pub slow: bool,
 }
 
 /// A span template waiting for its embedding.

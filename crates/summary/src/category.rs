@@ -18,6 +18,17 @@ pub(crate) const CACHE_POOL_EXHAUSTED: &str = "cache connection pool exhausted, 
 pub(crate) const CACHE_UNAVAILABLE: &str = "cache unavailable, the cache or key-value store could not be reached";
 pub(crate) const DATABASE_UNAVAILABLE: &str = "database unavailable, the database server could not be reached";
 pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the broker could not be reached";
+/// Timeouts named after what did not answer in time (`name_the_dependency`), so that an HTTP
+/// read timeout and a database timeout embed apart.
+pub(crate) const TIMEOUT: &str = "timeout, took too long";
+pub(crate) const CALL_TIMEOUT: &str =
+    "call to another service timed out, the downstream service did not answer in time";
+pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, no answer from the database or its connection in time";
+pub(crate) const CACHE_TIMEOUT: &str = "cache command timed out, the cache did not answer in time";
+pub(crate) const BROKER_TIMEOUT: &str = "message broker timed out, the broker did not answer in time";
+pub(crate) const SERVICE_DISCOVERY: &str =
+    "service discovery failure, no available instance of the service to send the request to";
+const LOOKUP_EMPTY: &str = "lookup found nothing, no matching record, empty or missing result";
 const SCHEMA_MISMATCH: &str =
     "database schema out of sync with the code, unknown table or column, a migration not applied";
 const RESOURCE_NOT_FOUND: &str = "resource not found";
@@ -25,21 +36,24 @@ const RESOURCE_NOT_FOUND: &str = "resource not found";
 /// (specific, generic): when an error falls in both, only the specific category is named, so
 /// the generic one's words do not dilute it ("Column not found" is a schema problem, not a
 /// missing resource).
-const SUBSUMES: &[(&str, &str)] = &[(SCHEMA_MISMATCH, RESOURCE_NOT_FOUND)];
+const SUBSUMES: &[(&str, &str)] = &[
+    (SCHEMA_MISMATCH, RESOURCE_NOT_FOUND),
+    (SCHEMA_MISMATCH, LOOKUP_EMPTY),
+    (RESOURCE_NOT_FOUND, LOOKUP_EMPTY),
+    (SERVICE_DISCOVERY, RESOURCE_NOT_FOUND),
+    (SERVICE_DISCOVERY, "dependency unavailable"),
+];
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
-    (
-        "timeout, took too long",
-        r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long",
-    ),
+    (TIMEOUT, r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long"),
     (
         POOL_EXHAUSTED,
         r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
     ),
     (
         CONNECTION_FAILURE,
-        r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error",
+        r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error|communications link failure",
     ),
     (
         DNS_FAILURE,
@@ -143,6 +157,18 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched",
     ),
     (
+        SERVICE_DISCOVERY,
+        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)",
+    ),
+    (
+        "request refused by a business rule, operation not allowed in the current state",
+        r"wrong (state|status)|invalid (state|status)|illegal ?state|not allowed|not permitted|already (been )?(paid|cancell?ed|used|taken|booked|sold|reserved|processed|completed|shipped|checked in|collected|refunded|closed|submitted|confirmed|in use)|cannot be (cancell?ed|modified|changed|refunded|paid|updated|deleted)|(state|status) (is|was) not|InvalidOperation|state transition|(order|ticket|seat|account|booking|payment)('s)? (status|state) (is|was)|business rule|rule violation|insufficient (stock|inventory|balance|seats)|out of stock|sold out|no (seats?|tickets?) (left|available|remaining)",
+    ),
+    (
+        LOOKUP_EMPTY,
+        r"(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|EntityNotFound|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
+    ),
+    (
         RESOURCE_NOT_FOUND,
         r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find",
     ),
@@ -199,6 +225,10 @@ fn names() -> impl Iterator<Item = &'static str> {
         CACHE_UNAVAILABLE,
         DATABASE_UNAVAILABLE,
         BROKER_UNAVAILABLE,
+        CALL_TIMEOUT,
+        DATABASE_TIMEOUT,
+        CACHE_TIMEOUT,
+        BROKER_TIMEOUT,
     ])
 }
 

@@ -20,11 +20,17 @@
 
 mod category;
 mod mask;
+mod words;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use semtrace_model::{AnyValue, Attributes, Event, Span, SpanKind, StatusCode};
 
 pub use category::{categories_of, categorize};
 pub use mask::{mask, mask_statement};
+pub use words::readable;
 
 /// Longest summary kept, in bytes; longer ones are cut at a character boundary.
 const MAX_SUMMARY: usize = 1000;
@@ -121,6 +127,11 @@ impl SpanSummary {
     pub fn template_hash(&self) -> i64 {
         template_hash(&self.template)
     }
+}
+
+/// Whether a template carries the slowness cue (`slow`, `very slow`) of a long span.
+pub fn is_slow(template: &str) -> bool {
+    template.ends_with(" slow.")
 }
 
 /// FNV-1a over the bytes: stable across builds, unlike `std`'s hasher.
@@ -241,11 +252,101 @@ const GRPC_CODES: [&str; 17] = [
     "UNAUTHENTICATED",
 ];
 
-const MESSAGE_KEYS: &[&str] = &["log.message", "message", "body", "log.record.body", "event", "msg"];
-const SEVERITY_KEYS: &[&str] = &["log.severity", "severity", "severity_text", "log.level", "level"];
+/// Where log lines keep their text, in the conventions' order of preference.
+const MESSAGE_KEYS: &[&str] = &["log.message", "message", "body", "log.record.body", "msg", "log"];
+/// Where log lines keep their level as text (`ERROR`, `warn`, `Information` …).
+const SEVERITY_KEYS: &[&str] = &["log.severity", "severity", "severity_text", "log.level", "level", "loglevel"];
+/// Where log lines keep OpenTelemetry's numeric severity (1–24: 13–16 WARN, 17–24 ERROR/FATAL).
+const SEVERITY_NUMBER_KEYS: &[&str] = &["severity_number", "log.severity_number", "severity.number"];
 
 fn is_exception(event: &Event) -> bool {
     event.name == "exception" || event.attributes.get("exception.type").is_some()
+}
+
+/// How severe a log line attached to a span is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// TRACE, DEBUG, INFO, NOTICE.
+    Routine,
+    /// WARN.
+    Warning,
+    /// ERROR, FATAL, CRITICAL and above.
+    Error,
+}
+
+impl Severity {
+    /// From a level's name, as loggers spell it: `ERROR`, `err`, `Warning`, `info`, `FATAL` …
+    pub fn from_text(level: &str) -> Option<Severity> {
+        let level = level.trim().to_ascii_lowercase();
+        if let Ok(number) = level.parse::<i64>() {
+            return Severity::from_number(number);
+        }
+        const ERROR: &[&str] = &["err", "fatal", "crit", "alert", "emerg", "severe", "panic"];
+        const ROUTINE: &[&str] = &["info", "debug", "trace", "notice", "verbose", "fine", "config"];
+        if ERROR.iter().any(|prefix| level.starts_with(prefix)) {
+            Some(Severity::Error)
+        } else if level.starts_with("warn") {
+            Some(Severity::Warning)
+        } else if ROUTINE.iter().any(|prefix| level.starts_with(prefix)) {
+            Some(Severity::Routine)
+        } else {
+            None
+        }
+    }
+
+    /// From OpenTelemetry's `SeverityNumber`: 1–12 routine, 13–16 WARN, 17–24 ERROR and FATAL.
+    pub fn from_number(number: i64) -> Option<Severity> {
+        match number {
+            1..=12 => Some(Severity::Routine),
+            13..=16 => Some(Severity::Warning),
+            17..=24 => Some(Severity::Error),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Severity::Routine => "info",
+            Severity::Warning => "warn",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A span event read as a log line: its severity, if it has one, and its text.
+struct LogLine<'a> {
+    severity: Option<Severity>,
+    /// The level as the event spelled it, for the summary (`error`, `warn`, `info`).
+    level: Option<String>,
+    message: Option<&'a str>,
+}
+
+/// Reads an event as a log line, under every common convention: a level as text (`log.severity`,
+/// `level`, `log.level`, `severity`, `severity_text`), OpenTelemetry's `severity_number`, and
+/// OpenTracing's error events (`event=error` with `message`, `error.object`, `error.kind` or
+/// `stack`), or an event named after a level (`error`, `WARN`).
+fn log_line(event: &Event) -> LogLine<'_> {
+    let attributes = &event.attributes;
+    let text_level = get_str(attributes, SEVERITY_KEYS);
+    let mut severity = text_level.and_then(Severity::from_text);
+    if severity.is_none() {
+        severity = get_int(attributes, SEVERITY_NUMBER_KEYS).and_then(Severity::from_number);
+    }
+    let opentracing_error = get_str(attributes, &["event"]).is_some_and(|kind| kind.eq_ignore_ascii_case("error"));
+    if severity.is_none() && opentracing_error {
+        severity = Some(Severity::Error);
+    }
+    if severity.is_none() {
+        severity = Severity::from_text(&event.name).filter(|_| event.name.len() <= 12);
+    }
+    let message = get_str(attributes, MESSAGE_KEYS)
+        .or_else(|| get_str(attributes, &["error.object", "error.message", "error.kind", "stack", "event"]));
+    let level = match (text_level, severity) {
+        (Some(level), Some(_)) if level.parse::<i64>().is_err() => Some(level.to_lowercase()),
+        (_, Some(severity)) => Some(severity.name().to_owned()),
+        (_, None) => None,
+    };
+    LogLine { severity, level, message }
 }
 
 /// Adds a message unless one already holds it; drops those it holds.
@@ -256,6 +357,14 @@ fn add_message<'a>(message: Option<&'a str>, messages: &mut Vec<&'a str>) {
             messages.push(message);
         }
     }
+}
+
+/// Whether a span failed by its own account: status ERROR, or a log line of severity WARN or
+/// above attached to it (services often log a failure and answer normally).
+pub fn failure_logged(span: &Span) -> bool {
+    span.events.iter().any(|event| {
+        !is_exception(event) && log_line(event).severity.is_some_and(|severity| severity >= Severity::Warning)
+    })
 }
 
 /// The summary and template of a span.
@@ -274,19 +383,42 @@ pub fn summarize(span: &Span) -> SpanSummary {
     });
     out.volatile(&span.name);
 
-    // The error: type and messages from the exception event, span attributes and status.
+    // Log lines attached as events; those of severity WARN and above say the span failed,
+    // whatever its status (services often log a failure and answer normally).
     let exception = span.events.iter().find(|event| is_exception(event));
+    let lines: Vec<(&Event, LogLine<'_>)> = span
+        .events
+        .iter()
+        .filter(|event| !exception.is_some_and(|first| std::ptr::eq(*event, first)))
+        .map(|event| (event, log_line(event)))
+        .collect();
+    let mut severe: Vec<(Severity, &str)> = lines
+        .iter()
+        .filter(|(event, _)| !is_exception(event))
+        .filter_map(|(_, line)| Some((line.severity.filter(|level| *level >= Severity::Warning)?, line.message?)))
+        .collect();
+    // Errors before warnings, each in the order logged.
+    severe.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+    let severe: Vec<&str> = severe.into_iter().map(|(_, message)| message).collect();
+
+    // The error: type and messages from the exception event, error log lines, span attributes
+    // and status.
     let error_type = exception
         .and_then(|event| get_str(&event.attributes, &["exception.type"]))
         .or_else(|| get_str(attributes, &["exception.type", "error.type"]))
         .map(str::to_owned);
     let mut messages: Vec<&str> = Vec::new();
     add_message(exception.and_then(|event| get_str(&event.attributes, &["exception.message"])), &mut messages);
+    for line in severe.iter().take(MAX_EVENTS) {
+        add_message(Some(line), &mut messages);
+    }
     add_message(get_str(attributes, &["exception.message", "error.message", "error"]), &mut messages);
     add_message(Some(&span.status.message), &mut messages);
-    let failed = span.status.code == StatusCode::Error;
+    let logged_failure = !severe.is_empty();
+    let failed = span.status.code == StatusCode::Error || logged_failure;
     match span.status.code {
         StatusCode::Error => out.stable(" failed"),
+        _ if logged_failure => out.stable(" failed"),
         StatusCode::Ok => out.stable(" succeeded"),
         StatusCode::Unset => {}
     }
@@ -300,7 +432,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
             if index > 0 {
                 out.stable("; ");
             }
-            out.volatile_short(message, TEMPLATE_MESSAGE);
+            out.volatile_short(message, if index == 0 { TEMPLATE_MESSAGE } else { TEMPLATE_LOG });
         }
     }
     out.end_sentence();
@@ -402,23 +534,26 @@ pub fn summarize(span: &Span) -> SpanSummary {
         out.end_sentence();
     }
 
-    // Events: log lines and other events attached to the span (the first exception is above).
-    let mut error_logs: Vec<String> = Vec::new();
-    let events = span.events.iter().filter(|event| !exception.is_some_and(|first| std::ptr::eq(*event, first)));
-    for event in events.take(MAX_EVENTS) {
-        let severity = get_str(&event.attributes, SEVERITY_KEYS);
+    // Events: log lines and other events attached to the span (the first exception and the
+    // error lines are above). In a failed span, routine lines say nothing about the failure:
+    // shown, not embedded.
+    let mut error_logs: Vec<String> = severe.iter().map(|message| (*message).to_owned()).collect();
+    let mut shown = 0;
+    for (event, line) in &lines {
+        if line.message.is_some_and(|message| severe.contains(&message)) {
+            continue;
+        }
+        if shown == MAX_EVENTS {
+            break;
+        }
+        shown += 1;
         let message = if is_exception(event) {
             get_str(&event.attributes, &["exception.message", "exception.type"])
         } else {
-            get_str(&event.attributes, MESSAGE_KEYS)
+            line.message
         };
-        // In a failed span, routine log lines say nothing about the failure: shown, not embedded.
-        let routine = severity.is_some_and(|severity| {
-            let severity = severity.to_ascii_lowercase();
-            ["info", "debug", "trace"].iter().any(|level| severity.starts_with(level))
-        });
-        if failed && routine {
-            out.text_only(&format!(" {} log: ", severity.unwrap_or_default().to_lowercase()));
+        if failed && line.severity == Some(Severity::Routine) {
+            out.text_only(&format!(" {} log: ", line.level.as_deref().unwrap_or_default()));
             out.text_only(truncate(message.unwrap_or_default(), MAX_PIECE));
             if !out.text.ends_with(['.', '!']) {
                 out.text.push('.');
@@ -426,9 +561,9 @@ pub fn summarize(span: &Span) -> SpanSummary {
             continue;
         }
         out.stable(" ");
-        match (severity, message) {
-            (Some(severity), Some(message)) => {
-                out.stable(&format!("{} log: ", severity.to_lowercase()));
+        match (&line.level, message) {
+            (Some(level), Some(message)) => {
+                out.stable(&format!("{level} log: "));
                 out.volatile_short(message, TEMPLATE_LOG);
             }
             (None, Some(message)) => {
@@ -439,11 +574,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
             (_, None) => out.volatile(&event.name),
         }
         out.end_sentence();
-        let severe = severity.is_some_and(|severity| {
-            let severity = severity.to_ascii_lowercase();
-            ["err", "fatal", "crit", "alert", "emerg", "warn"].iter().any(|level| severity.starts_with(level))
-        });
-        if let (true, Some(message)) = (severe || is_exception(event), message) {
+        if let (true, Some(message)) = (is_exception(event), message) {
             error_logs.push(message.to_owned());
         }
     }
@@ -458,8 +589,21 @@ pub fn summarize(span: &Span) -> SpanSummary {
         let grpc = get_int(attributes, &["rpc.grpc.status_code"])
             .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
         said.extend(grpc.filter(|code| *code != "OK"));
-        let mut categories = categorize(&said.join("\n"));
-        name_the_dependency(attributes, &mut categories);
+        let said = said.join("\n");
+        let mut categories = categorize(&said);
+        let dependency = dependency_of(span, &said, &categories);
+        name_the_dependency(dependency.as_ref(), &mut categories);
+        // A database, cache or broker named by the span's attributes is in its sentence above.
+        let said_above = matches!(
+            dependency,
+            Some(Dependency::Database(Some(_)) | Dependency::Cache(Some(_)) | Dependency::Broker(Some(_)))
+        );
+        if let Some(dependency) = dependency.filter(|_| failed && !said_above) {
+            let (text, template) = dependency.describe();
+            out.stable(" Failed dependency: ");
+            out.volatile_as(&text, &template);
+            out.end_sentence();
+        }
         categories
     } else {
         Vec::new()
@@ -509,7 +653,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
     if failed || exception.is_some() || !messages.is_empty() || !error_logs.is_empty() {
         error_parts.extend(error_type.iter().cloned());
         error_parts.extend(messages.iter().map(|message| (*message).to_owned()));
-        error_parts.extend(error_logs);
+        error_parts.extend(error_logs.into_iter().filter(|line| !messages.contains(&line.as_str())));
     }
     let error_text = (!error_parts.is_empty()).then(|| error_parts.join("\n"));
     let outcome = match (failed, has_reason) {
@@ -536,27 +680,147 @@ pub fn summarize(span: &Span) -> SpanSummary {
     }
 }
 
-/// Names what failed after the span's dependency, from its attributes, since people ask for "the
-/// cache was down" or "database connections", not for the error:
+/// What a failed span was talking to, when it says: the kind of dependency and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Dependency {
+    /// An HTTP or RPC call to another service (its name or host, if known).
+    Service {
+        protocol: String,
+        name: Option<String>,
+    },
+    Database(Option<String>),
+    Cache(Option<String>),
+    Broker(Option<String>),
+    /// A service registry or client-side load balancer (Eureka, Consul, Ribbon …).
+    Registry,
+}
+
+impl Dependency {
+    /// `HTTP call to service ts-order-service`, `mysql database`, `service registry`.
+    fn describe(&self) -> (String, String) {
+        let named = |kind: &str, name: &Option<String>| match name {
+            Some(name) => (format!("{name} {kind}"), format!("{} {kind}", mask(name))),
+            None => (kind.to_owned(), kind.to_owned()),
+        };
+        match self {
+            Dependency::Service { protocol, name: Some(name) } => {
+                (format!("{protocol} call to service {name}"), format!("{protocol} call to service {}", mask(name)))
+            }
+            Dependency::Service { protocol, name: None } => {
+                let text = format!("{protocol} call to another service");
+                (text.clone(), text)
+            }
+            Dependency::Database(name) => named("database", name),
+            Dependency::Cache(name) => named("cache", name),
+            Dependency::Broker(name) => named("message broker", name),
+            Dependency::Registry => ("service registry".to_owned(), "service registry".to_owned()),
+        }
+    }
+}
+
+/// An HTTP client's message naming the URL it called: Spring's `I/O error on GET request for
+/// "http://ts-order-service:12031/…"`, Go's `Get "http://inventory:8080/…"`, Python's
+/// `HTTPConnectionPool(host='payments', port=80)`.
+static CALLED_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:request for|^|\s|")(?:get|post|put|delete|patch|head)?\s*"?https?://([A-Za-z0-9][A-Za-z0-9.-]*)|host='([A-Za-z0-9][A-Za-z0-9.-]*)'"#)
+        .expect("the called URL pattern is valid")
+});
+
+/// Words in an error that say what kind of dependency failed, when attributes do not.
+static DATABASE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:")
+        .expect("the database pattern is valid")
+});
+static CACHE_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)redis|jedis|lettuce|memcache|valkey").expect("the cache pattern is valid"));
+static BROKER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b").expect("the broker pattern is valid")
+});
+static CALL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)RestTemplate|ResourceAccessException|HttpClient|feign|okhttp|SocketTimeoutException|read timed out|requests\.exceptions|urllib3|axios|\bfetch\b|ECONNRESET|socket hang up|DEADLINE_EXCEEDED|\bgrpc\b")
+        .expect("the call pattern is valid")
+});
+
+/// The dependency a failed span names: attributes first (database, messaging, RPC, HTTP client),
+/// then the error's own words (a URL it called, a driver's or client's name).
+fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Dependency> {
+    let attributes = &span.attributes;
+    if categories.contains(&category::SERVICE_DISCOVERY) {
+        return Some(Dependency::Registry);
+    }
+    if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
+        let name = Some(system.to_owned());
+        return Some(if is_cache(system) { Dependency::Cache(name) } else { Dependency::Database(name) });
+    }
+    let peer = get_str(attributes, &["peer.service", "server.address", "net.peer.name"]).map(str::to_owned);
+    if let Some(system) = get_str(attributes, &["rpc.system"]) {
+        let name = get_str(attributes, &["peer.service"]).or_else(|| get_str(attributes, &["rpc.service"]));
+        return Some(Dependency::Service { protocol: system.to_owned(), name: name.map(str::to_owned).or(peer) });
+    }
+    if let Some(system) = get_str(attributes, &["messaging.system"]) {
+        return Some(Dependency::Broker(Some(system.to_owned())));
+    }
+    let url_host = get_str(attributes, &["url.full", "http.url"]).and_then(|url| {
+        let rest = url.split_once("://")?.1;
+        Some(rest.split(['/', ':', '?']).next()?.to_owned())
+    });
+    let http_client =
+        span.kind == SpanKind::Client && get_str(attributes, &["http.request.method", "http.method"]).is_some();
+    if http_client {
+        return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: peer.or(url_host) });
+    }
+    // The error's own words: a URL it called, then a driver's or client library's name.
+    if let Some(captures) = CALLED_URL.captures(said) {
+        let host = captures.get(1).or_else(|| captures.get(2)).map(|host| host.as_str().to_owned());
+        return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: host });
+    }
+    if CACHE_WORDS.is_match(said) {
+        return Some(Dependency::Cache(None));
+    }
+    if DATABASE_WORDS.is_match(said) {
+        return Some(Dependency::Database(None));
+    }
+    if BROKER_WORDS.is_match(said) {
+        return Some(Dependency::Broker(None));
+    }
+    if CALL_WORDS.is_match(said) {
+        return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: None });
+    }
+    None
+}
+
+/// Names what failed after the span's dependency, since people ask for "the cache was down",
+/// "database connections" or "calls to the order service timed out", not for the error:
 /// - a database or cache span whose pool ran dry: `database connection pool exhausted, …`;
-/// - a cache, database or broker span that could not connect (not when its pool ran dry, or one
+/// - a timeout: of a call to another service, of a database, a cache or a broker;
+/// - a cache, database or broker that could not be reached (not when its pool ran dry, or one
 ///   query was slow): `cache unavailable, the cache or key-value store could not be reached`, and so on.
-fn name_the_dependency(attributes: &Attributes, categories: &mut Vec<&'static str>) {
-    let database = get_str(attributes, &["db.system.name", "db.system"]);
-    let cache = database.is_some_and(is_cache);
+fn name_the_dependency(dependency: Option<&Dependency>, categories: &mut Vec<&'static str>) {
     if let Some(pool) = categories.iter_mut().find(|name| **name == category::POOL_EXHAUSTED) {
-        if database.is_some() {
-            *pool = if cache { category::CACHE_POOL_EXHAUSTED } else { category::DATABASE_POOL_EXHAUSTED };
+        match dependency {
+            Some(Dependency::Database(_)) => *pool = category::DATABASE_POOL_EXHAUSTED,
+            Some(Dependency::Cache(_)) => *pool = category::CACHE_POOL_EXHAUSTED,
+            _ => {}
         }
         return;
+    }
+    if let Some(timeout) = categories.iter_mut().find(|name| **name == category::TIMEOUT) {
+        match dependency {
+            Some(Dependency::Service { .. }) => *timeout = category::CALL_TIMEOUT,
+            Some(Dependency::Database(_)) => *timeout = category::DATABASE_TIMEOUT,
+            Some(Dependency::Cache(_)) => *timeout = category::CACHE_TIMEOUT,
+            Some(Dependency::Broker(_)) => *timeout = category::BROKER_TIMEOUT,
+            _ => {}
+        }
     }
     if !(categories.contains(&category::CONNECTION_FAILURE) || categories.contains(&category::DNS_FAILURE)) {
         return;
     }
-    let unreachable = match database {
-        Some(_) if cache => Some(category::CACHE_UNAVAILABLE),
-        Some(_) => Some(category::DATABASE_UNAVAILABLE),
-        None => get_str(attributes, &["messaging.system"]).map(|_| category::BROKER_UNAVAILABLE),
+    let unreachable = match dependency {
+        Some(Dependency::Cache(_)) => Some(category::CACHE_UNAVAILABLE),
+        Some(Dependency::Database(_)) => Some(category::DATABASE_UNAVAILABLE),
+        Some(Dependency::Broker(_)) => Some(category::BROKER_UNAVAILABLE),
+        _ => None,
     };
     categories.extend(unreachable);
 }

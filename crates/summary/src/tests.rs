@@ -75,20 +75,20 @@ fn a_failed_database_call_reads_well_and_masks_to_its_template() {
         summary.text,
         "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after 30000ms. postgresql database SELECT: SELECT * FROM \
-         orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. Category: timeout, took too \
-         long; connection failure, could not connect; database unavailable, the database server could not be \
+         orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. Category: database timed out, no \
+         answer from the database or its connection in time; connection failure, could not connect; database unavailable, the database server could not be \
          reached. took 30012 ms, very slow."
     );
     assert_eq!(
         summary.template,
         "orders-api client span SELECT orders failed with SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after <num>. postgresql database SELECT: SELECT * FROM \
-         orders WHERE customer = ? AND id = <num>. Category: timeout, took too long; connection failure, could not \
-         connect; database unavailable, the database server could not be reached. very slow."
+         orders WHERE customer = ? AND id = <num>. Category: database timed out, no answer from the database or \
+         its connection in time; connection failure, could not connect; database unavailable, the database server could not be reached. very slow."
     );
     assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
     let named = [
-        "timeout, took too long",
+        "database timed out, no answer from the database or its connection in time",
         "connection failure, could not connect",
         "database unavailable, the database server could not be reached",
     ];
@@ -151,7 +151,8 @@ fn log_events_and_rpc_codes_are_summarised() {
     let summary = summarize(&worker);
     assert!(summary.text.contains("grpc call ledger.Ledger/Post status DEADLINE_EXCEEDED"), "{}", summary.text);
     assert!(summary.text.contains("kafka messaging invoices"), "{}", summary.text);
-    assert!(summary.text.contains("error log: ledger write failed for invoice 991"), "{}", summary.text);
+    // The error line leads: it says why the span failed.
+    assert!(summary.text.contains("failed: ledger write failed for invoice 991"), "{}", summary.text);
     assert!(summary.template.contains("invoice <num>"), "{}", summary.template);
     assert_eq!(summary.error_type.as_deref(), Some("DEADLINE_EXCEEDED"));
     assert!(summary.error_text.unwrap().contains("ledger write failed"));
@@ -253,4 +254,121 @@ fn an_exhausted_pool_is_named_after_what_it_connects_to() {
         pool_error(None, queue_pool),
         ["timeout, took too long", "connection pool exhausted, no free connection"]
     );
+}
+
+fn log_event(pairs: &[(&str, AnyValue)]) -> Event {
+    Event { time_unix_nano: 1, name: "log".into(), attributes: attrs(pairs), dropped_attributes_count: 0 }
+}
+
+#[test]
+fn a_span_that_logs_an_error_failed_whatever_its_status() {
+    let info = || log_event(&[("level", s("INFO")), ("message", s("[getStation][Querying stations][size: 12]"))]);
+    let conventions: Vec<Vec<(&str, AnyValue)>> = vec![
+        vec![
+            ("log.severity", s("ERROR")),
+            ("log.message", s("[getStationIdByName][Get Station Failed][stationList is null]")),
+        ],
+        vec![("level", s("error")), ("message", s("[getStationIdByName][Get Station Failed][stationList is null]"))],
+        vec![("log.level", s("WARN")), ("body", s("[getStationIdByName][Get Station Failed][stationList is null]"))],
+        vec![("severity", s("Error")), ("msg", s("[getStationIdByName][Get Station Failed][stationList is null]"))],
+        vec![
+            ("severity_text", s("FATAL")),
+            ("message", s("[getStationIdByName][Get Station Failed][stationList is null]")),
+        ],
+        vec![
+            ("severity_number", AnyValue::Int(17)),
+            ("message", s("[getStationIdByName][Get Station Failed][stationList is null]")),
+        ],
+        vec![("event", s("error")), ("message", s("[getStationIdByName][Get Station Failed][stationList is null]"))],
+        vec![
+            ("event", s("error")),
+            ("error.object", s("[getStationIdByName][Get Station Failed][stationList is null]")),
+        ],
+    ];
+    for convention in conventions {
+        let mut server = span("ts-station-service", "GET /api/v1/stationservice", SpanKind::Server, 12, attrs(&[]));
+        for _ in 0..4 {
+            server.events.push(info());
+        }
+        server.events.push(log_event(&convention));
+        server.events.push(info());
+        let summary = summarize(&server);
+        assert_eq!(summary.outcome, Outcome::FailedWithReason, "{convention:?}");
+        assert!(failure_logged(&server), "{convention:?}");
+        assert_eq!(server.status.code, StatusCode::Unset);
+        // The error line leads; the routine lines are shown but not embedded.
+        assert!(
+            summary.template.starts_with(
+                "ts-station-service server span GET /api/v1/stationservice failed: \
+                 [getStationIdByName][Get Station Failed][stationList is null]."
+            ),
+            "{convention:?}: {}",
+            summary.template
+        );
+        assert!(!summary.template.contains("Querying stations"), "{}", summary.template);
+        assert!(summary.text.contains("Querying stations"), "{}", summary.text);
+        assert!(summary.error_text.as_deref().is_some_and(|text| text.contains("stationList is null")));
+    }
+    // Routine lines alone leave a span healthy.
+    let mut healthy = span("ts-station-service", "GET /api/v1/stationservice", SpanKind::Server, 12, attrs(&[]));
+    healthy.events.push(info());
+    healthy.events.push(log_event(&[("severity_number", AnyValue::Int(9)), ("message", s("done"))]));
+    assert_eq!(summarize(&healthy).outcome, Outcome::Healthy);
+    assert!(!failure_logged(&healthy));
+}
+
+#[test]
+fn a_failure_names_what_failed() {
+    let categories_and_dependency = |kind: SpanKind, attributes: Attributes, message: &str| {
+        let mut failed = span("ts-travel-service", "POST /trips", kind, 5_000, attributes);
+        failed.events.push(log_event(&[("level", s("ERROR")), ("message", s(message))]));
+        let summary = summarize(&failed);
+        let dependency = summary
+            .template
+            .split("Failed dependency: ")
+            .nth(1)
+            .map(|rest| rest.split('.').next().unwrap_or_default().to_owned());
+        (crate::categories_of(&summary.template), dependency)
+    };
+    let http_read_timeout = categories_and_dependency(
+        SpanKind::Server,
+        attrs(&[]),
+        "I/O error on POST request for \"http://ts-order-service:12031/api/v1/orderservice/order\": Read timed out",
+    );
+    assert_eq!(
+        http_read_timeout,
+        (
+            vec!["call to another service timed out, the downstream service did not answer in time"],
+            Some("HTTP call to service ts-order-service".to_owned())
+        )
+    );
+    let database_timeout = categories_and_dependency(
+        SpanKind::Server,
+        attrs(&[]),
+        "com.mysql.cj.jdbc.exceptions.MySQLTimeoutException: Statement cancelled due to timeout or client request",
+    );
+    assert_eq!(database_timeout.0[0], "database timed out, no answer from the database or its connection in time");
+    assert_eq!(database_timeout.1.as_deref(), Some("database"));
+    let client = categories_and_dependency(
+        SpanKind::Client,
+        attrs(&[("http.request.method", s("GET")), ("server.address", s("ts-route-service"))]),
+        "Read timed out",
+    );
+    assert_eq!(client.1.as_deref(), Some("HTTP call to service ts-route-service"));
+    let discovery = categories_and_dependency(
+        SpanKind::Server,
+        attrs(&[]),
+        "com.netflix.client.ClientException: Load balancer does not have available server for client: ts-route-service",
+    );
+    assert_eq!(
+        discovery,
+        (
+            vec!["service discovery failure, no available instance of the service to send the request to"],
+            Some("service registry".to_owned())
+        )
+    );
+    let refused = categories_and_dependency(SpanKind::Server, attrs(&[]), "[check][Wrong State][id: 5ad7750b]");
+    assert_eq!(refused.0, vec!["request refused by a business rule, operation not allowed in the current state"]);
+    let empty = categories_and_dependency(SpanKind::Server, attrs(&[]), "[getTripInfo][thingListResult is null]");
+    assert!(empty.0.contains(&"lookup found nothing, no matching record, empty or missing result"), "{empty:?}");
 }

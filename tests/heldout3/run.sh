@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Held-out search-quality benchmark #3, end to end, through tests/heldout/run.sh: a fresh semtrace
+# server on its own ports and a temporary data directory, this folder's labelled corpus (a
+# train-ticket-like system whose failures are mostly told in logs) sent over OTLP/HTTP by the
+# OpenTelemetry Python SDK (traces to /v1/traces, log records to /v1/logs), the evaluation
+# (tests/heldout/evaluate.py), then the server stopped.
+#
+#   tests/heldout3/run.sh [--seed N] [--traces N]
+#
+# Environment: as tests/heldout/run.sh. Ports: HELDOUT3_GRPC_PORT / HELDOUT3_HTTP_PORT /
+# HELDOUT3_API_PORT, else HELDOUT_GRPC_PORT / HELDOUT_HTTP_PORT / HELDOUT_API_PORT, else
+# 54317 / 54318 / 56686. HELDOUT3_REQUIRE_LOGS=1 makes the corpus fail when any OTLP log record
+# is not acknowledged (corpus.py --require-logs); by default log export failures are only
+# counted in corpus_meta.json. BENCH_WAIT=0 skips waiting for running `semtrace bench`
+# processes (default: wait up to 20 min, so throughput measurements do not share the CPU).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [ "${BENCH_WAIT:-1}" = 1 ]; then
+  for i in $(seq 1 40); do
+    pgrep -f "semtrace bench" >/dev/null || break
+    [ "$i" = 40 ] && { echo "a 'semtrace bench' is still running after 20 min; not starting" >&2; exit 1; }
+    echo "waiting for 'semtrace bench' to finish ($i/40)" >&2
+    sleep 30
+  done
+fi
+
+export HELDOUT3_REQUIRE_LOGS=${HELDOUT3_REQUIRE_LOGS:-0}
+HELDOUT_CORPUS=$HERE HELDOUT_SEED=20250301 \
+  HELDOUT_GRPC_PORT=${HELDOUT3_GRPC_PORT:-${HELDOUT_GRPC_PORT:-54317}} \
+  HELDOUT_HTTP_PORT=${HELDOUT3_HTTP_PORT:-${HELDOUT_HTTP_PORT:-54318}} \
+  HELDOUT_API_PORT=${HELDOUT3_API_PORT:-${HELDOUT_API_PORT:-56686}} \
+  exec "$HERE/../heldout/run.sh" "$@"
