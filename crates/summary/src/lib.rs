@@ -359,12 +359,17 @@ fn add_message<'a>(message: Option<&'a str>, messages: &mut Vec<&'a str>) {
     }
 }
 
-/// Whether a span failed by its own account: status ERROR, or a log line of severity WARN or
-/// above attached to it (services often log a failure and answer normally).
+impl LogLine<'_> {
+    /// WARN and above: the line says the span failed, whatever its status.
+    fn severe(&self) -> Option<Severity> {
+        self.severity.filter(|level| *level >= Severity::Warning)
+    }
+}
+
+/// Whether a log line of severity WARN or above is attached to the span (services often log a
+/// failure and answer normally); such a span's summary reads as failed, whatever its status.
 pub fn failure_logged(span: &Span) -> bool {
-    span.events.iter().any(|event| {
-        !is_exception(event) && log_line(event).severity.is_some_and(|severity| severity >= Severity::Warning)
-    })
+    span.events.iter().any(|event| !is_exception(event) && log_line(event).severe().is_some())
 }
 
 /// The summary and template of a span.
@@ -395,7 +400,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
     let mut severe: Vec<(Severity, &str)> = lines
         .iter()
         .filter(|(event, _)| !is_exception(event))
-        .filter_map(|(_, line)| Some((line.severity.filter(|level| *level >= Severity::Warning)?, line.message?)))
+        .filter_map(|(_, line)| Some((line.severe()?, line.message?)))
         .collect();
     // Errors before warnings, each in the order logged.
     severe.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
