@@ -31,7 +31,7 @@ pub(crate) struct SearchParams {
     /// Ranking tuning: score added to templates of failed spans, weight of the lexical match.
     failure_prior: Option<f32>,
     lexical_weight: Option<f32>,
-    /// `auto` (default: told from the query's meaning), `failure` or `latency`.
+    /// `auto` (default: told from the query's words, `semtrace_semantic::intent_of`), `failure` or `latency`.
     intent: Option<String>,
 }
 

@@ -604,9 +604,8 @@ pub fn summarize(span: &Span) -> SpanSummary {
             Some(Dependency::Database(Some(_)) | Dependency::Cache(Some(_)) | Dependency::Broker(Some(_)))
         );
         if let Some(dependency) = dependency.filter(|_| failed && !said_above) {
-            let (text, template) = dependency.describe();
             out.stable(" Failed dependency: ");
-            out.volatile_as(&text, &template);
+            out.volatile(&dependency.describe());
             out.end_sentence();
         }
         categories
@@ -701,24 +700,20 @@ enum Dependency {
 }
 
 impl Dependency {
-    /// `HTTP call to service ts-order-service`, `mysql database`, `service registry`.
-    fn describe(&self) -> (String, String) {
+    /// `HTTP call to service ts-order-service`, `mysql database`, `service registry` (masked in
+    /// the template, like any free text).
+    fn describe(&self) -> String {
         let named = |kind: &str, name: &Option<String>| match name {
-            Some(name) => (format!("{name} {kind}"), format!("{} {kind}", mask(name))),
-            None => (kind.to_owned(), kind.to_owned()),
+            Some(name) => format!("{name} {kind}"),
+            None => kind.to_owned(),
         };
         match self {
-            Dependency::Service { protocol, name: Some(name) } => {
-                (format!("{protocol} call to service {name}"), format!("{protocol} call to service {}", mask(name)))
-            }
-            Dependency::Service { protocol, name: None } => {
-                let text = format!("{protocol} call to another service");
-                (text.clone(), text)
-            }
+            Dependency::Service { protocol, name: Some(name) } => format!("{protocol} call to service {name}"),
+            Dependency::Service { protocol, name: None } => format!("{protocol} call to another service"),
             Dependency::Database(name) => named("database", name),
             Dependency::Cache(name) => named("cache", name),
             Dependency::Broker(name) => named("message broker", name),
-            Dependency::Registry => ("service registry".to_owned(), "service registry".to_owned()),
+            Dependency::Registry => "service registry".to_owned(),
         }
     }
 }
