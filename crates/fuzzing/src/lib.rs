@@ -7,17 +7,19 @@
 
 use std::sync::OnceLock;
 
+use semtrace_pipeline::Batch;
 use semtrace_query::{parse_errors, parse_search};
-use semtrace_receiver::{decode_export, ReceiverLimits};
+use semtrace_receiver::{decode_export, decode_logs_export, ReceiverLimits};
 use semtrace_store::{SpanFilter, Store, StoreError};
 use semtrace_store_sqlite::{SqliteOptions, SqliteStore};
 
-/// `POST /v1/traces` with a protobuf body; the first byte says whether the rest is gzip.
+/// `POST /v1/traces` with a protobuf body; the first byte says whether the rest is gzip (bit 0)
+/// and whether it is a `POST /v1/logs` body instead (bit 1).
 pub fn otlp_protobuf(data: &[u8]) {
     export_body(data, false);
 }
 
-/// `POST /v1/traces` with a JSON body; the first byte says whether the rest is gzip.
+/// `POST /v1/traces` with a JSON body; the first byte as for [`otlp_protobuf`].
 pub fn otlp_json(data: &[u8]) {
     export_body(data, true);
 }
@@ -32,18 +34,31 @@ fn export_body(data: &[u8], json: bool) {
         max_attribute_value_bytes: 256,
         ..ReceiverLimits::default()
     };
-    let Ok(converted) = decode_export(body, json, flags & 1 == 1, &limits) else { return };
-    let _ = converted.rejection_message();
-    // What the stores do with every accepted span: summary, template, rows.
-    for span in &converted.spans {
-        let summary = semtrace_summary::summarize(span);
-        assert!(!summary.text.is_empty(), "an empty summary for {span:?}");
-    }
-    let _ = semtrace_store::row::encode_batch(&converted.spans);
+    let (gzip, logs) = (flags & 1 == 1, flags & 2 == 2);
+    let batch = if logs {
+        // `POST /v1/logs`: what the stores and the joiner do with every accepted record.
+        let Ok(converted) = decode_logs_export(body, json, gzip, &limits) else { return };
+        let _ = converted.rejection_message();
+        for record in &converted.accepted {
+            let _ = semtrace_summary::log_is_severe(record);
+        }
+        let _ = semtrace_store::row::encode_logs(&converted.accepted);
+        Batch { spans: Vec::new(), logs: converted.accepted }
+    } else {
+        let Ok(converted) = decode_export(body, json, gzip, &limits) else { return };
+        let _ = converted.rejection_message();
+        // What the stores do with every accepted span: summary, template, rows.
+        for span in &converted.accepted {
+            let summary = semtrace_summary::summarize(span);
+            assert!(!summary.text.is_empty(), "an empty summary for {span:?}");
+        }
+        let _ = semtrace_store::row::encode_batch(&converted.accepted);
+        Batch::of_spans(converted.accepted)
+    };
     // The spool gives back what it took (compared re-encoded: NaN attributes are unequal to themselves).
-    let record = semtrace_pipeline::spool::encode(&converted.spans);
+    let record = semtrace_pipeline::spool::encode(&batch);
     let decoded = semtrace_pipeline::spool::decode(&record).expect("a spool record decodes");
-    assert_eq!(decoded.len(), converted.spans.len());
+    assert_eq!(decoded.len(), batch.len());
     assert!(semtrace_pipeline::spool::encode(&decoded) == record, "the spool changed the spans");
 }
 
@@ -104,8 +119,8 @@ mod tests {
             let data = std::fs::read(dir.join(file)).unwrap();
             let converted = decode_export(&data[1..], json, data[0] & 1 == 1, &ReceiverLimits::default())
                 .unwrap_or_else(|err| panic!("{file}: {err}"));
-            assert_eq!((converted.spans.len(), converted.rejected), (1, 0), "{file}");
-            assert_eq!(converted.spans[0].events.len(), 1, "{file}");
+            assert_eq!((converted.accepted.len(), converted.rejected), (1, 0), "{file}");
+            assert_eq!(converted.accepted[0].events.len(), 1, "{file}");
         }
         let seed = std::fs::read_to_string(dir.join("search_params/seed-search.txt")).unwrap();
         let request = parse_search(&seed, 0.15).unwrap();

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use semtrace_model::Span;
 use semtrace_store::{Store, StoreError, WriteOutcome};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::breaker::{self, Admission};
 use crate::spool::{Spool, SpoolError};
-use crate::{PipelineConfig, Shared, WriteRequest};
+use crate::{Batch, PipelineConfig, Shared, WriteRequest};
 
 pub(crate) async fn run(shared: Arc<Shared>, config: PipelineConfig, mut receiver: mpsc::Receiver<WriteRequest>) {
     let in_flight = Arc::new(Semaphore::new(config.concurrency));
@@ -38,25 +37,24 @@ pub(crate) async fn run(shared: Arc<Shared>, config: PipelineConfig, mut receive
 }
 
 async fn write_batch(shared: &Shared, batch: Vec<WriteRequest>) {
-    let n_spans: usize = batch.iter().map(|request| request.spans.len()).sum();
+    let n_spans: usize = batch.iter().map(|request| request.n_spans).sum();
     metrics::histogram!("semtrace_pipeline_batch_spans").record(n_spans as f64);
-    let mut spans = Vec::with_capacity(n_spans);
+    let mut items = Batch::default();
     let mut batch: Vec<_> = batch
         .into_iter()
         .map(|mut request| {
-            spans.append(&mut request.spans);
+            items.append(&mut request.batch);
             request
         })
         .collect();
-    let lengths: Vec<usize> = batch.iter().map(|request| request.n_spans).collect();
-    match deliver(shared, &mut spans).await {
+    let lengths: Vec<(usize, usize)> = batch.iter().map(|request| (request.n_spans, request.n_logs)).collect();
+    match deliver(shared, &mut items).await {
         // A batch the store refuses for good: each request alone, so one bad request does
         // not fail the others' (the store answered, so it is up; writes are idempotent).
         Err(err) if !err.is_retryable() && batch.len() > 1 => {
             tracing::warn!(%err, requests = batch.len(), "batch refused; writing its requests one by one");
-            for (request, len) in batch.iter_mut().zip(lengths) {
-                let rest = spans.split_off(len);
-                let mut mine = std::mem::replace(&mut spans, rest);
+            for (request, (spans, logs)) in batch.iter_mut().zip(lengths) {
+                let mut mine = items.take_front(spans, logs);
                 let result = deliver(shared, &mut mine).await.map_err(Arc::new);
                 if let Some(ack) = request.ack.take() {
                     let _ = ack.send(result);
@@ -77,19 +75,19 @@ async fn write_batch(shared: &Shared, batch: Vec<WriteRequest>) {
 }
 
 /// Writes a batch to the store, or to the spool when the store cannot take it.
-/// `spans` are left in place unless they went to the spool.
-async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreError> {
+/// The batch is left in place unless it went to the spool.
+async fn deliver(shared: &Shared, batch: &mut Batch) -> Result<(), StoreError> {
     if let Some(spool) = shared.spool.as_ref().filter(|spool| !spool.is_empty()) {
         // Older batches wait in the spool: this one goes behind them, so the store gets
         // batches in the order they were acknowledged.
-        return to_spool(spool, std::mem::take(spans)).await;
+        return to_spool(spool, std::mem::take(batch)).await;
     }
     let admission = shared.breaker.admit();
     if admission == Admission::Refuse {
         return match &shared.spool {
-            Some(spool) => to_spool(spool, std::mem::take(spans)).await,
+            Some(spool) => to_spool(spool, std::mem::take(batch)).await,
             None => {
-                refused(spans.len(), "circuit_open");
+                refused(batch.spans.len(), batch.logs.len(), "circuit_open");
                 Err(breaker::refused())
             }
         };
@@ -97,7 +95,7 @@ async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreErro
     // A probe is tried once: its answer is what the breaker waits for.
     let retries = if admission == Admission::Probe { 0 } else { shared.max_retries };
     let probe = shared.breaker.probe_guard(admission);
-    let result = write_with_retries(&*shared.store, spans, retries).await;
+    let result = write_with_retries(&*shared.store, batch, retries).await;
     match &result {
         Ok(_) => shared.breaker.succeeded(),
         // Only the store's unavailability counts: a bad batch says nothing of the store.
@@ -114,13 +112,13 @@ async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreErro
             metrics::counter!("semtrace_pipeline_batch_failures_total").increment(1);
             match &shared.spool {
                 Some(spool) if err.is_retryable() => {
-                    tracing::warn!(%err, n_spans = spans.len(), "the store is unavailable; spooling the batch");
-                    to_spool(spool, std::mem::take(spans)).await
+                    tracing::warn!(%err, n_spans = batch.spans.len(), n_logs = batch.logs.len(), "the store is unavailable; spooling the batch");
+                    to_spool(spool, std::mem::take(batch)).await
                 }
                 _ => {
-                    tracing::warn!(%err, n_spans = spans.len(), "batch write failed; clients are told to retry");
+                    tracing::warn!(%err, n_spans = batch.spans.len(), n_logs = batch.logs.len(), "batch write failed; clients are told to retry");
                     if err.is_retryable() {
-                        refused(spans.len(), "store_unavailable");
+                        refused(batch.spans.len(), batch.logs.len(), "store_unavailable");
                     }
                     Err(err)
                 }
@@ -129,16 +127,18 @@ async fn deliver(shared: &Shared, spans: &mut Vec<Span>) -> Result<(), StoreErro
     }
 }
 
-/// One store write, retried with backoff while it fails retryably and retries are left.
+/// One store write of a batch's spans, then of its log records (each idempotent, so a retry
+/// after the first succeeded rewrites nothing), retried with backoff while it fails retryably
+/// and retries are left.
 pub(crate) async fn write_with_retries(
     store: &dyn Store,
-    spans: &[Span],
+    batch: &Batch,
     retries: u32,
 ) -> Result<WriteOutcome, StoreError> {
     let mut attempt = 0;
     loop {
         let started = Instant::now();
-        let result = store.write(spans).await;
+        let result = write_once(store, batch).await;
         metrics::histogram!("semtrace_pipeline_batch_write_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Err(err) if err.is_retryable() && attempt < retries => {
@@ -153,22 +153,35 @@ pub(crate) async fn write_with_retries(
     }
 }
 
+async fn write_once(store: &dyn Store, batch: &Batch) -> Result<WriteOutcome, StoreError> {
+    let outcome = if batch.spans.is_empty() { WriteOutcome::default() } else { store.write(&batch.spans).await? };
+    if !batch.logs.is_empty() {
+        let logs = store.write_logs(&batch.logs).await?;
+        metrics::counter!("semtrace_pipeline_log_records_stored_total").increment(logs.inserted as u64);
+        metrics::counter!("semtrace_pipeline_log_records_duplicate_total").increment(logs.duplicates as u64);
+    }
+    Ok(outcome)
+}
+
 pub(crate) fn count_stored(outcome: &WriteOutcome) {
     metrics::counter!("semtrace_pipeline_spans_stored_total").increment(outcome.inserted as u64);
     // Spans found already stored (a client's retry, a replayed record) are a success too.
     metrics::counter!("semtrace_pipeline_spans_duplicate_total").increment(outcome.duplicates as u64);
 }
 
-fn refused(n_spans: usize, reason: &'static str) {
+pub(crate) fn refused(n_spans: usize, n_logs: usize, reason: &'static str) {
     metrics::counter!("semtrace_pipeline_spans_refused_total", "reason" => reason).increment(n_spans as u64);
+    if n_logs > 0 {
+        metrics::counter!("semtrace_pipeline_log_records_refused_total", "reason" => reason).increment(n_logs as u64);
+    }
 }
 
 /// Appends the batch to the spool (fsynced) on the blocking pool.
-async fn to_spool(spool: &Arc<Spool>, spans: Vec<Span>) -> Result<(), StoreError> {
-    let n_spans = spans.len();
+async fn to_spool(spool: &Arc<Spool>, batch: Batch) -> Result<(), StoreError> {
+    let (n_spans, n_logs) = (batch.spans.len(), batch.logs.len());
     let started = Instant::now();
     let spool_ = spool.clone();
-    let result = match tokio::task::spawn_blocking(move || spool_.append(&spans)).await {
+    let result = match tokio::task::spawn_blocking(move || spool_.append(&batch)).await {
         Ok(result) => result,
         Err(err) => return Err(StoreError::Unavailable(format!("spooling a batch failed: {err}"))),
     };
@@ -176,10 +189,11 @@ async fn to_spool(spool: &Arc<Spool>, spans: Vec<Span>) -> Result<(), StoreError
     match result {
         Ok(()) => {
             metrics::counter!("semtrace_pipeline_spans_spooled_total").increment(n_spans as u64);
+            metrics::counter!("semtrace_pipeline_log_records_spooled_total").increment(n_logs as u64);
             Ok(())
         }
         Err(err) => {
-            refused(n_spans, if matches!(err, SpoolError::Full { .. }) { "spool_full" } else { "spool_error" });
+            refused(n_spans, n_logs, if matches!(err, SpoolError::Full { .. }) { "spool_full" } else { "spool_error" });
             if !matches!(err, SpoolError::Full { .. }) {
                 tracing::error!(%err, "cannot spool a batch; clients are told to retry");
             }

@@ -12,13 +12,14 @@
 
 mod batcher;
 mod breaker;
+pub mod join;
 mod replay;
 pub mod spool;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use semtrace_model::Span;
+use semtrace_model::{LogRecord, Span};
 use semtrace_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -108,10 +109,45 @@ impl SubmitError {
     }
 }
 
+/// What one export request brings, or one transaction writes: spans and log records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub spans: Vec<Span>,
+    pub logs: Vec<LogRecord>,
+}
+
+impl Batch {
+    pub fn of_spans(spans: Vec<Span>) -> Self {
+        Batch { spans, logs: Vec::new() }
+    }
+
+    /// Spans and log records.
+    pub fn len(&self) -> usize {
+        self.spans.len() + self.logs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.logs.is_empty()
+    }
+
+    fn append(&mut self, other: &mut Batch) {
+        self.spans.append(&mut other.spans);
+        self.logs.append(&mut other.logs);
+    }
+
+    /// Splits off the first `spans` spans and `logs` records.
+    fn take_front(&mut self, spans: usize, logs: usize) -> Batch {
+        let rest = Batch { spans: self.spans.split_off(spans), logs: self.logs.split_off(logs) };
+        std::mem::replace(self, rest)
+    }
+}
+
 pub(crate) struct WriteRequest {
-    spans: Vec<Span>,
-    /// How many spans the request brought (its `spans` are moved into the batch).
+    batch: Batch,
+    /// How many spans and log records the request brought (its batch is moved into the
+    /// transaction's).
     n_spans: usize,
+    n_logs: usize,
     /// Taken when the request is answered.
     ack: Option<oneshot::Sender<Result<(), Arc<StoreError>>>>,
     /// The request's memory, held until the batch holding it is answered, even if the client
@@ -244,19 +280,32 @@ impl Pipeline {
     /// [`Pipeline::submit`] for a request admitted by [`Pipeline::reserve`]: the reservation
     /// travels with the spans and is released once they are written (or refused).
     pub async fn submit_reserved(&self, spans: Vec<Span>, reservation: Option<Reservation>) -> Result<(), SubmitError> {
-        if spans.is_empty() {
+        self.submit_batch(Batch::of_spans(spans), reservation).await
+    }
+
+    /// Queues log records and waits until they are committed, as spans are.
+    pub async fn submit_logs_reserved(
+        &self,
+        logs: Vec<LogRecord>,
+        reservation: Option<Reservation>,
+    ) -> Result<(), SubmitError> {
+        self.submit_batch(Batch { spans: Vec::new(), logs }, reservation).await
+    }
+
+    async fn submit_batch(&self, batch: Batch, reservation: Option<Reservation>) -> Result<(), SubmitError> {
+        if batch.is_empty() {
             return Ok(());
         }
-        let n_spans = spans.len() as u64;
+        let (n_spans, n_logs) = (batch.spans.len(), batch.logs.len());
         let permit = self.sender.try_reserve().map_err(|err| match err {
             mpsc::error::TrySendError::Full(()) => {
-                metrics::counter!("semtrace_pipeline_spans_refused_total", "reason" => "queue_full").increment(n_spans);
+                batcher::refused(n_spans, n_logs, "queue_full");
                 SubmitError::QueueFull { capacity: self.sender.max_capacity() }
             }
             mpsc::error::TrySendError::Closed(()) => SubmitError::ShuttingDown,
         })?;
         let (ack, acked) = oneshot::channel();
-        permit.send(WriteRequest { n_spans: spans.len(), spans, ack: Some(ack), _reservation: reservation });
+        permit.send(WriteRequest { n_spans, n_logs, batch, ack: Some(ack), _reservation: reservation });
         match acked.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(SubmitError::Store(clone_store_error(&err))),

@@ -109,11 +109,14 @@ pub(crate) async fn run(shared: Arc<Shared>, spool: Arc<Spool>, mut stop: watch:
                 Ok(batches) => {
                     let batches: Vec<_> = batches.into_iter().map_while(Result::ok).collect();
                     let records = batches.len();
-                    let spans: Vec<_> = batches.into_iter().flatten().collect();
+                    let mut items = crate::Batch::default();
+                    for mut batch in batches {
+                        items.append(&mut batch);
+                    }
                     let store = shared.store.clone();
-                    let n_spans = spans.len();
+                    let n_spans = items.spans.len();
                     // Its latency is in `semtrace_pipeline_batch_write_seconds`, as every write's.
-                    let task = tokio::spawn(async move { write_with_retries(&*store, &spans, 0).await });
+                    let task = tokio::spawn(async move { write_with_retries(&*store, &items, 0).await });
                     writing.push_back(Write { records, spans: n_spans, admission, task });
                     continue;
                 }

@@ -14,8 +14,9 @@
 //! (what is down) or hand-written segment files. (Its 2.0 rewrite, with per-record CRCs, failed
 //! to remove records from a wrapped-around file in our tests, so it is not used.)
 //!
-//! A record is one batch: JSON with the batch's resources and scopes once and every span
-//! pointing at them (the same sharing OTLP has). JSON because attribute values already have a
+//! A record is one batch: JSON with the batch's resources and scopes once and every span and log
+//! record pointing at them (the same sharing OTLP has); records written before logs existed
+//! read back with no log records. JSON because attribute values already have a
 //! lossless JSON form (`semtrace_model::attributes`); the spool is the slow path, not the hot one.
 
 use std::collections::HashMap;
@@ -24,7 +25,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use queue_file::QueueFile;
-use semtrace_model::{Resource, Scope, Span};
+
+use crate::Batch;
+use semtrace_model::{LogRecord, Resource, Scope, Span};
 use serde::{Deserialize, Serialize};
 
 const FILE_NAME: &str = "spool.qf";
@@ -63,8 +66,8 @@ pub(crate) struct Spool {
     pub(crate) appended: tokio::sync::Notify,
 }
 
-/// A record read back: its spans, or why they could not be decoded.
-pub type SpooledBatch = Result<Vec<Span>, String>;
+/// A record read back: its spans and log records, or why they could not be decoded.
+pub type SpooledBatch = Result<Batch, String>;
 
 impl Spool {
     /// Opens (or creates) the spool in `config.dir`; records left by an earlier run stay queued.
@@ -116,8 +119,8 @@ impl Spool {
     }
 
     /// Appends one batch and `fsync`s it. Blocking: file IO and encoding.
-    pub fn append(&self, spans: &[Span]) -> Result<(), SpoolError> {
-        let record = encode(spans);
+    pub fn append(&self, batch: &Batch) -> Result<(), SpoolError> {
+        let record = encode(batch);
         let mut file = self.file.lock().expect("spool lock");
         let used = file.used_bytes().saturating_sub(HEADER_BYTES);
         if used.saturating_add(record.len() as u64) > self.max_bytes {
@@ -131,17 +134,17 @@ impl Spool {
         Ok(())
     }
 
-    /// Reads the oldest records after the first `skip`, as many as hold about `max_spans` spans
-    /// (at least one record). Blocking.
-    pub fn peek(&self, skip: usize, max_spans: usize) -> Result<Vec<SpooledBatch>, SpoolError> {
+    /// Reads the oldest records after the first `skip`, as many as hold about `max_items` spans
+    /// and log records (at least one record). Blocking.
+    pub fn peek(&self, skip: usize, max_items: usize) -> Result<Vec<SpooledBatch>, SpoolError> {
         let mut file = self.file.lock().expect("spool lock");
         let mut batches = Vec::new();
-        let mut spans = 0;
+        let mut items = 0;
         for record in file.iter().skip(skip) {
             let batch = decode(&record);
-            spans += batch.as_ref().map_or(1, Vec::len);
+            items += batch.as_ref().map_or(1, Batch::len);
             batches.push(batch);
-            if spans >= max_spans {
+            if items >= max_items {
                 break;
             }
         }
@@ -221,6 +224,8 @@ struct RecordOut<'a> {
     resources: Vec<&'a Resource>,
     scopes: Vec<&'a Scope>,
     spans: Vec<EntryOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    logs: Vec<LogEntryOut<'a>>,
 }
 
 #[derive(Serialize)]
@@ -230,12 +235,21 @@ struct EntryOut<'a> {
     span: &'a Span,
 }
 
+#[derive(Serialize)]
+struct LogEntryOut<'a> {
+    resource: u32,
+    scope: u32,
+    log: &'a LogRecord,
+}
+
 #[derive(Deserialize)]
 struct RecordIn {
     version: u32,
     resources: Vec<Resource>,
     scopes: Vec<Scope>,
     spans: Vec<EntryIn>,
+    #[serde(default)]
+    logs: Vec<LogEntryIn>,
 }
 
 #[derive(Deserialize)]
@@ -245,8 +259,15 @@ struct EntryIn {
     span: Span,
 }
 
-/// One batch as a record; resources and scopes shared by spans are written once.
-pub fn encode(spans: &[Span]) -> Vec<u8> {
+#[derive(Deserialize)]
+struct LogEntryIn {
+    resource: u32,
+    scope: u32,
+    log: LogRecord,
+}
+
+/// One batch as a record; resources and scopes shared by spans and records are written once.
+pub fn encode(batch: &Batch) -> Vec<u8> {
     fn index_of<'a, T>(item: &'a Arc<T>, seen: &mut HashMap<*const T, u32>, items: &mut Vec<&'a T>) -> u32 {
         *seen.entry(Arc::as_ptr(item)).or_insert_with(|| {
             items.push(item);
@@ -254,17 +275,27 @@ pub fn encode(spans: &[Span]) -> Vec<u8> {
         })
     }
     let (mut resource_ids, mut scope_ids) = (HashMap::new(), HashMap::new());
-    let mut record =
-        RecordOut { version: RECORD_VERSION, resources: Vec::new(), scopes: Vec::new(), spans: Vec::new() };
-    for span in spans {
+    let mut record = RecordOut {
+        version: RECORD_VERSION,
+        resources: Vec::new(),
+        scopes: Vec::new(),
+        spans: Vec::new(),
+        logs: Vec::new(),
+    };
+    for span in &batch.spans {
         let resource = index_of(&span.resource, &mut resource_ids, &mut record.resources);
         let scope = index_of(&span.scope, &mut scope_ids, &mut record.scopes);
         record.spans.push(EntryOut { resource, scope, span });
     }
-    serde_json::to_vec(&record).expect("spans always serialise")
+    for log in &batch.logs {
+        let resource = index_of(&log.resource, &mut resource_ids, &mut record.resources);
+        let scope = index_of(&log.scope, &mut scope_ids, &mut record.scopes);
+        record.logs.push(LogEntryOut { resource, scope, log });
+    }
+    serde_json::to_vec(&record).expect("spans and log records always serialise")
 }
 
-/// A record back into spans, sharing resources and scopes again.
+/// A record back into spans and log records, sharing resources and scopes again.
 pub fn decode(record: &[u8]) -> SpooledBatch {
     let record: RecordIn = serde_json::from_slice(record).map_err(|err| format!("undecodable record: {err}"))?;
     if record.version != RECORD_VERSION {
@@ -272,16 +303,31 @@ pub fn decode(record: &[u8]) -> SpooledBatch {
     }
     let resources: Vec<Arc<Resource>> = record.resources.into_iter().map(Arc::new).collect();
     let scopes: Vec<Arc<Scope>> = record.scopes.into_iter().map(Arc::new).collect();
-    record
+    let shared = |resource: u32, scope: u32| -> Result<(Arc<Resource>, Arc<Scope>), String> {
+        Ok((
+            resources.get(resource as usize).ok_or("resource index out of range")?.clone(),
+            scopes.get(scope as usize).ok_or("scope index out of range")?.clone(),
+        ))
+    };
+    let spans = record
         .spans
         .into_iter()
         .map(|entry| {
             let mut span = entry.span;
-            span.resource = resources.get(entry.resource as usize).ok_or("resource index out of range")?.clone();
-            span.scope = scopes.get(entry.scope as usize).ok_or("scope index out of range")?.clone();
+            (span.resource, span.scope) = shared(entry.resource, entry.scope)?;
             Ok(span)
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    let logs = record
+        .logs
+        .into_iter()
+        .map(|entry| {
+            let mut log = entry.log;
+            (log.resource, log.scope) = shared(entry.resource, entry.scope)?;
+            Ok(log)
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Batch { spans, logs })
 }
 
 #[cfg(test)]
@@ -294,13 +340,18 @@ mod tests {
     fn a_record_gives_back_the_same_spans_sharing_resources() {
         let mut spans = rich_trace(1);
         spans.extend(rich_trace(2));
-        let decoded = decode(&encode(&spans)).unwrap();
-        assert_eq!(decoded, spans);
+        let logs = semtrace_store::conformance::logs_about(&spans[..2]);
+        let batch = Batch { spans, logs };
+        let decoded = decode(&encode(&batch)).unwrap();
+        assert_eq!(decoded, batch);
+        let (spans, decoded) = (&batch.spans, &decoded.spans);
         assert!(
             Arc::ptr_eq(&decoded[0].resource, &decoded[1].resource)
                 == Arc::ptr_eq(&spans[0].resource, &spans[1].resource)
         );
         assert!(decode(b"{\"version\":1").is_err());
+        let before_logs = br#"{"version":1,"resources":[],"scopes":[],"spans":[]}"#;
+        assert_eq!(decode(before_logs).unwrap(), Batch::default(), "records from before logs still read");
     }
 
     #[test]
@@ -310,7 +361,7 @@ mod tests {
         let spool = Spool::open(&config).unwrap();
         assert_eq!((spool.records(), spool.bytes()), (0, 0));
         for n in 0..3 {
-            spool.append(&rich_trace(n)).unwrap();
+            spool.append(&Batch::of_spans(rich_trace(n))).unwrap();
         }
         assert_eq!(spool.records(), 3);
         drop(spool);
@@ -318,14 +369,14 @@ mod tests {
         assert_eq!(spool.records(), 3);
         let batches = spool.peek(0, 4).unwrap();
         assert_eq!(batches.len(), 2, "two records of 3 spans reach the 4-span budget");
-        assert_eq!(batches[0].as_ref().unwrap(), &rich_trace(0));
-        assert_eq!(batches[1].as_ref().unwrap(), &rich_trace(1));
+        assert_eq!(batches[0].as_ref().unwrap().spans, rich_trace(0));
+        assert_eq!(batches[1].as_ref().unwrap().spans, rich_trace(1));
         let skipped = spool.peek(2, 100).unwrap();
         assert_eq!(skipped.len(), 1);
-        assert_eq!(skipped[0].as_ref().unwrap(), &rich_trace(2));
+        assert_eq!(skipped[0].as_ref().unwrap().spans, rich_trace(2));
         assert!(spool.peek(3, 100).unwrap().is_empty(), "nothing past the last record");
         spool.remove(2).unwrap();
-        assert_eq!(spool.peek(0, 100).unwrap()[0].as_ref().unwrap(), &rich_trace(2));
+        assert_eq!(spool.peek(0, 100).unwrap()[0].as_ref().unwrap().spans, rich_trace(2));
         spool.remove(1).unwrap();
         assert!(spool.is_empty());
         assert_eq!(spool.bytes(), 0);
@@ -334,13 +385,13 @@ mod tests {
     #[test]
     fn a_full_spool_refuses() {
         let dir = tempfile::tempdir().unwrap();
-        let record_len = encode(&rich_trace(0)).len() as u64;
+        let record_len = encode(&Batch::of_spans(rich_trace(0))).len() as u64;
         let spool =
             Spool::open(&SpoolConfig { dir: dir.path().to_path_buf(), max_bytes: record_len * 2 + 200 }).unwrap();
-        spool.append(&rich_trace(0)).unwrap();
+        spool.append(&Batch::of_spans(rich_trace(0))).unwrap();
         let mut refused = false;
         for n in 1..4 {
-            if let Err(err) = spool.append(&rich_trace(n)) {
+            if let Err(err) = spool.append(&Batch::of_spans(rich_trace(n))) {
                 assert!(matches!(err, SpoolError::Full { .. }), "{err}");
                 refused = true;
                 break;

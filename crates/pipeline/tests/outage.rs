@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use semtrace_model::{Span, Trace, TraceId};
+use semtrace_model::{LogRecord, Span, SpanId, Trace, TraceId};
 use semtrace_pipeline::{BreakerState, Pipeline, PipelineConfig, SpoolConfig};
-use semtrace_store::conformance::rich_trace;
+use semtrace_store::conformance::{logs_about, rich_trace};
 use semtrace_store::{
-    Operation, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats, TemplateVector, WriteOutcome,
+    JoinDecisions, LogHit, Operation, PendingLog, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats,
+    TemplateVector, WriteOutcome,
 };
 use semtrace_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -111,6 +112,27 @@ impl Store for FlakyStore {
     }
     async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
         self.inner.trace_templates(trace_id).await
+    }
+    async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("database is down".into()));
+        }
+        self.inner.write_logs(logs).await
+    }
+    async fn pending_log_joins(&self, after_id: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
+        self.inner.pending_log_joins(after_id, limit).await
+    }
+    async fn finish_log_joins(&self, decisions: &JoinDecisions) -> Result<(), StoreError> {
+        self.inner.finish_log_joins(decisions).await
+    }
+    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+        self.inner.joined_logs(spans).await
+    }
+    async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {
+        self.inner.trace_logs(trace_id).await
+    }
+    async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError> {
+        self.inner.search_logs(query, filter, limit).await
     }
 }
 
@@ -230,6 +252,33 @@ async fn while_the_store_is_down_batches_are_acknowledged_from_the_spool_and_rep
     pipeline.submit(rich_trace(200)).await.unwrap();
     assert_eq!(pipeline.spool_status().unwrap().records, 0);
     assert_eq!(stored_spans(&store).await, 63);
+    drop(pipeline);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_records_acknowledged_while_the_store_is_down_are_spooled_replayed_and_joined() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let (pipeline, task) = Pipeline::start(store.clone(), spooled(1, 2, dir.path(), 64 << 20)).unwrap();
+    // The records arrive before their spans, as batch exporters often send them.
+    let spans = rich_trace(300);
+    let logs = logs_about(&spans[..1]);
+    pipeline.submit_logs_reserved(logs.clone(), None).await.expect("acknowledged from the spool");
+    pipeline.submit(spans.clone()).await.expect("acknowledged from the spool");
+    assert!(pipeline.spool_status().unwrap().records >= 1);
+    store.down.store(false, Ordering::SeqCst);
+    until_replayed(&pipeline, Duration::from_secs(10)).await;
+    let stored = store.trace_logs(spans[0].trace_id).await.unwrap();
+    assert_eq!(stored.len(), 2, "both records replayed: {stored:?}");
+    // The joiner makes the ERROR record evidence of its span.
+    let status = semtrace_pipeline::join::JoinStatus::default();
+    let config = semtrace_pipeline::join::JoinConfig::default();
+    let joined = semtrace_pipeline::join::pass(&*store, &config, &status).await.unwrap();
+    assert_eq!(joined, 1);
+    assert_eq!(store.joined_logs(&[(spans[0].trace_id, spans[0].span_id)]).await.unwrap().len(), 1);
+    assert_eq!(status.waiting.load(Ordering::SeqCst), 0);
     drop(pipeline);
     task.shutdown().await;
 }

@@ -1,7 +1,9 @@
 //! JSON shapes of the query API.
 
-use semtrace_model::{format_rfc3339_nanos, Attributes, Event, Link, Span, Trace};
+use semtrace_model::{format_rfc3339_nanos, AnyValue, Attributes, Event, Link, LogRecord, Span, Trace};
 use serde::Serialize;
+
+use std::sync::atomic::Ordering;
 
 use crate::QueryState;
 
@@ -18,14 +20,35 @@ pub struct TraceDto {
     pub duration_ms: f64,
     pub services: Vec<String>,
     pub span_count: usize,
+    /// Spans with an error status.
     pub error_count: usize,
+    /// Spans that failed: an error status, an exception, or a log line WARN or above.
+    pub failed_count: usize,
     pub spans: Vec<SpanDto>,
+    /// Log records of the trace whose span is not stored (each other record is listed under
+    /// its span).
+    pub logs: Vec<LogDto>,
 }
 
 impl TraceDto {
-    pub fn from_trace(trace: &Trace) -> Self {
+    /// The trace with its log records, each under its span.
+    pub fn from_trace(trace: &Trace, logs: &[LogRecord]) -> Self {
         let root = trace.root();
         let start = trace.start_time_unix_nano();
+        let mut by_span: std::collections::HashMap<semtrace_model::SpanId, Vec<&LogRecord>> =
+            std::collections::HashMap::new();
+        let mut orphans = Vec::new();
+        for record in logs {
+            match record.span_id.filter(|id| trace.spans.iter().any(|span| span.span_id == *id)) {
+                Some(span_id) => by_span.entry(span_id).or_default().push(record),
+                None => orphans.push(LogDto::from_record(record)),
+            }
+        }
+        let spans: Vec<SpanDto> = trace
+            .spans
+            .iter()
+            .map(|span| SpanDto::with_logs(span, by_span.remove(&span.span_id).unwrap_or_default()))
+            .collect();
         TraceDto {
             trace_id: trace.trace_id.to_hex(),
             root_name: root.map(|span| span.name.clone()).unwrap_or_default(),
@@ -35,7 +58,9 @@ impl TraceDto {
             services: trace.services().into_iter().map(str::to_owned).collect(),
             span_count: trace.spans.len(),
             error_count: trace.spans.iter().filter(|span| span.is_error()).count(),
-            spans: trace.spans.iter().map(SpanDto::from_span).collect(),
+            failed_count: spans.iter().filter(|span| span.failed).count(),
+            spans,
+            logs: orphans,
         }
     }
 }
@@ -67,6 +92,56 @@ pub struct SpanDto {
     pub dropped_events_count: u32,
     pub links: Vec<LinkDto>,
     pub dropped_links_count: u32,
+    /// Whether the span failed: an error status, an exception, or a log line WARN or above (an
+    /// event, or a log record about it), whatever its status.
+    pub failed: bool,
+    /// The most severe log line told about the span, if one is WARN or above.
+    pub error_log: Option<String>,
+    /// Log records about this span (OTLP logs with its trace and span id), in time order.
+    pub logs: Vec<LogDto>,
+}
+
+/// A log record, as OTLP has it.
+#[derive(Debug, Serialize)]
+pub struct LogDto {
+    pub time: String,
+    pub time_unix_nano: String,
+    pub observed_time_unix_nano: String,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: AnyValue,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub flags: u32,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub event_name: String,
+    pub service: String,
+    pub resource: Attributes,
+    pub scope: ScopeDto,
+}
+
+impl LogDto {
+    pub fn from_record(record: &LogRecord) -> Self {
+        LogDto {
+            time: format_rfc3339_nanos(record.time()),
+            time_unix_nano: record.time_unix_nano.to_string(),
+            observed_time_unix_nano: record.observed_time_unix_nano.to_string(),
+            severity_number: record.severity_number,
+            severity_text: record.severity_text.clone(),
+            body: record.body.clone(),
+            attributes: record.attributes.clone(),
+            dropped_attributes_count: record.dropped_attributes_count,
+            flags: record.flags,
+            trace_id: record.trace_id.map(|id| id.to_hex()),
+            span_id: record.span_id.map(|id| id.to_hex()),
+            event_name: record.event_name.clone(),
+            service: record.service_name().to_owned(),
+            resource: record.resource.attributes.clone(),
+            scope: ScopeDto::from_scope(&record.scope),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -97,7 +172,33 @@ pub struct LinkDto {
     pub dropped_attributes_count: u32,
 }
 
+impl ScopeDto {
+    fn from_scope(scope: &semtrace_model::Scope) -> Self {
+        ScopeDto {
+            name: scope.name.clone(),
+            version: scope.version.clone(),
+            attributes: scope.attributes.clone(),
+            dropped_attributes_count: scope.dropped_attributes_count,
+            schema_url: scope.schema_url.clone(),
+        }
+    }
+}
+
 impl SpanDto {
+    /// A span and the log records about it. Its outcome reads the records as its template does.
+    pub fn with_logs(span: &Span, logs: Vec<&LogRecord>) -> Self {
+        let severe: Vec<LogRecord> = logs
+            .iter()
+            .filter(|record| semtrace_summary::log_is_severe(record))
+            .map(|record| (*record).clone())
+            .collect();
+        let mut dto = SpanDto::from_span(span);
+        dto.failed = semtrace_summary::summarize_with_logs(span, &severe).outcome.is_failure();
+        dto.error_log = semtrace_summary::error_log(span, &severe);
+        dto.logs = logs.into_iter().map(LogDto::from_record).collect();
+        dto
+    }
+
     pub fn from_span(span: &Span) -> Self {
         SpanDto {
             span_id: span.span_id.to_hex(),
@@ -119,17 +220,14 @@ impl SpanDto {
             resource: span.resource.attributes.clone(),
             resource_dropped_attributes_count: span.resource.dropped_attributes_count,
             resource_schema_url: span.resource.schema_url.clone(),
-            scope: ScopeDto {
-                name: span.scope.name.clone(),
-                version: span.scope.version.clone(),
-                attributes: span.scope.attributes.clone(),
-                dropped_attributes_count: span.scope.dropped_attributes_count,
-                schema_url: span.scope.schema_url.clone(),
-            },
+            scope: ScopeDto::from_scope(&span.scope),
             events: span.events.iter().map(EventDto::from_event).collect(),
             dropped_events_count: span.dropped_events_count,
             links: span.links.iter().map(LinkDto::from_link).collect(),
             dropped_links_count: span.dropped_links_count,
+            failed: span.is_error() || semtrace_summary::summarize(span).outcome.is_failure(),
+            error_log: semtrace_summary::error_log(span, &[]),
+            logs: Vec::new(),
         }
     }
 }
@@ -194,6 +292,11 @@ pub struct HealthDto {
     pub spool_bytes: Option<u64>,
     /// Past this many spooled bytes clients are told to retry.
     pub spool_max_bytes: Option<u64>,
+    /// Severe log records waiting for their span (the join window), joined since start, and
+    /// given up on since start (their span did not arrive within the window).
+    pub logs_join_waiting: Option<u64>,
+    pub logs_joined: Option<u64>,
+    pub logs_join_missed: Option<u64>,
     pub uptime_seconds: u64,
     pub version: &'static str,
 }
@@ -237,6 +340,9 @@ impl HealthDto {
             spool_records: spool.map(|spool| spool.records),
             spool_bytes: spool.map(|spool| spool.bytes),
             spool_max_bytes: spool.map(|spool| spool.max_bytes),
+            logs_join_waiting: state.joins.as_ref().map(|joins| joins.waiting.load(Ordering::Relaxed)),
+            logs_joined: state.joins.as_ref().map(|joins| joins.joined.load(Ordering::Relaxed)),
+            logs_join_missed: state.joins.as_ref().map(|joins| joins.missed.load(Ordering::Relaxed)),
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }

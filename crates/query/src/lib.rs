@@ -20,9 +20,9 @@ use semtrace_model::TraceId;
 use semtrace_pipeline::Pipeline;
 use semtrace_store::Store;
 
-pub use dto::{HealthDto, SpanDto, TraceDto};
+pub use dto::{HealthDto, LogDto, SpanDto, TraceDto};
 pub use error::ApiError;
-pub use search::{parse_errors, parse_search, ErrorResultDto, ErrorsRequest, SearchResultDto};
+pub use search::{parse_errors, parse_search, ErrorResultDto, ErrorsRequest, LogResultDto, SearchResultDto};
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -36,6 +36,8 @@ pub struct QueryState {
     pub semantic: Option<Arc<semtrace_semantic::Semantic>>,
     /// Default minimum similarity of search results.
     pub similarity_threshold: f32,
+    /// The log joiner's counts, for health; absent when no joiner runs.
+    pub joins: Option<Arc<semtrace_pipeline::join::JoinStatus>>,
 }
 
 /// The API router.
@@ -54,12 +56,9 @@ pub fn router(state: QueryState) -> Router {
 
 async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Result<Json<TraceDto>, ApiError> {
     let trace_id = parse_trace_id(&trace_id)?;
-    let trace = state
-        .store
-        .get_trace(trace_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("trace {trace_id} is not stored")))?;
-    Ok(Json(TraceDto::from_trace(&trace)))
+    let (trace, logs) = tokio::try_join!(state.store.get_trace(trace_id), state.store.trace_logs(trace_id))?;
+    let trace = trace.ok_or_else(|| ApiError::NotFound(format!("trace {trace_id} is not stored")))?;
+    Ok(Json(TraceDto::from_trace(&trace, &logs)))
 }
 
 pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {

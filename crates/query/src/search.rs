@@ -49,11 +49,16 @@ pub struct SearchResultDto {
     pub start_time: String,
     pub duration_ms: f64,
     pub status: &'static str,
+    /// Whether the span failed: an error status, an exception, or a log line WARN or above
+    /// (on the span or in a log record about it), whatever its status.
+    pub failed: bool,
+    /// The most severe log line told about the span, if one is WARN or above.
+    pub error_log: Option<String>,
     pub error_type: Option<String>,
 }
 
 impl SearchResultDto {
-    fn new(span: &Span, summary: SpanSummary, similarity: f32, score: f32) -> Self {
+    fn new(span: &Span, summary: SpanSummary, error_log: Option<String>, similarity: f32, score: f32) -> Self {
         SearchResultDto {
             trace_id: span.trace_id.to_hex(),
             span_id: span.span_id.to_hex(),
@@ -65,6 +70,8 @@ impl SearchResultDto {
             start_time: format_rfc3339_nanos(span.start_time_unix_nano),
             duration_ms: span.duration_nanos() as f64 / 1e6,
             status: span.status.code.as_str(),
+            failed: summary.outcome.is_failure(),
+            error_log,
             error_type: summary.error_type,
         }
     }
@@ -200,7 +207,7 @@ pub(crate) async fn search(
     let results: Vec<SearchResultDto> = found
         .hits
         .into_iter()
-        .map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.similarity, hit.score))
+        .map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.error_log, hit.similarity, hit.score))
         .collect();
     Ok(Json(serde_json::json!({
         "query": query,
@@ -231,8 +238,24 @@ pub struct ErrorResultDto {
     pub status: &'static str,
     pub error_type: Option<String>,
     pub error_message: Option<String>,
+    /// The most severe log line told about the span, if one is WARN or above.
+    pub error_log: Option<String>,
     /// Full-text relevance (BM25, higher is better); 0 when listing the newest errors.
     pub score: f64,
+}
+
+/// A log record found by error search that no stored span holds.
+#[derive(Debug, Serialize)]
+pub struct LogResultDto {
+    #[serde(flatten)]
+    pub record: crate::dto::LogDto,
+    pub score: f64,
+}
+
+impl LogResultDto {
+    fn new(record: &semtrace_model::LogRecord, score: f64) -> Self {
+        LogResultDto { record: crate::dto::LogDto::from_record(record), score }
+    }
 }
 
 /// An `/api/v1/errors` question: words to look for (empty: the newest errors), filters, limit.
@@ -258,11 +281,17 @@ pub(crate) async fn errors(
     RawQuery(query_string): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let ErrorsRequest { query, filter, limit } = parse_errors(query_string.as_deref().unwrap_or(""))?;
-    let hits = state.store.search_errors(&query, &filter, limit).await?;
+    let (hits, log_hits) = tokio::try_join!(
+        state.store.search_errors(&query, &filter, limit),
+        state.store.search_logs(&query, &filter, limit)
+    )?;
+    let mut logs = semtrace_semantic::joined_logs(&*state.store, hits.iter().map(|hit| &hit.span)).await?;
     let results: Vec<ErrorResultDto> = hits
         .into_iter()
         .map(|hit| {
-            let summary = semtrace_summary::summarize(&hit.span);
+            let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
+            let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
+            let error_log = semtrace_summary::error_log(&hit.span, &logs);
             let span = &hit.span;
             let error_message = summary.error_text.map(|text| match &summary.error_type {
                 Some(kind) => text.strip_prefix(kind.as_str()).map(|rest| rest.trim_start().to_owned()).unwrap_or(text),
@@ -278,11 +307,15 @@ pub(crate) async fn errors(
                 status: span.status.code.as_str(),
                 error_type: summary.error_type,
                 error_message,
+                error_log,
                 score: hit.score,
             }
         })
         .collect();
-    Ok(Json(serde_json::json!({ "query": query, "results": results })))
+    // Log records that match but that no stored span holds (no trace context, or a span that
+    // never arrived).
+    let logs: Vec<LogResultDto> = log_hits.iter().map(|hit| LogResultDto::new(&hit.record, hit.score)).collect();
+    Ok(Json(serde_json::json!({ "query": query, "results": results, "logs": logs })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +341,7 @@ pub(crate) async fn similar(
                     let mut result = serde_json::to_value(SearchResultDto::new(
                         &found.span,
                         found.summary,
+                        None,
                         found.similarity,
                         found.similarity,
                     ))

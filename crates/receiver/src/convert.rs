@@ -1,12 +1,15 @@
-//! OTLP messages to model spans, validating each span on its own.
+//! OTLP messages to model spans and log records, validating each on its own.
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue as OtlpValue, KeyValue as OtlpKeyValue};
+use opentelemetry_proto::tonic::logs::v1 as otlp_logs;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 use semtrace_model::{
-    AnyValue, Attributes, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
+    AnyValue, Attributes, Event, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanId, SpanKind, Status,
+    StatusCode, TraceId,
 };
 
 use crate::ReceiverLimits;
@@ -14,21 +17,27 @@ use crate::ReceiverLimits;
 /// How many rejection reasons are spelled out in a partial-success message.
 const MAX_REASONS: usize = 5;
 
-/// The valid spans of a request, and what was wrong with the others.
-#[derive(Debug, Default)]
-pub struct Converted {
-    pub spans: Vec<Span>,
+/// The valid items (spans, log records) of a request, and what was wrong with the others.
+#[derive(Debug)]
+pub struct Converted<T = Span> {
+    pub accepted: Vec<T>,
     pub rejected: usize,
     reasons: Vec<String>,
+    /// What an item is called in messages: `span`, `log record`.
+    noun: &'static str,
 }
 
-impl Converted {
+impl<T> Converted<T> {
+    fn new(noun: &'static str) -> Self {
+        Converted { accepted: Vec::new(), rejected: 0, reasons: Vec::new(), noun }
+    }
+
     /// The partial-success message for the client: the first few reasons.
     pub fn rejection_message(&self) -> String {
         if self.rejected == 0 {
             return String::new();
         }
-        let mut message = format!("{} span(s) rejected: {}", self.rejected, self.reasons.join("; "));
+        let mut message = format!("{} {}(s) rejected: {}", self.rejected, self.noun, self.reasons.join("; "));
         if self.rejected > self.reasons.len() {
             message.push_str(&format!("; and {} more", self.rejected - self.reasons.len()));
         }
@@ -45,36 +54,14 @@ impl Converted {
 
 /// Converts every span of the request; invalid spans are counted and explained, not fatal.
 pub fn convert_request(request: ExportTraceServiceRequest, limits: &ReceiverLimits) -> Converted {
-    let mut converted = Converted::default();
+    let mut converted = Converted::new("span");
     for (resource_idx, resource_spans) in request.resource_spans.into_iter().enumerate() {
-        let resource = Arc::new(match resource_spans.resource {
-            Some(resource) => {
-                let (attributes, dropped) = convert_attributes(resource.attributes, limits);
-                Resource {
-                    attributes,
-                    dropped_attributes_count: resource.dropped_attributes_count.saturating_add(dropped),
-                    schema_url: resource_spans.schema_url,
-                }
-            }
-            None => Resource { schema_url: resource_spans.schema_url, ..Resource::default() },
-        });
+        let resource = convert_resource(resource_spans.resource, resource_spans.schema_url, limits);
         for (scope_idx, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
-            let scope = Arc::new(match scope_spans.scope {
-                Some(scope) => {
-                    let (attributes, dropped) = convert_attributes(scope.attributes, limits);
-                    Scope {
-                        name: scope.name,
-                        version: scope.version,
-                        attributes,
-                        dropped_attributes_count: scope.dropped_attributes_count.saturating_add(dropped),
-                        schema_url: scope_spans.schema_url,
-                    }
-                }
-                None => Scope { schema_url: scope_spans.schema_url, ..Scope::default() },
-            });
+            let scope = convert_scope(scope_spans.scope, scope_spans.schema_url, limits);
             for (span_idx, span) in scope_spans.spans.into_iter().enumerate() {
                 match convert_span(span, &resource, &scope, limits) {
-                    Ok(span) => converted.spans.push(span),
+                    Ok(span) => converted.accepted.push(span),
                     Err(reason) => converted.reject(format!(
                         "resourceSpans[{resource_idx}].scopeSpans[{scope_idx}].spans[{span_idx}]: {reason}"
                     )),
@@ -83,6 +70,108 @@ pub fn convert_request(request: ExportTraceServiceRequest, limits: &ReceiverLimi
         }
     }
     converted
+}
+
+/// Converts every log record of the request; invalid records are counted and explained.
+pub fn convert_logs_request(request: ExportLogsServiceRequest, limits: &ReceiverLimits) -> Converted<LogRecord> {
+    let mut converted = Converted::new("log record");
+    for (resource_idx, resource_logs) in request.resource_logs.into_iter().enumerate() {
+        let resource = convert_resource(resource_logs.resource, resource_logs.schema_url, limits);
+        for (scope_idx, scope_logs) in resource_logs.scope_logs.into_iter().enumerate() {
+            let scope = convert_scope(scope_logs.scope, scope_logs.schema_url, limits);
+            for (record_idx, record) in scope_logs.log_records.into_iter().enumerate() {
+                match convert_log(record, &resource, &scope, limits) {
+                    Ok(record) => converted.accepted.push(record),
+                    Err(reason) => converted.reject(format!(
+                        "resourceLogs[{resource_idx}].scopeLogs[{scope_idx}].logRecords[{record_idx}]: {reason}"
+                    )),
+                }
+            }
+        }
+    }
+    converted
+}
+
+fn convert_resource(
+    resource: Option<opentelemetry_proto::tonic::resource::v1::Resource>,
+    schema_url: String,
+    limits: &ReceiverLimits,
+) -> Arc<Resource> {
+    Arc::new(match resource {
+        Some(resource) => {
+            let (attributes, dropped) = convert_attributes(resource.attributes, limits);
+            Resource {
+                attributes,
+                dropped_attributes_count: resource.dropped_attributes_count.saturating_add(dropped),
+                schema_url,
+            }
+        }
+        None => Resource { schema_url, ..Resource::default() },
+    })
+}
+
+fn convert_scope(
+    scope: Option<opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+    schema_url: String,
+    limits: &ReceiverLimits,
+) -> Arc<Scope> {
+    Arc::new(match scope {
+        Some(scope) => {
+            let (attributes, dropped) = convert_attributes(scope.attributes, limits);
+            Scope {
+                name: scope.name,
+                version: scope.version,
+                attributes,
+                dropped_attributes_count: scope.dropped_attributes_count.saturating_add(dropped),
+                schema_url,
+            }
+        }
+        None => Scope { schema_url, ..Scope::default() },
+    })
+}
+
+/// A log record: trace context is optional (empty or all-zero ids mean none), but ids that are
+/// present must be well formed, and a span id needs a trace id.
+fn convert_log(
+    record: otlp_logs::LogRecord,
+    resource: &Arc<Resource>,
+    scope: &Arc<Scope>,
+    limits: &ReceiverLimits,
+) -> Result<LogRecord, String> {
+    let unset = |bytes: &[u8]| bytes.iter().all(|byte| *byte == 0);
+    let trace_id = match record.trace_id.as_slice() {
+        bytes if unset(bytes) && (bytes.is_empty() || bytes.len() == TraceId::LEN) => None,
+        bytes => Some(TraceId::from_slice(bytes).map_err(|err| err.to_string())?),
+    };
+    let span_id = match record.span_id.as_slice() {
+        bytes if unset(bytes) && (bytes.is_empty() || bytes.len() == SpanId::LEN) => None,
+        bytes => Some(SpanId::from_slice(bytes).map_err(|err| err.to_string())?),
+    };
+    if span_id.is_some() && trace_id.is_none() {
+        return Err("a span id without a trace id".to_owned());
+    }
+    if record.time_unix_nano == 0 && record.observed_time_unix_nano == 0 {
+        return Err("time_unix_nano or observed_time_unix_nano is required".to_owned());
+    }
+    if !(0..=24).contains(&record.severity_number) {
+        return Err(format!("severity_number {} is not between 0 and 24", record.severity_number));
+    }
+    let (attributes, dropped) = convert_attributes(record.attributes, limits);
+    Ok(LogRecord {
+        time_unix_nano: record.time_unix_nano,
+        observed_time_unix_nano: record.observed_time_unix_nano,
+        severity_number: record.severity_number,
+        severity_text: record.severity_text,
+        body: convert_value(record.body, limits),
+        attributes,
+        dropped_attributes_count: record.dropped_attributes_count.saturating_add(dropped),
+        flags: record.flags,
+        trace_id,
+        span_id,
+        event_name: record.event_name,
+        resource: resource.clone(),
+        scope: scope.clone(),
+    })
 }
 
 fn convert_span(
@@ -250,7 +339,7 @@ mod tests {
     /// Converts a request with one bad span among good ones; returns the rejection message.
     fn check_rejected(bad: otlp::Span, expected_reason: &str) {
         let converted = convert_request(request(vec![valid_span(1), bad, valid_span(3)]), &ReceiverLimits::default());
-        assert_eq!(converted.spans.len(), 2, "the valid spans are kept");
+        assert_eq!(converted.accepted.len(), 2, "the valid spans are kept");
         assert_eq!(converted.rejected, 1);
         let message = converted.rejection_message();
         assert!(message.contains(expected_reason), "{message:?} should contain {expected_reason:?}");
@@ -274,7 +363,7 @@ mod tests {
             request(vec![otlp::Span { parent_span_id: vec![0; 8], ..valid_span(1) }]),
             &ReceiverLimits::default(),
         );
-        let span = &converted.spans[0];
+        let span = &converted.accepted[0];
         assert_eq!(span.parent_span_id, None);
         assert_eq!(span.service_name(), "checkout");
         assert_eq!(converted.rejection_message(), "");
@@ -289,7 +378,7 @@ mod tests {
             ..valid_span(1)
         };
         let converted = convert_request(request(vec![span]), &limits);
-        let span = &converted.spans[0];
+        let span = &converted.accepted[0];
         assert_eq!(span.attributes.len(), 2);
         assert_eq!(span.attributes.get_str("a"), Some("héll"), "cut on a character boundary");
         assert_eq!(span.dropped_attributes_count, 2, "one dropped by the client, one here");

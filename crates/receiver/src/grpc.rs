@@ -1,4 +1,5 @@
-//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` and
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export`, sharing one decode limit.
 //!
 //! tonic reads and decodes a message before the service sees it, so the service cannot reserve
 //! the message's memory first, as the HTTP receiver does. An interceptor, which runs on the
@@ -7,10 +8,10 @@
 //! released once the decoded request holds its pipeline reservation. Memory being decoded is so
 //! bounded by permits × `max_decompressed_bytes`.
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use std::sync::Arc;
 
 use prost::Message;
@@ -22,27 +23,43 @@ use tonic::service::Interceptor;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{convert_request, ReceiverLimits};
+use crate::http::{count_accepted, count_received, Logs, Signal, Traces};
+use crate::ReceiverLimits;
 
-/// The gRPC trace service: validates, then waits for the pipeline's commit before answering.
-pub struct TraceReceiver {
+/// A gRPC OTLP service (traces or logs): validates, then waits for the pipeline's commit
+/// before answering.
+pub struct Receiver<S> {
     pipeline: Pipeline,
     limits: ReceiverLimits,
+    signal: std::marker::PhantomData<S>,
 }
 
-/// The tonic service, accepting and sending gzip, with the decoded-size limit applied and the
-/// number of messages decoded at once bounded.
-pub fn grpc_service(
-    pipeline: Pipeline,
-    limits: ReceiverLimits,
-) -> InterceptedService<TraceServiceServer<TraceReceiver>, DecodeLimit> {
+pub type TraceReceiver = Receiver<Traces>;
+pub type LogsReceiver = Receiver<Logs>;
+
+/// The tonic services, traces and logs, accepting and sending gzip, with the decoded-size limit
+/// applied and the number of messages decoded at once (by both together) bounded.
+pub struct GrpcServices {
+    pub traces: InterceptedService<TraceServiceServer<TraceReceiver>, DecodeLimit>,
+    pub logs: InterceptedService<LogsServiceServer<LogsReceiver>, DecodeLimit>,
+}
+
+pub fn grpc_services(pipeline: Pipeline, limits: ReceiverLimits) -> GrpcServices {
     let max_message = limits.max_decompressed_bytes;
-    let decoding = Arc::new(Semaphore::new(limits.max_concurrent_grpc_decodes.max(1)));
-    let service = TraceServiceServer::new(TraceReceiver { pipeline, limits })
+    let limit = DecodeLimit { decoding: Arc::new(Semaphore::new(limits.max_concurrent_grpc_decodes.max(1))) };
+    let traces = TraceServiceServer::new(Receiver {
+        pipeline: pipeline.clone(),
+        limits: limits.clone(),
+        signal: std::marker::PhantomData,
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(max_message);
+    let logs = LogsServiceServer::new(Receiver { pipeline, limits, signal: std::marker::PhantomData })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message);
-    InterceptedService::new(service, DecodeLimit { decoding })
+    GrpcServices { traces: InterceptedService::new(traces, limit.clone()), logs: InterceptedService::new(logs, limit) }
 }
 
 /// Admits a call to be read and decoded while fewer than `max_concurrent_grpc_decodes` are.
@@ -77,38 +94,49 @@ impl Interceptor for DecodeLimit {
     }
 }
 
-#[tonic::async_trait]
-impl TraceService for TraceReceiver {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+impl<S: Signal> Receiver<S> {
+    async fn export(&self, request: Request<S::Request>) -> Result<S::Response, Status> {
         let decode_permit = request.extensions().get::<DecodePermit>().cloned();
         let request = request.into_inner();
         // tonic has decoded the message already; the reservation holds its memory until the
         // answer, and refuses when requests in flight hold the budget.
         let reservation = self.pipeline.reserve(request.encoded_len()).map_err(status_of)?;
         drop(decode_permit);
-        let n_spans: usize =
-            request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
-        if n_spans > self.limits.max_spans_per_request {
+        let n_items = S::count(&request);
+        if n_items > self.limits.max_spans_per_request {
             return Err(Status::resource_exhausted(format!(
-                "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
+                "request holds {n_items} {}, more than the limit of {}; send smaller batches",
+                S::ITEMS,
                 self.limits.max_spans_per_request
             )));
         }
-        let converted = convert_request(request, &self.limits);
-        let n_accepted = converted.spans.len() as u64;
-        metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "grpc").increment(n_spans as u64);
-        metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "grpc")
-            .increment(converted.rejected as u64);
-        let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: converted.rejected as i64,
-            error_message: converted.rejection_message(),
-        });
-        self.pipeline.submit_reserved(converted.spans, Some(reservation)).await.map_err(status_of)?;
-        metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "grpc").increment(n_accepted);
-        Ok(Response::new(ExportTraceServiceResponse { partial_success }))
+        let converted = S::convert(request, &self.limits);
+        let n_accepted = converted.accepted.len() as u64;
+        count_received(S::LABEL, "grpc", n_accepted, converted.rejected);
+        let response = S::response(converted.rejected, converted.rejection_message());
+        S::submit(&self.pipeline, converted.accepted, reservation).await.map_err(status_of)?;
+        count_accepted(S::LABEL, "grpc", n_accepted);
+        Ok(response)
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for TraceReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        Receiver::export(self, request).await.map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        Receiver::export(self, request).await.map(Response::new)
     }
 }
 

@@ -1,4 +1,6 @@
-//! OTLP/HTTP: `POST /v1/traces` with protobuf or JSON bodies, optionally gzip-compressed.
+//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs` with protobuf or JSON bodies, optionally
+//! gzip-compressed. Both signals go through the same steps ([`Signal`]): memory reserved before
+//! the body is read, limits, validation item by item, and an answer only once committed.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -9,15 +11,102 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use semtrace_pipeline::{Pipeline, SubmitError};
+use semtrace_model::{LogRecord, Span};
+use semtrace_pipeline::{Pipeline, Reservation, SubmitError};
 
-use crate::{convert_request, Converted, ReceiverLimits};
+use crate::{convert_logs_request, convert_request, Converted, ReceiverLimits};
 
 pub const OTLP_TRACES_PATH: &str = "/v1/traces";
+pub const OTLP_LOGS_PATH: &str = "/v1/logs";
+
+/// What differs between OTLP signals on the way in; the rest of a request's life is shared.
+pub trait Signal: Send + Sync + 'static {
+    type Request: Message + Default + serde::de::DeserializeOwned + Send + 'static;
+    type Response: Message + serde::Serialize;
+    type Item: Send + 'static;
+    /// The request message's name, for errors: `ExportTraceServiceRequest`.
+    const REQUEST: &'static str;
+    /// What the items are called in errors: `spans`, `log records`.
+    const ITEMS: &'static str;
+    /// The `signal` label of receiver metrics.
+    const LABEL: &'static str;
+
+    fn count(request: &Self::Request) -> usize;
+    fn convert(request: Self::Request, limits: &ReceiverLimits) -> Converted<Self::Item>;
+    fn response(converted_rejected: usize, message: String) -> Self::Response;
+    fn submit(
+        pipeline: &Pipeline,
+        items: Vec<Self::Item>,
+        reservation: Reservation,
+    ) -> impl std::future::Future<Output = Result<(), SubmitError>> + Send;
+}
+
+/// `POST /v1/traces` and `TraceService/Export`.
+pub struct Traces;
+
+impl Signal for Traces {
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+    type Item = Span;
+    const REQUEST: &'static str = "ExportTraceServiceRequest";
+    const ITEMS: &'static str = "spans";
+    const LABEL: &'static str = "traces";
+
+    fn count(request: &Self::Request) -> usize {
+        request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum()
+    }
+
+    fn convert(request: Self::Request, limits: &ReceiverLimits) -> Converted<Span> {
+        convert_request(request, limits)
+    }
+
+    fn response(rejected: usize, error_message: String) -> Self::Response {
+        let partial_success =
+            (rejected > 0).then_some(ExportTracePartialSuccess { rejected_spans: rejected as i64, error_message });
+        ExportTraceServiceResponse { partial_success }
+    }
+
+    async fn submit(pipeline: &Pipeline, spans: Vec<Span>, reservation: Reservation) -> Result<(), SubmitError> {
+        pipeline.submit_reserved(spans, Some(reservation)).await
+    }
+}
+
+/// `POST /v1/logs` and `LogsService/Export`.
+pub struct Logs;
+
+impl Signal for Logs {
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+    type Item = LogRecord;
+    const REQUEST: &'static str = "ExportLogsServiceRequest";
+    const ITEMS: &'static str = "log records";
+    const LABEL: &'static str = "logs";
+
+    fn count(request: &Self::Request) -> usize {
+        request.resource_logs.iter().flat_map(|rl| &rl.scope_logs).map(|sl| sl.log_records.len()).sum()
+    }
+
+    fn convert(request: Self::Request, limits: &ReceiverLimits) -> Converted<LogRecord> {
+        convert_logs_request(request, limits)
+    }
+
+    fn response(rejected: usize, error_message: String) -> Self::Response {
+        let partial_success =
+            (rejected > 0).then_some(ExportLogsPartialSuccess { rejected_log_records: rejected as i64, error_message });
+        ExportLogsServiceResponse { partial_success }
+    }
+
+    async fn submit(pipeline: &Pipeline, logs: Vec<LogRecord>, reservation: Reservation) -> Result<(), SubmitError> {
+        pipeline.submit_logs_reserved(logs, Some(reservation)).await
+    }
+}
 
 /// Bodies at least this large are decoded on the blocking pool, off the async runtime.
 const INLINE_DECODE_MAX_BYTES: usize = 256 * 1024;
@@ -48,7 +137,8 @@ struct HttpState {
 /// The OTLP/HTTP router; serve it on the OTLP HTTP address (4318 by default).
 pub fn http_router(pipeline: Pipeline, limits: ReceiverLimits) -> Router {
     Router::new()
-        .route(OTLP_TRACES_PATH, post(export))
+        .route(OTLP_TRACES_PATH, post(export::<Traces>))
+        .route(OTLP_LOGS_PATH, post(export::<Logs>))
         // The body limit is applied in `export`, which answers with an OTLP status body.
         .layer(DefaultBodyLimit::disable())
         .with_state(Arc::new(HttpState { pipeline, limits }))
@@ -111,24 +201,24 @@ fn encode<T: Message>(
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn export(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
+async fn export<S: Signal>(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
     // Errors are answered in the request's format; JSON when the format itself is the problem.
     let format = match request_format(&headers) {
         Ok(format) => format,
         Err(refusal) => return refusal.into_response(Format::Json),
     };
-    match handle(&state, &headers, format, body).await {
+    match handle::<S>(&state, &headers, format, body).await {
         Ok(response) => encode(format, &response, serde_json::to_vec),
         Err(refusal) => refusal.into_response(format),
     }
 }
 
-async fn handle(
+async fn handle<S: Signal>(
     state: &HttpState,
     headers: &HeaderMap,
     format: Format,
     body: Body,
-) -> Result<ExportTraceServiceResponse, Refusal> {
+) -> Result<S::Response, Refusal> {
     let max_body = state.limits.max_body_bytes;
     // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
     let declared = bytes_len_hint(headers);
@@ -157,22 +247,35 @@ async fn handle(
     };
     let decoded_len = inflated_len.unwrap_or(bytes.len());
     reservation.grow_to(decoded_len).map_err(Refusal::from_submit)?;
-    let decode = move || decode(&bytes, inflated_len, format, &limits);
+    let decode = move || decode::<S>(&bytes, inflated_len, format, &limits);
     let converted = if decoded_len < INLINE_DECODE_MAX_BYTES { decode()? } else { blocking(decode).await? };
-    let n_accepted = converted.spans.len() as u64;
-    metrics::counter!("semtrace_receiver_spans_received_total", "protocol" => "http")
-        .increment(n_accepted + converted.rejected as u64);
-    metrics::counter!("semtrace_receiver_spans_rejected_total", "protocol" => "http")
-        .increment(converted.rejected as u64);
-    let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: converted.rejected as i64,
-        error_message: converted.rejection_message(),
-    });
-    // The reservation goes with the spans: released once they are written, even if this
+    let n_accepted = converted.accepted.len() as u64;
+    count_received(S::LABEL, "http", n_accepted, converted.rejected);
+    let response = S::response(converted.rejected, converted.rejection_message());
+    // The reservation goes with the items: released once they are written, even if this
     // client has gone away meanwhile.
-    state.pipeline.submit_reserved(converted.spans, Some(reservation)).await.map_err(Refusal::from_submit)?;
-    metrics::counter!("semtrace_receiver_spans_accepted_total", "protocol" => "http").increment(n_accepted);
-    Ok(ExportTraceServiceResponse { partial_success })
+    S::submit(&state.pipeline, converted.accepted, reservation).await.map_err(Refusal::from_submit)?;
+    count_accepted(S::LABEL, "http", n_accepted);
+    Ok(response)
+}
+
+/// Items of a signal received (valid or not) and rejected. Spans keep their metric names;
+/// other signals are named after themselves (`semtrace_receiver_logs_received_total`).
+pub(crate) fn count_received(signal: &'static str, protocol: &'static str, accepted: u64, rejected: usize) {
+    let (received, rejected_name) = match signal {
+        "traces" => ("semtrace_receiver_spans_received_total", "semtrace_receiver_spans_rejected_total"),
+        _ => ("semtrace_receiver_log_records_received_total", "semtrace_receiver_log_records_rejected_total"),
+    };
+    metrics::counter!(received, "protocol" => protocol).increment(accepted + rejected as u64);
+    metrics::counter!(rejected_name, "protocol" => protocol).increment(rejected as u64);
+}
+
+pub(crate) fn count_accepted(signal: &'static str, protocol: &'static str, accepted: u64) {
+    let name = match signal {
+        "traces" => "semtrace_receiver_spans_accepted_total",
+        _ => "semtrace_receiver_log_records_accepted_total",
+    };
+    metrics::counter!(name, "protocol" => protocol).increment(accepted);
 }
 
 /// Reads a body to its end (at most `limit` bytes), keeping nothing.
@@ -225,14 +328,14 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> +
     })?
 }
 
-/// A body into spans. `inflated_len`: the body is gzip, inflating to this many bytes (measured
+/// A body into items. `inflated_len`: the body is gzip, inflating to this many bytes (measured
 /// by [`inflated_len`]).
-fn decode(
+fn decode<S: Signal>(
     bytes: &[u8],
     inflated_len: Option<usize>,
     format: Format,
     limits: &ReceiverLimits,
-) -> Result<Converted, Refusal> {
+) -> Result<Converted<S::Item>, Refusal> {
     let inflated;
     let raw: &[u8] = match inflated_len {
         Some(len) => {
@@ -242,21 +345,20 @@ fn decode(
         None => bytes,
     };
     let request = match format {
-        Format::Protobuf => ExportTraceServiceRequest::decode(raw).map_err(|err| {
-            Refusal::bad_request(format!("body is not a valid OTLP ExportTraceServiceRequest protobuf: {err}"))
-        }),
-        Format::Json => serde_json::from_slice(raw).map_err(|err| {
-            Refusal::bad_request(format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {err}"))
-        }),
+        Format::Protobuf => S::Request::decode(raw)
+            .map_err(|err| Refusal::bad_request(format!("body is not a valid OTLP {} protobuf: {err}", S::REQUEST))),
+        Format::Json => serde_json::from_slice::<S::Request>(raw)
+            .map_err(|err| Refusal::bad_request(format!("body is not a valid OTLP/JSON {}: {err}", S::REQUEST))),
     }?;
-    let n_spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
-    if n_spans > limits.max_spans_per_request {
+    let n_items = S::count(&request);
+    if n_items > limits.max_spans_per_request {
         return Err(Refusal::too_large(format!(
-            "request holds {n_spans} spans, more than the limit of {}; send smaller batches",
+            "request holds {n_items} {}, more than the limit of {}; send smaller batches",
+            S::ITEMS,
             limits.max_spans_per_request
         )));
     }
-    Ok(convert_request(request, limits))
+    Ok(S::convert(request, limits))
 }
 
 /// An OTLP/HTTP request body (protobuf or JSON, gzip or not) into valid spans, exactly as
@@ -265,7 +367,19 @@ fn decode(
 pub fn decode_export(body: &[u8], json: bool, gzip: bool, limits: &ReceiverLimits) -> Result<Converted, String> {
     let format = if json { Format::Json } else { Format::Protobuf };
     let inflated_len = gzip.then(|| inflated_len(body, limits.max_decompressed_bytes)).transpose();
-    inflated_len.and_then(|len| decode(body, len, format, limits)).map_err(|refusal| refusal.message)
+    inflated_len.and_then(|len| decode::<Traces>(body, len, format, limits)).map_err(|refusal| refusal.message)
+}
+
+/// [`decode_export`] for `POST /v1/logs` bodies.
+pub fn decode_logs_export(
+    body: &[u8],
+    json: bool,
+    gzip: bool,
+    limits: &ReceiverLimits,
+) -> Result<Converted<LogRecord>, String> {
+    let format = if json { Format::Json } else { Format::Protobuf };
+    let inflated_len = gzip.then(|| inflated_len(body, limits.max_decompressed_bytes)).transpose();
+    inflated_len.and_then(|len| decode::<Logs>(body, len, format, limits)).map_err(|refusal| refusal.message)
 }
 
 /// How many bytes a gzip body inflates to, counted into a small scratch buffer and stopping as

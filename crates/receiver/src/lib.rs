@@ -1,15 +1,17 @@
-//! OTLP receivers: gRPC (`TraceService/Export`, tonic) and HTTP (`POST /v1/traces`, axum, protobuf
-//! and JSON, gzip). They decode, check limits, validate span by span, and hand valid spans to the
-//! [`semtrace_pipeline::Pipeline`]; they answer only once the pipeline says the spans are committed.
+//! OTLP receivers for traces and logs: gRPC (`TraceService/Export`, `LogsService/Export`, tonic)
+//! and HTTP (`POST /v1/traces`, `POST /v1/logs`, axum, protobuf and JSON, gzip). They decode,
+//! check limits, validate item by item, and hand valid spans and log records to the
+//! [`semtrace_pipeline::Pipeline`]; they answer only once the pipeline says they are committed.
 //!
-//! API boundary: OTLP types do not leave this crate; what goes on is `semtrace_model::Span`.
+//! API boundary: OTLP types do not leave this crate; what goes on is `semtrace_model::Span` and
+//! `semtrace_model::LogRecord`.
 
 mod convert;
 mod grpc;
 mod http;
 mod limits;
 
-pub use convert::{convert_request, Converted};
-pub use grpc::{grpc_service, TraceReceiver};
-pub use http::{decode_export, http_router, OTLP_TRACES_PATH};
+pub use convert::{convert_logs_request, convert_request, Converted};
+pub use grpc::{grpc_services, GrpcServices, LogsReceiver, Receiver, TraceReceiver};
+pub use http::{decode_export, decode_logs_export, http_router, OTLP_LOGS_PATH, OTLP_TRACES_PATH};
 pub use limits::ReceiverLimits;

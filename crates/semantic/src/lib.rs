@@ -137,7 +137,10 @@ pub struct SearchHit {
     pub similarity: f32,
     /// The ranking score (equal to `similarity` in semantic ranking).
     pub score: f32,
+    /// Read with the log records joined to the span, as its template was.
     pub summary: SpanSummary,
+    /// The most severe log line told about the span (`semtrace_summary::error_log`).
+    pub error_log: Option<String>,
 }
 
 /// A trace found similar to another.
@@ -282,12 +285,15 @@ impl Semantic {
         let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id).collect();
         let scores: HashMap<i64, (f32, f32)> = ranked.iter().map(|(id, sim, score)| (*id, (*sim, *score))).collect();
         let hits = self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;
+        let mut logs = joined_logs(&*self.store, hits.iter().map(|hit| &hit.span)).await?;
         let hits = hits
             .into_iter()
             .map(|hit| {
                 let (similarity, score) = hit.template_id.and_then(|id| scores.get(&id).copied()).unwrap_or((0.0, 0.0));
-                let summary = semtrace_summary::summarize(&hit.span);
-                SearchHit { span: hit.span, similarity, score, summary }
+                let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
+                let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
+                let error_log = semtrace_summary::error_log(&hit.span, &logs);
+                SearchHit { span: hit.span, similarity, score, summary, error_log }
             })
             .collect();
         Ok(SearchResults { intent, hits })
@@ -321,16 +327,36 @@ impl Semantic {
         let filter = SpanFilter { exclude_trace: Some(trace_id), ..Default::default() };
         let candidates = self.store.spans_of_templates(&ids, &filter, limit.saturating_mul(4).max(20), true).await?;
         let mut similar = Vec::with_capacity(candidates.len());
+        let mut logs = joined_logs(&*self.store, candidates.iter().map(|hit| &hit.span)).await?;
         for hit in candidates {
             let Some(vector) = self.trace_vector(hit.span.trace_id).await? else { continue };
             let similarity = index::dot(&centroid, &vector);
-            let summary = semtrace_summary::summarize(&hit.span);
+            let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
+            let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
             similar.push(SimilarTrace { trace_id: hit.span.trace_id, similarity, span: hit.span, summary });
         }
         similar.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
         similar.truncate(limit);
         Ok(Some(similar))
     }
+}
+
+/// The log records joined to each span (span evidence), by span.
+pub async fn joined_logs<'a>(
+    store: &dyn Store,
+    spans: impl Iterator<Item = &'a Span>,
+) -> Result<HashMap<(TraceId, semtrace_model::SpanId), Vec<semtrace_model::LogRecord>>, StoreError> {
+    let keys: Vec<_> = spans.map(|span| (span.trace_id, span.span_id)).collect();
+    let mut by_span: HashMap<_, Vec<_>> = HashMap::new();
+    if keys.is_empty() {
+        return Ok(by_span);
+    }
+    for record in store.joined_logs(&keys).await? {
+        if let Some(key) = record.span_key() {
+            by_span.entry(key).or_default().push(record);
+        }
+    }
+    Ok(by_span)
 }
 
 #[cfg(test)]

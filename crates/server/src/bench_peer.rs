@@ -65,7 +65,7 @@ pub async fn peer(args: PeerArgs) -> anyhow::Result<()> {
     let limits = semtrace_receiver::ReceiverLimits::default();
     let mut take = |traces: usize| -> Vec<Span> {
         let (request, _) = generator.request(traces);
-        semtrace_receiver::convert_request(request, &limits).spans
+        semtrace_receiver::convert_request(request, &limits).accepted
     };
     let mut spans = Vec::with_capacity(args.spans + 1000);
     while spans.len() < args.spans {

@@ -28,6 +28,23 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub semantic: SemanticSettings,
     pub postgres: PostgresSettings,
+    pub logs: LogsSettings,
+}
+
+/// OTLP log records and how they join spans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsSettings {
+    /// Seconds a severe log record with trace context waits for its span to arrive (1–86400);
+    /// past it the record stays stored and searchable but is not evidence of its span, and
+    /// `semtrace_logs_join_missed_total` counts it.
+    pub join_window_seconds: u32,
+}
+
+impl Default for LogsSettings {
+    fn default() -> Self {
+        LogsSettings { join_window_seconds: 300 }
+    }
 }
 
 /// The PostgreSQL backend's own settings (the connection string is the seeds' field).
@@ -306,6 +323,7 @@ impl Config {
         .context("pipeline.max_inflight_bytes must be at least limits.max_decompressed_bytes")?;
         check_range("postgres.pool_size", self.postgres.pool_size.into(), 2, 256)?;
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
+        check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
         check_range(

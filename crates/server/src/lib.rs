@@ -33,6 +33,7 @@ pub struct RunningServer {
     listeners: JoinSet<anyhow::Result<()>>,
     pipeline_task: semtrace_pipeline::PipelineTask,
     indexer: Option<semtrace_semantic::Indexer>,
+    joiner: tokio::task::JoinHandle<()>,
 }
 
 /// The process-wide Prometheus recorder (metrics macros report to one global recorder).
@@ -91,8 +92,19 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     };
     let mut listeners = JoinSet::new();
 
+    // Severe log records join their spans in the background, whichever arrives first.
+    let joins = Arc::new(semtrace_pipeline::join::JoinStatus::default());
+    let join_config = semtrace_pipeline::join::JoinConfig {
+        window: std::time::Duration::from_secs(config.logs.join_window_seconds.into()),
+        ..Default::default()
+    };
+    let joiner =
+        tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), stop.subscribe()));
+
+    let grpc_services = semtrace_receiver::grpc_services(pipeline.clone(), limits.clone());
     let grpc = tonic::transport::Server::builder()
-        .add_service(semtrace_receiver::grpc_service(pipeline.clone(), limits.clone()))
+        .add_service(grpc_services.traces)
+        .add_service(grpc_services.logs)
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(grpc_listener), stop_signal());
     listeners.spawn(async move { grpc.await.context("OTLP/gRPC server failed") });
 
@@ -107,12 +119,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         started,
         semantic,
         similarity_threshold: config.otel_storage.similarity_threshold as f32,
+        joins: Some(joins),
     });
     let api = axum::serve(api_listener, api).with_graceful_shutdown(stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });
 
     tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, storage = ?config.storage, data_dir = %config.server.data_dir.display(), "semtrace is listening");
-    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task, indexer })
+    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task, indexer, joiner })
 }
 
 /// Opens the configured store, creating or migrating its schema.
@@ -183,6 +196,9 @@ impl RunningServer {
         }
         // Every pipeline sender lived in the servers just stopped: the batcher drains and exits.
         self.pipeline_task.shutdown().await;
+        if let Err(err) = (&mut self.joiner).await {
+            tracing::error!(%err, "the log joiner task failed");
+        }
         if let Some(indexer) = self.indexer.take() {
             let _ = tokio::task::spawn_blocking(move || indexer.shutdown()).await;
         }

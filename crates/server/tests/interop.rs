@@ -27,11 +27,9 @@ fn python() -> PathBuf {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_spans_come_back_with_every_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path(), |_| {}).await;
-    let script = workspace_root().join("tests/interop/otel_sdk_export.py");
+/// Runs a script of `tests/interop` against the server's OTLP endpoints; returns what it printed.
+async fn run_script(name: &str, server: &common::TestServer) -> Value {
+    let script = workspace_root().join("tests/interop").join(name);
     let python = python();
     let (grpc, http) = (server.otlp_grpc.clone(), server.otlp_http.clone());
     let output = tokio::task::spawn_blocking(move || {
@@ -42,10 +40,17 @@ async fn python_sdk_spans_come_back_with_every_field() {
     .expect("python runs");
     assert!(
         output.status.success(),
-        "the Python SDK exporter failed (install tests/interop/requirements.txt; see README):\n{}",
+        "{name}: the Python SDK exporter failed (install tests/interop/requirements.txt; see README):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let sent: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_spans_come_back_with_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let sent = run_script("otel_sdk_export.py", &server).await;
 
     for (protocol, service) in [("grpc", "py-grpc"), ("http", "py-http")] {
         let spans = sent[protocol].as_array().unwrap();
@@ -99,5 +104,67 @@ async fn python_sdk_spans_come_back_with_every_field() {
         assert_eq!(client["events"][0]["name"], "exception");
         assert_eq!(client["events"][0]["attributes"]["exception.type"], "TimeoutError");
     }
+    server.server.shutdown().await.unwrap();
+}
+
+/// Log records sent by Python's `logging` through the SDK's LoggingHandler (gRPC and HTTP, gzip),
+/// before their span: stored, listed under their span, joined as its evidence (the span, status
+/// unset, reads as failed), found by error search; a record without trace context is stored
+/// and found by error search on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_log_records_join_their_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let sent = run_script("otel_sdk_logs.py", &server).await;
+    for protocol in ["grpc", "http"] {
+        let expected = &sent[protocol];
+        let (trace_id, span_id) = (expected["trace_id"].as_str().unwrap(), expected["span_id"].as_str().unwrap());
+        // The joiner runs in the background: wait for the span to read as failed.
+        let mut span = Value::Null;
+        for _ in 0..100 {
+            let (status, trace) = get_json(&format!("{}/api/v1/traces/{trace_id}", server.api)).await;
+            assert_eq!(status, 200, "{protocol}: trace {trace_id} is stored");
+            span = trace["spans"].as_array().unwrap().iter().find(|span| span["span_id"] == span_id).unwrap().clone();
+            if span["failed"] == true {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(span["status"], "UNSET", "{protocol}: the status stays as the SDK sent it");
+        assert_eq!(span["failed"], true, "{protocol}: an ERROR record about the span makes it failed: {span}");
+        assert_eq!(span["error_log"], expected["error_line"], "{protocol}");
+        let logs = span["logs"].as_array().unwrap();
+        assert_eq!(logs.len(), 2, "{protocol}: both records are listed under their span: {logs:?}");
+        assert_eq!(logs[0]["severity_text"], "INFO");
+        assert_eq!(logs[1]["severity_text"], "ERROR");
+        assert_eq!(logs[1]["severity_number"], 17);
+        assert_eq!(logs[1]["body"], expected["error_line"]);
+        assert_eq!(logs[1]["trace_id"], trace_id);
+        assert!(
+            logs[1]["attributes"]["code.function"].is_string()
+                || logs[1]["attributes"]["code.function.name"].is_string(),
+            "{protocol}: the handler's attributes are kept: {}",
+            logs[1]
+        );
+
+        let (status, errors) = get_json(&format!("{}/api/v1/errors?q=thingListResult", server.api)).await;
+        assert_eq!(status, 200);
+        let found = errors["results"].as_array().unwrap();
+        assert!(
+            found.iter().any(|hit| hit["span_id"] == span_id && hit["error_log"] == expected["error_line"]),
+            "{protocol}: error search finds the span through its record: {errors}"
+        );
+        let quota = expected["quota_line"].as_str().unwrap();
+        let service = if protocol == "grpc" { "py-logs-grpc" } else { "py-logs-http" };
+        let (_, errors) = get_json(&format!("{}/api/v1/errors?q=disk+quota&service={service}", server.api)).await;
+        let logs = errors["logs"].as_array().unwrap();
+        assert!(
+            logs.len() == 1 && logs[0]["body"] == quota && logs[0]["trace_id"].is_null(),
+            "{protocol}: the record without trace context is found alone: {errors}"
+        );
+    }
+    let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["logs_joined"], 2, "{health}");
+    assert_eq!(health["logs_join_waiting"], 0, "{health}");
     server.server.shutdown().await.unwrap();
 }

@@ -10,6 +10,7 @@
 //!
 //! Spans are partitioned by day of start time; `retention_days` drops whole partitions.
 
+mod logs;
 mod read;
 mod schema;
 mod sql;
@@ -21,9 +22,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use semtrace_model::{Trace, TraceId};
+use semtrace_model::{LogRecord, SpanId, Trace, TraceId};
 use semtrace_store::{
-    Operation, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats, TemplateVector, WriteOutcome,
+    JoinDecisions, LogHit, Operation, PendingLog, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats,
+    TemplateVector, WriteOutcome,
 };
 use tokio_postgres::NoTls;
 
@@ -365,6 +367,40 @@ impl Store for PostgresStore {
     async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError> {
         let client = self.client().await?;
         read::search_errors(&client, query, filter, limit).await
+    }
+
+    async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {
+        if logs.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        let rows = semtrace_store::row::encode_logs(logs);
+        let mut client = self.client().await?;
+        logs::write(&mut client, &self.caches, &rows, semtrace_store::now_ns()).await
+    }
+
+    async fn pending_log_joins(&self, after_id: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
+        let client = self.client().await?;
+        logs::pending(&client, after_id, limit).await
+    }
+
+    async fn finish_log_joins(&self, decisions: &JoinDecisions) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        logs::finish(&mut client, &self.caches, decisions).await
+    }
+
+    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+        let client = self.client().await?;
+        logs::joined(&client, spans).await
+    }
+
+    async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {
+        let client = self.client().await?;
+        logs::of_trace(&client, trace_id).await
+    }
+
+    async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError> {
+        let client = self.client().await?;
+        logs::search(&client, query, filter, limit).await
     }
 
     async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {

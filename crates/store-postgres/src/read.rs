@@ -371,19 +371,42 @@ pub(crate) async fn search_errors(
             .map_err(internal)?;
         return hits(client, rows.iter().map(|row| key(row, 0.0)).collect()).await;
     }
-    let statement = client
+    // Spans matched by their own error text, and spans matched by the severe log records about
+    // them; each list ranked, then merged.
+    let by_span = client
         .prepare_cached(&format!(
-            "SELECT s.trace_id, s.span_id, s.start_time, ts_rank(s.error_tsv, q)::float8 AS rank
+            "SELECT s.trace_id, s.span_id, s.start_time, ts_rank(s.error_tsv, q)::float8 AS rank, s.start_ns
              FROM spans s, to_tsquery('simple', $1) q
              WHERE s.error_text IS NOT NULL AND s.error_tsv @@ q AND {FILTER_SQL}
              ORDER BY rank DESC, s.start_time DESC LIMIT $9"
         ))
         .await
         .map_err(internal)?;
+    let by_log = client
+        .prepare_cached(&format!(
+            "SELECT s.trace_id, s.span_id, s.start_time, ts_rank(l.error_tsv, q)::float8 AS rank, s.start_ns
+             FROM logs l JOIN spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id,
+                  to_tsquery('simple', $1) q
+             WHERE l.error_text IS NOT NULL AND l.error_tsv @@ q AND {FILTER_SQL}
+             ORDER BY rank DESC, s.start_time DESC LIMIT $9"
+        ))
+        .await
+        .map_err(internal)?;
     // Every word first; when nothing has them all, any word, ranked.
-    let mut rows = client.query(&statement, &bound.params(&words.join(" & "), &limit)).await.map_err(internal)?;
-    if rows.is_empty() && words.len() > 1 {
-        rows = client.query(&statement, &bound.params(&words.join(" | "), &limit)).await.map_err(internal)?;
+    let mut ranked = Vec::new();
+    for joiner in [" & ", " | "] {
+        if joiner == " | " && (!ranked.is_empty() || words.len() < 2) {
+            break;
+        }
+        let terms = words.join(joiner);
+        let mut found = Vec::new();
+        for statement in [&by_span, &by_log] {
+            for row in client.query(statement, &bound.params(&terms, &limit)).await.map_err(internal)? {
+                let key: Key = (row.get(0), row.get(1), row.get(2));
+                found.push((key, row.get::<_, f64>(3), row.get::<_, i64>(4)));
+            }
+        }
+        ranked = semtrace_store::merge_ranked(found, limit as usize);
     }
-    hits(client, rows.iter().map(|row| key(row, row.get(3))).collect()).await
+    hits(client, ranked).await
 }

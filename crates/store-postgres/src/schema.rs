@@ -115,6 +115,35 @@ const MIGRATIONS: &[&str] = &[
     r#"
     UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
     "#,
+    // 4: OTLP log records. Severe ones with trace context wait (join_state 1) for the joiner,
+    // which makes them evidence of their span (2) or gives up after the join window (3);
+    // the others need no join (0).
+    r#"
+    CREATE TABLE logs (
+        id bigserial PRIMARY KEY,
+        key bytea NOT NULL UNIQUE,              -- 16 bytes, stable hash of the record: idempotent writes
+        trace_id bytea,                         -- NULL without trace context
+        span_id bytea,
+        time_ns bigint NOT NULL,                -- when it happened (else when observed)
+        received_ns bigint NOT NULL,            -- when semtrace stored it: the join window counts from here
+        severity_number smallint NOT NULL,
+        severe boolean NOT NULL,                -- WARN or above, or an exception: error search finds it
+        service text NOT NULL,
+        record text NOT NULL,                   -- JSON of the record (semtrace_model::LogRecord) without resource and scope
+        resource_id bigint NOT NULL,
+        scope_id bigint NOT NULL,
+        join_state smallint NOT NULL,           -- 0 no join, 1 waiting, 2 joined its span, 3 missed
+        error_type text,
+        error_text text,
+        error_tsv tsvector GENERATED ALWAYS AS (CASE WHEN error_text IS NULL THEN NULL ELSE
+            setweight(to_tsvector('simple', regexp_replace(coalesce(error_type, ''), '[^[:alnum:]]+', ' ', 'g')), 'A')
+            || setweight(to_tsvector('simple', regexp_replace(error_text, '[^[:alnum:]]+', ' ', 'g')), 'B') END) STORED
+    );
+    CREATE INDEX logs_span ON logs (trace_id, span_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX logs_waiting ON logs (id) WHERE join_state = 1;
+    CREATE INDEX logs_service_time ON logs (service, time_ns);
+    CREATE INDEX logs_errors ON logs USING gin (error_tsv) WHERE error_text IS NOT NULL;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

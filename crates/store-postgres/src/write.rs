@@ -25,8 +25,8 @@ const PARTITION_LOCK: i64 = 0x7365_6d74_7061_7274;
 #[derive(Default)]
 pub(crate) struct Caches {
     operations: Mutex<HashSet<(String, String, i16)>>,
-    resources: Mutex<HashMap<i64, i64>>,
-    scopes: Mutex<HashMap<i64, i64>>,
+    pub(crate) resources: Mutex<HashMap<i64, i64>>,
+    pub(crate) scopes: Mutex<HashMap<i64, i64>>,
     templates: Mutex<HashMap<i64, i64>>,
     template_services: Mutex<HashSet<(i64, String)>>,
     /// Days (since the epoch) whose partition exists.
@@ -67,12 +67,21 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
     let days: HashSet<i64> = rows.iter().map(|row| sql::day_of(row.start_ns)).collect();
     ensure_partitions(client, caches, days).await?;
     ensure_operations(client, caches, rows).await?;
+    let templates: Vec<TemplateOf<'_>> = rows
+        .iter()
+        .map(|row| TemplateOf {
+            hash: row.template_hash,
+            text: &row.template,
+            outcome: row.template_outcome,
+            service: &row.service,
+        })
+        .collect();
     let ids = Ids {
         resource: body_ids(client, &caches.resources, "resources", rows.iter().map(|row| &row.resource)).await?,
         scope: body_ids(client, &caches.scopes, "scopes", rows.iter().map(|row| &row.scope)).await?,
-        template: template_ids(client, caches, rows).await?,
+        template: template_ids(client, caches, &templates).await?,
     };
-    ensure_template_services(client, caches, rows, &ids.template).await?;
+    ensure_template_services(client, caches, &templates, &ids.template).await?;
 
     // Most batches hold only new spans: they are copied straight into `spans`. A batch holding a
     // span already stored (a client's retry) fails that copy on the primary key and goes through
@@ -368,7 +377,7 @@ async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -
 
 /// Ids of resource or scope bodies (JSON), creating the missing ones; by position. The spans of a
 /// batch share each distinct body (`encode_batch`), so each is hashed once.
-async fn body_ids<'a>(
+pub(crate) async fn body_ids<'a>(
     client: &Client,
     cache: &Mutex<HashMap<i64, i64>>,
     table: &str,
@@ -413,17 +422,30 @@ async fn body_ids<'a>(
         .collect()
 }
 
-async fn template_ids(client: &Client, caches: &Caches, rows: &[SpanRow]) -> Result<Vec<i64>, StoreError> {
-    let missing: HashMap<i64, &SpanRow> = {
+/// A span's template and service, as the template tables need them.
+pub(crate) struct TemplateOf<'a> {
+    pub hash: i64,
+    pub text: &'a str,
+    pub outcome: semtrace_summary::Outcome,
+    pub service: &'a str,
+}
+
+/// Template ids, by position, creating the missing templates.
+pub(crate) async fn template_ids(
+    client: &Client,
+    caches: &Caches,
+    rows: &[TemplateOf<'_>],
+) -> Result<Vec<i64>, StoreError> {
+    let missing: HashMap<i64, &TemplateOf<'_>> = {
         let known = caches.templates.lock().expect("cache lock");
-        rows.iter().filter(|row| !known.contains_key(&row.template_hash)).map(|row| (row.template_hash, row)).collect()
+        rows.iter().filter(|row| !known.contains_key(&row.hash)).map(|row| (row.hash, row)).collect()
     };
     if !missing.is_empty() {
         let hashes: Vec<i64> = missing.keys().copied().collect();
-        let texts: Vec<String> = missing.values().map(|row| sql::text(&row.template).into_owned()).collect();
-        let failed: Vec<i16> = missing.values().map(|row| row.template_outcome.to_i64() as i16).collect();
+        let texts: Vec<String> = missing.values().map(|row| sql::text(row.text).into_owned()).collect();
+        let failed: Vec<i16> = missing.values().map(|row| row.outcome.to_i64() as i16).collect();
         let words: Vec<i32> =
-            missing.values().map(|row| semtrace_store::text::words(&row.template).count() as i32).collect();
+            missing.values().map(|row| semtrace_store::text::words(row.text).count() as i32).collect();
         client
             .execute(
                 "INSERT INTO templates (hash, text, failed, words)
@@ -442,23 +464,22 @@ async fn template_ids(client: &Client, caches: &Caches, rows: &[SpanRow]) -> Res
     }
     let known = caches.templates.lock().expect("cache lock");
     rows.iter()
-        .map(|row| {
-            known.get(&row.template_hash).copied().ok_or_else(|| StoreError::Internal("template row vanished".into()))
-        })
+        .map(|row| known.get(&row.hash).copied().ok_or_else(|| StoreError::Internal("template row vanished".into())))
         .collect()
 }
 
-async fn ensure_template_services(
+/// Records which services have spans of which templates.
+pub(crate) async fn ensure_template_services(
     client: &Client,
     caches: &Caches,
-    rows: &[SpanRow],
+    rows: &[TemplateOf<'_>],
     template_ids: &[i64],
 ) -> Result<(), StoreError> {
     let new: Vec<(i64, String)> = {
         let known = caches.template_services.lock().expect("cache lock");
         let mut new = HashSet::new();
         for (row, &template) in rows.iter().zip(template_ids) {
-            let key = (template, sql::text(&row.service).into_owned());
+            let key = (template, sql::text(row.service).into_owned());
             if !known.contains(&key) {
                 new.insert(key);
             }

@@ -10,6 +10,7 @@
 mod checkpoint;
 mod codec;
 mod durable;
+mod logs;
 mod schema;
 mod search;
 mod writer;
@@ -20,8 +21,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use semtrace_model::{Trace, TraceId};
-use semtrace_store::{Operation, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats, WriteOutcome};
+use semtrace_model::{LogRecord, SpanId, Trace, TraceId};
+use semtrace_store::{
+    JoinDecisions, LogHit, Operation, PendingLog, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats,
+    WriteOutcome,
+};
 
 use crate::codec::SpanRow;
 use crate::writer::Writer;
@@ -318,6 +322,51 @@ impl Store for SqliteStore {
 
     async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
         self.read(move |connection| search::trace_templates(connection, trace_id)).await
+    }
+
+    async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {
+        if logs.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        let rows = semtrace_store::row::encode_logs(logs);
+        let received_ns = semtrace_store::now_ns();
+        let (writer, wal) = (self.writer.clone(), self.wal.clone());
+        tokio::task::spawn_blocking(move || {
+            let outcome = writer.lock().expect("writer lock").write_logs(&rows, received_ns)?;
+            wal.sync()?;
+            Ok(outcome)
+        })
+        .await
+        .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+    }
+
+    async fn pending_log_joins(&self, after_id: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
+        self.read(move |connection| logs::pending(connection, after_id, limit)).await
+    }
+
+    async fn finish_log_joins(&self, decisions: &JoinDecisions) -> Result<(), StoreError> {
+        let decisions = decisions.clone();
+        let (writer, wal) = (self.writer.clone(), self.wal.clone());
+        tokio::task::spawn_blocking(move || {
+            writer.lock().expect("writer lock").finish_joins(&decisions)?;
+            wal.sync()
+        })
+        .await
+        .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+    }
+
+    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+        let spans = spans.to_vec();
+        self.read(move |connection| logs::joined(connection, &spans)).await
+    }
+
+    async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {
+        self.read(move |connection| logs::of_trace(connection, trace_id)).await
+    }
+
+    async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError> {
+        let (query, filter) = (query.to_owned(), filter.clone());
+        self.read(move |connection| logs::search(connection, &query, &filter, limit)).await
     }
 }
 

@@ -107,6 +107,31 @@ const MIGRATIONS: &[&str] = &[
     r#"
     UPDATE templates SET embedding = NULL WHERE embedding IS NOT NULL;
     "#,
+    // 6: OTLP log records. Severe ones with trace context wait (join_state 1) for the joiner,
+    // which makes them evidence of their span (2) or gives up after the join window (3);
+    // the others need no join (0).
+    r#"
+    CREATE TABLE logs (
+        id INTEGER PRIMARY KEY,
+        key BLOB NOT NULL UNIQUE,           -- 16 bytes, stable hash of the record: idempotent writes
+        trace_id BLOB,                      -- NULL without trace context
+        span_id BLOB,
+        time_ns INTEGER NOT NULL,           -- when it happened (else when observed)
+        received_ns INTEGER NOT NULL,       -- when semtrace stored it: the join window counts from here
+        severity_number INTEGER NOT NULL,
+        severe INTEGER NOT NULL,            -- WARN or above, or an exception: error search finds it
+        service_id INTEGER NOT NULL REFERENCES services(id),
+        record TEXT NOT NULL,               -- JSON of the record (semtrace_model::LogRecord) without resource and scope
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        scope_id INTEGER NOT NULL REFERENCES scopes(id),
+        join_state INTEGER NOT NULL         -- 0 no join, 1 waiting, 2 joined its span, 3 missed
+    );
+    CREATE INDEX logs_span ON logs (trace_id, span_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX logs_waiting ON logs (id) WHERE join_state = 1;
+    CREATE INDEX logs_service_time ON logs (service_id, time_ns);
+    -- Error text of severe records; rowid = logs.id. Contentless: the text lives in logs.
+    CREATE VIRTUAL TABLE logs_fts USING fts5(error_type, message, content='');
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

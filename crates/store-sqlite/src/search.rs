@@ -76,7 +76,7 @@ pub(crate) fn match_templates(
 }
 
 /// The filter as SQL parameters: service id (None: any; Some(None): an unknown service, so nothing).
-struct Bound {
+pub(crate) struct Bound {
     service_id: Option<i64>,
     status: Option<i32>,
     start_ns: i64,
@@ -84,7 +84,7 @@ struct Bound {
     exclude_trace: Option<Vec<u8>>,
 }
 
-fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
+pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
     let service_id = match &filter.service {
         None => None,
         Some(name) => {
@@ -110,7 +110,7 @@ fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, S
 
 impl Bound {
     /// Parameters ?1 to ?7 of a query using [`FILTER_SQL`]: `first`, the filter, then `limit`.
-    fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 7] {
+    pub(crate) fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 7] {
         [first, &self.service_id, &self.status, &self.start_ns, &self.end_ns, &self.exclude_trace, limit]
     }
 }
@@ -211,18 +211,38 @@ pub(crate) fn search_errors(
         let rows = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
         return hits(connection, rows);
     };
-    let mut statement = connection
+    // Spans matched by their own error text, and spans matched by the severe log records about
+    // them; each list ranked by BM25, then merged.
+    let mut by_span = connection
         .prepare_cached(&format!(
-            "SELECT s.id, bm25(errors_fts, 2.0, 1.0) AS rank FROM errors_fts JOIN spans s ON s.id = errors_fts.rowid
+            "SELECT s.id, bm25(errors_fts, 2.0, 1.0) AS rank, s.start_ns FROM errors_fts
+             JOIN spans s ON s.id = errors_fts.rowid
              WHERE errors_fts MATCH ?1 AND {FILTER_SQL}
              ORDER BY rank, s.start_ns DESC LIMIT ?7"
         ))
         .map_err(internal)?;
+    let mut by_log = connection
+        .prepare_cached(&format!(
+            "SELECT s.id, bm25(logs_fts, 2.0, 1.0) AS rank, s.start_ns FROM logs_fts
+             JOIN logs l ON l.id = logs_fts.rowid
+             JOIN spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id
+             WHERE logs_fts MATCH ?1 AND {FILTER_SQL}
+             ORDER BY rank, s.start_ns DESC LIMIT ?7"
+        ))
+        .map_err(internal)?;
     let mut run = |terms: &str| -> Result<Vec<(i64, f64)>, StoreError> {
-        let rows = statement
-            .query_map(bound.params(&terms, &(limit as i64)), |row| Ok((row.get(0)?, -row.get::<_, f64>(1)?)))
-            .map_err(internal)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+        let mut found = Vec::new();
+        for statement in [&mut by_span, &mut by_log] {
+            let rows = statement
+                .query_map(bound.params(&terms, &(limit as i64)), |row| {
+                    Ok((row.get(0)?, -row.get::<_, f64>(1)?, row.get(2)?))
+                })
+                .map_err(internal)?;
+            for row in rows {
+                found.push(row.map_err(internal)?);
+            }
+        }
+        Ok(semtrace_store::merge_ranked(found, limit))
     };
     // Every word first; when nothing has them all, any word, ranked.
     let mut rows = run(&all_words)?;

@@ -5,7 +5,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use semtrace_store::{StoreError, WriteOutcome};
+use semtrace_store::row::LogRow;
+use semtrace_store::{JoinDecisions, StoreError, WriteOutcome};
 
 use crate::codec::SpanRow;
 use crate::internal;
@@ -146,6 +147,90 @@ impl Writer {
             } else {
                 interned.roll_back()
             }
+        }
+        result
+    }
+
+    /// Inserts log records in one transaction and commits; records already stored are left.
+    pub fn write_logs(&mut self, rows: &[LogRow], received_ns: i64) -> Result<WriteOutcome, StoreError> {
+        let transaction = self.connection.transaction().map_err(internal)?;
+        let result =
+            insert_logs(&transaction, &mut self.resources, &mut self.scopes, &mut self.services, rows, received_ns)
+                .and_then(|outcome| {
+                    transaction.commit().map_err(internal)?;
+                    Ok(outcome)
+                });
+        let ok = result.is_ok();
+        for interned in [&mut self.resources, &mut self.scopes] {
+            if ok {
+                interned.commit()
+            } else {
+                interned.roll_back()
+            }
+        }
+        if ok {
+            self.services.commit()
+        } else {
+            self.services.roll_back()
+        }
+        result
+    }
+
+    /// Applies the joiner's decisions in one transaction: joined spans get their new template,
+    /// records are marked joined or missed.
+    pub fn finish_joins(&mut self, decisions: &JoinDecisions) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction().map_err(internal)?;
+        let result = (|| {
+            for span in &decisions.spans {
+                let summary = &span.summary;
+                let template_id = template_id(
+                    &transaction,
+                    summary.template_hash(),
+                    &summary.template,
+                    summary.outcome.to_i64(),
+                    &mut self.templates,
+                )?;
+                let service_id = service_id(&transaction, &span.service, &mut self.services)?;
+                if self.template_services.get(&(template_id, service_id)).is_none() {
+                    transaction
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO template_services (template_id, service_id) VALUES (?1, ?2)",
+                        )
+                        .and_then(|mut statement| statement.execute(params![template_id, service_id]))
+                        .map_err(internal)?;
+                    self.template_services.pending.insert((template_id, service_id), 0);
+                }
+                transaction
+                    .prepare_cached("UPDATE spans SET template_id = ?3 WHERE trace_id = ?1 AND span_id = ?2")
+                    .and_then(|mut statement| {
+                        statement.execute(params![
+                            span.trace_id.as_bytes().as_slice(),
+                            span.span_id.as_bytes().as_slice(),
+                            template_id
+                        ])
+                    })
+                    .map_err(internal)?;
+            }
+            let mut mark = transaction
+                .prepare_cached("UPDATE logs SET join_state = ?2 WHERE id = ?1 AND join_state = 1")
+                .map_err(internal)?;
+            for id in &decisions.joined {
+                mark.execute(params![id, 2]).map_err(internal)?;
+            }
+            for id in &decisions.missed {
+                mark.execute(params![id, 3]).map_err(internal)?;
+            }
+            Ok(())
+        })();
+        let result = result.and_then(|()| transaction.commit().map_err(internal));
+        if result.is_ok() {
+            self.templates.commit();
+            self.template_services.commit();
+            self.services.commit();
+        } else {
+            self.templates.roll_back();
+            self.template_services.roll_back();
+            self.services.roll_back();
         }
         result
     }
@@ -305,6 +390,60 @@ fn insert_all(
         }
     }
     Ok(Committed { outcome, new_traces })
+}
+
+fn insert_logs(
+    transaction: &Transaction<'_>,
+    resources: &mut Interned<Arc<str>>,
+    scopes: &mut Interned<Arc<str>>,
+    services: &mut Interned<String>,
+    rows: &[LogRow],
+    received_ns: i64,
+) -> Result<WriteOutcome, StoreError> {
+    let mut outcome = WriteOutcome::default();
+    let mut insert = transaction
+        .prepare_cached(
+            "INSERT OR IGNORE INTO logs (key, trace_id, span_id, time_ns, received_ns, severity_number, severe,
+                service_id, record, resource_id, scope_id, join_state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(internal)?;
+    let (mut batch_resources, mut batch_scopes) = (HashMap::new(), HashMap::new());
+    for row in rows {
+        let resource_id = shared_body_id(transaction, "resources", &row.resource, resources, &mut batch_resources)?;
+        let scope_id = shared_body_id(transaction, "scopes", &row.scope, scopes, &mut batch_scopes)?;
+        let service_id = service_id(transaction, &row.service, services)?;
+        let changed = insert
+            .execute(params![
+                row.key.as_slice(),
+                row.trace_id.as_ref().map(|id| id.as_slice()),
+                row.span_id.as_ref().map(|id| id.as_slice()),
+                row.time_ns,
+                received_ns,
+                row.severity_number,
+                row.severe,
+                service_id,
+                row.record,
+                resource_id,
+                scope_id,
+                i64::from(row.joins),
+            ])
+            .map_err(internal)?;
+        if changed == 0 {
+            outcome.duplicates += 1;
+            continue;
+        }
+        outcome.inserted += 1;
+        if let Some(error_text) = &row.error_text {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO logs_fts (rowid, error_type, message) VALUES (last_insert_rowid(), ?1, ?2)",
+                )
+                .and_then(|mut statement| statement.execute(params![row.error_type, error_text]))
+                .map_err(internal)?;
+        }
+    }
+    Ok(outcome)
 }
 
 /// [`body_id`] through a cache of the bodies already seen in this batch, by address.

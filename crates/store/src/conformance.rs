@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use semtrace_model::{
-    AnyValue, Attributes, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
+    AnyValue, Attributes, Event, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanId, SpanKind, Status,
+    StatusCode, TraceId,
 };
 
 use semtrace_summary::Outcome;
 
-use crate::{Operation, SpanFilter, Store, WriteOutcome};
+use crate::{JoinDecisions, Operation, Retemplate, SpanFilter, Store, WriteOutcome};
 
 /// Runs every conformance check, in order, on an empty store.
 pub async fn run(store: &dyn Store) {
@@ -20,6 +21,135 @@ pub async fn run(store: &dyn Store) {
     stats_count_traces_and_spans(store).await;
     templates_are_kept_and_embedded(store).await;
     spans_are_found_by_template_and_error_text(store).await;
+    log_records_are_stored_joined_and_searched(store).await;
+}
+
+/// A log record about `span` (trace context set), with the span's resource, after its start.
+pub fn log_about(span: &Span, severity_number: i32, severity_text: &str, body: &str) -> LogRecord {
+    LogRecord {
+        time_unix_nano: span.start_time_unix_nano + 1_000 * severity_number as u64,
+        observed_time_unix_nano: span.start_time_unix_nano + 5_000_000,
+        severity_number,
+        severity_text: severity_text.into(),
+        body: AnyValue::String(body.into()),
+        attributes: attrs(&[("code.function", AnyValue::String("getThing".into()))]),
+        dropped_attributes_count: 0,
+        flags: 1,
+        trace_id: Some(span.trace_id),
+        span_id: Some(span.span_id),
+        event_name: String::new(),
+        resource: span.resource.clone(),
+        scope: span.scope.clone(),
+    }
+}
+
+/// For each span, an ERROR record in an application's dialect and an INFO record about it.
+pub fn logs_about(spans: &[Span]) -> Vec<LogRecord> {
+    spans
+        .iter()
+        .flat_map(|span| {
+            [
+                log_about(span, 17, "ERROR", "[getThing][Get Thing Failed][thingListResult is null]"),
+                log_about(span, 9, "INFO", "[getThing][Get Thing][request received]"),
+            ]
+        })
+        .collect()
+}
+
+/// A healthy span (status unset, no events) of its own trace.
+fn quiet_span(n: u64) -> Span {
+    let mut span = rich_trace(n).remove(1);
+    span.status = Status::default();
+    span.events.clear();
+    span.parent_span_id = None;
+    span.name = "GET /api/things".into();
+    span.attributes = attrs(&[("http.route", AnyValue::String("/api/things".into()))]);
+    span
+}
+
+async fn log_records_are_stored_joined_and_searched(store: &dyn Store) {
+    let held = quiet_span(700);
+    let unheld = quiet_span(701);
+    store.write(std::slice::from_ref(&held)).await.expect("write span");
+    let mut logs = logs_about(std::slice::from_ref(&held));
+    let mut not_yet = log_about(&unheld, 13, "WARN", "[check][Wrong State][order 77 is already shipped]");
+    not_yet.time_unix_nano = held.start_time_unix_nano + 1;
+    logs.push(not_yet);
+    let mut no_context = log_about(&held, 18, "ERROR", "disk quota exceeded on /var/lib/things");
+    (no_context.trace_id, no_context.span_id) = (None, None);
+    logs.push(no_context);
+    assert_eq!(store.write_logs(&logs).await.expect("write logs"), WriteOutcome { inserted: 4, duplicates: 0 });
+    assert_eq!(store.write_logs(&logs).await.unwrap(), WriteOutcome { inserted: 0, duplicates: 4 }, "idempotent");
+
+    // Severe records with trace context wait for the joiner; INFO and context-free ones do not.
+    let waiting = store.pending_log_joins(0, 100).await.expect("pending joins");
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    let back = &waiting[0].record;
+    let mut expected = logs[0].clone();
+    (expected.resource, expected.scope) = (back.resource.clone(), back.scope.clone());
+    assert_eq!(back, &expected, "a record reads back whole");
+    assert_eq!(back.service_name(), held.service_name(), "with its resource");
+    assert_eq!(back.scope.name, held.scope.name, "and its scope");
+    assert!(waiting[0].id < waiting[1].id && waiting[0].received_ns > 0);
+    assert_eq!(store.pending_log_joins(waiting[0].id, 100).await.unwrap().len(), 1, "after an id");
+
+    let summary = semtrace_summary::summarize_with_logs(&held, &logs[..1]);
+    assert_eq!(summary.outcome, Outcome::FailedWithReason, "{summary:?}");
+    let decisions = JoinDecisions {
+        spans: vec![Retemplate {
+            trace_id: held.trace_id,
+            span_id: held.span_id,
+            start_ns: held.start_time_unix_nano,
+            service: held.service_name().to_owned(),
+            summary: summary.clone(),
+        }],
+        joined: vec![waiting[0].id],
+        missed: vec![],
+    };
+    store.finish_log_joins(&decisions).await.expect("finish joins");
+    let still = store.pending_log_joins(0, 100).await.unwrap();
+    assert!(still.len() == 1 && still[0].record.span_id == Some(unheld.span_id), "{still:?}");
+    let joined = store.joined_logs(&[(held.trace_id, held.span_id)]).await.unwrap();
+    assert!(joined.len() == 1 && joined[0].body == logs[0].body, "{joined:?}");
+    assert!(store.joined_logs(&[(unheld.trace_id, unheld.span_id)]).await.unwrap().is_empty());
+
+    // The span is found by its new template, which the indexer will embed.
+    let template = store
+        .pending_templates(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|template| template.text == summary.template)
+        .expect("the joined span's template is stored, waiting for its embedding");
+    assert_eq!(template.outcome, Outcome::FailedWithReason);
+    let open = SpanFilter::default();
+    let by_template = store.spans_of_templates(&[template.id], &open, 10, false).await.unwrap();
+    assert!(by_template.len() == 1 && by_template[0].span.span_id == held.span_id, "{by_template:?}");
+
+    let trace_logs = store.trace_logs(held.trace_id).await.unwrap();
+    assert_eq!(trace_logs.len(), 2, "the ERROR and INFO records of the trace");
+    assert!(trace_logs[0].time() <= trace_logs[1].time());
+
+    // Error search finds the span through its record; records no span holds are found alone.
+    let found = store.search_errors("thingListResult null", &open, 10).await.unwrap();
+    assert!(found.len() == 1 && found[0].span.span_id == held.span_id && found[0].score > 0.0, "{found:?}");
+    assert!(store.search_logs("thingListResult", &open, 10).await.unwrap().is_empty(), "held by its span");
+    let quota = store.search_logs("disk quota", &open, 10).await.unwrap();
+    assert!(quota.len() == 1 && quota[0].record.trace_id.is_none() && quota[0].score > 0.0, "{quota:?}");
+    let shipped = store.search_logs("already shipped zebra", &open, 10).await.unwrap();
+    assert_eq!(shipped.len(), 1, "any word when not all match; its span is not stored");
+    let newest = store.search_logs("", &open, 10).await.unwrap();
+    assert_eq!(newest.len(), 2, "the severe records no span holds, newest first");
+    assert!(newest[0].record.time() >= newest[1].record.time());
+    let other = if held.service_name() == "frontend" { "orders-db-client" } else { "frontend" };
+    let other_service = SpanFilter { service: Some(other.into()), ..Default::default() };
+    assert!(store.search_logs("quota", &other_service, 10).await.unwrap().is_empty());
+    let healthy = SpanFilter { status: Some(StatusCode::Ok), ..Default::default() };
+    assert!(store.search_logs("quota", &healthy, 10).await.unwrap().is_empty(), "severe records are errors");
+
+    let missed = JoinDecisions { missed: vec![still[0].id], ..Default::default() };
+    store.finish_log_joins(&missed).await.unwrap();
+    assert!(store.pending_log_joins(0, 100).await.unwrap().is_empty());
 }
 
 /// A trace id made from a number, for fixtures.

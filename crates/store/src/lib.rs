@@ -9,7 +9,7 @@ pub mod row;
 pub mod text;
 
 use async_trait::async_trait;
-use semtrace_model::{Span, Trace, TraceId};
+use semtrace_model::{LogRecord, Span, SpanId, Trace, TraceId};
 
 pub use error::StoreError;
 
@@ -77,6 +77,70 @@ pub struct SpanHit {
     pub score: f64,
 }
 
+/// A log record waiting to join its span (a severe record with trace context whose span was
+/// not seen yet), as the joiner reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingLog {
+    pub id: i64,
+    /// When semtrace stored it (Unix ns, the server's clock): the join window counts from here.
+    pub received_ns: i64,
+    pub record: LogRecord,
+}
+
+/// A span's new template once log records about it joined: the span keeps its fields, only its
+/// template (and so what search finds it by) changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retemplate {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub start_ns: u64,
+    pub service: String,
+    pub summary: semtrace_summary::SpanSummary,
+}
+
+/// What the joiner decided about waiting log records, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JoinDecisions {
+    /// Spans whose template changes with their joined records.
+    pub spans: Vec<Retemplate>,
+    /// Records that joined their span.
+    pub joined: Vec<i64>,
+    /// Records whose span did not arrive within the join window: kept, not span evidence.
+    pub missed: Vec<i64>,
+}
+
+/// A log record found by error search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogHit {
+    pub record: LogRecord,
+    /// Full-text relevance (higher is better).
+    pub score: f64,
+}
+
+/// Now as Unix nanoseconds (the server's clock).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Merges ranked matches of one search from several sources (`(id, score, start_ns)`): each id
+/// once with its best score, best first, then newest, at most `limit`. Both backends merge a
+/// span's own error text and its log records' this way.
+pub fn merge_ranked<Id: Eq + std::hash::Hash>(found: Vec<(Id, f64, i64)>, limit: usize) -> Vec<(Id, f64)> {
+    let mut best: std::collections::HashMap<Id, (f64, i64)> = std::collections::HashMap::new();
+    for (id, score, start) in found {
+        let entry = best.entry(id).or_insert((score, start));
+        if score > entry.0 {
+            entry.0 = score;
+        }
+    }
+    let mut ranked: Vec<(Id, f64, i64)> = best.into_iter().map(|(id, (score, start))| (id, score, start)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)));
+    ranked.truncate(limit);
+    ranked.into_iter().map(|(id, score, _)| (id, score)).collect()
+}
+
 /// One operation (span name) of a service, with its span kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Operation {
@@ -136,10 +200,32 @@ pub trait Store: Send + Sync + 'static {
         per_trace: bool,
     ) -> Result<Vec<SpanHit>, StoreError>;
 
-    /// Spans whose error text (exception types and messages, status messages, error logs)
-    /// matches the words of `query`, best match first (full-text ranking), then newest.
+    /// Spans whose error text (exception types and messages, status messages, error logs, and
+    /// the severe log records about them) matches the words of `query`, best match first
+    /// (full-text ranking), then newest.
     async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError>;
 
     /// The template ids of a trace's spans, with how many spans use each.
     async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError>;
+
+    /// Stores log records durably in one transaction; idempotent (the same record sent twice
+    /// is stored once). Severe records with trace context wait for the joiner.
+    async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError>;
+
+    /// Records waiting to join their span, with ids above `after_id`, oldest first.
+    async fn pending_log_joins(&self, after_id: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError>;
+
+    /// Applies the joiner's decisions in one transaction.
+    async fn finish_log_joins(&self, decisions: &JoinDecisions) -> Result<(), StoreError>;
+
+    /// The records joined to these spans (span evidence), in time order.
+    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Every stored record of a trace, in time order.
+    async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Severe records whose text matches the words of `query` and that no stored span holds
+    /// (no trace context, or their span never arrived), best match first, then newest.
+    /// Records about stored spans are found through their span by [`Store::search_errors`].
+    async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError>;
 }

@@ -98,3 +98,91 @@ fn to_i64(nanos: u64) -> i64 {
 pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("model types always serialise")
 }
+
+/// A log record ready for insertion.
+pub struct LogRow {
+    /// Identifies the record for idempotent writes: a stable hash of all it holds.
+    pub key: [u8; 16],
+    pub trace_id: Option<[u8; 16]>,
+    pub span_id: Option<[u8; 8]>,
+    pub time_ns: i64,
+    pub severity_number: i32,
+    pub service: String,
+    /// The record without resource and scope, as JSON (`LogRecord`'s serde form).
+    pub record: String,
+    pub resource: Arc<str>,
+    pub scope: Arc<str>,
+    /// WARN or above, or an exception (`semtrace_summary::log_is_severe`): error search finds it.
+    pub severe: bool,
+    /// Severe, with trace context: it waits for the joiner.
+    pub joins: bool,
+    /// What error search indexes for a severe record: exception type, and body plus message.
+    pub error_type: Option<String>,
+    pub error_text: Option<String>,
+}
+
+/// Encodes log records, serialising each distinct resource and scope once.
+pub fn encode_logs(logs: &[semtrace_model::LogRecord]) -> Vec<LogRow> {
+    let mut resources: HashMap<*const Resource, Arc<str>> = HashMap::new();
+    let mut scopes: HashMap<*const Scope, Arc<str>> = HashMap::new();
+    logs.iter()
+        .map(|log| {
+            let resource =
+                resources.entry(Arc::as_ptr(&log.resource)).or_insert_with(|| to_json(&*log.resource).into()).clone();
+            let scope = scopes.entry(Arc::as_ptr(&log.scope)).or_insert_with(|| to_json(&*log.scope).into()).clone();
+            let record = to_json(log);
+            let key = log_key(&[&record, &resource, &scope]);
+            let severe = semtrace_summary::log_is_severe(log);
+            let (error_type, error_text) = if severe {
+                let attribute = |key: &str| log.attributes.get_str(key).filter(|text| !text.is_empty());
+                let mut text = log.body_text();
+                if let Some(message) = attribute("exception.message").filter(|message| !text.contains(message)) {
+                    text = if text.is_empty() { message.to_owned() } else { format!("{text} {message}") };
+                }
+                (attribute("exception.type").map(str::to_owned), Some(text))
+            } else {
+                (None, None)
+            };
+            LogRow {
+                key,
+                trace_id: log.trace_id.map(|id| *id.as_bytes()),
+                span_id: log.span_id.map(|id| *id.as_bytes()),
+                time_ns: to_i64(log.time()),
+                severity_number: log.severity_number,
+                service: log.service_name().to_owned(),
+                record,
+                resource,
+                scope,
+                joins: severe && log.span_key().is_some(),
+                severe,
+                error_type,
+                error_text,
+            }
+        })
+        .collect()
+}
+
+/// A log record back from its stored parts.
+pub fn decode_log(record: &str, resource: &str, scope: &str) -> Result<semtrace_model::LogRecord, serde_json::Error> {
+    let mut log: semtrace_model::LogRecord = serde_json::from_str(record)?;
+    log.resource = Arc::new(serde_json::from_str(resource)?);
+    log.scope = Arc::new(serde_json::from_str(scope)?);
+    Ok(log)
+}
+
+/// Two FNV-1a hashes (different offsets) over the parts, separated: 128 stable bits.
+fn log_key(parts: &[&str]) -> [u8; 16] {
+    let mut halves = [0xcbf2_9ce4_8422_2325u64, 0x6c62_272e_07bb_0142u64];
+    for half in &mut halves {
+        for part in parts {
+            for byte in part.bytes().chain(std::iter::once(0xff)) {
+                *half ^= u64::from(byte);
+                *half = half.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&halves[0].to_le_bytes());
+    key[8..].copy_from_slice(&halves[1].to_le_bytes());
+    key
+}

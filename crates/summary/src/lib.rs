@@ -366,6 +366,41 @@ impl LogLine<'_> {
     }
 }
 
+/// Whether a log record says something failed: severity WARN or above (by number, or by text
+/// when the number is unset), or an exception it carries. Such records with trace context join
+/// their span's evidence; the others are only stored.
+pub fn log_is_severe(record: &semtrace_model::LogRecord) -> bool {
+    let event = record.as_event();
+    is_exception(&event) || log_line(&event).severe().is_some()
+}
+
+/// The summary of a span read together with log records about it (OTLP log records that carry
+/// its trace and span id): they count as log lines attached to the span, in time order.
+pub fn summarize_with_logs(span: &Span, logs: &[semtrace_model::LogRecord]) -> SpanSummary {
+    if logs.is_empty() {
+        return summarize(span);
+    }
+    let mut span = span.clone();
+    span.events.extend(logs.iter().map(semtrace_model::LogRecord::as_event));
+    span.events.sort_by_key(|event| event.time_unix_nano);
+    summarize(&span)
+}
+
+/// The most severe log line told about a span (ERROR before WARN, the first of its level): from
+/// its events and from log records about it. `None` when no line is WARN or above.
+pub fn error_log(span: &Span, logs: &[semtrace_model::LogRecord]) -> Option<String> {
+    let records: Vec<Event> = logs.iter().map(semtrace_model::LogRecord::as_event).collect();
+    let mut worst: Option<(Severity, String)> = None;
+    for event in span.events.iter().chain(&records).filter(|event| !is_exception(event)) {
+        let line = log_line(event);
+        let (Some(severity), Some(message)) = (line.severe(), line.message) else { continue };
+        if worst.as_ref().is_none_or(|(known, _)| severity > *known) {
+            worst = Some((severity, message.trim().to_owned()));
+        }
+    }
+    worst.map(|(_, message)| message)
+}
+
 /// Whether a log line of severity WARN or above is attached to the span (services often log a
 /// failure and answer normally); such a span's summary reads as failed, whatever its status.
 pub fn failure_logged(span: &Span) -> bool {
