@@ -126,10 +126,8 @@ async fn decide(
                 }
                 continue;
             };
-            // Every record about the span: those joined earlier and these.
-            let mut logs = store.joined_logs(&[(trace_id, span_id)]).await?;
-            logs.extend(records.iter().map(|pending| pending.record.clone()));
-            logs.sort_by_key(semtrace_model::LogRecord::time);
+            // Every severe record about the span: those joined earlier and these.
+            let logs = store.span_evidence(&[(trace_id, span_id)]).await?;
             decisions.spans.push(Retemplate {
                 trace_id,
                 span_id,
@@ -168,7 +166,7 @@ mod tests {
         store.write(std::slice::from_ref(&quiet)).await.unwrap();
         assert_eq!(pass(&store, &config, &status).await.unwrap(), 1);
         assert_eq!((status.waiting.load(Ordering::Relaxed), status.joined.load(Ordering::Relaxed)), (0, 1));
-        let logs = store.joined_logs(&[(quiet.trace_id, quiet.span_id)]).await.unwrap();
+        let logs = store.span_evidence(&[(quiet.trace_id, quiet.span_id)]).await.unwrap();
         let after = semtrace_summary::summarize_with_logs(&quiet, &logs);
         assert!(!before.outcome.is_failure() && after.outcome.is_failure(), "{before:?} {after:?}");
         assert!(after.text.contains("Get Thing Failed"), "{}", after.text);

@@ -125,8 +125,8 @@ impl Store for FlakyStore {
     async fn finish_log_joins(&self, decisions: &JoinDecisions) -> Result<(), StoreError> {
         self.inner.finish_log_joins(decisions).await
     }
-    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
-        self.inner.joined_logs(spans).await
+    async fn span_evidence(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+        self.inner.span_evidence(spans).await
     }
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {
         self.inner.trace_logs(trace_id).await
@@ -277,7 +277,7 @@ async fn log_records_acknowledged_while_the_store_is_down_are_spooled_replayed_a
     let config = semtrace_pipeline::join::JoinConfig::default();
     let joined = semtrace_pipeline::join::pass(&*store, &config, &status).await.unwrap();
     assert_eq!(joined, 1);
-    assert_eq!(store.joined_logs(&[(spans[0].trace_id, spans[0].span_id)]).await.unwrap().len(), 1);
+    assert_eq!(store.span_evidence(&[(spans[0].trace_id, spans[0].span_id)]).await.unwrap().len(), 1);
     assert_eq!(status.waiting.load(Ordering::SeqCst), 0);
     drop(pipeline);
     task.shutdown().await;

@@ -285,7 +285,7 @@ pub(crate) async fn errors(
         state.store.search_errors(&query, &filter, limit),
         state.store.search_logs(&query, &filter, limit)
     )?;
-    let mut logs = semtrace_semantic::joined_logs(&*state.store, hits.iter().map(|hit| &hit.span)).await?;
+    let mut logs = semtrace_semantic::span_evidence(&*state.store, hits.iter().map(|hit| &hit.span)).await?;
     let results: Vec<ErrorResultDto> = hits
         .into_iter()
         .map(|hit| {

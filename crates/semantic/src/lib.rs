@@ -285,7 +285,7 @@ impl Semantic {
         let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id).collect();
         let scores: HashMap<i64, (f32, f32)> = ranked.iter().map(|(id, sim, score)| (*id, (*sim, *score))).collect();
         let hits = self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;
-        let mut logs = joined_logs(&*self.store, hits.iter().map(|hit| &hit.span)).await?;
+        let mut logs = span_evidence(&*self.store, hits.iter().map(|hit| &hit.span)).await?;
         let hits = hits
             .into_iter()
             .map(|hit| {
@@ -327,7 +327,7 @@ impl Semantic {
         let filter = SpanFilter { exclude_trace: Some(trace_id), ..Default::default() };
         let candidates = self.store.spans_of_templates(&ids, &filter, limit.saturating_mul(4).max(20), true).await?;
         let mut similar = Vec::with_capacity(candidates.len());
-        let mut logs = joined_logs(&*self.store, candidates.iter().map(|hit| &hit.span)).await?;
+        let mut logs = span_evidence(&*self.store, candidates.iter().map(|hit| &hit.span)).await?;
         for hit in candidates {
             let Some(vector) = self.trace_vector(hit.span.trace_id).await? else { continue };
             let similarity = index::dot(&centroid, &vector);
@@ -341,8 +341,8 @@ impl Semantic {
     }
 }
 
-/// The log records joined to each span (span evidence), by span.
-pub async fn joined_logs<'a>(
+/// The severe log records about each span (`Store::span_evidence`), by span.
+pub async fn span_evidence<'a>(
     store: &dyn Store,
     spans: impl Iterator<Item = &'a Span>,
 ) -> Result<HashMap<(TraceId, semtrace_model::SpanId), Vec<semtrace_model::LogRecord>>, StoreError> {
@@ -351,7 +351,7 @@ pub async fn joined_logs<'a>(
     if keys.is_empty() {
         return Ok(by_span);
     }
-    for record in store.joined_logs(&keys).await? {
+    for record in store.span_evidence(&keys).await? {
         if let Some(key) = record.span_key() {
             by_span.entry(key).or_default().push(record);
         }

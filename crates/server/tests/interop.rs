@@ -163,7 +163,15 @@ async fn python_sdk_log_records_join_their_spans() {
             "{protocol}: the record without trace context is found alone: {errors}"
         );
     }
-    let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
+    // The joiner runs every 500 ms: both ERROR records join within a few passes.
+    let mut health = Value::Null;
+    for _ in 0..100 {
+        health = get_json(&format!("{}/api/v1/health", server.api)).await.1;
+        if health["logs_joined"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(health["logs_joined"], 2, "{health}");
     assert_eq!(health["logs_join_waiting"], 0, "{health}");
     server.server.shutdown().await.unwrap();

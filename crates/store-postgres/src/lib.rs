@@ -388,9 +388,9 @@ impl Store for PostgresStore {
         logs::finish(&mut client, &self.caches, decisions).await
     }
 
-    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+    async fn span_evidence(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
         let client = self.client().await?;
-        logs::joined(&client, spans).await
+        logs::evidence(&client, spans).await
     }
 
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {

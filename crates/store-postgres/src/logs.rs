@@ -129,7 +129,7 @@ pub(crate) async fn finish(client: &mut Object, caches: &Caches, decisions: &Joi
     transaction.commit().await.map_err(internal)
 }
 
-pub(crate) async fn joined(client: &Object, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+pub(crate) async fn evidence(client: &Object, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
     if spans.is_empty() {
         return Ok(Vec::new());
     }
@@ -138,7 +138,7 @@ pub(crate) async fn joined(client: &Object, spans: &[(TraceId, SpanId)]) -> Resu
     let statement = client
         .prepare_cached(&format!(
             "{SELECT} JOIN unnest($1::bytea[], $2::bytea[]) AS k(t, p) ON l.trace_id = k.t AND l.span_id = k.p
-             WHERE l.join_state = 2 ORDER BY l.time_ns, l.id"
+             WHERE l.severe ORDER BY l.time_ns, l.id"
         ))
         .await
         .map_err(internal)?;

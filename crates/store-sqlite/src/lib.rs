@@ -355,9 +355,9 @@ impl Store for SqliteStore {
         .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
     }
 
-    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+    async fn span_evidence(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
         let spans = spans.to_vec();
-        self.read(move |connection| logs::joined(connection, &spans)).await
+        self.read(move |connection| logs::evidence(connection, &spans)).await
     }
 
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {

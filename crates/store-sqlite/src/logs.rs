@@ -28,9 +28,9 @@ pub(crate) fn pending(connection: &Connection, after_id: i64, limit: usize) -> R
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(crate) fn joined(connection: &Connection, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+pub(crate) fn evidence(connection: &Connection, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
     let mut statement = connection
-        .prepare_cached(&format!("{SELECT} WHERE l.trace_id = ?1 AND l.span_id = ?2 AND l.join_state = 2"))
+        .prepare_cached(&format!("{SELECT} WHERE l.trace_id = ?1 AND l.span_id = ?2 AND l.severe = 1"))
         .map_err(internal)?;
     let mut logs = Vec::new();
     for (trace_id, span_id) in spans {

@@ -109,9 +109,10 @@ async fn log_records_are_stored_joined_and_searched(store: &dyn Store) {
     store.finish_log_joins(&decisions).await.expect("finish joins");
     let still = store.pending_log_joins(0, 100).await.unwrap();
     assert!(still.len() == 1 && still[0].record.span_id == Some(unheld.span_id), "{still:?}");
-    let joined = store.joined_logs(&[(held.trace_id, held.span_id)]).await.unwrap();
-    assert!(joined.len() == 1 && joined[0].body == logs[0].body, "{joined:?}");
-    assert!(store.joined_logs(&[(unheld.trace_id, unheld.span_id)]).await.unwrap().is_empty());
+    let joined = store.span_evidence(&[(held.trace_id, held.span_id)]).await.unwrap();
+    assert!(joined.len() == 1 && joined[0].body == logs[0].body, "only the severe record: {joined:?}");
+    let waiting_evidence = store.span_evidence(&[(unheld.trace_id, unheld.span_id)]).await.unwrap();
+    assert_eq!(waiting_evidence.len(), 1, "a waiting record is evidence too, once its span is read");
 
     // The span is found by its new template, which the indexer will embed.
     let template = store

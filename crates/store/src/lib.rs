@@ -218,8 +218,9 @@ pub trait Store: Send + Sync + 'static {
     /// Applies the joiner's decisions in one transaction.
     async fn finish_log_joins(&self, decisions: &JoinDecisions) -> Result<(), StoreError>;
 
-    /// The records joined to these spans (span evidence), in time order.
-    async fn joined_logs(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError>;
+    /// The severe records about these spans (their trace and span id), joined or still waiting
+    /// for the joiner: what the spans' summaries read. In time order.
+    async fn span_evidence(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError>;
 
     /// Every stored record of a trace, in time order.
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
