@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Scores semtrace's search on the held-out corpus (labels.json) with queries.json.
 
-Starts nothing. Waits until GET /api/v1/health reports embedding_backlog == 0 (and it stays 0 for
-a few seconds), then for each query asks
+Starts nothing. Waits until GET /api/v1/health reports embedding_backlog == 0 and no log record
+waiting for its span (logs_join_waiting), and it stays so for a few seconds, then for each query asks
   - GET /api/v1/search?q=...&limit=10                (hybrid, the default ranking)
   - GET /api/v1/search?q=...&limit=10&mode=semantic
   - GET /api/v1/errors?q=...&limit=10                (full-text error search: keyword baseline)
@@ -46,9 +46,11 @@ def wait_ready(server, expect_spans=None, stable_s=5.0, timeout_s=1800.0):
             h, zero_since = None, None
             last = f"health unreachable: {e}"
         if h is not None:
-            backlog = h.get("embedding_backlog")
+            # Log records waiting for their span (servers that join OTLP logs) count as backlog too.
+            backlog = (h.get("embedding_backlog") or 0) + (h.get("logs_join_waiting") or 0)
             spans_ok = expect_spans is None or h.get("total_spans", 0) >= expect_spans
-            last = f"embedding_backlog={backlog} total_spans={h.get('total_spans')} templates={h.get('templates')}"
+            last = (f"embedding_backlog={h.get('embedding_backlog')} logs_join_waiting={h.get('logs_join_waiting')} "
+                    f"total_spans={h.get('total_spans')} templates={h.get('templates')}")
             if backlog == 0 and spans_ok:
                 zero_since = zero_since or time.time()
                 if time.time() - zero_since >= stable_s:

@@ -383,4 +383,54 @@ mod tests {
         assert_eq!(span.attributes.get_str("a"), Some("héll"), "cut on a character boundary");
         assert_eq!(span.dropped_attributes_count, 2, "one dropped by the client, one here");
     }
+
+    fn log_request(records: Vec<otlp_logs::LogRecord>) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![otlp_logs::ResourceLogs {
+                resource: Some(OtlpResource {
+                    attributes: vec![string_kv("service.name", "ts-order")],
+                    ..Default::default()
+                }),
+                scope_logs: vec![otlp_logs::ScopeLogs { log_records: records, ..Default::default() }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn log_records_keep_trace_context_when_present_and_are_rejected_one_by_one() {
+        let record = |trace_id: Vec<u8>, span_id: Vec<u8>| otlp_logs::LogRecord {
+            time_unix_nano: 5,
+            severity_number: 17,
+            trace_id,
+            span_id,
+            ..Default::default()
+        };
+        let converted = convert_logs_request(
+            log_request(vec![
+                record(vec![1; 16], vec![2; 8]),
+                record(vec![0; 16], vec![0; 8]),
+                record(vec![], vec![2; 8]),
+                record(vec![1; 5], vec![]),
+                otlp_logs::LogRecord { severity_number: 30, ..record(vec![], vec![]) },
+                otlp_logs::LogRecord { time_unix_nano: 0, ..record(vec![], vec![]) },
+            ]),
+            &ReceiverLimits::default(),
+        );
+        assert_eq!(converted.accepted.len(), 2);
+        assert!(converted.accepted[0].span_key().is_some());
+        assert_eq!(converted.accepted[1].span_key(), None, "all-zero ids mean no trace context");
+        assert_eq!(converted.accepted[0].service_name(), "ts-order");
+        assert_eq!(converted.rejected, 4);
+        let message = converted.rejection_message();
+        for reason in [
+            "logRecords[2]: a span id without a trace id",
+            "logRecords[3]: trace id must be 16 bytes",
+            "severity_number 30",
+            "logRecords[5]: time_unix_nano or observed_time_unix_nano is required",
+        ] {
+            assert!(message.contains(reason), "{message:?} should contain {reason:?}");
+        }
+        assert!(message.starts_with("4 log record(s) rejected"), "{message}");
+    }
 }

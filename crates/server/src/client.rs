@@ -123,7 +123,8 @@ pub fn render_search_results(body: &Value) -> String {
     out
 }
 
-/// Renders a trace (the API's JSON) as an indented span tree with offsets and durations.
+/// Renders a trace (the API's JSON) as an indented span tree with offsets and durations; each
+/// span's log records under it, records of spans not stored at the end.
 pub fn render_trace_tree(trace: &Value) -> String {
     let spans = trace["spans"].as_array().cloned().unwrap_or_default();
     let ids: Vec<&str> = spans.iter().map(|span| span["span_id"].as_str().unwrap_or("")).collect();
@@ -156,8 +157,10 @@ pub fn render_trace_tree(trace: &Value) -> String {
     while let Some((idx, depth)) = stack.pop() {
         let span = &spans[idx];
         let offset_ms = nanos(span, "start_time_unix_nano").map_or(0.0, |start| (start - trace_start) as f64 / 1e6);
-        let status = match span["status"].as_str() {
-            Some("ERROR") => format!("  ERROR {}", span["status_message"].as_str().unwrap_or("")),
+        let status = match (span["status"].as_str(), span["error_log"].as_str()) {
+            (Some("ERROR"), _) => format!("  ERROR {}", span["status_message"].as_str().unwrap_or("")),
+            // Failed by what its logs say, whatever its status.
+            (_, Some(line)) => format!("  FAILED (logged) {line}"),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -170,11 +173,37 @@ pub fn render_trace_tree(trace: &Value) -> String {
             span["kind"].as_str().unwrap_or("?"),
             indent = depth * 2,
         );
+        for record in span["logs"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            render_log(&mut out, record, trace_start, depth * 2 + 4);
+        }
         if let Some(kids) = children.get(ids[idx]) {
             stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
         }
     }
+    let orphans = trace["logs"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if !orphans.is_empty() {
+        let _ = writeln!(out, "log records of spans not stored:");
+        for record in orphans {
+            render_log(&mut out, record, trace_start, 2);
+        }
+    }
     out
+}
+
+/// One log record: offset from the trace's start, severity, body.
+fn render_log(out: &mut String, record: &Value, trace_start: u128, indent: usize) {
+    let time =
+        nanos(record, "time_unix_nano").filter(|time| *time > 0).or_else(|| nanos(record, "observed_time_unix_nano"));
+    let offset_ms = time.map_or(0.0, |time| (time as i128 - trace_start as i128) as f64 / 1e6);
+    let severity = match record["severity_text"].as_str().filter(|text| !text.is_empty()) {
+        Some(text) => text.to_owned(),
+        None => format!("SEV{}", record["severity_number"]),
+    };
+    let body = match &record["body"] {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let _ = writeln!(out, "{:indent$}log +{offset_ms:.3} ms {severity} {body}", "");
 }
 
 fn nanos(span: &Value, field: &str) -> Option<u128> {
@@ -196,17 +225,25 @@ mod tests {
                 {"span_id": "02", "parent_span_id": "01", "name": "SELECT", "service": "db", "kind": "CLIENT",
                  "start_time_unix_nano": "1001000000", "duration_ms": 5.0, "status": "ERROR", "status_message": "timeout"},
                 {"span_id": "03", "parent_span_id": "02", "name": "connect", "service": "db", "kind": "INTERNAL",
-                 "start_time_unix_nano": "1002000000", "duration_ms": 1.0, "status": "UNSET"},
+                 "start_time_unix_nano": "1002000000", "duration_ms": 1.0, "status": "UNSET",
+                 "error_log": "pool exhausted",
+                 "logs": [{"time_unix_nano": "1002500000", "severity_text": "WARN", "severity_number": 13,
+                           "body": "pool exhausted"}]},
                 {"span_id": "04", "parent_span_id": "99", "name": "late", "service": "web", "kind": "INTERNAL",
                  "start_time_unix_nano": "1003000000", "duration_ms": 0.5, "status": "UNSET"}
-            ]
+            ],
+            "logs": [{"time_unix_nano": "0", "observed_time_unix_nano": "1004000000", "severity_text": "",
+                      "severity_number": 17, "body": {"event": "lost"}}]
         });
         let expected = "\
 trace ab  web: GET /  12.500 ms  4 spans, 1 errors  services: web, db
 +0.000 ms     12.500 ms  web  GET / [SERVER]
   +1.000 ms      5.000 ms  db  SELECT [CLIENT]  ERROR timeout
-    +2.000 ms      1.000 ms  db  connect [INTERNAL]
+    +2.000 ms      1.000 ms  db  connect [INTERNAL]  FAILED (logged) pool exhausted
+        log +2.500 ms WARN pool exhausted
 +3.000 ms      0.500 ms  web  late [INTERNAL]
+log records of spans not stored:
+  log +4.000 ms SEV17 {\"event\":\"lost\"}
 ";
         assert_eq!(render_trace_tree(&trace), expected);
     }

@@ -126,8 +126,16 @@ async fn post(
     encoding: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-    let mut request =
-        reqwest::Client::new().post(format!("{url}/v1/traces")).header("content-type", content_type).body(body);
+    post_to(&format!("{url}/v1/traces"), content_type, encoding, body).await
+}
+
+async fn post_to(
+    url: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = reqwest::Client::new().post(url).header("content-type", content_type).body(body);
     if let Some(encoding) = encoding {
         request = request.header("content-encoding", encoding);
     }
@@ -367,5 +375,78 @@ async fn a_restart_keeps_the_data() {
     check_rich_trace(&trace);
     let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
     assert_eq!((health["total_spans"].as_u64(), health["total_traces"].as_u64()), (Some(2), Some(1)));
+    server.server.shutdown().await.unwrap();
+}
+
+/// `POST /v1/logs` (OTLP/JSON, gzip) and `LogsService/Export` (gRPC): valid records stored,
+/// invalid ones reported in partial success, the rest kept; found by error search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_records_over_http_json_and_grpc_are_stored_and_bad_ones_reported() {
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let body = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-logs"}}]},
+        "scopeLogs": [{"scope": {"name": "app.logger"}, "logRecords": [
+            {"timeUnixNano": "1700000000000000000", "severityNumber": 17, "severityText": "ERROR",
+             "body": {"stringValue": "[getThing][Get Thing Failed][thingListResult is null]"},
+             "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+             "attributes": [{"key": "code.function", "value": {"stringValue": "getThing"}}]},
+            {"timeUnixNano": "1700000000000000001", "severityNumber": 13, "body": {"stringValue": "bad ids"},
+             "traceId": "0af765"},
+            {"observedTimeUnixNano": "1700000000000000002", "severityText": "WARN",
+             "body": {"stringValue": "disk quota exceeded on /var/lib/things"}}
+        ]}]
+    }]});
+    let url = format!("{}/v1/logs", server.otlp_http);
+    let (status, _, answer) = post_to(&url, "application/json", Some("gzip"), gzip(body.to_string().as_bytes())).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["partialSuccess"]["rejectedLogRecords"], 1, "{answer}");
+    let message = answer["partialSuccess"]["errorMessage"].as_str().unwrap();
+    assert!(message.contains("1 log record(s) rejected") && message.contains("logRecords[1]"), "{message}");
+    let (status, _, answer) = post_to(&url, "application/json", None, b"{\"resourceLogs\": 3}".to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&answer).contains("ExportLogsServiceRequest"));
+
+    let mut client = LogsServiceClient::connect(server.otlp_grpc.clone()).await.unwrap();
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", string("grpc-logs"))],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    time_unix_nano: 1_700_000_000_000_000_005,
+                    severity_number: 18,
+                    body: Some(AnyValue { value: Some(string("payment provider refused the card")) }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    let answer = client.export(request).await.unwrap().into_inner();
+    assert!(answer.partial_success.is_none());
+
+    // Records whose span is not stored are found by error search on their own.
+    for (query, service, context) in [
+        ("thingListResult", "json-logs", true),
+        ("disk quota", "json-logs", false),
+        ("payment refused", "grpc-logs", false),
+    ] {
+        let (status, found) =
+            get_json(&format!("{}/api/v1/errors?q={}&service={service}", server.api, query.replace(' ', "+"))).await;
+        assert_eq!(status, 200);
+        let logs = found["logs"].as_array().unwrap();
+        assert_eq!(logs.len(), 1, "{query}: {found}");
+        assert_eq!(logs[0]["service"], service);
+        assert_eq!(logs[0]["trace_id"].is_string(), context, "{query}: {found}");
+    }
     server.server.shutdown().await.unwrap();
 }
