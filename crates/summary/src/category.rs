@@ -23,7 +23,7 @@ pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the bro
 pub(crate) const TIMEOUT: &str = "timeout, took too long";
 pub(crate) const CALL_TIMEOUT: &str =
     "call to another service timed out, the downstream service did not answer in time";
-pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, no answer from the database or its connection in time";
+pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, the database server did not answer in time";
 pub(crate) const CACHE_TIMEOUT: &str = "cache command timed out, the cache did not answer in time";
 pub(crate) const BROKER_TIMEOUT: &str = "message broker timed out, the broker did not answer in time";
 pub(crate) const SERVICE_DISCOVERY: &str =

@@ -75,20 +75,21 @@ fn a_failed_database_call_reads_well_and_masks_to_its_template() {
         summary.text,
         "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after 30000ms. postgresql database SELECT: SELECT * FROM \
-         orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. Category: database timed out, no \
-         answer from the database or its connection in time; connection failure, could not connect; database unavailable, the database server could not be \
+         orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. Category: timeout, took too long; \
+         database timed out, the database server did not answer in time; connection failure, could not connect; database unavailable, the database server could not be \
          reached. took 30012 ms, very slow."
     );
     assert_eq!(
         summary.template,
         "orders-api client span SELECT orders failed with SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after <num>. postgresql database SELECT: SELECT * FROM \
-         orders WHERE customer = ? AND id = <num>. Category: database timed out, no answer from the database or \
-         its connection in time; connection failure, could not connect; database unavailable, the database server could not be reached. very slow."
+         orders WHERE customer = ? AND id = <num>. Category: timeout, took too long; database timed out, the \
+         database server did not answer in time; connection failure, could not connect; database unavailable, the database server could not be reached. very slow."
     );
     assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
     let named = [
-        "database timed out, no answer from the database or its connection in time",
+        "timeout, took too long",
+        "database timed out, the database server did not answer in time",
         "connection failure, could not connect",
         "database unavailable, the database server could not be reached",
     ];
@@ -338,7 +339,10 @@ fn a_failure_names_what_failed() {
     assert_eq!(
         http_read_timeout,
         (
-            vec!["call to another service timed out, the downstream service did not answer in time"],
+            vec![
+                "timeout, took too long",
+                "call to another service timed out, the downstream service did not answer in time"
+            ],
             Some("HTTP call to service ts-order-service".to_owned())
         )
     );
@@ -347,7 +351,10 @@ fn a_failure_names_what_failed() {
         attrs(&[]),
         "com.mysql.cj.jdbc.exceptions.MySQLTimeoutException: Statement cancelled due to timeout or client request",
     );
-    assert_eq!(database_timeout.0[0], "database timed out, no answer from the database or its connection in time");
+    assert_eq!(
+        database_timeout.0[..2],
+        ["timeout, took too long", "database timed out, the database server did not answer in time"]
+    );
     assert_eq!(database_timeout.1.as_deref(), Some("database"));
     let client = categories_and_dependency(
         SpanKind::Client,
