@@ -113,6 +113,12 @@ impl Store for FlakyStore {
     async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
         self.inner.trace_templates(trace_id).await
     }
+    async fn operation_baselines(
+        &self,
+        operations: &[(String, String)],
+    ) -> Result<std::collections::HashMap<(String, String), semtrace_store::OperationBaseline>, StoreError> {
+        self.inner.operation_baselines(operations).await
+    }
     async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("database is down".into()));

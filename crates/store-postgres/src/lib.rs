@@ -271,6 +271,10 @@ impl Store for PostgresStore {
         let rows = semtrace_store::row::encode_batch_in_place(spans);
         let mut client = self.client().await?;
         let committed = write::write(&mut client, &self.caches, &rows).await?;
+        // A batch holding retried spans is left out of the baselines rather than counted twice.
+        if committed.outcome.duplicates == 0 {
+            write::add_to_baselines(&client, &rows).await;
+        }
         self.total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
         self.total_traces.fetch_add(committed.new_traces, Ordering::Relaxed);
         Ok(committed.outcome)
@@ -367,6 +371,31 @@ impl Store for PostgresStore {
     async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError> {
         let client = self.client().await?;
         read::search_errors(&client, query, filter, limit).await
+    }
+
+    async fn operation_baselines(
+        &self,
+        operations: &[(String, String)],
+    ) -> Result<std::collections::HashMap<(String, String), semtrace_store::OperationBaseline>, StoreError> {
+        let client = self.client().await?;
+        let services: Vec<&str> = operations.iter().map(|(service, _)| service.as_str()).collect();
+        let names: Vec<&str> = operations.iter().map(|(_, name)| name.as_str()).collect();
+        let rows = client
+            .query(
+                "SELECT o.service, o.name, sum(o.span_count)::int8, sum(o.log_duration_sum)::float8
+                 FROM operations o JOIN unnest($1::text[], $2::text[]) AS k(s, n) ON o.service = k.s AND o.name = k.n
+                 GROUP BY o.service, o.name",
+                &[&services, &names],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let baseline = semtrace_store::OperationBaseline::from_sums(row.get(2), row.get(3))?;
+                Some(((row.get(0), row.get(1)), baseline))
+            })
+            .collect())
     }
 
     async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {

@@ -144,6 +144,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX logs_service_time ON logs (service, time_ns);
     CREATE INDEX logs_errors ON logs USING gin (error_tsv) WHERE error_text IS NOT NULL;
     "#,
+    // 5: how long each operation's spans usually take (semtrace_store::OperationBaseline), kept
+    // after each batch's commit; spans stored before this migration are not counted.
+    r#"
+    ALTER TABLE operations ADD COLUMN span_count bigint NOT NULL DEFAULT 0,
+                           ADD COLUMN log_duration_sum double precision NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

@@ -109,6 +109,37 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
     Ok(Committed { outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted }, new_traces })
 }
 
+/// Adds a committed batch's spans to their operations' baselines, in one statement after the
+/// span transaction (so hot operation rows are locked for a moment, not for a batch's commit).
+/// Baselines are statistics: a failure here is logged, not failed back to the client.
+pub(crate) async fn add_to_baselines(client: &Client, rows: &[SpanRow]) {
+    let mut sums: HashMap<(&str, &str, i16), (i64, f64)> = HashMap::new();
+    for row in rows {
+        let sum = sums.entry((&row.service, &row.name, row.kind as i16)).or_insert((0, 0.0));
+        sum.0 += 1;
+        sum.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
+    }
+    // One order for every writer, so two batches never wait on each other's rows in a cycle.
+    let mut sums: Vec<_> = sums.into_iter().collect();
+    sums.sort_by(|a, b| a.0.cmp(&b.0));
+    let services: Vec<String> = sums.iter().map(|((service, _, _), _)| sql::text(service).into_owned()).collect();
+    let names: Vec<String> = sums.iter().map(|((_, name, _), _)| sql::text(name).into_owned()).collect();
+    let kinds: Vec<i16> = sums.iter().map(|((_, _, kind), _)| *kind).collect();
+    let counts: Vec<i64> = sums.iter().map(|(_, (count, _))| *count).collect();
+    let logs: Vec<f64> = sums.iter().map(|(_, (_, log))| *log).collect();
+    let result = client
+        .execute(
+            "UPDATE operations o SET span_count = o.span_count + u.c, log_duration_sum = o.log_duration_sum + u.l
+             FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::float8[]) AS u(s, n, k, c, l)
+             WHERE o.service = u.s AND o.name = u.n AND o.kind = u.k",
+            &[&services, &names, &kinds, &counts, &logs],
+        )
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %describe(&err), "operation baselines not updated for a batch");
+    }
+}
+
 /// Deadlocks and serialization failures retried before the write fails.
 const MAX_CONFLICT_RETRIES: u32 = 5;
 

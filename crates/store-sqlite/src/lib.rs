@@ -324,6 +324,34 @@ impl Store for SqliteStore {
         self.read(move |connection| search::trace_templates(connection, trace_id)).await
     }
 
+    async fn operation_baselines(
+        &self,
+        operations: &[(String, String)],
+    ) -> Result<std::collections::HashMap<(String, String), semtrace_store::OperationBaseline>, StoreError> {
+        let operations = operations.to_vec();
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT sum(o.span_count), sum(o.log_duration_sum) FROM operations o
+                     JOIN services s ON s.id = o.service_id WHERE s.name = ?1 AND o.name = ?2",
+                )
+                .map_err(internal)?;
+            let mut baselines = std::collections::HashMap::new();
+            for (service, name) in operations {
+                let (spans, sum): (Option<i64>, Option<f64>) = statement
+                    .query_row(rusqlite::params![service, name], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .map_err(internal)?;
+                if let Some(baseline) =
+                    semtrace_store::OperationBaseline::from_sums(spans.unwrap_or(0), sum.unwrap_or(0.0))
+                {
+                    baselines.insert((service, name), baseline);
+                }
+            }
+            Ok(baselines)
+        })
+        .await
+    }
+
     async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {
         if logs.is_empty() {
             return Ok(WriteOutcome::default());

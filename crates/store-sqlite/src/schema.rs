@@ -132,6 +132,12 @@ const MIGRATIONS: &[&str] = &[
     -- Error text of severe records; rowid = logs.id. Contentless: the text lives in logs.
     CREATE VIRTUAL TABLE logs_fts USING fts5(error_type, message, content='');
     "#,
+    // 7: how long each operation's spans usually take (semtrace_store::OperationBaseline), kept
+    // as the writer inserts spans; spans stored before this migration are not counted.
+    r#"
+    ALTER TABLE operations ADD COLUMN span_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE operations ADD COLUMN log_duration_sum REAL NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

@@ -265,6 +265,8 @@ fn insert_all(
     rows: &[SpanRow],
 ) -> Result<Committed, StoreError> {
     let mut traces: HashMap<[u8; 16], TraceDelta<'_>> = HashMap::new();
+    // Per operation id: spans inserted and the sum of their log durations (operation baselines).
+    let mut durations: HashMap<i64, (i64, f64)> = HashMap::new();
     let mut outcome = WriteOutcome::default();
     let mut insert_span = transaction
         .prepare_cached(
@@ -335,6 +337,9 @@ fn insert_all(
                 .map_err(internal)?;
         }
         outcome.inserted += 1;
+        let duration = durations.entry(operation_id).or_insert((0, 0.0));
+        duration.0 += 1;
+        duration.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
         let delta = traces.entry(row.trace_id).or_insert(TraceDelta {
             start_ns: row.start_ns,
             end_ns: row.end_ns,
@@ -349,6 +354,15 @@ fn insert_all(
         if row.parent_span_id.is_none() {
             delta.root = Some((&row.service, &row.name));
         }
+    }
+
+    let mut update_operation = transaction
+        .prepare_cached(
+            "UPDATE operations SET span_count = span_count + ?2, log_duration_sum = log_duration_sum + ?3 WHERE id = ?1",
+        )
+        .map_err(internal)?;
+    for (operation_id, (count, log_sum)) in &durations {
+        update_operation.execute(params![operation_id, count, log_sum]).map_err(internal)?;
     }
 
     // Most traces arrive in one batch: a plain insert, and an update only when the trace exists

@@ -22,6 +22,29 @@ pub async fn run(store: &dyn Store) {
     templates_are_kept_and_embedded(store).await;
     spans_are_found_by_template_and_error_text(store).await;
     log_records_are_stored_joined_and_searched(store).await;
+    operations_have_baselines(store).await;
+}
+
+async fn operations_have_baselines(store: &dyn Store) {
+    // Nine spans of one operation taking 1 ms and one taking 1 s: the typical one is the
+    // geometric mean, near 2 ms, not the arithmetic mean's 100 ms.
+    let mut spans = Vec::new();
+    for n in 0..10u64 {
+        let mut span = quiet_span(800 + n);
+        span.name = "GET /api/baseline".into();
+        span.end_time_unix_nano = span.start_time_unix_nano + if n == 9 { 1_000_000_000 } else { 1_000_000 };
+        spans.push(span);
+    }
+    store.write(&spans).await.unwrap();
+    let service = spans[0].service_name().to_owned();
+    let asked = [(service.clone(), "GET /api/baseline".to_owned()), (service.clone(), "no such operation".to_owned())];
+    let baselines = store.operation_baselines(&asked).await.expect("operation baselines");
+    assert_eq!(baselines.len(), 1, "{baselines:?}");
+    let baseline = baselines[&asked[0]];
+    assert_eq!(baseline.spans, 10);
+    assert!((1.5e6..2.5e6).contains(&baseline.typical_ns), "{baseline:?}");
+    store.write(&spans).await.unwrap();
+    assert_eq!(store.operation_baselines(&asked).await.unwrap()[&asked[0]].spans, 10, "retries are not counted");
 }
 
 /// A log record about `span` (trace context set), with the span's resource, after its start.

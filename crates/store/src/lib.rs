@@ -117,6 +117,32 @@ pub struct LogHit {
     pub score: f64,
 }
 
+/// How long an operation's spans usually take, from the spans stored so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OperationBaseline {
+    pub spans: u64,
+    /// The geometric mean of their durations (robust to the few slow ones), in nanoseconds.
+    pub typical_ns: f64,
+}
+
+impl OperationBaseline {
+    /// From a count and a sum of [`log_duration`]s; `None` without spans.
+    pub fn from_sums(spans: i64, log_duration_sum: f64) -> Option<Self> {
+        (spans > 0).then(|| OperationBaseline {
+            spans: spans as u64,
+            typical_ns: (log_duration_sum / spans as f64).exp() - LOG_DURATION_OFFSET_NS,
+        })
+    }
+}
+
+/// Added to a duration before its logarithm, so a zero-length span counts.
+const LOG_DURATION_OFFSET_NS: f64 = 1000.0;
+
+/// What operation baselines sum per span: ln(duration + 1 µs).
+pub fn log_duration(start_ns: i64, end_ns: i64) -> f64 {
+    (end_ns.saturating_sub(start_ns).max(0) as f64 + LOG_DURATION_OFFSET_NS).ln()
+}
+
 /// Now as Unix nanoseconds (the server's clock).
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
@@ -204,6 +230,13 @@ pub trait Store: Send + Sync + 'static {
     /// the severe log records about them) matches the words of `query`, best match first
     /// (full-text ranking), then newest.
     async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError>;
+
+    /// How long the spans of these operations (service, span name; every kind) usually take.
+    /// Operations without a stored span are left out.
+    async fn operation_baselines(
+        &self,
+        operations: &[(String, String)],
+    ) -> Result<std::collections::HashMap<(String, String), OperationBaseline>, StoreError>;
 
     /// The template ids of a trace's spans, with how many spans use each.
     async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError>;
