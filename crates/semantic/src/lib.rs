@@ -36,6 +36,16 @@ pub const FAILURE_PRIOR: f32 = 0.15;
 /// The BM25 score at which the lexical part of hybrid ranking reaches half its weight.
 const LEXICAL_HALF_SCORE: f64 = 8.0;
 
+/// For questions about latency, added to a span's score in proportion to how slow it was *for
+/// its operation*: 0 at or below the operation's typical duration (its baseline, the geometric
+/// mean of its spans'), the full weight at [`SLOWNESS_FULL_RATIO`] times it or more, on a log
+/// scale between. A fixed cut-off cannot tell a slow 300 ms cache read from a normal 3 s report.
+pub const SLOWNESS_WEIGHT: f32 = 0.3;
+/// How many times its operation's typical duration a span takes to get all of [`SLOWNESS_WEIGHT`].
+const SLOWNESS_FULL_RATIO: f64 = 100.0;
+/// Spans an operation needs before its baseline is trusted.
+const MIN_BASELINE_SPANS: u64 = 5;
+
 /// Weight of the full-text match in hybrid ranking (semantic similarity weighs 1).
 pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.05;
 
@@ -82,7 +92,7 @@ impl Intent {
 /// the latency questions tried (README, "Query intent").
 static LATENCY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(slow|slower|slowest|slowly|sluggish|laggy|lag|latency|latencies|p9\d|p50|response times?|(took|taking|takes?) (too |very |so )?(long|forever)|took (many |several |a few |\d+ )?(seconds|minutes|s|ms)|forever|hangs?|hanging|hung|stall(s|ed|ing)?|performance|degraded|long[- ]running|more than \d+ ?(s|ms|sec|seconds|minutes))\b",
+        r"(?i)\b(slow|slower|slowest|slowly|sluggish|laggy|lag|latency|latencies|p9\d|p50|response times?|(took|taking|takes?) (too |very |so )?(long|forever)|(took|taking|takes?) (many |several |a few |\d+ )?(seconds|minutes|s|ms)|forever|hangs?|hanging|hung|stall(s|ed|ing)?|performance|degraded|long[- ]running|more than \d+ ?(s|ms|sec|seconds|minutes))\b",
     )
     .expect("the latency pattern is valid")
 });
@@ -95,9 +105,20 @@ static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the failure pattern is valid")
 });
 
-/// What a query asks about: latency when it speaks of slowness and not of a failure.
+/// Failure words a query denies ("no error", "without any failures", "and then succeeded"): they
+/// say the spans asked for did *not* fail.
+static DENIED_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?|timeouts?|crash(es)?)\b|\b(but|then|and|still) (succeed\w*|successful\w*|worked|completed|returned)\b",
+    )
+    .expect("the denial pattern is valid")
+});
+
+/// What a query asks about: latency when it speaks of slowness and not of a failure (failure
+/// words it denies, "no errors", do not count).
 pub fn intent_of(query: &str) -> Intent {
-    if LATENCY_WORDS.is_match(query) && !FAILURE_WORDS.is_match(query) {
+    let asserted = DENIED_FAILURE.replace_all(query, " ");
+    if LATENCY_WORDS.is_match(query) && !FAILURE_WORDS.is_match(&asserted) {
         Intent::Latency
     } else {
         Intent::Failure
@@ -284,12 +305,19 @@ impl Semantic {
         let ranked = self.rank_templates(request, intent, &query, &lexical?);
         let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id).collect();
         let scores: HashMap<i64, (f32, f32)> = ranked.iter().map(|(id, sim, score)| (*id, (*sim, *score))).collect();
-        let hits = self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;
+        let hits = match intent {
+            Intent::Failure => {
+                self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?
+            }
+            Intent::Latency => self.slowest_for_their_operation(request, &ids, &scores).await?,
+        };
         let mut logs = span_evidence(&*self.store, hits.iter().map(|hit| &hit.span)).await?;
         let hits = hits
             .into_iter()
             .map(|hit| {
                 let (similarity, score) = hit.template_id.and_then(|id| scores.get(&id).copied()).unwrap_or((0.0, 0.0));
+                // A latency search's store score is its slowness bonus (see below).
+                let score = score + hit.score as f32;
                 let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
                 let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
                 let error_log = semtrace_summary::error_log(&hit.span, &logs);
@@ -297,6 +325,45 @@ impl Semantic {
             })
             .collect();
         Ok(SearchResults { intent, hits })
+    }
+
+    /// For a latency question: spans of the best templates, each scored by its template and by
+    /// how slow it was for its operation ([`SLOWNESS_WEIGHT`]), best first. The bonus is left in
+    /// each hit's `score`.
+    async fn slowest_for_their_operation(
+        &self,
+        request: &SearchRequest,
+        ids: &[i64],
+        scores: &HashMap<i64, (f32, f32)>,
+    ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
+        // Several spans per template: the slow ones of an operation share its template with
+        // the fast ones unless the summary's own cue ("slow") set them apart.
+        let wanted = (request.limit * 8).clamp(100, 2000);
+        let mut hits = self.store.spans_of_templates(ids, &request.filter, wanted, false).await?;
+        let mut operations: Vec<(String, String)> =
+            hits.iter().map(|hit| (hit.span.service_name().to_owned(), hit.span.name.clone())).collect();
+        operations.sort();
+        operations.dedup();
+        let baselines = self.store.operation_baselines(&operations).await?;
+        for hit in &mut hits {
+            let key = (hit.span.service_name().to_owned(), hit.span.name.clone());
+            hit.score = baselines
+                .get(&key)
+                .filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS)
+                .map_or(0.0, |baseline| slowness(hit.span.duration_nanos() as f64, baseline.typical_ns));
+        }
+        let total = |hit: &semtrace_store::SpanHit| {
+            hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |(_, score)| *score) + hit.score as f32
+        };
+        hits.sort_by(|a, b| {
+            total(b).total_cmp(&total(a)).then(b.span.start_time_unix_nano.cmp(&a.span.start_time_unix_nano))
+        });
+        if request.per_trace {
+            let mut seen = std::collections::HashSet::new();
+            hits.retain(|hit| seen.insert(hit.span.trace_id));
+        }
+        hits.truncate(request.limit);
+        Ok(hits)
     }
 
     /// The centroid of a trace's template vectors, normalised; None when none is indexed yet.
@@ -341,6 +408,16 @@ impl Semantic {
     }
 }
 
+/// How slow a span was for its operation, as a share of [`SLOWNESS_WEIGHT`]: 0 at or below its
+/// typical duration, all of it at [`SLOWNESS_FULL_RATIO`] times it, log-scaled between.
+fn slowness(duration_ns: f64, typical_ns: f64) -> f64 {
+    let ratio = duration_ns / typical_ns.max(1_000.0);
+    if ratio <= 1.0 {
+        return 0.0;
+    }
+    f64::from(SLOWNESS_WEIGHT) * (ratio.ln() / SLOWNESS_FULL_RATIO.ln()).min(1.0)
+}
+
 /// The severe log records about each span (`Store::span_evidence`), by span.
 pub async fn span_evidence<'a>(
     store: &dyn Store,
@@ -364,6 +441,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slowness_is_relative_to_the_operation_and_saturates() {
+        assert_eq!(slowness(1e6, 2e6), 0.0, "faster than usual");
+        assert_eq!(slowness(2e6, 2e6), 0.0);
+        let ten_times = slowness(2e7, 2e6);
+        assert!(
+            (ten_times - f64::from(SLOWNESS_WEIGHT) / 2.0).abs() < 1e-6,
+            "10x is half way on a log scale: {ten_times}"
+        );
+        assert_eq!(slowness(2e9, 2e6), f64::from(SLOWNESS_WEIGHT), "1000x saturates");
+        assert!(slowness(3e8, 3e6) > slowness(3e9, 3e9), "a slow cache read outranks a normal long report");
+    }
+
+    #[test]
     fn latency_questions_are_told_from_failure_questions() {
         for query in [
             "very slow database queries",
@@ -373,6 +463,10 @@ mod tests {
             "took more than 5 seconds",
             "queries taking forever",
             "sluggish responses from the payment service",
+            "SQL reads taking many seconds although they normally finish in milliseconds",
+            "several seconds of latency on a hop between two services, no error",
+            "latency regression without any errors",
+            "requests that hang for seconds and then succeed anyway",
         ] {
             assert_eq!(intent_of(query), Intent::Latency, "{query}");
         }
@@ -383,6 +477,7 @@ mod tests {
             "caller hung up mid-request and the work was abandoned",
             "requests stuck waiting for a free database session until they gave up",
             "no instances available for the route service",
+            "slow requests that then failed with a timeout error",
         ] {
             assert_eq!(intent_of(query), Intent::Failure, "{query}");
         }

