@@ -349,9 +349,36 @@ fn log_line(event: &Event) -> LogLine<'_> {
     LogLine { severity, level, message }
 }
 
-/// Adds a message unless one already holds it; drops those it holds.
+/// The cause a framework's wrapper message passes on, without the wrapper's boilerplate, which
+/// would otherwise fill the template and make every wrapped failure look alike:
+/// Tomcat's `Servlet.service() for servlet [x] in context with path [y] threw exception [...]
+/// with root cause`, Spring's `Request processing failed; nested exception is X: ...` (and
+/// Spring 6's `Request processing failed: X: ...`). Other messages are kept as they are.
+pub fn cause_of(message: &str) -> &str {
+    let mut text = message.trim();
+    if text.starts_with("Servlet.service() for servlet [") {
+        if let Some(at) = text.find("threw exception [") {
+            text = &text[at + "threw exception [".len()..];
+            text = text.strip_suffix("with root cause").map_or(text, str::trim_end);
+            text = text.strip_suffix(']').unwrap_or(text);
+        }
+    }
+    const NESTED: &str = "nested exception is";
+    if let Some(at) = text.rfind(NESTED) {
+        let inner = text[at + NESTED.len()..].trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+        if !inner.is_empty() {
+            text = inner;
+        }
+    }
+    if let Some(inner) = text.strip_prefix("Request processing failed: ").filter(|inner| !inner.trim().is_empty()) {
+        text = inner;
+    }
+    text.trim()
+}
+
+/// Adds a message (its cause, [`cause_of`]) unless one already holds it; drops those it holds.
 fn add_message<'a>(message: Option<&'a str>, messages: &mut Vec<&'a str>) {
-    if let Some(message) = message.map(str::trim).filter(|message| !message.is_empty()) {
+    if let Some(message) = message.map(cause_of).filter(|message| !message.is_empty()) {
         if !messages.iter().any(|known| known.contains(message)) {
             messages.retain(|known| !message.contains(known));
             messages.push(message);

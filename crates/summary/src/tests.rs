@@ -379,3 +379,24 @@ fn a_failure_names_what_failed() {
     let empty = categories_and_dependency(SpanKind::Server, attrs(&[]), "[getTripInfo][thingListResult is null]");
     assert!(empty.0.contains(&"lookup found nothing, no matching record, empty or missing result"), "{empty:?}");
 }
+
+#[test]
+fn wrapper_boilerplate_gives_way_to_the_cause() {
+    use crate::cause_of;
+    assert_eq!(
+        cause_of(
+            "Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception [Request \
+             processing failed; nested exception is org.springframework.web.client.ResourceAccessException: I/O error \
+             on POST request for \"http://ts-order-service:12031/api\": Read timed out] with root cause"
+        ),
+        "org.springframework.web.client.ResourceAccessException: I/O error on POST request for \
+         \"http://ts-order-service:12031/api\": Read timed out"
+    );
+    assert_eq!(
+        cause_of("Could not send mail; nested exception is:\n\tjava.net.SocketTimeoutException: Connect timed out"),
+        "java.net.SocketTimeoutException: Connect timed out"
+    );
+    assert_eq!(cause_of("Request processing failed: java.lang.OutOfMemoryError"), "java.lang.OutOfMemoryError");
+    assert_eq!(cause_of("Request processing failed"), "Request processing failed", "a bare wrapper stays one");
+    assert_eq!(cause_of("  card declined "), "card declined");
+}
