@@ -3,7 +3,9 @@
 //! Pre-generates realistic OTLP requests (so generating costs nothing during the run), sends them
 //! from N concurrent clients over OTLP/HTTP protobuf or OTLP/gRPC, retries what the server refuses
 //! with a retryable code, and reports acknowledged spans/s, acknowledgement latency percentiles,
-//! the server's peak RSS, then trace-by-id latency percentiles over the stored data.
+//! the server's peak RSS, then trace-by-id latency percentiles over the stored data. With
+//! `--logs-per-span`, each trace request is preceded by an OTLP/HTTP logs request about its spans
+//! (trace context set), so the log path and the joiner are measured too.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +44,11 @@ pub struct IngestArgs {
     /// Seed of the generated traffic.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Log records per span, sent over `POST /v1/logs` before the spans they are about (HTTP
+    /// only): ERROR for a failed span, otherwise INFO, and WARN for one healthy span in twenty
+    /// (a failure told only in logs, which the joiner joins). 0: no logs.
+    #[arg(long, default_value_t = 0.0)]
+    pub logs_per_span: f64,
     /// Trace-by-id queries after ingest.
     #[arg(long, default_value_t = 2000)]
     pub queries: usize,
@@ -95,17 +102,30 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     let mut bodies = Vec::new();
     let mut sample_ids = Vec::new();
     let mut n_spans_total = 0usize;
+    let mut n_logs_total = 0usize;
+    if args.logs_per_span > 0.0 && args.protocol != Protocol::Http {
+        bail!("--logs-per-span is sent over OTLP/HTTP only: pass --protocol http");
+    }
     while n_spans_total < args.spans {
         let (request, ids) = generator.request(args.traces_per_request);
         n_spans_total += span_count(&request);
         if sample_ids.len() < args.queries {
             sample_ids.extend(ids.into_iter().step_by(7));
         }
-        bodies.push(Payload::encode(args.protocol, args.gzip, &request)?);
+        let logs = (args.logs_per_span > 0.0).then(|| logs_about(&request, args.logs_per_span, n_spans_total));
+        let logs = match logs {
+            Some(logs) => {
+                n_logs_total +=
+                    logs.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum::<usize>();
+                Some(encode_body(args.gzip, &logs.encode_to_vec())?)
+            }
+            None => None,
+        };
+        bodies.push((logs, Payload::encode(args.protocol, args.gzip, &request)?));
     }
     sample_ids.truncate(args.queries);
     let n_requests = bodies.len();
-    let bytes_per_request = bodies.iter().map(Payload::wire_bytes).sum::<usize>() / n_requests.max(1);
+    let bytes_per_request = bodies.iter().map(|(_, payload)| payload.wire_bytes()).sum::<usize>() / n_requests.max(1);
     eprintln!(
         "sending {n_requests} requests ({bytes_per_request} bytes each on average) from {} clients over {:?}...",
         args.clients, args.protocol
@@ -122,15 +142,24 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         let protocol = args.protocol;
         let gzip = args.gzip;
         let otlp_http = format!("{}/v1/traces", target.otlp_http.trim_end_matches('/'));
+        let otlp_logs = format!("{}/v1/logs", target.otlp_http.trim_end_matches('/'));
         let otlp_grpc = target.otlp_grpc.clone();
         clients.spawn(async move {
             let mut client = Client::connect(protocol, &otlp_http, &otlp_grpc, gzip).await?;
+            let mut logs_client = Client::Http { client: reqwest::Client::new(), url: otlp_logs };
             let mut latencies = Vec::new();
             let mut refusals = 0usize;
             loop {
                 let idx = next.fetch_add(1, Ordering::Relaxed);
-                let Some(request) = bodies.get(idx) else { break };
+                let Some((logs, request)) = bodies.get(idx) else { break };
                 let sent = Instant::now();
+                if let Some(body) = logs {
+                    let payload = Payload::Http { body: body.clone(), gzip };
+                    while let Sent::Refused = logs_client.send(&payload).await? {
+                        refusals += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
                 loop {
                     match client.send(request).await? {
                         Sent::Acknowledged => break,
@@ -169,6 +198,12 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         refusals
     );
+    if n_logs_total > 0 {
+        println!(
+            "acknowledged log records/s: {:.0} ({n_logs_total} records, sent before their spans)",
+            n_logs_total as f64 / elapsed.as_secs_f64()
+        );
+    }
     println!("ack latency per request: {}", percentiles(&latencies));
     if let Some(seconds) = server_cpu {
         // The server's own CPU per span: unlike spans/s, it does not depend on what else the
@@ -207,6 +242,79 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     query_latencies.sort();
     println!("trace by id ({} queries, HTTP round trip): {}", query_latencies.len(), percentiles(&query_latencies));
     Ok(())
+}
+
+/// Log records about a request's spans, with their trace context and resource: on average
+/// `per_span` per span; ERROR for a failed span, WARN for one healthy span in twenty (the
+/// failures told only in logs), INFO otherwise. `salt` varies which spans get records.
+fn logs_about(
+    request: &ExportTraceServiceRequest,
+    per_span: f64,
+    salt: usize,
+) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let mut n = salt;
+    let mut resource_logs = Vec::new();
+    for resource_spans in &request.resource_spans {
+        let mut records = Vec::new();
+        for span in resource_spans.scope_spans.iter().flat_map(|scope| &scope.spans) {
+            n += 1;
+            // Whole records for the integer part, one more for the fraction's share of spans.
+            let count = per_span.floor() as usize + usize::from(((n * 7919) % 1000) as f64 / 1000.0 < per_span.fract());
+            let failed = span.status.as_ref().is_some_and(|status| status.code == 2);
+            for i in 0..count {
+                let (severity_number, severity_text, body) = if failed && i == 0 {
+                    (17, "ERROR", format!("{} failed: request could not be completed", span.name))
+                } else if i == 0 && n % 20 == 0 {
+                    (
+                        13,
+                        "WARN",
+                        format!("{} degraded: fallback price list used, pricing service returned nothing", span.name),
+                    )
+                } else {
+                    (
+                        9,
+                        "INFO",
+                        format!(
+                            "{} handled in {} us",
+                            span.name,
+                            (span.end_time_unix_nano - span.start_time_unix_nano) / 1000
+                        ),
+                    )
+                };
+                records.push(LogRecord {
+                    time_unix_nano: span.start_time_unix_nano + 1000 * (i as u64 + 1),
+                    observed_time_unix_nano: span.end_time_unix_nano,
+                    severity_number,
+                    severity_text: severity_text.into(),
+                    body: Some(AnyValue { value: Some(any_value::Value::StringValue(body)) }),
+                    trace_id: span.trace_id.clone(),
+                    span_id: span.span_id.clone(),
+                    flags: 1,
+                    ..Default::default()
+                });
+            }
+        }
+        if !records.is_empty() {
+            resource_logs.push(ResourceLogs {
+                resource: resource_spans.resource.clone(),
+                scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }],
+                schema_url: String::new(),
+            });
+        }
+    }
+    opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest { resource_logs }
+}
+
+fn encode_body(gzip: bool, body: &[u8]) -> anyhow::Result<bytes::Bytes> {
+    if !gzip {
+        return Ok(bytes::Bytes::copy_from_slice(body));
+    }
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(body)?;
+    Ok(encoder.finish()?.into())
 }
 
 pub(crate) fn span_count(request: &ExportTraceServiceRequest) -> usize {
@@ -323,16 +431,7 @@ impl Payload {
     ) -> anyhow::Result<Payload> {
         Ok(match protocol {
             Protocol::Grpc => Payload::Grpc(request.clone()),
-            Protocol::Http => {
-                let mut body = request.encode_to_vec();
-                if gzip {
-                    use std::io::Write;
-                    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                    encoder.write_all(&body)?;
-                    body = encoder.finish()?;
-                }
-                Payload::Http { body: body.into(), gzip }
-            }
+            Protocol::Http => Payload::Http { body: encode_body(gzip, &request.encode_to_vec())?, gzip },
         })
     }
 
