@@ -22,6 +22,8 @@ pub(crate) struct SearchParams {
     threshold: Option<f32>,
     service: Option<String>,
     status: Option<String>,
+    /// `failed` or `ok`: the derived outcome, whatever the status (see `SpanFilter::failed`).
+    outcome: Option<String>,
     start: Option<String>,
     end: Option<String>,
     /// `trace` (default): the best span per trace; `span`: every span.
@@ -104,9 +106,21 @@ pub(crate) fn parse_time(name: &str, text: &str) -> Result<u64, ApiError> {
 fn parse_filter(
     service: Option<String>,
     status: Option<String>,
+    outcome: Option<String>,
     start: Option<String>,
     end: Option<String>,
 ) -> Result<SpanFilter, ApiError> {
+    let failed = match outcome.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("any") => None,
+        Some("failed") => Some(true),
+        Some("ok") | Some("healthy") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "outcome={other:?} is not an outcome: pass failed (an error status, an exception or a log line WARN \
+                 or above) or ok"
+            )))
+        }
+    };
     let status = status
         .map(|text| {
             StatusCode::parse(&text).ok_or_else(|| {
@@ -121,7 +135,14 @@ fn parse_filter(
             return Err(ApiError::BadRequest("end must be after start".into()));
         }
     }
-    Ok(SpanFilter { service: service.filter(|name| !name.is_empty()), status, start_ns, end_ns, exclude_trace: None })
+    Ok(SpanFilter {
+        service: service.filter(|name| !name.is_empty()),
+        status,
+        start_ns,
+        end_ns,
+        exclude_trace: None,
+        failed,
+    })
 }
 
 fn parse_limit(limit: Option<usize>) -> Result<usize, ApiError> {
@@ -174,7 +195,7 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
         query,
         limit: parse_limit(params.limit)?,
         threshold,
-        filter: parse_filter(params.service, params.status, params.start, params.end)?,
+        filter: parse_filter(params.service, params.status, params.outcome, params.start, params.end)?,
         per_trace,
         ranking,
         failure_prior: weight("failure_prior", params.failure_prior, semtrace_semantic::FAILURE_PRIOR)?,
@@ -223,6 +244,8 @@ pub(crate) struct ErrorParams {
     q: Option<String>,
     limit: Option<usize>,
     service: Option<String>,
+    /// `failed` or `ok`: the derived outcome (see `SpanFilter::failed`).
+    outcome: Option<String>,
     start: Option<String>,
     end: Option<String>,
 }
@@ -270,7 +293,7 @@ pub struct ErrorsRequest {
 pub fn parse_errors(query_string: &str) -> Result<ErrorsRequest, ApiError> {
     let params: ErrorParams = parse_query_string(query_string)?;
     Ok(ErrorsRequest {
-        filter: parse_filter(params.service, None, params.start, params.end)?,
+        filter: parse_filter(params.service, None, params.outcome, params.start, params.end)?,
         query: params.q.unwrap_or_default(),
         limit: parse_limit(params.limit)?,
     })

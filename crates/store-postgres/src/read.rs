@@ -239,11 +239,13 @@ struct Bound {
     start_time: SystemTime,
     end_time: SystemTime,
     exclude_trace: Option<Vec<u8>>,
+    failed: Option<bool>,
 }
 
 const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
      AND s.start_time >= $4 AND s.start_time <= $5 AND s.start_ns >= $6 AND s.start_ns < $7
-     AND ($8::bytea IS NULL OR s.trace_id <> $8)";
+     AND ($8::bytea IS NULL OR s.trace_id <> $8)
+     AND ($10::bool IS NULL OR coalesce((SELECT t.failed <> 0 FROM templates t WHERE t.id = s.template_id), false) = $10)";
 
 impl Bound {
     fn new(filter: &SpanFilter) -> Self {
@@ -259,15 +261,16 @@ impl Bound {
             start_time: sql::timestamp(start_ns / 1000 * 1000),
             end_time: sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000),
             exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
+            failed: filter.failed,
         }
     }
 
-    /// Parameters $1 to $9: `first`, the filter, then `limit`.
+    /// Parameters $1 to $10: `first`, the filter, `limit` ($9), then the outcome wanted ($10).
     fn params<'a>(
         &'a self,
         first: &'a (dyn tokio_postgres::types::ToSql + Sync),
         limit: &'a i64,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 9] {
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 10] {
         [
             first,
             &self.service,
@@ -278,6 +281,7 @@ impl Bound {
             &self.end_ns,
             &self.exclude_trace,
             limit,
+            &self.failed,
         ]
     }
 }
@@ -300,11 +304,11 @@ pub(crate) async fn spans_of_templates(
         }
         None => None,
     };
-    let failed = match bound.status {
-        Some(_) => Some(id_set(client, "SELECT id FROM templates WHERE failed <> 0", &[]).await?),
-        None => None,
+    let failed = match (bound.status, bound.failed) {
+        (None, None) => None,
+        _ => Some(id_set(client, "SELECT id FROM templates WHERE failed <> 0", &[]).await?),
     };
-    let wanted_failed = bound.status == Some(StatusCode::Error.to_otlp() as i16);
+    let wanted_failed = bound.failed.unwrap_or(bound.status == Some(StatusCode::Error.to_otlp() as i16));
     let template_ids: Vec<i64> = template_ids
         .iter()
         .copied()

@@ -82,6 +82,7 @@ pub(crate) struct Bound {
     start_ns: i64,
     end_ns: i64,
     exclude_trace: Option<Vec<u8>>,
+    failed: Option<bool>,
 }
 
 pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
@@ -105,18 +106,21 @@ pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Optio
         start_ns: filter.start_ns.map_or(i64::MIN, to_i64),
         end_ns: filter.end_ns.map_or(i64::MAX, to_i64),
         exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
+        failed: filter.failed,
     }))
 }
 
 impl Bound {
-    /// Parameters ?1 to ?7 of a query using [`FILTER_SQL`]: `first`, the filter, then `limit`.
-    pub(crate) fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 7] {
-        [first, &self.service_id, &self.status, &self.start_ns, &self.end_ns, &self.exclude_trace, limit]
+    /// Parameters ?1 to ?8 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
+    /// then the outcome wanted (?8).
+    pub(crate) fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 8] {
+        [first, &self.service_id, &self.status, &self.start_ns, &self.end_ns, &self.exclude_trace, limit, &self.failed]
     }
 }
 
 const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s.status_code = ?3)
-     AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)";
+     AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)
+     AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)";
 
 /// Reads the spans of the chosen rows, in the order given.
 fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {
@@ -156,7 +160,7 @@ pub(crate) fn spans_of_templates(
         ),
         None => None,
     };
-    let failed: Option<HashSet<i64>> = match bound.status {
+    let failed: Option<HashSet<i64>> = match bound.status.or(bound.failed.map(i32::from)) {
         Some(_) => Some(
             connection
                 .prepare_cached("SELECT id FROM templates WHERE failed != 0")
@@ -165,7 +169,7 @@ pub(crate) fn spans_of_templates(
         ),
         None => None,
     };
-    let wanted_failed = bound.status == Some(semtrace_model::StatusCode::Error.to_otlp());
+    let wanted_failed = bound.failed.unwrap_or(bound.status == Some(semtrace_model::StatusCode::Error.to_otlp()));
     let template_ids = template_ids.iter().filter(|id| {
         of_service.as_ref().is_none_or(|set| set.contains(id))
             && failed.as_ref().is_none_or(|set| set.contains(id) == wanted_failed)

@@ -170,6 +170,19 @@ async fn log_records_are_stored_joined_and_searched(store: &dyn Store) {
     assert!(store.search_logs("quota", &other_service, 10).await.unwrap().is_empty());
     let healthy = SpanFilter { status: Some(StatusCode::Ok), ..Default::default() };
     assert!(store.search_logs("quota", &healthy, 10).await.unwrap().is_empty(), "severe records are errors");
+    let ok = SpanFilter { failed: Some(false), ..Default::default() };
+    assert!(store.search_logs("quota", &ok, 10).await.unwrap().is_empty(), "severe records failed");
+
+    // The derived outcome filters: the span's status is unset, its record says it failed.
+    let failed = SpanFilter { failed: Some(true), ..Default::default() };
+    let by_outcome = store.spans_of_templates(&[template.id], &failed, 10, false).await.unwrap();
+    assert_eq!(by_outcome.len(), 1, "failed by its logs, whatever its status");
+    assert!(store.spans_of_templates(&[template.id], &ok, 10, false).await.unwrap().is_empty());
+    let found = store.search_errors("thingListResult", &failed, 10).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(store.search_errors("thingListResult", &ok, 10).await.unwrap().is_empty());
+    let unset = SpanFilter { status: Some(StatusCode::Error), ..Default::default() };
+    assert!(store.search_errors("thingListResult", &unset, 10).await.unwrap().is_empty(), "its status is unset");
 
     let missed = JoinDecisions { missed: vec![still[0].id], ..Default::default() };
     store.finish_log_joins(&missed).await.unwrap();

@@ -66,6 +66,9 @@ pub struct SpanFilter {
     pub end_ns: Option<u64>,
     /// Spans of other traces only.
     pub exclude_trace: Option<TraceId>,
+    /// Spans that failed (`Some(true)`) or did not (`Some(false)`), by their derived outcome:
+    /// an error status, an exception, or log lines WARN or above, as their template records it.
+    pub failed: Option<bool>,
 }
 
 /// A span found by a search, with the template it belongs to.
