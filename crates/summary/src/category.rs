@@ -21,6 +21,8 @@ pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the bro
 /// Timeouts named after what did not answer in time (`name_the_dependency`), so that an HTTP
 /// read timeout and a database timeout embed apart.
 pub(crate) const TIMEOUT: &str = "timeout, took too long";
+/// A query the database itself stopped for running past its time limit (not a client's timeout).
+pub(crate) const QUERY_TIME_LIMIT: &str = "query cancelled for running too long, over the database's time limit";
 pub(crate) const CALL_TIMEOUT: &str =
     "call to another service timed out, the downstream service did not answer in time";
 pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, the database server did not answer in time";
@@ -47,6 +49,10 @@ const SUBSUMES: &[(&str, &str)] = &[
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
     (TIMEOUT, r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long"),
+    (
+        QUERY_TIME_LIMIT,
+        r"statement cancell?ed|cancell?ing statement due to statement timeout|statement timeout|exceeded (the )?time ?limit|max(imum)?[_ ]statement[_ ]execution[_ ]time|max_execution_time|query execution was interrupted|QueryTimeoutException|MySQLTimeoutException|query.{0,20}(cancell?ed|killed|interrupted)",
+    ),
     (
         POOL_EXHAUSTED,
         r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",

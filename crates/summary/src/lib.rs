@@ -481,7 +481,9 @@ pub fn summarize(span: &Span) -> SpanSummary {
     }
     add_message(get_str(attributes, &["exception.message", "error.message", "error"]), &mut messages);
     add_message(Some(&span.status.message), &mut messages);
-    let logged_failure = !severe.is_empty();
+    // A span failed when its status says so, and also when it recorded an exception or logged a
+    // line WARN or above: services often handle a failure and answer normally.
+    let logged_failure = !severe.is_empty() || exception.is_some();
     let failed = span.status.code == StatusCode::Error || logged_failure;
     match span.status.code {
         StatusCode::Error => out.stable(" failed"),

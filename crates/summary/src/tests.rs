@@ -400,3 +400,34 @@ fn wrapper_boilerplate_gives_way_to_the_cause() {
     assert_eq!(cause_of("Request processing failed"), "Request processing failed", "a bare wrapper stays one");
     assert_eq!(cause_of("  card declined "), "card declined");
 }
+
+#[test]
+fn a_recorded_exception_makes_a_span_failed_whatever_its_status() {
+    let mut handled = span("ts-voucher-service", "/getVoucher", SpanKind::Server, 5020, attrs(&[]));
+    handled.events.push(exception(
+        "requests.exceptions.ReadTimeout",
+        "HTTPConnectionPool(host='ts-order-other-service', port=12032): Read timed out. (read timeout=5)",
+    ));
+    let summary = summarize(&handled);
+    assert!(summary.outcome.is_failure(), "{summary:?}");
+    assert!(summary.text.contains("/getVoucher failed with requests.exceptions.ReadTimeout"), "{}", summary.text);
+}
+
+#[test]
+fn a_query_the_database_stopped_is_named_apart_from_other_timeouts() {
+    let limit = "query cancelled for running too long, over the database's time limit";
+    for message in [
+        "ERROR: canceling statement due to statement timeout",
+        "Query execution was interrupted, maximum statement execution time exceeded",
+        "Executor error during find command :: caused by :: operation exceeded time limit",
+    ] {
+        let mut db = span("orders", "SELECT orders", SpanKind::Client, 30, attrs(&[("db.system", s("postgresql"))]));
+        db.status = Status { code: StatusCode::Error, message: message.into() };
+        let categories = crate::categories_of(&summarize(&db).template);
+        assert!(categories.contains(&limit), "{message}: {categories:?}");
+    }
+    let mut lock = span("orders", "UPDATE orders", SpanKind::Client, 30, attrs(&[("db.system", s("mysql"))]));
+    lock.status =
+        Status { code: StatusCode::Error, message: "Lock wait timeout exceeded; try restarting transaction".into() };
+    assert!(!crate::categories_of(&summarize(&lock).template).contains(&limit));
+}
