@@ -23,8 +23,7 @@ pub(crate) const BROKER_UNAVAILABLE: &str = "message broker unavailable, the bro
 pub(crate) const TIMEOUT: &str = "timeout, took too long";
 /// A query the database itself stopped for running past its time limit (not a client's timeout).
 pub(crate) const QUERY_TIME_LIMIT: &str = "query cancelled for running too long, over the database's time limit";
-pub(crate) const CALL_TIMEOUT: &str =
-    "call to another service timed out, the downstream service did not answer in time";
+pub(crate) const CALL_TIMEOUT: &str = "request to a downstream service timed out, waited too long for it";
 pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, the database server did not answer in time";
 pub(crate) const CACHE_TIMEOUT: &str = "cache command timed out, the cache did not answer in time";
 pub(crate) const BROKER_TIMEOUT: &str = "message broker timed out, the broker did not answer in time";

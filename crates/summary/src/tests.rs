@@ -339,10 +339,7 @@ fn a_failure_names_what_failed() {
     assert_eq!(
         http_read_timeout,
         (
-            vec![
-                "timeout, took too long",
-                "call to another service timed out, the downstream service did not answer in time"
-            ],
+            vec!["timeout, took too long", "request to a downstream service timed out, waited too long for it"],
             Some("HTTP call to service ts-order-service".to_owned())
         )
     );
