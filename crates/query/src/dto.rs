@@ -199,7 +199,7 @@ impl SpanDto {
         dto
     }
 
-    pub fn from_span(span: &Span) -> Self {
+    fn from_span(span: &Span) -> Self {
         SpanDto {
             span_id: span.span_id.to_hex(),
             parent_span_id: span.parent_span_id.map(|id| id.to_hex()),
@@ -225,8 +225,9 @@ impl SpanDto {
             dropped_events_count: span.dropped_events_count,
             links: span.links.iter().map(LinkDto::from_link).collect(),
             dropped_links_count: span.dropped_links_count,
-            failed: span.is_error() || semtrace_summary::summarize(span).outcome.is_failure(),
-            error_log: semtrace_summary::error_log(span, &[]),
+            // Set by `with_logs`, which reads the span together with its log records.
+            failed: false,
+            error_log: None,
             logs: Vec::new(),
         }
     }
