@@ -10,6 +10,8 @@
 # KEEP_DATA=1 keeps the data directory (and the server log) afterwards, HELDOUT_CORPUS (default
 # this folder: the folder holding corpus.py and queries.json, where labels and results are
 # written) and HELDOUT_SEED (default 20241130) to run another corpus (tests/heldout2/run.sh).
+# After the search evaluation, `semtrace bench similar` measures similar traces on the same
+# labels (same-fault share at 10 per fault kind); HELDOUT_SIMILAR=0 skips it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -83,3 +85,8 @@ PYEOF
 
 "$PY" "$HERE/evaluate.py" --server "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
   --queries "$CORPUS/queries.json" --out "$CORPUS/results.json"
+
+if [ "${HELDOUT_SIMILAR:-1}" = 1 ]; then
+  env -u SEMTRACE_BIN "$BIN" bench similar --api "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
+    ${HELDOUT_SIMILAR_ARGS:-}
+fi

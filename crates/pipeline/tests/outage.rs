@@ -110,8 +110,11 @@ impl Store for FlakyStore {
     async fn search_errors(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<SpanHit>, StoreError> {
         self.inner.search_errors(query, filter, limit).await
     }
-    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
-        self.inner.trace_templates(trace_id).await
+    async fn trace_profiles(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, Vec<semtrace_store::SpanProfile>>, StoreError> {
+        self.inner.trace_profiles(trace_ids).await
     }
     async fn operation_baselines(
         &self,

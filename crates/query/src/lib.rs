@@ -45,6 +45,7 @@ pub fn router(state: QueryState) -> Router {
     Router::new()
         .route("/api/v1/traces/{trace_id}", get(get_trace))
         .route("/api/v1/traces/{trace_id}/similar", get(search::similar))
+        .route("/api/v1/traces/{a}/compare/{b}", get(search::compare))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/errors", get(search::errors))
         .route("/api/v1/health", get(health))

@@ -142,6 +142,7 @@ fn parse_filter(
         end_ns,
         exclude_trace: None,
         failed,
+        min_duration_ns: None,
     })
 }
 
@@ -345,6 +346,73 @@ pub(crate) async fn errors(
 #[serde(deny_unknown_fields)]
 pub(crate) struct SimilarParams {
     limit: Option<usize>,
+    /// `failure`, `latency` or `shape`; by default failure when the trace failed, latency when
+    /// it was slow for its operations, else shape.
+    by: Option<String>,
+    service: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// A telling span of the given trace, as the API shows it.
+#[derive(Debug, Serialize)]
+struct TellingDto {
+    span_id: String,
+    service: String,
+    name: String,
+    weight: f32,
+    times_typical: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct SharedDto {
+    kind: &'static str,
+    given: String,
+    this: String,
+    similarity: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    given_times_typical: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    this_times_typical: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReasonDto {
+    /// The given trace's telling span and its match here.
+    shared: Option<SharedDto>,
+    /// The root operation both traces share, if they do.
+    same_route: Option<String>,
+    only_in_given: Vec<String>,
+    only_in_this: Vec<String>,
+}
+
+impl From<semtrace_semantic::Reason> for ReasonDto {
+    fn from(reason: semtrace_semantic::Reason) -> Self {
+        ReasonDto {
+            shared: reason.shared.map(|shared| SharedDto {
+                kind: shared.kind,
+                given: shared.given,
+                this: shared.this,
+                similarity: shared.similarity,
+                given_times_typical: shared.given_times_typical,
+                this_times_typical: shared.this_times_typical,
+            }),
+            same_route: reason.same_route,
+            only_in_given: reason.only_in_given,
+            only_in_this: reason.only_in_this,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SimilarResultDto {
+    #[serde(flatten)]
+    span: SearchResultDto,
+    /// How alike the telling spans (failure or slowness) of the two traces are, 0–1.
+    telling_similarity: f32,
+    /// Share of operations the two traces have in common (Jaccard), 0–1.
+    shape_similarity: f32,
+    reason: ReasonDto,
 }
 
 pub(crate) async fn similar(
@@ -356,28 +424,112 @@ pub(crate) async fn similar(
     let params = query_params(params)?;
     let trace_id: TraceId = parse_trace_id(&trace_id)?;
     let limit = parse_limit(params.limit.or(Some(10)))?;
-    match semantic.similar(trace_id, limit).await? {
-        Some(similar) => {
-            let results: Vec<serde_json::Value> = similar
-                .into_iter()
-                .map(|found| {
-                    let mut result = serde_json::to_value(SearchResultDto::new(
-                        &found.span,
-                        found.summary,
-                        None,
-                        found.similarity,
-                        found.similarity,
-                    ))
-                    .expect("serialisable");
-                    result.as_object_mut().expect("an object").remove("score");
-                    result
-                })
-                .collect();
-            Ok(Json(serde_json::json!({ "trace_id": trace_id.to_hex(), "indexed": true, "results": results })))
+    let by = match params.by.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("auto") => None,
+        Some(text) => Some(semtrace_semantic::SimilarBy::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!("by={text:?} is not a mode: pass failure, latency or shape"))
+        })?),
+    };
+    let filter = parse_filter(params.service, None, None, params.start, params.end)?;
+    let request = semtrace_semantic::SimilarRequest { trace_id, by, limit, filter };
+    let Some(similar) = semantic.similar(&request).await? else {
+        return Err(ApiError::NotFound(format!("trace {trace_id} is not stored")));
+    };
+    let telling: Vec<TellingDto> = similar
+        .telling
+        .into_iter()
+        .map(|span| TellingDto {
+            span_id: span.span_id.to_hex(),
+            service: span.service,
+            name: span.name,
+            weight: span.weight,
+            times_typical: span.times_typical,
+        })
+        .collect();
+    let results: Vec<SimilarResultDto> = similar
+        .results
+        .into_iter()
+        .map(|found| SimilarResultDto {
+            span: SearchResultDto::new(
+                &found.span,
+                found.summary,
+                found.error_log,
+                found.telling_similarity,
+                found.score,
+            ),
+            telling_similarity: found.telling_similarity,
+            shape_similarity: found.shape_similarity,
+            reason: found.reason.into(),
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "trace_id": trace_id.to_hex(),
+        "by": similar.by.as_str(),
+        "telling": telling,
+        "note": similar.note,
+        "results": results,
+    })))
+}
+
+#[derive(Debug, Serialize)]
+struct ComparedSpanDto {
+    span_id: String,
+    service: String,
+    name: String,
+    duration_ms: f64,
+    failed: bool,
+}
+
+impl From<&semtrace_store::SpanProfile> for ComparedSpanDto {
+    fn from(span: &semtrace_store::SpanProfile) -> Self {
+        ComparedSpanDto {
+            span_id: span.span_id.to_hex(),
+            service: span.service.clone(),
+            name: span.name.clone(),
+            duration_ms: span.duration_ns() as f64 / 1e6,
+            failed: span.outcome.is_failure(),
         }
-        None if state.store.get_trace(trace_id).await?.is_none() => {
-            Err(ApiError::NotFound(format!("trace {trace_id} is not stored")))
-        }
-        None => Ok(Json(serde_json::json!({ "trace_id": trace_id.to_hex(), "indexed": false, "results": [] }))),
     }
+}
+
+#[derive(Debug, Serialize)]
+struct MatchedDto {
+    a: ComparedSpanDto,
+    b: ComparedSpanDto,
+    /// Same template: the same outcome and the same masked summary.
+    same_template: bool,
+    /// b's duration minus a's.
+    duration_diff_ms: f64,
+}
+
+/// `GET /api/v1/traces/{a}/compare/{b}`: the spans of two traces matched by their place in the
+/// tree and their template, with what only one of them has and the duration differences.
+pub(crate) async fn compare(
+    State(state): State<QueryState>,
+    Path((a, b)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let semantic = semantic(&state)?;
+    let (a, b): (TraceId, TraceId) = (parse_trace_id(&a)?, parse_trace_id(&b)?);
+    let Some(comparison) = semantic.compare(a, b).await? else {
+        return Err(ApiError::NotFound(format!("trace {a} or trace {b} is not stored")));
+    };
+    let mut matched: Vec<MatchedDto> = comparison
+        .matched
+        .iter()
+        .map(|pair| MatchedDto {
+            a: (&pair.a).into(),
+            b: (&pair.b).into(),
+            same_template: pair.same_template,
+            duration_diff_ms: (pair.b.duration_ns() as f64 - pair.a.duration_ns() as f64) / 1e6,
+        })
+        .collect();
+    matched.sort_by(|x, y| y.duration_diff_ms.abs().total_cmp(&x.duration_diff_ms.abs()));
+    let listed = |spans: &[semtrace_store::SpanProfile]| spans.iter().map(ComparedSpanDto::from).collect::<Vec<_>>();
+    Ok(Json(serde_json::json!({
+        "a": a.to_hex(),
+        "b": b.to_hex(),
+        "matched": matched,
+        "only_in_a": listed(&comparison.only_in_a),
+        "only_in_b": listed(&comparison.only_in_b),
+    })))
 }

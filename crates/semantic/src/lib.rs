@@ -8,6 +8,7 @@
 
 pub mod index;
 mod indexer;
+mod similar;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -22,6 +23,9 @@ use semtrace_summary::{Outcome, SpanSummary};
 
 use crate::index::{Priors, TemplateKind, VectorIndex};
 pub use crate::indexer::Indexer;
+pub use crate::similar::{
+    Comparison, MatchedSpan, Reason, SharedSpan, SimilarBy, SimilarRequest, SimilarTrace, SimilarTraces, TellingSpan,
+};
 
 /// Templates considered per search at most; the store stops reading as soon as it has enough.
 const MAX_CANDIDATES: usize = 1000;
@@ -162,16 +166,6 @@ pub struct SearchHit {
     pub summary: SpanSummary,
     /// The most severe log line told about the span (`semtrace_summary::error_log`).
     pub error_log: Option<String>,
-}
-
-/// A trace found similar to another.
-#[derive(Debug, Clone)]
-pub struct SimilarTrace {
-    pub trace_id: TraceId,
-    pub similarity: f32,
-    /// The span of that trace through which it was found.
-    pub span: Span,
-    pub summary: SpanSummary,
 }
 
 /// The semantic side of semtrace: model, vector index, query cache.
@@ -364,47 +358,6 @@ impl Semantic {
         }
         hits.truncate(request.limit);
         Ok(hits)
-    }
-
-    /// The centroid of a trace's template vectors, normalised; None when none is indexed yet.
-    async fn trace_vector(&self, trace_id: TraceId) -> Result<Option<Vec<f32>>, SearchError> {
-        let templates = self.store.trace_templates(trace_id).await?;
-        let mut sum = vec![0f32; self.index.dimension()];
-        let mut any = false;
-        for (id, _) in templates {
-            if let Some(vector) = self.index.get(id) {
-                sum.iter_mut().zip(&vector).for_each(|(total, value)| *total += value);
-                any = true;
-            }
-        }
-        if !any {
-            return Ok(None);
-        }
-        index::normalize(&mut sum);
-        Ok(Some(sum))
-    }
-
-    /// Traces most like the given one: candidates share templates near the trace's meaning,
-    /// and are ranked by the cosine of the two traces' template centroids.
-    /// `None` when the trace is unknown or none of its templates is indexed yet.
-    pub async fn similar(&self, trace_id: TraceId, limit: usize) -> Result<Option<Vec<SimilarTrace>>, SearchError> {
-        let Some(centroid) = self.trace_vector(trace_id).await? else { return Ok(None) };
-        let near = self.index.top(&centroid, MAX_CANDIDATES, -1.0, Priors::default());
-        let ids: Vec<i64> = near.iter().map(|(id, _, _)| *id).collect();
-        let filter = SpanFilter { exclude_trace: Some(trace_id), ..Default::default() };
-        let candidates = self.store.spans_of_templates(&ids, &filter, limit.saturating_mul(4).max(20), true).await?;
-        let mut similar = Vec::with_capacity(candidates.len());
-        let mut logs = span_evidence(&*self.store, candidates.iter().map(|hit| &hit.span)).await?;
-        for hit in candidates {
-            let Some(vector) = self.trace_vector(hit.span.trace_id).await? else { continue };
-            let similarity = index::dot(&centroid, &vector);
-            let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
-            let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
-            similar.push(SimilarTrace { trace_id: hit.span.trace_id, similarity, span: hit.span, summary });
-        }
-        similar.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-        similar.truncate(limit);
-        Ok(Some(similar))
     }
 }
 

@@ -75,22 +75,44 @@ pub(crate) struct Target {
     pub child: Option<tokio::process::Child>,
 }
 
-pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
-    let mut target = match &args.spawn_data_dir {
-        Some(dir) => spawn_server(dir).await?,
-        None => Target {
-            otlp_http: args.otlp_http.clone(),
-            otlp_grpc: args.otlp_grpc.clone(),
-            api: args.api.clone(),
-            pid: args.server_pid,
-            child: None,
-        },
-    };
-    let result = run_ingest(&args, &target).await;
-    if let Some(mut child) = target.child.take() {
-        // SIGTERM-free stop is fine here: the bench is over and the data dir is the bench's.
-        let _ = child.kill().await;
+impl Target {
+    /// A server spawned on `spawn_data_dir` (this binary, `serve`, free ports), else the running
+    /// server at these addresses.
+    pub(crate) async fn spawn_or(
+        spawn_data_dir: Option<&std::path::Path>,
+        otlp_http: &str,
+        otlp_grpc: &str,
+        api: &str,
+    ) -> anyhow::Result<Target> {
+        Ok(match spawn_data_dir {
+            Some(dir) => spawn_server(dir).await?,
+            None => Target {
+                otlp_http: otlp_http.to_owned(),
+                otlp_grpc: otlp_grpc.to_owned(),
+                api: api.to_owned(),
+                pid: None,
+                child: None,
+            },
+        })
     }
+
+    /// Stops the server if this bench spawned it.
+    pub(crate) async fn stop(mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGTERM-free stop is fine here: the bench is over and the data dir is the bench's.
+            let _ = child.kill().await;
+        }
+    }
+}
+
+pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let mut target =
+        Target::spawn_or(args.spawn_data_dir.as_deref(), &args.otlp_http, &args.otlp_grpc, &args.api).await?;
+    if target.child.is_none() {
+        target.pid = args.server_pid;
+    }
+    let result = run_ingest(&args, &target).await;
+    target.stop().await;
     result
 }
 

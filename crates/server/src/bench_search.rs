@@ -59,7 +59,7 @@ pub struct SearchArgs {
     pub params: String,
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+pub(crate) async fn get_json(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
     let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
     let status = response.status();
     let body: Value = response.json().await.with_context(|| format!("GET {url}: not JSON"))?;
@@ -149,25 +149,19 @@ fn keyword_baseline(corpus: &semtrace_testkit::corpus::Corpus, keyword: &str) ->
 }
 
 pub async fn quality(args: QualityArgs) -> anyhow::Result<()> {
-    let mut target = match &args.spawn_data_dir {
-        Some(dir) => spawn_server(dir).await?,
-        None => Target {
-            otlp_http: args.otlp_http.clone(),
-            otlp_grpc: String::new(),
-            api: args.api.clone(),
-            pid: None,
-            child: None,
-        },
-    };
+    let target = Target::spawn_or(args.spawn_data_dir.as_deref(), &args.otlp_http, "", &args.api).await?;
     let result = run_quality(&args, &target).await;
-    if let Some(mut child) = target.child.take() {
-        let _ = child.kill().await;
-    }
+    target.stop().await;
     result
 }
 
-async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> {
-    let corpus = semtrace_testkit::corpus::build(args.seed, args.traces);
+/// Sends the labelled corpus (unless `no_send`: the server holds it) and waits until it is
+/// searchable; the server's health then, and the corpus's span count.
+pub(crate) async fn load_corpus(
+    corpus: &semtrace_testkit::corpus::Corpus,
+    target: &Target,
+    no_send: bool,
+) -> anyhow::Result<(Value, usize)> {
     let spans: usize = corpus.requests.iter().map(span_count).sum();
     eprintln!(
         "sending the labelled corpus: {} traces, {spans} spans, {} queries",
@@ -179,7 +173,7 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
     let payloads = corpus
         .requests
         .iter()
-        .filter(|_| !args.no_send)
+        .filter(|_| !no_send)
         .map(|request| Payload::encode(Protocol::Http, false, request))
         .collect::<anyhow::Result<Vec<_>>>()?;
     for payload in &payloads {
@@ -193,10 +187,17 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
     let client = reqwest::Client::new();
     let started = Instant::now();
     let health = wait_until_searchable(&client, &target.api, spans as u64).await?;
+    eprintln!("searchable {:.1} s after the last acknowledgement", started.elapsed().as_secs_f64());
+    Ok((health, spans))
+}
+
+async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> {
+    let corpus = semtrace_testkit::corpus::build(args.seed, args.traces);
+    let (health, spans) = load_corpus(&corpus, target, args.no_send).await?;
+    let client = reqwest::Client::new();
     let templates = health["templates"].as_u64().unwrap_or(0);
     eprintln!(
-        "searchable {:.1} s after the last acknowledgement; {templates} templates for {spans} spans ({:.1} spans per template)",
-        started.elapsed().as_secs_f64(),
+        "{templates} templates for {spans} spans ({:.1} spans per template)",
         spans as f64 / templates.max(1) as f64
     );
 

@@ -96,6 +96,171 @@ pub async fn search(args: SearchCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `semtrace similar`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimilarCommand {
+    /// Trace id: 32 hex digits.
+    pub trace_id: String,
+    /// What to compare by: failure, latency or shape (default: failure when the trace failed,
+    /// latency when it was slow for its operations, else shape).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Traces at most.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Only traces found through a span of this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Print the API's JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Query API of the server.
+    #[arg(long, default_value = DEFAULT_SERVER)]
+    pub server: String,
+}
+
+pub async fn similar(args: SimilarCommand) -> anyhow::Result<()> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &args.limit.to_string());
+    if let Some(by) = &args.by {
+        query.append_pair("by", by);
+    }
+    if let Some(service) = &args.service {
+        query.append_pair("service", service);
+    }
+    let path = format!("/api/v1/traces/{}/similar?{}", args.trace_id, query.finish());
+    let (status, body) = get_json(&args.server, &path).await?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("the server refused the request"));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        print!("{}", render_similar(&body));
+    }
+    Ok(())
+}
+
+/// What was looked for, then one block per trace: score, trace, the matched span, and why.
+pub fn render_similar(body: &Value) -> String {
+    let mut out = String::new();
+    let by = body["by"].as_str().unwrap_or("");
+    let telling: Vec<String> = body["telling"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|span| {
+            let times =
+                span["times_typical"].as_f64().map(|times| format!(", {times:.0}x typical")).unwrap_or_default();
+            format!("{}: {}{times}", span["service"].as_str().unwrap_or(""), span["name"].as_str().unwrap_or(""))
+        })
+        .collect();
+    let _ = write!(out, "by {by}");
+    if !telling.is_empty() {
+        let _ = write!(out, ", looking for {}", telling.join("; "));
+    }
+    let _ = writeln!(out);
+    if let Some(note) = body["note"].as_str() {
+        let _ = writeln!(out, "{note}");
+    }
+    let results = body["results"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if results.is_empty() && body["note"].is_null() {
+        let _ = writeln!(out, "no similar trace found");
+    }
+    for result in results {
+        let _ = writeln!(
+            out,
+            "{:.3}  trace {}  {}  {}: {}  {:.1} ms",
+            result["score"].as_f64().unwrap_or(0.0),
+            result["trace_id"].as_str().unwrap_or(""),
+            result["start_time"].as_str().unwrap_or(""),
+            result["service"].as_str().unwrap_or(""),
+            result["name"].as_str().unwrap_or(""),
+            result["duration_ms"].as_f64().unwrap_or(0.0),
+        );
+        let reason = &result["reason"];
+        if let Some(shared) = reason["shared"].as_object() {
+            let times = |key: &str| {
+                shared.get(key).and_then(Value::as_f64).map(|t| format!(" ({t:.0}x typical)")).unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "       shares the {}: {}{} ~ {}{} (similarity {:.2})",
+                shared["kind"].as_str().unwrap_or(""),
+                shared["given"].as_str().unwrap_or(""),
+                times("given_times_typical"),
+                shared["this"].as_str().unwrap_or(""),
+                times("this_times_typical"),
+                shared["similarity"].as_f64().unwrap_or(0.0),
+            );
+        }
+        if let Some(route) = reason["same_route"].as_str() {
+            let _ = writeln!(out, "       same route: {route}");
+        }
+        for (key, label) in [("only_in_given", "only in the given trace"), ("only_in_this", "only in this trace")] {
+            let operations: Vec<&str> = reason[key]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            if !operations.is_empty() {
+                let _ = writeln!(out, "       {label}: {}", operations.join(", "));
+            }
+        }
+        let _ = writeln!(out, "       {}", result["summary"].as_str().unwrap_or(""));
+    }
+    out
+}
+
+pub async fn compare(server: &str, a: &str, b: &str, json: bool) -> anyhow::Result<()> {
+    let (status, body) = get_json(server, &format!("/api/v1/traces/{a}/compare/{b}")).await?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("the server refused the request"));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        print!("{}", render_comparison(&body));
+    }
+    Ok(())
+}
+
+/// Matched spans by how much their durations differ, then the spans only one trace has.
+pub fn render_comparison(body: &Value) -> String {
+    let mut out = String::new();
+    let span = |span: &Value| {
+        format!(
+            "{}: {}{}",
+            span["service"].as_str().unwrap_or(""),
+            span["name"].as_str().unwrap_or(""),
+            if span["failed"].as_bool() == Some(true) { " (failed)" } else { "" }
+        )
+    };
+    let list = |key: &str| body[key].as_array().map(Vec::as_slice).unwrap_or_default().to_vec();
+    let _ = writeln!(out, "a {}  b {}", body["a"].as_str().unwrap_or(""), body["b"].as_str().unwrap_or(""));
+    for pair in list("matched") {
+        let (a, b) = (&pair["a"], &pair["b"]);
+        let _ = writeln!(
+            out,
+            "{:>+10.1} ms  {:>9.1} -> {:>9.1} ms  {}{}",
+            pair["duration_diff_ms"].as_f64().unwrap_or(0.0),
+            a["duration_ms"].as_f64().unwrap_or(0.0),
+            b["duration_ms"].as_f64().unwrap_or(0.0),
+            span(a),
+            if pair["same_template"].as_bool() == Some(true) { String::new() } else { format!("  ≠ {}", span(b)) },
+        );
+    }
+    for (key, label) in [("only_in_a", "only in a"), ("only_in_b", "only in b")] {
+        for only in list(key) {
+            let _ = writeln!(out, "{label}: {}  {:.1} ms", span(&only), only["duration_ms"].as_f64().unwrap_or(0.0));
+        }
+    }
+    out
+}
+
 /// One block per result: similarity, status, service, trace id, time, then the summary.
 pub fn render_search_results(body: &Value) -> String {
     let mut out = String::new();

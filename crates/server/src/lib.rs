@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_peer;
 pub mod bench_search;
+pub mod bench_similar;
 pub mod client;
 pub mod config;
 

@@ -37,6 +37,21 @@ enum Command {
     },
     /// Search stored spans by meaning, e.g. `semtrace search "database connection timeouts"`.
     Search(client::SearchCommand),
+    /// Traces like a given one: the same failure, the same slowness, or the same shape, with why.
+    Similar(client::SimilarCommand),
+    /// Compare two traces span by span: matched spans and their duration differences, spans
+    /// only one of them has.
+    Compare {
+        /// Trace ids: 32 hex digits each.
+        a: String,
+        b: String,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+        /// Query API of the server.
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
     /// Show the server's health: store, counts, queue.
     Health {
         #[arg(long, default_value = DEFAULT_SERVER)]
@@ -64,6 +79,9 @@ enum BenchCommand {
     /// Search quality on the labelled fault corpus: P@10 and MRR per query for semantic, hybrid,
     /// the seeds' keyword search and full-text error search.
     Quality(semtrace_server::bench_search::QualityArgs),
+    /// Similar traces on a labelled corpus: the share of results with the same fault, per fault
+    /// kind, and request latency.
+    Similar(semtrace_server::bench_similar::SimilarArgs),
     /// Search latency percentiles on a loaded server (uncached and cached query embeddings).
     Search(semtrace_server::bench_search::SearchArgs),
     /// Query embedding latency alone, on the small encoder and on candle's model.
@@ -147,10 +165,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Health { server } => client::health(&server).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Quality(args)) => semtrace_server::bench_search::quality(args).await,
+        Command::Bench(BenchCommand::Similar(args)) => semtrace_server::bench_similar::similar(args).await,
         Command::Bench(BenchCommand::Search(args)) => semtrace_server::bench_search::search(args).await,
         Command::Bench(BenchCommand::Embed(args)) => semtrace_server::bench_search::embed(args).await,
         Command::Bench(BenchCommand::Peer(args)) => semtrace_server::bench_peer::peer(args).await,
         Command::Search(args) => client::search(args).await,
+        Command::Similar(args) => client::similar(args).await,
+        Command::Compare { a, b, json, server } => client::compare(&server, &a, &b, json).await,
         Command::Db(DbCommand::Init(args)) => {
             let config = args.load()?;
             let store = semtrace_server::open_store(&config).await?;

@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use semtrace_model::{LogRecord, SpanId, Trace, TraceId};
 use semtrace_store::{
-    JoinDecisions, LogHit, Operation, PendingLog, PendingTemplate, SpanFilter, SpanHit, Store, StoreError, StoreStats,
-    TemplateVector, WriteOutcome,
+    JoinDecisions, LogHit, Operation, PendingLog, PendingTemplate, SpanFilter, SpanHit, SpanProfile, Store, StoreError,
+    StoreStats, TemplateVector, WriteOutcome,
 };
 use tokio_postgres::NoTls;
 
@@ -432,17 +432,38 @@ impl Store for PostgresStore {
         logs::search(&client, query, filter, limit).await
     }
 
-    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
+    async fn trace_profiles(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, Vec<SpanProfile>>, StoreError> {
         let client = self.client().await?;
+        let ids: Vec<&[u8]> = trace_ids.iter().map(|id| id.as_bytes().as_slice()).collect();
         let rows = client
             .query(
-                "SELECT template_id, count(*) FROM spans WHERE trace_id = $1 AND template_id IS NOT NULL
-                 GROUP BY template_id",
-                &[&trace_id.as_bytes().as_slice()],
+                "SELECT s.trace_id, s.span_id, s.parent_span_id, s.service, s.name, s.start_ns, s.end_ns,
+                        s.template_id, t.failed
+                 FROM spans s LEFT JOIN templates t ON t.id = s.template_id WHERE s.trace_id = ANY($1)",
+                &[&ids],
             )
             .await
             .map_err(internal)?;
-        Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1) as u64)).collect())
+        let mut profiles: std::collections::HashMap<TraceId, Vec<SpanProfile>> = std::collections::HashMap::new();
+        for row in rows {
+            let trace_id = TraceId::from_slice(row.get(0))
+                .map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
+            profiles.entry(trace_id).or_default().push(SpanProfile {
+                span_id: SpanId::from_slice(row.get(1))
+                    .map_err(|err| StoreError::Internal(format!("stored span id: {err}")))?,
+                parent_span_id: row.get::<_, Option<&[u8]>>(2).and_then(|parent| SpanId::from_slice(parent).ok()),
+                service: row.get(3),
+                name: row.get(4),
+                start_ns: row.get::<_, i64>(5) as u64,
+                end_ns: row.get::<_, i64>(6) as u64,
+                template_id: row.get(7),
+                outcome: semtrace_summary::Outcome::from_i64(i64::from(row.get::<_, Option<i16>>(8).unwrap_or(0))),
+            });
+        }
+        Ok(profiles)
     }
 }
 

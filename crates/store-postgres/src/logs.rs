@@ -156,10 +156,10 @@ pub(crate) async fn of_trace(client: &Object, trace_id: TraceId) -> Result<Vec<L
 }
 
 /// The filter over `logs l`: service, time range, trace excluded; a status filter other than
-/// ERROR, or an outcome other than failed, finds no severe record.
+/// ERROR, an outcome other than failed, or a duration (records have none) finds no severe record.
 const FILTER_SQL: &str = "($2::text IS NULL OR l.service = $2) AND ($3::int2 IS NULL OR $3 = 2)
      AND l.time_ns >= $4 AND l.time_ns < $5 AND ($6::bytea IS NULL OR l.trace_id IS NULL OR l.trace_id <> $6)
-     AND ($8::bool IS NULL OR $8)";
+     AND ($8::bool IS NULL OR $8) AND $9::int8 IS NULL";
 
 const UNHELD: &str = "NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = l.trace_id AND s.span_id = l.span_id)";
 
@@ -176,6 +176,7 @@ pub(crate) async fn search(
     let end_ns = filter.end_ns.map_or(i64::MAX, to_i64);
     let exclude = filter.exclude_trace.map(|id| id.as_bytes().to_vec());
     let failed = filter.failed;
+    let min_duration = filter.min_duration_ns.map(to_i64);
     let limit = limit as i64;
     let words = query_words(query);
     if words.is_empty() {
@@ -185,7 +186,7 @@ pub(crate) async fn search(
                     "SELECT {COLUMNS} {FROM} WHERE l.severe AND $1::text IS NULL AND {FILTER_SQL} AND {UNHELD}
                      ORDER BY l.time_ns DESC LIMIT $7"
                 ),
-                &[&None::<String>, &service, &status, &start_ns, &end_ns, &exclude, &limit, &failed],
+                &[&None::<String>, &service, &status, &start_ns, &end_ns, &exclude, &limit, &failed, &min_duration],
             )
             .await
             .map_err(internal)?;
@@ -207,7 +208,10 @@ pub(crate) async fn search(
         }
         let terms = words.join(joiner);
         let rows = client
-            .query(&statement, &[&terms, &service, &status, &start_ns, &end_ns, &exclude, &limit, &failed])
+            .query(
+                &statement,
+                &[&terms, &service, &status, &start_ns, &end_ns, &exclude, &limit, &failed, &min_duration],
+            )
             .await
             .map_err(internal)?;
         hits =

@@ -240,12 +240,14 @@ struct Bound {
     end_time: SystemTime,
     exclude_trace: Option<Vec<u8>>,
     failed: Option<bool>,
+    min_duration_ns: Option<i64>,
 }
 
 const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
      AND s.start_time >= $4 AND s.start_time <= $5 AND s.start_ns >= $6 AND s.start_ns < $7
      AND ($8::bytea IS NULL OR s.trace_id <> $8)
-     AND ($10::bool IS NULL OR coalesce((SELECT t.failed <> 0 FROM templates t WHERE t.id = s.template_id), false) = $10)";
+     AND ($10::bool IS NULL OR coalesce((SELECT t.failed <> 0 FROM templates t WHERE t.id = s.template_id), false) = $10)
+     AND ($11::int8 IS NULL OR s.end_ns - s.start_ns >= $11)";
 
 impl Bound {
     fn new(filter: &SpanFilter) -> Self {
@@ -262,15 +264,17 @@ impl Bound {
             end_time: sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000),
             exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
             failed: filter.failed,
+            min_duration_ns: filter.min_duration_ns.map(to_i64),
         }
     }
 
-    /// Parameters $1 to $10: `first`, the filter, `limit` ($9), then the outcome wanted ($10).
+    /// Parameters $1 to $11: `first`, the filter, `limit` ($9), then the outcome wanted ($10)
+    /// and the minimum duration ($11).
     fn params<'a>(
         &'a self,
         first: &'a (dyn tokio_postgres::types::ToSql + Sync),
         limit: &'a i64,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 10] {
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 11] {
         [
             first,
             &self.service,
@@ -282,6 +286,7 @@ impl Bound {
             &self.exclude_trace,
             limit,
             &self.failed,
+            &self.min_duration_ns,
         ]
     }
 }

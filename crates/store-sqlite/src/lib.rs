@@ -320,8 +320,12 @@ impl Store for SqliteStore {
         self.read(move |connection| search::search_errors(connection, &query, &filter, limit)).await
     }
 
-    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
-        self.read(move |connection| search::trace_templates(connection, trace_id)).await
+    async fn trace_profiles(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, Vec<semtrace_store::SpanProfile>>, StoreError> {
+        let trace_ids = trace_ids.to_vec();
+        self.read(move |connection| search::trace_profiles(connection, &trace_ids)).await
     }
 
     async fn operation_baselines(

@@ -1,10 +1,10 @@
 //! Reads for search: templates, their embeddings, spans by template, full-text error search.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use semtrace_model::TraceId;
-use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
+use semtrace_model::{SpanId, TraceId};
+use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, SpanProfile, StoreError, TemplateVector};
 use semtrace_summary::Outcome;
 
 use crate::{codec, internal};
@@ -83,6 +83,7 @@ pub(crate) struct Bound {
     end_ns: i64,
     exclude_trace: Option<Vec<u8>>,
     failed: Option<bool>,
+    min_duration_ns: Option<i64>,
 }
 
 pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
@@ -107,20 +108,32 @@ pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Optio
         end_ns: filter.end_ns.map_or(i64::MAX, to_i64),
         exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
         failed: filter.failed,
+        min_duration_ns: filter.min_duration_ns.map(to_i64),
     }))
 }
 
 impl Bound {
-    /// Parameters ?1 to ?8 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
-    /// then the outcome wanted (?8).
-    pub(crate) fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 8] {
-        [first, &self.service_id, &self.status, &self.start_ns, &self.end_ns, &self.exclude_trace, limit, &self.failed]
+    /// Parameters ?1 to ?9 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
+    /// then the outcome wanted (?8) and the minimum duration (?9).
+    pub(crate) fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 9] {
+        [
+            first,
+            &self.service_id,
+            &self.status,
+            &self.start_ns,
+            &self.end_ns,
+            &self.exclude_trace,
+            limit,
+            &self.failed,
+            &self.min_duration_ns,
+        ]
     }
 }
 
 const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s.status_code = ?3)
      AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)
-     AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)";
+     AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)
+     AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9)";
 
 /// Reads the spans of the chosen rows, in the order given.
 fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {
@@ -258,15 +271,51 @@ pub(crate) fn search_errors(
     hits(connection, rows)
 }
 
-pub(crate) fn trace_templates(connection: &Connection, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError> {
+pub(crate) fn trace_profiles(
+    connection: &Connection,
+    trace_ids: &[TraceId],
+) -> Result<HashMap<TraceId, Vec<SpanProfile>>, StoreError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT template_id, count(*) FROM spans WHERE trace_id = ?1 AND template_id IS NOT NULL
-             GROUP BY template_id",
+            "SELECT s.span_id, s.parent_span_id, sv.name, o.name, s.start_ns, s.end_ns, s.template_id, t.failed
+             FROM spans s JOIN services sv ON sv.id = s.service_id JOIN operations o ON o.id = s.operation_id
+             LEFT JOIN templates t ON t.id = s.template_id WHERE s.trace_id = ?1",
         )
         .map_err(internal)?;
-    let rows = statement
-        .query_map([trace_id.as_bytes().as_slice()], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))
-        .map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
+    let mut profiles = HashMap::new();
+    for trace_id in trace_ids {
+        let rows = statement
+            .query_map([trace_id.as_bytes().as_slice()], |row| {
+                Ok((
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, Option<Vec<u8>>>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, Option<i64>>(6)?,
+                    row.get::<_, Option<i64>>(7)?,
+                ))
+            })
+            .map_err(internal)?;
+        let mut spans = Vec::new();
+        for row in rows {
+            let (span_id, parent, service, name, start_ns, end_ns, template_id, failed) = row.map_err(internal)?;
+            spans.push(SpanProfile {
+                span_id: SpanId::from_slice(&span_id)
+                    .map_err(|err| StoreError::Internal(format!("stored span id: {err}")))?,
+                parent_span_id: parent.as_deref().and_then(|parent| SpanId::from_slice(parent).ok()),
+                service,
+                name,
+                start_ns: start_ns as u64,
+                end_ns: end_ns as u64,
+                template_id,
+                outcome: Outcome::from_i64(failed.unwrap_or(0)),
+            });
+        }
+        if !spans.is_empty() {
+            profiles.insert(*trace_id, spans);
+        }
+    }
+    Ok(profiles)
 }

@@ -10,7 +10,7 @@ use semtrace_model::{
 
 use semtrace_summary::Outcome;
 
-use crate::{JoinDecisions, Operation, Retemplate, SpanFilter, Store, WriteOutcome};
+use crate::{JoinDecisions, Operation, Retemplate, SpanFilter, SpanHit, Store, WriteOutcome};
 
 /// Runs every conformance check, in order, on an empty store.
 pub async fn run(store: &dyn Store) {
@@ -424,9 +424,28 @@ async fn templates_are_kept_and_embedded(store: &dyn Store) {
 }
 
 async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
-    let templates = store.trace_templates(trace_id(1)).await.expect("trace templates");
+    let profiles = store.trace_profiles(&[trace_id(1), trace_id(99)]).await.expect("trace profiles");
+    assert_eq!(profiles.keys().collect::<Vec<_>>(), vec![&trace_id(1)], "a trace not stored is left out");
+    let profile = &profiles[&trace_id(1)];
+    let spans = rich_trace(1);
+    assert_eq!(profile.len(), spans.len());
+    for span in &spans {
+        let brief = profile.iter().find(|brief| brief.span_id == span.span_id).expect("every span in brief");
+        assert_eq!(
+            (brief.parent_span_id, brief.service.as_str(), brief.name.as_str(), brief.start_ns, brief.end_ns),
+            (
+                span.parent_span_id,
+                span.service_name(),
+                span.name.as_str(),
+                span.start_time_unix_nano,
+                span.end_time_unix_nano
+            ),
+        );
+        assert_eq!(brief.outcome, semtrace_summary::summarize(span).outcome, "{}", span.name);
+    }
+    let templates: Vec<i64> = profile.iter().filter_map(|brief| brief.template_id).collect();
     assert_eq!(templates.len(), 3);
-    assert!(templates.iter().all(|(_, count)| *count == 1));
+    assert_eq!(templates.iter().collect::<std::collections::HashSet<_>>().len(), 3, "one template per span");
     let root_template = store.match_templates("HikariPool", 1).await.unwrap()[0].0;
 
     let open = SpanFilter::default();
@@ -436,7 +455,7 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     assert!(hits.iter().all(|hit| hit.template_id == Some(root_template) && hit.span.name == "POST /api/orders"));
     assert_eq!(canonical(&hits[2].span), canonical(&rich_trace(1)[0]), "the whole span is read");
 
-    let all: Vec<i64> = templates.iter().map(|(id, _)| *id).collect();
+    let all: Vec<i64> = templates.clone();
     let one_per_trace = store.spans_of_templates(&all, &open, 10, true).await.unwrap();
     assert_eq!(one_per_trace.len(), 3, "best span per trace");
     let every_span = store.spans_of_templates(&all, &open, 100, false).await.unwrap();
@@ -450,6 +469,11 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     assert_eq!(db.len(), 3);
     assert!(db.iter().all(|hit| hit.span.service_name() == "orders-db-client"));
     assert!(filtered(SpanFilter { service: Some("nope".into()), ..Default::default() }).await.is_empty());
+    let duration = |hit: &SpanHit| hit.span.end_time_unix_nano - hit.span.start_time_unix_nano;
+    let longest = every_span.iter().map(duration).max().expect("spans");
+    assert!(every_span.iter().any(|hit| duration(hit) < longest), "durations differ");
+    let long = filtered(SpanFilter { min_duration_ns: Some(longest), ..Default::default() }).await;
+    assert!(!long.is_empty() && long.iter().all(|hit| duration(hit) >= longest), "minimum duration");
     let errors = filtered(SpanFilter { status: Some(semtrace_model::StatusCode::Error), ..Default::default() }).await;
     assert_eq!(errors.len(), 6);
     let later = rich_trace(2)[0].start_time_unix_nano;

@@ -69,6 +69,9 @@ pub struct SpanFilter {
     /// Spans that failed (`Some(true)`) or did not (`Some(false)`), by their derived outcome:
     /// an error status, an exception, or log lines WARN or above, as their template records it.
     pub failed: Option<bool>,
+    /// Spans that took at least this long (ns). Log records found on their own have no
+    /// duration: a duration filter leaves them out.
+    pub min_duration_ns: Option<u64>,
 }
 
 /// A span found by a search, with the template it belongs to.
@@ -170,6 +173,28 @@ pub fn merge_ranked<Id: Eq + std::hash::Hash>(found: Vec<(Id, f64, i64)>, limit:
     ranked.into_iter().map(|(id, score, _)| (id, score)).collect()
 }
 
+/// One span of a trace in brief: where it sits, what it did, how long, how it ended. Trace
+/// similarity and comparison read traces this way, without their attributes and events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanProfile {
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub service: String,
+    pub name: String,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Its template, once the writer gave it one.
+    pub template_id: Option<i64>,
+    /// Its derived outcome, as its template records it (healthy without a template).
+    pub outcome: semtrace_summary::Outcome,
+}
+
+impl SpanProfile {
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+}
+
 /// One operation (span name) of a service, with its span kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Operation {
@@ -241,8 +266,12 @@ pub trait Store: Send + Sync + 'static {
         operations: &[(String, String)],
     ) -> Result<std::collections::HashMap<(String, String), OperationBaseline>, StoreError>;
 
-    /// The template ids of a trace's spans, with how many spans use each.
-    async fn trace_templates(&self, trace_id: TraceId) -> Result<Vec<(i64, u64)>, StoreError>;
+    /// The stored spans of each of these traces, in brief (what trace similarity compares).
+    /// Traces with no stored span are left out.
+    async fn trace_profiles(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, Vec<SpanProfile>>, StoreError>;
 
     /// Stores log records durably in one transaction; idempotent (the same record sent twice
     /// is stored once). Severe records with trace context wait for the joiner.

@@ -114,6 +114,32 @@ pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     (status, body)
 }
 
+/// Sends OTLP/JSON `resourceSpans` to a server's `/v1/traces`; panics unless accepted.
+pub async fn send_json_spans(otlp_http: &str, resource_spans: Vec<serde_json::Value>) {
+    let body = serde_json::json!({ "resourceSpans": resource_spans });
+    let response = reqwest::Client::new()
+        .post(format!("{otlp_http}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}
+
+/// Waits until the server holds `spans` spans and has embedded every template; its health then.
+pub async fn wait_searchable(api: &str, spans: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, health) = get_json(&format!("{api}/api/v1/health")).await;
+        if health["total_spans"] == spans && health["embedding_backlog"] == 0 {
+            return health;
+        }
+        assert!(Instant::now() < deadline, "not searchable in time: {health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
