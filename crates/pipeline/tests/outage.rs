@@ -92,6 +92,9 @@ impl Store for FlakyStore {
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         self.inner.set_template_embeddings(embeddings).await
     }
+    async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        self.inner.set_failure_embeddings(embeddings).await
+    }
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError> {
         self.inner.template_embeddings().await
     }

@@ -43,6 +43,37 @@ struct Inner {
     kinds: Vec<TemplateKind>,
     vectors: Vec<f32>,
     positions: HashMap<i64, usize>,
+    /// Failed templates' failure vectors (`semtrace_summary::SpanSummary::failure`).
+    failures: Vectors,
+}
+
+/// Vectors by template id, side by side.
+#[derive(Default)]
+struct Vectors {
+    ids: Vec<i64>,
+    vectors: Vec<f32>,
+    positions: HashMap<i64, usize>,
+}
+
+impl Vectors {
+    fn insert(&mut self, id: i64, vector: &[f32]) {
+        match self.positions.get(&id) {
+            Some(&position) => {
+                let start = position * vector.len();
+                self.vectors[start..start + vector.len()].copy_from_slice(vector);
+            }
+            None => {
+                self.positions.insert(id, self.ids.len());
+                self.ids.push(id);
+                self.vectors.extend_from_slice(vector);
+            }
+        }
+    }
+
+    fn get(&self, id: i64, dimension: usize) -> Option<Vec<f32>> {
+        let start = *self.positions.get(&id)? * dimension;
+        Some(self.vectors[start..start + dimension].to_vec())
+    }
 }
 
 impl VectorIndex {
@@ -84,6 +115,46 @@ impl VectorIndex {
             }
         }
         true
+    }
+
+    /// Adds or replaces the failure vector of a failed template. Vectors of another dimension
+    /// are refused.
+    pub fn insert_failure(&self, id: i64, vector: &[f32]) -> bool {
+        if vector.len() != self.dimension {
+            return false;
+        }
+        self.inner.write().expect("index lock").failures.insert(id, vector);
+        true
+    }
+
+    /// The failure vector of a failed template, when it has one.
+    pub fn failure(&self, id: i64) -> Option<Vec<f32>> {
+        self.inner.read().expect("index lock").failures.get(id, self.dimension)
+    }
+
+    /// The `k` failure vectors nearest the query with a similarity of at least `min_score`, best
+    /// first: (template id, similarity).
+    pub fn top_failures(&self, query: &[f32], k: usize, min_score: f32) -> Vec<(i64, f32)> {
+        if query.len() != self.dimension || k == 0 {
+            return Vec::new();
+        }
+        let inner = self.inner.read().expect("index lock");
+        let mut scored: Vec<(i64, f32)> = inner
+            .failures
+            .vectors
+            .chunks_exact(self.dimension)
+            .zip(&inner.failures.ids)
+            .map(|(vector, id)| (*id, dot(vector, query)))
+            .filter(|(_, similarity)| *similarity >= min_score)
+            .collect();
+        drop(inner);
+        let best_first = |a: &(i64, f32), b: &(i64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k - 1, best_first);
+            scored.truncate(k);
+        }
+        scored.sort_unstable_by(best_first);
+        scored
     }
 
     pub fn get(&self, id: i64) -> Option<Vec<f32>> {
@@ -219,6 +290,24 @@ mod tests {
         index.insert(2, &[0.0, 1.0], TemplateKind { explained_failure: false, slow: true });
         let latency = Priors { failure: 0.0, slow: 0.5 };
         assert_eq!(index.top(&[0.6, 0.8], 1, -1.0, latency), vec![(2, 0.8, 1.3)]);
+    }
+
+    #[test]
+    fn failure_vectors_are_kept_and_searched_apart_from_template_vectors() {
+        let index = VectorIndex::new(2);
+        index.insert(1, &[1.0, 0.0], TemplateKind::default());
+        index.insert(2, &[0.0, 1.0], TemplateKind::default());
+        assert!(index.insert_failure(1, &[0.0, 1.0]));
+        assert!(index.insert_failure(2, &[0.6, 0.8]));
+        assert!(!index.insert_failure(3, &[1.0]), "wrong dimension refused");
+        assert_eq!(index.failure(1), Some(vec![0.0, 1.0]));
+        assert_eq!(index.failure(3), None);
+        assert_eq!(index.get(1), Some(vec![1.0, 0.0]), "the template's own vector is untouched");
+        assert_eq!(index.top_failures(&[0.0, 1.0], 10, 0.0), vec![(1, 1.0), (2, 0.8)]);
+        assert_eq!(index.top_failures(&[0.0, 1.0], 1, 0.0), vec![(1, 1.0)]);
+        assert_eq!(index.top_failures(&[1.0, 0.0], 10, 0.5), vec![(2, 0.6)], "the floor applies");
+        index.insert_failure(1, &[1.0, 0.0]);
+        assert_eq!(index.top_failures(&[1.0, 0.0], 1, 0.0), vec![(1, 1.0)], "replaced in place");
     }
 
     #[test]

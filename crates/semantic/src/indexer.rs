@@ -146,9 +146,36 @@ fn round(
         .zip(vectors)
         .map(|(template, vector)| Ok((template.id, categories.template_vector(embedder, &template.text, vector)?)))
         .collect::<Result<Vec<(i64, Vec<f32>)>, String>>()?;
+    // Failed templates: their failure alone too, stored first (a crash before the template's
+    // own vector is stored leaves both to do again).
+    let failures: Vec<(i64, std::borrow::Cow<'_, str>, &str)> = pending
+        .iter()
+        .filter_map(|template| {
+            let failure = template.failure.as_deref()?;
+            Some((template.id, semtrace_summary::readable(failure), failure))
+        })
+        .collect();
+    let failure_embeddings = if failures.is_empty() {
+        Vec::new()
+    } else {
+        let texts: Vec<&str> = failures.iter().map(|(_, readable, _)| readable.as_ref()).collect();
+        let vectors = embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?;
+        let embeddings = failures
+            .iter()
+            .zip(vectors)
+            .map(|((id, _, failure), vector)| Ok((*id, categories.template_vector(embedder, failure, vector)?)))
+            .collect::<Result<Vec<(i64, Vec<f32>)>, String>>()?;
+        runtime
+            .block_on(store.set_failure_embeddings(&embeddings))
+            .map_err(|err| format!("cannot store failure embeddings: {err}"))?;
+        embeddings
+    };
     runtime
         .block_on(store.set_template_embeddings(&embeddings))
         .map_err(|err| format!("cannot store embeddings: {err}"))?;
+    for (id, vector) in &failure_embeddings {
+        index.insert_failure(*id, vector);
+    }
     for ((id, vector), template) in embeddings.iter().zip(&pending) {
         let kind = crate::index::TemplateKind {
             explained_failure: template.outcome == semtrace_summary::Outcome::FailedWithReason,

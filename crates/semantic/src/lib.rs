@@ -192,6 +192,9 @@ impl Semantic {
             let kind =
                 TemplateKind { explained_failure: template.outcome == Outcome::FailedWithReason, slow: template.slow };
             refused += usize::from(!index.insert(template.id, &template.vector, kind));
+            if let Some(failure) = &template.failure_vector {
+                refused += usize::from(!index.insert_failure(template.id, failure));
+            }
         }
         if refused > 0 {
             return Err(SearchError::Store(StoreError::Internal(format!(

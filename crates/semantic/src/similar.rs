@@ -294,8 +294,12 @@ fn weighted_match<'a>(
 }
 
 impl Semantic {
+    /// A telling span's vector: for a failure, its failure alone where the template has one
+    /// (the same failure told by another service matches fully), else its template's.
     fn wanted(&self, span: &SpanProfile, weight: f32, times_typical: Option<f64>) -> Option<Wanted> {
-        let vector = self.index.get(span.template_id?)?;
+        let id = span.template_id?;
+        let failure = if times_typical.is_none() && span.outcome.is_failure() { self.index.failure(id) } else { None };
+        let vector = failure.or_else(|| self.index.get(id))?;
         Some(Wanted { vector, weight, times_typical, operation: operation(span) })
     }
 
@@ -369,8 +373,16 @@ impl Semantic {
         match by {
             SimilarBy::Failure => {
                 filter.failed = Some(true);
-                for (_, want) in telling_spans.iter().take(MAX_TELLING) {
-                    add_near(&want.vector, want.weight, FAILURE_FLOOR, &mut near);
+                for (span, want) in telling_spans.iter().take(MAX_TELLING) {
+                    if self.index.failure(span.template_id).is_some() {
+                        for (id, similarity) in self.index.top_failures(&want.vector, NEAR_TEMPLATES, FAILURE_FLOOR) {
+                            let entry = near.entry(id).or_insert(0.0);
+                            *entry = entry.max(similarity * want.weight);
+                        }
+                    }
+                    if let Some(vector) = self.index.get(span.template_id) {
+                        add_near(&vector, want.weight, FAILURE_FLOOR, &mut near);
+                    }
                 }
             }
             SimilarBy::Latency => {

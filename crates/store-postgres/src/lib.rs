@@ -338,9 +338,14 @@ impl Store for PostgresStore {
         read::pending_templates(&client, limit).await
     }
 
+    async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        write::set_embeddings(&mut client, embeddings, true).await
+    }
+
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        write::set_embeddings(&mut client, embeddings).await?;
+        write::set_embeddings(&mut client, embeddings, false).await?;
         if self.vector_index == VectorIndex::Ivfflat {
             schema::vector_index(&client, VectorIndex::Ivfflat).await?;
         }

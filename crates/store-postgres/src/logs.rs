@@ -91,6 +91,7 @@ pub(crate) async fn finish(client: &mut Object, caches: &Caches, decisions: &Joi
             hash: span.summary.template_hash(),
             text: &span.summary.template,
             outcome: span.summary.outcome,
+            failure: span.summary.failure.as_deref(),
             service: &span.service,
         })
         .collect();

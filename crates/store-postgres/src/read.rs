@@ -163,7 +163,7 @@ async fn hits(client: &Client, keys: Vec<(Key, f64)>) -> Result<Vec<SpanHit>, St
 pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
     let rows = client
         .query(
-            "SELECT id, text, failed FROM templates WHERE embedding IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, text, failed, failure FROM templates WHERE embedding IS NULL ORDER BY id LIMIT $1",
             &[&(limit as i64)],
         )
         .await
@@ -174,13 +174,14 @@ pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<V
             id: row.get(0),
             text: row.get(1),
             outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
+            failure: row.get(3),
         })
         .collect())
 }
 
 pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateVector>, StoreError> {
     let rows = client
-        .query("SELECT id, embedding, failed, text FROM templates WHERE embedding IS NOT NULL", &[])
+        .query("SELECT id, embedding, failed, text, failure_embedding FROM templates WHERE embedding IS NOT NULL", &[])
         .await
         .map_err(internal)?;
     Ok(rows
@@ -190,6 +191,7 @@ pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateV
             vector: row.get::<_, pgvector::Vector>(1).to_vec(),
             outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
             slow: semtrace_summary::is_slow(row.get(3)),
+            failure_vector: row.get::<_, Option<pgvector::Vector>>(4).map(|vector| vector.to_vec()),
         })
         .collect())
 }

@@ -150,6 +150,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE operations ADD COLUMN span_count bigint NOT NULL DEFAULT 0,
                            ADD COLUMN log_duration_sum double precision NOT NULL DEFAULT 0;
     "#,
+    // 6: a failed template's failure alone (semtrace_summary::SpanSummary::failure) and its
+    // vector, which similar traces compare failures by. Templates stored before have none and
+    // are compared by their whole text.
+    r#"
+    ALTER TABLE templates ADD COLUMN failure text,
+                          ADD COLUMN failure_embedding vector({dim});
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

@@ -73,6 +73,7 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
             hash: row.template_hash,
             text: &row.template,
             outcome: row.template_outcome,
+            failure: row.template_failure.as_deref(),
             service: &row.service,
         })
         .collect();
@@ -458,6 +459,7 @@ pub(crate) struct TemplateOf<'a> {
     pub hash: i64,
     pub text: &'a str,
     pub outcome: semtrace_summary::Outcome,
+    pub failure: Option<&'a str>,
     pub service: &'a str,
 }
 
@@ -477,12 +479,14 @@ pub(crate) async fn template_ids(
         let failed: Vec<i16> = missing.values().map(|row| row.outcome.to_i64() as i16).collect();
         let words: Vec<i32> =
             missing.values().map(|row| semtrace_store::text::words(row.text).count() as i32).collect();
+        let failures: Vec<Option<String>> =
+            missing.values().map(|row| row.failure.map(|failure| sql::text(failure).into_owned())).collect();
         client
             .execute(
-                "INSERT INTO templates (hash, text, failed, words)
-                 SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[])
+                "INSERT INTO templates (hash, text, failed, words, failure)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[], $5::text[])
                  ON CONFLICT (hash) DO NOTHING",
-                &[&hashes, &texts, &failed, &words],
+                &[&hashes, &texts, &failed, &words, &failures],
             )
             .await
             .map_err(internal)?;
@@ -609,9 +613,16 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
     Ok(expired.len())
 }
 
-pub(crate) async fn set_embeddings(client: &mut Object, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+/// Stores template embeddings (`failure`: of their failures) in one transaction.
+pub(crate) async fn set_embeddings(
+    client: &mut Object,
+    embeddings: &[(i64, Vec<f32>)],
+    failure: bool,
+) -> Result<(), StoreError> {
+    let column = if failure { "failure_embedding" } else { "embedding" };
     let transaction = client.transaction().await.map_err(internal)?;
-    let update = transaction.prepare("UPDATE templates SET embedding = $2 WHERE id = $1").await.map_err(internal)?;
+    let update =
+        transaction.prepare(&format!("UPDATE templates SET {column} = $2 WHERE id = $1")).await.map_err(internal)?;
     for (id, vector) in embeddings {
         let vector = pgvector::Vector::from(vector.clone());
         transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;

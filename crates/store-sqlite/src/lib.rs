@@ -100,6 +100,15 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Stores template embeddings (`failure`: of their failures) on the writer's connection.
+    async fn set_embeddings(&self, embeddings: &[(i64, Vec<f32>)], failure: bool) -> Result<(), StoreError> {
+        let embeddings = embeddings.to_vec();
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || writer.lock().expect("writer lock").set_embeddings(&embeddings, failure))
+            .await
+            .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+    }
+
     /// Runs `work` on a pooled read connection on the blocking pool.
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -285,11 +294,11 @@ impl Store for SqliteStore {
     }
 
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
-        let embeddings = embeddings.to_vec();
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || writer.lock().expect("writer lock").set_embeddings(&embeddings))
-            .await
-            .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+        self.set_embeddings(embeddings, false).await
+    }
+
+    async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+        self.set_embeddings(embeddings, true).await
     }
 
     async fn template_embeddings(&self) -> Result<Vec<semtrace_store::TemplateVector>, StoreError> {

@@ -138,6 +138,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE operations ADD COLUMN span_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE operations ADD COLUMN log_duration_sum REAL NOT NULL DEFAULT 0;
     "#,
+    // 8: a failed template's failure alone (semtrace_summary::SpanSummary::failure) and its
+    // vector, which similar traces compare failures by. Templates stored before have none and
+    // are compared by their whole text.
+    r#"
+    ALTER TABLE templates ADD COLUMN failure TEXT;
+    ALTER TABLE templates ADD COLUMN failure_embedding BLOB;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

@@ -11,11 +11,16 @@ use crate::{codec, internal};
 
 pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
     let mut statement = connection
-        .prepare_cached("SELECT id, text, failed FROM templates WHERE embedding IS NULL ORDER BY id LIMIT ?1")
+        .prepare_cached("SELECT id, text, failed, failure FROM templates WHERE embedding IS NULL ORDER BY id LIMIT ?1")
         .map_err(internal)?;
     let rows = statement
         .query_map([limit as i64], |row| {
-            Ok(PendingTemplate { id: row.get(0)?, text: row.get(1)?, outcome: Outcome::from_i64(row.get(2)?) })
+            Ok(PendingTemplate {
+                id: row.get(0)?,
+                text: row.get(1)?,
+                outcome: Outcome::from_i64(row.get(2)?),
+                failure: row.get(3)?,
+            })
         })
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
@@ -23,18 +28,21 @@ pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result
 
 pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<TemplateVector>, StoreError> {
     let mut statement = connection
-        .prepare_cached("SELECT id, embedding, failed, text FROM templates WHERE embedding IS NOT NULL")
+        .prepare_cached(
+            "SELECT id, embedding, failed, text, failure_embedding FROM templates WHERE embedding IS NOT NULL",
+        )
         .map_err(internal)?;
+    let floats = |bytes: &[u8]| {
+        bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().expect("4 bytes"))).collect()
+    };
     let rows = statement
         .query_map([], |row| {
-            let bytes = row.get_ref(1)?.as_blob()?;
-            let vector =
-                bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().expect("4 bytes"))).collect();
             Ok(TemplateVector {
                 id: row.get(0)?,
-                vector,
+                vector: floats(row.get_ref(1)?.as_blob()?),
                 outcome: Outcome::from_i64(row.get(2)?),
                 slow: semtrace_summary::is_slow(row.get_ref(3)?.as_str()?),
+                failure_vector: row.get_ref(4)?.as_blob_or_null()?.map(floats),
             })
         })
         .map_err(internal)?;

@@ -186,7 +186,7 @@ impl Writer {
                 let template_id = template_id(
                     &transaction,
                     summary.template_hash(),
-                    &summary.template,
+                    (&summary.template, summary.failure.as_deref()),
                     summary.outcome.to_i64(),
                     &mut self.templates,
                 )?;
@@ -235,12 +235,14 @@ impl Writer {
         result
     }
 
-    /// Stores template embeddings in one transaction.
-    pub fn set_embeddings(&mut self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
+    /// Stores template embeddings (`failure`: of their failures) in one transaction.
+    pub fn set_embeddings(&mut self, embeddings: &[(i64, Vec<f32>)], failure: bool) -> Result<(), StoreError> {
         let transaction = self.connection.transaction().map_err(internal)?;
         {
-            let mut update =
-                transaction.prepare_cached("UPDATE templates SET embedding = ?2 WHERE id = ?1").map_err(internal)?;
+            let column = if failure { "failure_embedding" } else { "embedding" };
+            let mut update = transaction
+                .prepare_cached(&format!("UPDATE templates SET {column} = ?2 WHERE id = ?1"))
+                .map_err(internal)?;
             for (id, vector) in embeddings {
                 let bytes: Vec<u8> = vector.iter().flat_map(|value| value.to_le_bytes()).collect();
                 update.execute(params![id, bytes]).map_err(internal)?;
@@ -289,7 +291,7 @@ fn insert_all(
         let template_id = template_id(
             transaction,
             row.template_hash,
-            &row.template,
+            (&row.template, row.template_failure.as_deref()),
             row.template_outcome.to_i64(),
             tables.templates,
         )?;
@@ -532,10 +534,11 @@ fn operation_id(
     Ok(id)
 }
 
+/// A template's id, inserting it (its text and failure) when new.
 fn template_id(
     transaction: &Transaction<'_>,
     hash: i64,
-    text: &str,
+    (text, failure): (&str, Option<&str>),
     failed: i64,
     interned: &mut Interned<i64>,
 ) -> Result<i64, StoreError> {
@@ -544,9 +547,9 @@ fn template_id(
     }
     let id = insert_or_select(
         transaction,
-        "INSERT INTO templates (hash, text, failed) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        "SELECT id FROM templates WHERE hash = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL",
-        params![hash, text, failed],
+        "INSERT INTO templates (hash, text, failed, failure) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        "SELECT id FROM templates WHERE hash = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND coalesce(?4, 1) IS NOT NULL",
+        params![hash, text, failed, failure],
     )?;
     transaction
         .prepare_cached("INSERT INTO templates_fts (rowid, text) VALUES (?1, ?2)")

@@ -399,6 +399,24 @@ async fn templates_are_kept_and_embedded(store: &dyn Store) {
     let first = store.pending_templates(1).await.expect("pending templates");
     assert_eq!(first, pending[..1].to_vec(), "oldest first");
 
+    // Failed templates carry their failure alone, healthy ones none.
+    for template in &pending {
+        let failure = template.failure.as_deref();
+        assert_eq!(failure.is_some(), template.outcome.is_failure(), "{template:?}");
+        assert!(
+            failure.is_none_or(|failure| failure.starts_with("failed") && !failure.contains("frontend")),
+            "{failure:?}"
+        );
+    }
+    let failed: Vec<(i64, Vec<f32>)> = pending
+        .iter()
+        .filter(|template| template.failure.is_some())
+        .map(|template| (template.id, vec![0.25, template.id as f32, 1.0]))
+        .collect();
+    assert!(!failed.is_empty());
+    store.set_failure_embeddings(&failed).await.expect("set failure embeddings");
+    assert_eq!(store.stats().await.unwrap().templates_pending, 3, "still pending until embedded");
+
     let vectors: Vec<(i64, Vec<f32>)> =
         pending.iter().enumerate().map(|(i, template)| (template.id, vec![i as f32, 0.5, -1.25])).collect();
     store.set_template_embeddings(&vectors[..2]).await.expect("set embeddings");
@@ -408,6 +426,11 @@ async fn templates_are_kept_and_embedded(store: &dyn Store) {
     let mut stored = store.template_embeddings().await.expect("template embeddings");
     stored.sort_by_key(|template| template.id);
     let read: Vec<(i64, Vec<f32>)> = stored.iter().map(|template| (template.id, template.vector.clone())).collect();
+    let read_failures: Vec<(i64, Vec<f32>)> =
+        stored.iter().filter_map(|template| Some((template.id, template.failure_vector.clone()?))).collect();
+    let mut failed = failed;
+    failed.sort_by_key(|(id, _)| *id);
+    assert_eq!(read_failures, failed, "failure vectors read back exactly");
     assert_eq!(read, vectors, "vectors read back exactly");
     let outcomes: Vec<Outcome> = stored.iter().map(|template| template.outcome).collect();
     let pending_outcomes: Vec<Outcome> = pending.iter().map(|template| template.outcome).collect();

@@ -44,6 +44,9 @@ pub struct TemplateVector {
     pub outcome: semtrace_summary::Outcome,
     /// Whether its text carries the slowness cue (`semtrace_summary::is_slow`).
     pub slow: bool,
+    /// The vector of its failure alone (`semtrace_summary::SpanSummary::failure`), for failed
+    /// templates stored with one.
+    pub failure_vector: Option<Vec<f32>>,
 }
 
 /// A span template waiting for its embedding.
@@ -53,6 +56,9 @@ pub struct PendingTemplate {
     pub text: String,
     /// Whether its spans failed, and said why.
     pub outcome: semtrace_summary::Outcome,
+    /// The failure alone, for failed templates (`semtrace_summary::SpanSummary::failure`):
+    /// embedded beside the text, so the same failure is found in other services.
+    pub failure: Option<String>,
 }
 
 /// Which spans a search may return. Every field narrows; `None` leaves it open.
@@ -233,8 +239,13 @@ pub trait Store: Send + Sync + 'static {
     /// Templates not embedded yet, oldest first.
     async fn pending_templates(&self, limit: usize) -> Result<Vec<PendingTemplate>, StoreError>;
 
-    /// Stores template embeddings (durably, in one transaction).
+    /// Stores template embeddings (durably, in one transaction); a template with one is no
+    /// longer pending.
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError>;
+    /// Stores the embeddings of templates' failures (durably, in one transaction). Call before
+    /// [`Store::set_template_embeddings`] of the same templates, so a crash between the two
+    /// leaves them pending.
+    async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError>;
 
     /// Every embedded template with its vector, to rebuild the vector index at start.
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError>;

@@ -34,6 +34,8 @@ pub struct SpanRow {
     pub template_hash: i64,
     pub template: String,
     pub template_outcome: semtrace_summary::Outcome,
+    /// The failure alone (`semtrace_summary::SpanSummary::failure`), stored with a new template.
+    pub template_failure: Option<String>,
     pub error_type: Option<String>,
     pub error_text: Option<String>,
 }
@@ -83,6 +85,7 @@ pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
                 summary: summary.text,
                 template: summary.template,
                 template_outcome: summary.outcome,
+                template_failure: summary.failure,
                 error_type: summary.error_type,
                 error_text: summary.error_text,
             }

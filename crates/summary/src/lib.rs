@@ -87,6 +87,10 @@ pub struct SpanSummary {
     /// Whether and how the span failed (part of the template: failed and healthy spans never
     /// share one).
     pub outcome: Outcome,
+    /// For a failed span, the failure alone, masked as the template is: the sentence saying
+    /// what failed and why, and its categories, without the service, operation or peer. The
+    /// same failure in another service reads the same.
+    pub failure: Option<String>,
 }
 
 /// A span's outcome as search ranks it.
@@ -485,6 +489,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
     // line WARN or above: services often handle a failure and answer normally.
     let logged_failure = !severe.is_empty() || exception.is_some();
     let failed = span.status.code == StatusCode::Error || logged_failure;
+    let failure_start = out.template.len();
     match span.status.code {
         StatusCode::Error => out.stable(" failed"),
         _ if logged_failure => out.stable(" failed"),
@@ -505,6 +510,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
         }
     }
     out.end_sentence();
+    let failure_end = out.template.len();
 
     // What it talked to, in the semantic conventions' terms (current names first, then older ones).
     let method = get_str(attributes, &["http.request.method", "http.method"]);
@@ -676,11 +682,18 @@ pub fn summarize(span: &Span) -> SpanSummary {
     } else {
         Vec::new()
     };
+    let categories_start = out.template.len();
     if !error_categories.is_empty() {
         out.stable(category::SENTENCE);
         out.stable(&error_categories.join(category::SEPARATOR));
         out.end_sentence();
     }
+    // What failed and why, without who: the same failure told by another service or operation
+    // reads the same (similar traces compare failures by it).
+    let failure = failed.then(|| {
+        let said = format!("{}{}", &out.template[failure_start..failure_end], &out.template[categories_start..]);
+        truncate(said.trim(), MAX_TEMPLATE).to_owned()
+    });
 
     // Duration, and a cue words can match ("slow").
     let millis = span.duration_nanos() as f64 / 1e6;
@@ -730,21 +743,15 @@ pub fn summarize(span: &Span) -> SpanSummary {
         (true, true) => Outcome::FailedWithReason,
     };
 
-    let SpanSummary { text, template, .. } = SpanSummary {
-        text: out.text.trim_start().to_owned(),
-        template: out.template.trim_start().to_owned(),
-        error_type: None,
-        error_text: None,
-        error_categories: Vec::new(),
-        outcome: Outcome::Healthy,
-    };
+    let (text, template) = (out.text.trim_start(), out.template.trim_start());
     SpanSummary {
-        text: truncate(&text, MAX_SUMMARY).to_owned(),
-        template: truncate(&template, MAX_TEMPLATE).to_owned(),
+        text: truncate(text, MAX_SUMMARY).to_owned(),
+        template: truncate(template, MAX_TEMPLATE).to_owned(),
         error_type,
         error_text,
         error_categories,
         outcome,
+        failure,
     }
 }
 

@@ -428,3 +428,31 @@ fn a_query_the_database_stopped_is_named_apart_from_other_timeouts() {
         Status { code: StatusCode::Error, message: "Lock wait timeout exceeded; try restarting transaction".into() };
     assert!(!crate::categories_of(&summarize(&lock).template).contains(&limit));
 }
+
+#[test]
+fn the_failure_reads_the_same_in_another_service_and_operation() {
+    let failed_in = |service: &str, name: &str, url: &str, millis: u64| {
+        let mut call = span(
+            service,
+            name,
+            SpanKind::Client,
+            millis,
+            attrs(&[("http.request.method", s("GET")), ("url.full", s(url))]),
+        );
+        call.status = Status { code: StatusCode::Error, message: String::new() };
+        call.events.push(exception("java.net.SocketTimeoutException", "Read timed out after 5000 ms"));
+        summarize(&call)
+    };
+    let a = failed_in("ts-voucher-service", "GET", "http://ts-order-service:12031/api/v1/orders/42", 5003);
+    let b = failed_in("ts-travel-service", "HTTP GET", "http://ts-route-service:11178/api/v1/routes/7", 5120);
+    assert_ne!(a.template, b.template, "who failed differs");
+    let failure = a.failure.clone().expect("a failed span has a failure");
+    assert_eq!(Some(failure.clone()), b.failure, "what failed and why reads the same");
+    assert!(failure.starts_with("failed with SocketTimeoutException: Read timed out"), "{failure}");
+    assert!(failure.contains("Category: "), "{failure}");
+    for who in ["ts-voucher-service", "ts-order-service", "GET", "12031"] {
+        assert!(!failure.contains(who), "{who} in {failure}");
+    }
+    let healthy = span("web", "GET /", SpanKind::Server, 3, Attributes::default());
+    assert_eq!(summarize(&healthy).failure, None);
+}
