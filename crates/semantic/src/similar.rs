@@ -34,7 +34,8 @@ const MAX_TELLING: usize = 4;
 /// Weight of the shape (services and operations shared) beside the failure or the slowness.
 /// Small: it orders traces with the same failure, and never lifts another failure above it.
 const SHAPE_WEIGHT: f32 = 0.1;
-/// A wrapper (a failed span whose own children failed too) counts this much of a failure's origin.
+/// The wrappers of a failure (failed spans whose own children failed too) count this much of its
+/// origin, all together.
 const WRAPPER_WEIGHT: f32 = 0.5;
 
 /// What two traces are compared by.
@@ -211,10 +212,15 @@ impl Profile {
         };
         let failing_parents: HashSet<SpanId> =
             self.spans.iter().filter(|span| telling(span)).filter_map(|span| span.parent_span_id).collect();
+        // However deep the call chain, its wrappers together weigh WRAPPER_WEIGHT: a failure
+        // passed up through six services is still one failure.
+        let wrappers =
+            self.spans.iter().filter(|span| telling(span) && failing_parents.contains(&span.span_id)).count();
+        let wrapper_weight = WRAPPER_WEIGHT / wrappers.max(1) as f32;
         self.spans
             .iter()
             .filter(|span| telling(span))
-            .map(|span| (span, if failing_parents.contains(&span.span_id) { WRAPPER_WEIGHT } else { 1.0 }))
+            .map(|span| (span, if failing_parents.contains(&span.span_id) { wrapper_weight } else { 1.0 }))
             .collect()
     }
 
@@ -695,10 +701,8 @@ mod tests {
         let profile = Profile::new(spans);
         let weights: Vec<(String, f32)> =
             profile.failures().into_iter().map(|(span, weight)| (span.name.clone(), weight)).collect();
-        assert_eq!(
-            weights,
-            vec![("POST /pay".into(), WRAPPER_WEIGHT), ("charge".into(), WRAPPER_WEIGHT), ("INSERT".into(), 1.0)]
-        );
+        let wrapper = WRAPPER_WEIGHT / 2.0;
+        assert_eq!(weights, vec![("POST /pay".into(), wrapper), ("charge".into(), wrapper), ("INSERT".into(), 1.0)]);
     }
 
     #[test]

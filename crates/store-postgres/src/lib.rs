@@ -569,6 +569,29 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_templates_stored_before_failures_were_kept_get_theirs() {
+        let url = fresh_database().await;
+        {
+            let store = open(&url, 3).await.unwrap();
+            store.write(&semtrace_store::conformance::rich_trace(1)).await.unwrap();
+            let pending = store.pending_templates(10).await.unwrap();
+            let all: Vec<(i64, Vec<f32>)> = pending.iter().map(|template| (template.id, vec![1.0, 0.0, 0.0])).collect();
+            store.set_template_embeddings(&all).await.unwrap();
+            // As an older semtrace left them: embedded, without their failure.
+            let client = store.client().await.unwrap();
+            let cleared = client.execute("UPDATE templates SET failure = NULL WHERE failed <> 0", &[]).await.unwrap();
+            assert_eq!(cleared, 2);
+        }
+        let store = open(&url, 3).await.unwrap();
+        assert!(store.pending_templates(10).await.unwrap().is_empty());
+        store.write(&semtrace_store::conformance::rich_trace(2)).await.unwrap();
+        let pending = store.pending_templates(10).await.unwrap();
+        assert_eq!(pending.len(), 2, "both failed templates are embedded again: {pending:?}");
+        assert!(pending.iter().all(|template| template.failure.is_some()), "{pending:?}");
+        assert_eq!(store.stats().await.unwrap().templates, 3, "no template is stored twice");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_different_embedding_dimension_is_refused() {
         let url = fresh_database().await;
         drop(open(&url, 384).await.unwrap());

@@ -39,7 +39,10 @@ impl Caches {
         for row in client.query("SELECT service, name, kind FROM operations", &[]).await.map_err(internal)? {
             caches.operations.lock().expect("cache lock").insert((row.get(0), row.get(1), row.get(2)));
         }
-        for row in client.query("SELECT hash, id FROM templates", &[]).await.map_err(internal)? {
+        // Failed templates without their failure (stored before migration 6) are left out, so
+        // the first span of each fills it in (`template_ids`).
+        let templates = "SELECT hash, id FROM templates WHERE failed = 0 OR failure IS NOT NULL";
+        for row in client.query(templates, &[]).await.map_err(internal)? {
             caches.templates.lock().expect("cache lock").insert(row.get(0), row.get(1));
         }
         for row in client.query("SELECT template_id, service FROM template_services", &[]).await.map_err(internal)? {
@@ -479,13 +482,16 @@ pub(crate) async fn template_ids(
         let failed: Vec<i16> = missing.values().map(|row| row.outcome.to_i64() as i16).collect();
         let words: Vec<i32> =
             missing.values().map(|row| semtrace_store::text::words(row.text).count() as i32).collect();
+        // A failed template stored before failures were kept gets its failure now, and is
+        // embedded again to get its failure vector.
         let failures: Vec<Option<String>> =
             missing.values().map(|row| row.failure.map(|failure| sql::text(failure).into_owned())).collect();
         client
             .execute(
                 "INSERT INTO templates (hash, text, failed, words, failure)
                  SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[], $5::text[])
-                 ON CONFLICT (hash) DO NOTHING",
+                 ON CONFLICT (hash) DO UPDATE SET failure = excluded.failure, embedding = NULL
+                 WHERE templates.failure IS NULL AND excluded.failure IS NOT NULL",
                 &[&hashes, &texts, &failed, &words, &failures],
             )
             .await

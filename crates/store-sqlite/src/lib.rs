@@ -440,4 +440,28 @@ mod tests {
         assert_eq!(again, WriteOutcome { inserted: 0, duplicates: 3 });
         assert_eq!(store.services().await.unwrap().len(), 2);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_templates_stored_before_failures_were_kept_get_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+            store.write(&semtrace_store::conformance::rich_trace(1)).await.unwrap();
+            let pending = store.pending_templates(10).await.unwrap();
+            let all: Vec<(i64, Vec<f32>)> = pending.iter().map(|template| (template.id, vec![1.0])).collect();
+            store.set_template_embeddings(&all).await.unwrap();
+        }
+        // As an older semtrace left them: embedded, without their failure.
+        let connection = rusqlite::Connection::open(dir.path().join("semtrace.db")).unwrap();
+        assert_eq!(connection.execute("UPDATE templates SET failure = NULL WHERE failed != 0", []).unwrap(), 2);
+        drop(connection);
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        assert!(store.pending_templates(10).await.unwrap().is_empty());
+        store.write(&semtrace_store::conformance::rich_trace(2)).await.unwrap();
+        let pending = store.pending_templates(10).await.unwrap();
+        assert_eq!(pending.len(), 2, "both failed templates are embedded again: {pending:?}");
+        assert!(pending.iter().all(|template| template.failure.is_some()), "{pending:?}");
+        assert_eq!(store.stats().await.unwrap().templates, 3, "no template is stored twice");
+        assert_eq!(store.match_templates("HikariPool", 10).await.unwrap().len(), 1, "nor indexed twice");
+    }
 }

@@ -91,7 +91,10 @@ impl Writer {
             }
         }
         let templates = {
-            let mut statement = connection.prepare("SELECT hash, id FROM templates")?;
+            // Failed templates without their failure (stored before migration 8) are left out,
+            // so the first span of each fills it in (`template_id`).
+            let mut statement =
+                connection.prepare("SELECT hash, id FROM templates WHERE failed = 0 OR failure IS NOT NULL")?;
             let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect::<rusqlite::Result<HashMap<i64, i64>>>()?
         };
@@ -545,16 +548,36 @@ fn template_id(
     if let Some(id) = interned.get(&hash) {
         return Ok(id);
     }
-    let id = insert_or_select(
-        transaction,
-        "INSERT INTO templates (hash, text, failed, failure) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-        "SELECT id FROM templates WHERE hash = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND coalesce(?4, 1) IS NOT NULL",
-        params![hash, text, failed, failure],
-    )?;
-    transaction
-        .prepare_cached("INSERT INTO templates_fts (rowid, text) VALUES (?1, ?2)")
-        .and_then(|mut statement| statement.execute(params![id, text]))
+    let stored: Option<(i64, bool)> = transaction
+        .prepare_cached("SELECT id, failure IS NULL FROM templates WHERE hash = ?1")
+        .and_then(|mut statement| statement.query_row([hash], |row| Ok((row.get(0)?, row.get(1)?))).optional())
         .map_err(internal)?;
+    let id = match stored {
+        Some((id, lacks_failure)) => {
+            // A failed template stored before failures were kept (migration 8; `Writer::open`
+            // leaves those out of the cache) gets its failure now, and is embedded again to get
+            // its failure vector.
+            if lacks_failure && failure.is_some() {
+                transaction
+                    .prepare_cached("UPDATE templates SET failure = ?2, embedding = NULL WHERE id = ?1")
+                    .and_then(|mut statement| statement.execute(params![id, failure]))
+                    .map_err(internal)?;
+            }
+            id
+        }
+        None => {
+            transaction
+                .prepare_cached("INSERT INTO templates (hash, text, failed, failure) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut statement| statement.execute(params![hash, text, failed, failure]))
+                .map_err(internal)?;
+            let id = transaction.last_insert_rowid();
+            transaction
+                .prepare_cached("INSERT INTO templates_fts (rowid, text) VALUES (?1, ?2)")
+                .and_then(|mut statement| statement.execute(params![id, text]))
+                .map_err(internal)?;
+            id
+        }
+    };
     interned.pending.insert(hash, id);
     Ok(id)
 }

@@ -343,8 +343,15 @@ fn log_line(event: &Event) -> LogLine<'_> {
     if severity.is_none() {
         severity = Severity::from_text(&event.name).filter(|_| event.name.len() <= 12);
     }
+    // tracing-opentelemetry names an event after its message and records an `error` field as
+    // `exception.message` beside the level: the cause is there, the name only says "failed".
     let message = get_str(attributes, MESSAGE_KEYS)
-        .or_else(|| get_str(attributes, &["error.object", "error.message", "error.kind", "stack", "event"]));
+        .or_else(|| get_str(attributes, &["error.object", "error.message", "error.kind", "stack", "event"]))
+        .or_else(|| get_str(attributes, &["exception.message", "error"]).filter(|_| severity.is_some()))
+        .or_else(|| {
+            (severity.is_some() && Severity::from_text(&event.name).is_none() && !event.name.trim().is_empty())
+                .then_some(event.name.as_str())
+        });
     let level = match (text_level, severity) {
         (Some(level), Some(_)) if level.parse::<i64>().is_err() => Some(level.to_lowercase()),
         (_, Some(severity)) => Some(severity.name().to_owned()),

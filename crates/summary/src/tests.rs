@@ -456,3 +456,30 @@ fn the_failure_reads_the_same_in_another_service_and_operation() {
     let healthy = span("web", "GET /", SpanKind::Server, 3, Attributes::default());
     assert_eq!(summarize(&healthy).failure, None);
 }
+
+#[test]
+fn a_tracing_event_says_its_cause_from_its_error_field() {
+    // tracing-opentelemetry: `error!(error = %e, "s3 put_object failed")`.
+    let mut upload = span("media-service", "S3.PutObject", SpanKind::Client, 32, Attributes::default());
+    upload.status = Status { code: StatusCode::Error, message: String::new() };
+    let event = |cause: &str| Event {
+        time_unix_nano: 1_000_000_000,
+        name: "s3 put_object failed".into(),
+        attributes: attrs(&[
+            ("level", s("ERROR")),
+            ("target", s("media_service::query")),
+            ("exception.message", s(cause)),
+        ]),
+        dropped_attributes_count: 0,
+    };
+    upload.events.push(event("dispatch failure: dns error: failed to lookup address information"));
+    let dns = summarize(&upload);
+    upload.events[0] = event("AccessDenied: Access Denied (status 403)");
+    let denied = summarize(&upload);
+    let dns_failure = dns.failure.expect("failed");
+    assert!(dns_failure.contains("dns error"), "{dns_failure}");
+    assert_ne!(Some(dns_failure), denied.failure, "two causes, two failures");
+    // Without an error field, the event's name is its message.
+    upload.events[0].attributes = attrs(&[("level", s("ERROR"))]);
+    assert!(summarize(&upload).failure.unwrap().contains("s3 put_object failed"));
+}
