@@ -34,6 +34,9 @@ const MAX_TELLING: usize = 4;
 /// Weight of the shape (services and operations shared) beside the failure or the slowness.
 /// Small: it orders traces with the same failure, and never lifts another failure above it.
 const SHAPE_WEIGHT: f32 = 0.1;
+/// How much a failure's duration (for its operation) counts beside what it says: a timeout
+/// after 30 s and a refusal after 5 ms may be worded alike by the same application.
+const FAILURE_DURATION_WEIGHT: f32 = 0.2;
 /// The wrappers of a failure (failed spans whose own children failed too) count this much of its
 /// origin, all together.
 const WRAPPER_WEIGHT: f32 = 0.5;
@@ -148,7 +151,8 @@ pub struct SharedSpan {
     pub this: String,
     /// Cosine of the two spans' templates.
     pub similarity: f32,
-    /// Times the operation's typical duration, in each trace (slowness only).
+    /// Times its operation's typical duration the span took, in each trace, where the
+    /// operation has a trusted baseline.
     pub given_times_typical: Option<f64>,
     pub this_times_typical: Option<f64>,
 }
@@ -257,6 +261,25 @@ fn closeness(a: f64, b: f64) -> f32 {
     (a.min(b) / a.max(b)) as f32
 }
 
+/// How alike two failures' durations are, each in times its operation's typical duration:
+/// 1 for the same, 1/e at a hundredfold apart (on a log scale, gentle near the typical).
+fn duration_closeness(a: f64, b: f64) -> f32 {
+    (-((a + 1.0).ln() - (b + 1.0).ln()).abs() / 100f64.ln()).exp() as f32
+}
+
+/// How alike two telling spans are: the cosine of their vectors, times how alike their durations
+/// are for their operations (slowness: all of it; a failure: [`FAILURE_DURATION_WEIGHT`] of it).
+fn alike(by: SimilarBy, want: &Wanted, offer: &Wanted) -> f32 {
+    let similarity = index::dot(&want.vector, &offer.vector).max(0.0);
+    match (want.times_typical, offer.times_typical) {
+        (Some(a), Some(b)) if by == SimilarBy::Latency => similarity * closeness(a, b),
+        (Some(a), Some(b)) => {
+            similarity * (1.0 - FAILURE_DURATION_WEIGHT + FAILURE_DURATION_WEIGHT * duration_closeness(a, b))
+        }
+        _ => similarity,
+    }
+}
+
 /// A telling span to be matched: its template's vector and its weight.
 #[derive(Clone)]
 struct Wanted {
@@ -269,6 +292,7 @@ struct Wanted {
 /// The best match of each wanted span among `offered`, weighted: (score 0–1, index of the
 /// wanted span with the most weighted match, the matching offered span and its similarity).
 fn weighted_match<'a>(
+    by: SimilarBy,
     wanted: &[Wanted],
     offered: &[(Wanted, &'a SpanProfile)],
 ) -> (f32, Option<(usize, &'a SpanProfile, f32)>) {
@@ -279,16 +303,8 @@ fn weighted_match<'a>(
     let mut score = 0.0;
     let mut best: Option<(usize, &SpanProfile, f32, f32)> = None;
     for (position, want) in wanted.iter().enumerate() {
-        let matched = offered
-            .iter()
-            .map(|(offer, span)| {
-                let mut similarity = index::dot(&want.vector, &offer.vector).max(0.0);
-                if let (Some(a), Some(b)) = (want.times_typical, offer.times_typical) {
-                    similarity *= closeness(a, b);
-                }
-                (similarity, *span)
-            })
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let matched =
+            offered.iter().map(|(offer, span)| (alike(by, want, offer), *span)).max_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((similarity, span)) = matched {
             score += want.weight * similarity;
             if best.is_none_or(|(_, _, _, weighted)| want.weight * similarity > weighted) {
@@ -302,9 +318,9 @@ fn weighted_match<'a>(
 impl Semantic {
     /// A telling span's vector: for a failure, its failure alone where the template has one
     /// (the same failure told by another service matches fully), else its template's.
-    fn wanted(&self, span: &SpanProfile, weight: f32, times_typical: Option<f64>) -> Option<Wanted> {
+    fn wanted(&self, span: &SpanProfile, weight: f32, times_typical: Option<f64>, by: SimilarBy) -> Option<Wanted> {
         let id = span.template_id?;
-        let failure = if times_typical.is_none() && span.outcome.is_failure() { self.index.failure(id) } else { None };
+        let failure = if by == SimilarBy::Failure { self.index.failure(id) } else { None };
         let vector = failure.or_else(|| self.index.get(id))?;
         Some(Wanted { vector, weight, times_typical, operation: operation(span) })
     }
@@ -322,7 +338,10 @@ impl Semantic {
         let failures: Vec<(TellingSpan, Wanted)> = given
             .failures()
             .into_iter()
-            .filter_map(|(span, weight)| Some((telling(span, weight, None)?, self.wanted(span, weight, None)?)))
+            .filter_map(|(span, weight)| {
+                let times = times_typical(span, &baselines);
+                Some((telling(span, weight, times)?, self.wanted(span, weight, times, SimilarBy::Failure)?))
+            })
             .collect();
         let slow: Vec<(TellingSpan, Wanted)> = {
             let mut slow = given.slow(&baselines);
@@ -331,7 +350,10 @@ impl Semantic {
             slow.into_iter()
                 .filter_map(|(span, times)| {
                     let weight = (times.ln() / slowest) as f32;
-                    Some((telling(span, weight, Some(times))?, self.wanted(span, weight, Some(times))?))
+                    Some((
+                        telling(span, weight, Some(times))?,
+                        self.wanted(span, weight, Some(times), SimilarBy::Latency)?,
+                    ))
                 })
                 .collect()
         };
@@ -417,7 +439,7 @@ impl Semantic {
         let hits = self.store.spans_of_templates(&ids, &filter, CANDIDATE_TRACES, true).await?;
         let candidate_ids: Vec<TraceId> = hits.iter().map(|hit| hit.span.trace_id).collect();
         let mut candidates = self.store.trace_profiles(&candidate_ids).await?;
-        if by == SimilarBy::Latency {
+        if by != SimilarBy::Shape {
             let mut missing: Vec<(String, String)> = candidates
                 .values()
                 .flatten()
@@ -442,31 +464,33 @@ impl Semantic {
                         SimilarBy::Failure => candidate
                             .failures()
                             .into_iter()
-                            .filter_map(|(span, weight)| Some((self.wanted(span, weight, None)?, span)))
+                            .filter_map(|(span, weight)| {
+                                let times = times_typical(span, &baselines);
+                                Some((self.wanted(span, weight, times, by)?, span))
+                            })
                             .collect(),
                         _ => {
                             let slow = candidate.slow(&baselines);
                             let slowest = slow.iter().map(|(_, times)| times.ln()).fold(f64::MIN, f64::max);
                             slow.into_iter()
                                 .filter_map(|(span, times)| {
-                                    Some((self.wanted(span, (times.ln() / slowest) as f32, Some(times))?, span))
+                                    let weight = (times.ln() / slowest) as f32;
+                                    Some((self.wanted(span, weight, Some(times), by)?, span))
                                 })
                                 .collect()
                         }
                     };
                     // Both ways: a trace that failed the same way and also otherwise is less alike.
-                    let (forward, best) = weighted_match(&wanted, &offered);
+                    let (forward, best) = weighted_match(by, &wanted, &offered);
                     let back: Vec<Wanted> = offered.iter().map(|(offer, _)| offer.clone()).collect();
-                    let backward = reverse_match(&back, &wanted);
+                    let backward = reverse_match(by, &back, &wanted);
                     let shared = best.map(|(position, span, similarity)| SharedSpan {
                         kind: if by == SimilarBy::Failure { "failure" } else { "slow" },
                         given: wanted[position].operation.clone(),
                         this: operation(span),
                         similarity,
                         given_times_typical: wanted[position].times_typical,
-                        this_times_typical: (by == SimilarBy::Latency)
-                            .then(|| times_typical(span, &baselines))
-                            .flatten(),
+                        this_times_typical: times_typical(span, &baselines),
                     });
                     ((forward + backward) / 2.0, shared)
                 }
@@ -538,7 +562,7 @@ fn telling(span: &SpanProfile, weight: f32, times_typical: Option<f64>) -> Optio
 
 /// How well the candidate's telling spans are matched in the given trace's (weighted mean of
 /// each one's best cosine).
-fn reverse_match(candidate: &[Wanted], given: &[Wanted]) -> f32 {
+fn reverse_match(by: SimilarBy, candidate: &[Wanted], given: &[Wanted]) -> f32 {
     let total: f32 = candidate.iter().map(|want| want.weight).sum();
     if total <= 0.0 || given.is_empty() {
         return 0.0;
@@ -546,16 +570,7 @@ fn reverse_match(candidate: &[Wanted], given: &[Wanted]) -> f32 {
     let score: f32 = candidate
         .iter()
         .map(|want| {
-            let best = given
-                .iter()
-                .map(|offer| {
-                    let mut similarity = index::dot(&want.vector, &offer.vector).max(0.0);
-                    if let (Some(a), Some(b)) = (want.times_typical, offer.times_typical) {
-                        similarity *= closeness(a, b);
-                    }
-                    similarity
-                })
-                .fold(0.0f32, f32::max);
+            let best = given.iter().map(|offer| alike(by, want, offer)).fold(0.0f32, f32::max);
             want.weight * best
         })
         .sum();
@@ -726,6 +741,19 @@ mod tests {
             .map(|(span, times)| (span.name.clone(), times.round() as u64))
             .collect();
         assert_eq!(slow, vec![("SELECT".to_owned(), 190)], "the root is slow because of its child");
+    }
+
+    #[test]
+    fn failures_taking_very_different_times_are_less_alike() {
+        assert_eq!(duration_closeness(5.0, 5.0), 1.0);
+        assert!(duration_closeness(1.0, 3.0) > 0.8, "near the typical, a little apart");
+        assert!(duration_closeness(0.5, 3000.0) < 0.2, "a refusal and a timeout");
+        let want =
+            |times| Wanted { vector: vec![1.0, 0.0], weight: 1.0, times_typical: times, operation: String::new() };
+        let same_text = alike(SimilarBy::Failure, &want(Some(0.5)), &want(Some(3000.0)));
+        assert!(same_text >= 1.0 - FAILURE_DURATION_WEIGHT && same_text < 0.85, "{same_text}");
+        assert_eq!(alike(SimilarBy::Failure, &want(None), &want(Some(3000.0))), 1.0, "no baseline: the text alone");
+        assert!(alike(SimilarBy::Latency, &want(Some(10.0)), &want(Some(1000.0))) < 0.5);
     }
 
     #[test]
