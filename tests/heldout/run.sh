@@ -11,7 +11,8 @@
 # this folder: the folder holding corpus.py and queries.json, where labels and results are
 # written) and HELDOUT_SEED (default 20241130) to run another corpus (tests/heldout2/run.sh).
 # After the search evaluation, `semtrace bench similar` measures similar traces on the same
-# labels (same-fault share at 10 per fault kind); HELDOUT_SIMILAR=0 skips it.
+# labels (same-fault share at 10 per fault kind); HELDOUT_SIMILAR=0 skips it, HELDOUT_BENCH_BIN
+# runs it from another binary (default SEMTRACE_BIN; to measure a server older than the bench).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -87,6 +88,6 @@ PYEOF
   --queries "$CORPUS/queries.json" --out "$CORPUS/results.json"
 
 if [ "${HELDOUT_SIMILAR:-1}" = 1 ]; then
-  env -u SEMTRACE_BIN "$BIN" bench similar --api "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
+  env -u SEMTRACE_BIN "${HELDOUT_BENCH_BIN:-$BIN}" bench similar --api "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
     ${HELDOUT_SIMILAR_ARGS:-}
 fi

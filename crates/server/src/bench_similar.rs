@@ -49,6 +49,11 @@ pub struct SimilarArgs {
     /// Print each fault kind's worst answer.
     #[arg(long)]
     pub verbose: bool,
+    /// Latency only, on whatever the server holds (e.g. a data directory `bench ingest` filled):
+    /// this many failed traces (the newest errors) and as many healthy ones (a search with
+    /// `outcome=ok`), each asked for similar traces; percentiles per mode. No corpus is sent.
+    #[arg(long)]
+    pub timing: Option<usize>,
 }
 
 pub async fn similar(args: SimilarArgs) -> anyhow::Result<()> {
@@ -59,6 +64,9 @@ pub async fn similar(args: SimilarArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: &SimilarArgs, target: &Target) -> anyhow::Result<()> {
+    if let Some(count) = args.timing {
+        return timing(args, target, count).await;
+    }
     let labels: HashMap<String, String> = match &args.labels {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -133,5 +141,45 @@ async fn run(args: &SimilarArgs, target: &Target) -> anyhow::Result<()> {
     println!("mean over fault kinds: {overall:.3}; kinds below 0.5: {below}");
     timings.sort_unstable();
     println!("latency of {} requests: {}", timings.len(), percentiles(&timings));
+    Ok(())
+}
+
+/// Similar-traces latency on what the server holds, per mode.
+async fn timing(args: &SimilarArgs, target: &Target, count: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let api = target.api.trim_end_matches('/');
+    let health = get_json(&client, &format!("{api}/api/v1/health")).await?;
+    println!(
+        "server holds {} spans, {} traces, {} templates",
+        health["total_spans"], health["total_traces"], health["templates"]
+    );
+    let traces_of = |body: &serde_json::Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|result| result["trace_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut traces = traces_of(&get_json(&client, &format!("{api}/api/v1/errors?limit={count}")).await?);
+    let healthy = format!("{api}/api/v1/search?q=request+handled&outcome=ok&threshold=0&limit={count}");
+    traces.extend(traces_of(&get_json(&client, &healthy).await?));
+    traces.sort_unstable();
+    traces.dedup();
+    let extra = if args.params.is_empty() { String::new() } else { format!("&{}", args.params) };
+    let mut by_mode: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for trace in &traces {
+        let url = format!("{api}/api/v1/traces/{trace}/similar?limit={}{extra}", args.limit);
+        let started = Instant::now();
+        let body = get_json(&client, &url).await?;
+        let elapsed = started.elapsed();
+        by_mode.entry(body["by"].as_str().unwrap_or("?").to_owned()).or_default().push(elapsed);
+        by_mode.entry("all".to_owned()).or_default().push(elapsed);
+    }
+    for (mode, timings) in &mut by_mode {
+        timings.sort_unstable();
+        println!("{mode:<8} {:>5} requests: {}", timings.len(), percentiles(timings));
+    }
     Ok(())
 }
