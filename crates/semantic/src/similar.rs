@@ -751,7 +751,7 @@ mod tests {
         let want =
             |times| Wanted { vector: vec![1.0, 0.0], weight: 1.0, times_typical: times, operation: String::new() };
         let same_text = alike(SimilarBy::Failure, &want(Some(0.5)), &want(Some(3000.0)));
-        assert!(same_text >= 1.0 - FAILURE_DURATION_WEIGHT && same_text < 0.85, "{same_text}");
+        assert!((1.0 - FAILURE_DURATION_WEIGHT..0.85).contains(&same_text), "{same_text}");
         assert_eq!(alike(SimilarBy::Failure, &want(None), &want(Some(3000.0))), 1.0, "no baseline: the text alone");
         assert!(alike(SimilarBy::Latency, &want(Some(10.0)), &want(Some(1000.0))) < 0.5);
     }
