@@ -154,9 +154,8 @@ pub(crate) async fn write_with_retries(
 }
 
 async fn write_once(store: &dyn Store, batch: &Batch) -> Result<WriteOutcome, StoreError> {
-    let outcome = if batch.spans.is_empty() { WriteOutcome::default() } else { store.write(&batch.spans).await? };
+    let (outcome, logs) = store.write_batch(&batch.spans, &batch.logs).await?;
     if !batch.logs.is_empty() {
-        let logs = store.write_logs(&batch.logs).await?;
         metrics::counter!("semtrace_pipeline_log_records_stored_total").increment(logs.inserted as u64);
         metrics::counter!("semtrace_pipeline_log_records_duplicate_total").increment(logs.duplicates as u64);
     }

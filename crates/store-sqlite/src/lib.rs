@@ -193,12 +193,22 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, spans: &[semtrace_model::Span]) -> Result<WriteOutcome, StoreError> {
-        if spans.is_empty() {
-            return Ok(WriteOutcome::default());
+        Ok(self.write_batch(spans, &[]).await?.0)
+    }
+
+    async fn write_batch(
+        &self,
+        spans: &[semtrace_model::Span],
+        logs: &[LogRecord],
+    ) -> Result<(WriteOutcome, WriteOutcome), StoreError> {
+        if spans.is_empty() && logs.is_empty() {
+            return Ok(Default::default());
         }
         // Encoding (JSON of attributes, events, summaries...) happens here, outside the writer
         // lock, so it overlaps with the previous batch's commit.
         let rows: Vec<SpanRow> = semtrace_store::row::encode_batch_in_place(spans);
+        let log_rows = semtrace_store::row::encode_logs(logs);
+        let received_ns = semtrace_store::now_ns();
         let writer = self.writer.clone();
         let total_spans = self.total_spans.clone();
         let total_traces = self.total_traces.clone();
@@ -207,7 +217,7 @@ impl Store for SqliteStore {
             let committed = {
                 let mut writer = writer.lock().expect("writer lock");
                 let started = std::time::Instant::now();
-                let committed = writer.write(&rows);
+                let committed = writer.write(&rows, &log_rows, received_ns);
                 // A `_sum` growing by nearly 1 s per second: the single writer limits ingest.
                 metrics::histogram!("semtrace_sqlite_writer_seconds").record(started.elapsed().as_secs_f64());
                 committed?
@@ -219,7 +229,7 @@ impl Store for SqliteStore {
             let started = std::time::Instant::now();
             wal.sync()?;
             metrics::histogram!("semtrace_sqlite_wal_sync_seconds").record(started.elapsed().as_secs_f64());
-            Ok(committed.outcome)
+            Ok((committed.outcome, committed.logs))
         })
         .await
         .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
@@ -366,19 +376,7 @@ impl Store for SqliteStore {
     }
 
     async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError> {
-        if logs.is_empty() {
-            return Ok(WriteOutcome::default());
-        }
-        let rows = semtrace_store::row::encode_logs(logs);
-        let received_ns = semtrace_store::now_ns();
-        let (writer, wal) = (self.writer.clone(), self.wal.clone());
-        tokio::task::spawn_blocking(move || {
-            let outcome = writer.lock().expect("writer lock").write_logs(&rows, received_ns)?;
-            wal.sync()?;
-            Ok(outcome)
-        })
-        .await
-        .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+        Ok(self.write_batch(&[], logs).await?.1)
     }
 
     async fn pending_log_joins(&self, after_id: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
@@ -389,7 +387,13 @@ impl Store for SqliteStore {
         let decisions = decisions.clone();
         let (writer, wal) = (self.writer.clone(), self.wal.clone());
         tokio::task::spawn_blocking(move || {
-            writer.lock().expect("writer lock").finish_joins(&decisions)?;
+            {
+                let mut writer = writer.lock().expect("writer lock");
+                let started = std::time::Instant::now();
+                let finished = writer.finish_joins(&decisions);
+                metrics::histogram!("semtrace_sqlite_join_writer_seconds").record(started.elapsed().as_secs_f64());
+                finished?
+            };
             wal.sync()
         })
         .await

@@ -12,8 +12,11 @@ use crate::codec::SpanRow;
 use crate::internal;
 
 pub(crate) struct Committed {
+    /// Of the span rows.
     pub outcome: WriteOutcome,
     pub new_traces: u64,
+    /// Of the log records.
+    pub logs: WriteOutcome,
 }
 
 /// Per-trace aggregates of the spans one transaction inserted.
@@ -52,6 +55,15 @@ impl<K: Hash + Eq> Interned<K> {
 
     fn roll_back(&mut self) {
         self.pending.clear();
+    }
+
+    /// Commits when the transaction committed, else rolls back.
+    fn settle(&mut self, committed: bool) {
+        if committed {
+            self.commit()
+        } else {
+            self.roll_back()
+        }
     }
 }
 
@@ -114,8 +126,9 @@ impl Writer {
         })
     }
 
-    /// Inserts the rows in one transaction and commits.
-    pub fn write(&mut self, rows: &[SpanRow]) -> Result<Committed, StoreError> {
+    /// Inserts span rows and log records in one transaction and commits (log records already
+    /// stored are left): an export batch that brings both costs one commit.
+    pub fn write(&mut self, rows: &[SpanRow], logs: &[LogRow], received_ns: i64) -> Result<Committed, StoreError> {
         let transaction = self.connection.transaction().map_err(internal)?;
         let mut tables = Tables {
             resources: &mut self.resources,
@@ -125,56 +138,23 @@ impl Writer {
             templates: &mut self.templates,
             template_services: &mut self.template_services,
         };
-        let result = insert_all(&transaction, &mut tables, rows).and_then(|committed| {
-            transaction.commit().map_err(internal)?;
-            Ok(committed)
-        });
+        let result = insert_all(&transaction, &mut tables, rows)
+            .and_then(|committed| {
+                let logs = insert_logs(&transaction, &mut tables, logs, received_ns)?;
+                Ok(Committed { logs, ..committed })
+            })
+            .and_then(|committed| {
+                transaction.commit().map_err(internal)?;
+                Ok(committed)
+            });
         let ok = result.is_ok();
-        if ok {
-            self.templates.commit();
-            self.template_services.commit();
-        } else {
-            self.templates.roll_back();
-            self.template_services.roll_back();
-        }
+        self.templates.settle(ok);
+        self.template_services.settle(ok);
         for interned in [&mut self.resources, &mut self.scopes] {
-            if ok {
-                interned.commit()
-            } else {
-                interned.roll_back()
-            }
+            interned.settle(ok);
         }
         for interned in std::iter::once(&mut self.services).chain(self.operations.values_mut()) {
-            if ok {
-                interned.commit()
-            } else {
-                interned.roll_back()
-            }
-        }
-        result
-    }
-
-    /// Inserts log records in one transaction and commits; records already stored are left.
-    pub fn write_logs(&mut self, rows: &[LogRow], received_ns: i64) -> Result<WriteOutcome, StoreError> {
-        let transaction = self.connection.transaction().map_err(internal)?;
-        let result =
-            insert_logs(&transaction, &mut self.resources, &mut self.scopes, &mut self.services, rows, received_ns)
-                .and_then(|outcome| {
-                    transaction.commit().map_err(internal)?;
-                    Ok(outcome)
-                });
-        let ok = result.is_ok();
-        for interned in [&mut self.resources, &mut self.scopes] {
-            if ok {
-                interned.commit()
-            } else {
-                interned.roll_back()
-            }
-        }
-        if ok {
-            self.services.commit()
-        } else {
-            self.services.roll_back()
+            interned.settle(ok);
         }
         result
     }
@@ -408,14 +388,12 @@ fn insert_all(
             update_trace.execute(values).map_err(internal)?;
         }
     }
-    Ok(Committed { outcome, new_traces })
+    Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
 }
 
 fn insert_logs(
     transaction: &Transaction<'_>,
-    resources: &mut Interned<Arc<str>>,
-    scopes: &mut Interned<Arc<str>>,
-    services: &mut Interned<String>,
+    tables: &mut Tables<'_>,
     rows: &[LogRow],
     received_ns: i64,
 ) -> Result<WriteOutcome, StoreError> {
@@ -429,9 +407,10 @@ fn insert_logs(
         .map_err(internal)?;
     let (mut batch_resources, mut batch_scopes) = (HashMap::new(), HashMap::new());
     for row in rows {
-        let resource_id = shared_body_id(transaction, "resources", &row.resource, resources, &mut batch_resources)?;
-        let scope_id = shared_body_id(transaction, "scopes", &row.scope, scopes, &mut batch_scopes)?;
-        let service_id = service_id(transaction, &row.service, services)?;
+        let resource_id =
+            shared_body_id(transaction, "resources", &row.resource, tables.resources, &mut batch_resources)?;
+        let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
+        let service_id = service_id(transaction, &row.service, tables.services)?;
         let changed = insert
             .execute(params![
                 row.key.as_slice(),

@@ -288,6 +288,18 @@ pub trait Store: Send + Sync + 'static {
     /// is stored once). Severe records with trace context wait for the joiner.
     async fn write_logs(&self, logs: &[LogRecord]) -> Result<WriteOutcome, StoreError>;
 
+    /// Stores an export batch's spans and log records durably, in one transaction where the
+    /// backend can; returns the outcomes of each.
+    async fn write_batch(
+        &self,
+        spans: &[Span],
+        logs: &[LogRecord],
+    ) -> Result<(WriteOutcome, WriteOutcome), StoreError> {
+        let spans = if spans.is_empty() { WriteOutcome::default() } else { self.write(spans).await? };
+        let logs = if logs.is_empty() { WriteOutcome::default() } else { self.write_logs(logs).await? };
+        Ok((spans, logs))
+    }
+
     /// Records waiting to join their span, with ids above `after_id`, oldest first.
     async fn pending_log_joins(&self, after_id: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError>;
 

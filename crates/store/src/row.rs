@@ -134,7 +134,8 @@ pub fn encode_logs(logs: &[semtrace_model::LogRecord]) -> Vec<LogRow> {
                 resources.entry(Arc::as_ptr(&log.resource)).or_insert_with(|| to_json(&*log.resource).into()).clone();
             let scope = scopes.entry(Arc::as_ptr(&log.scope)).or_insert_with(|| to_json(&*log.scope).into()).clone();
             let record = to_json(log);
-            let key = log_key(&[&record, &resource, &scope]);
+            let time_ns = to_i64(log.time());
+            let key = log_key(time_ns, &[&record, &resource, &scope]);
             let severe = semtrace_summary::log_is_severe(log);
             let (error_type, error_text) = if severe {
                 let attribute = |key: &str| log.attributes.get_str(key).filter(|text| !text.is_empty());
@@ -150,7 +151,7 @@ pub fn encode_logs(logs: &[semtrace_model::LogRecord]) -> Vec<LogRow> {
                 key,
                 trace_id: log.trace_id.map(|id| *id.as_bytes()),
                 span_id: log.span_id.map(|id| *id.as_bytes()),
-                time_ns: to_i64(log.time()),
+                time_ns,
                 severity_number: log.severity_number,
                 service: log.service_name().to_owned(),
                 record,
@@ -173,8 +174,12 @@ pub fn decode_log(record: &str, resource: &str, scope: &str) -> Result<semtrace_
     Ok(log)
 }
 
-/// Two FNV-1a hashes (different offsets) over the parts, separated: 128 stable bits.
-fn log_key(parts: &[&str]) -> [u8; 16] {
+/// A record's idempotency key: when it happened (8 bytes, big-endian), then two FNV-1a hashes
+/// (different offsets) over the parts, folded into 8 bytes. The time leads so that records
+/// arriving in time order insert at the right edge of the unique index instead of at random
+/// leaves: measured on `bench ingest --logs-per-span 1.0`, random keys made the log writer's
+/// commits the largest part of the write-ahead log.
+fn log_key(time_ns: i64, parts: &[&str]) -> [u8; 16] {
     let mut halves = [0xcbf2_9ce4_8422_2325u64, 0x6c62_272e_07bb_0142u64];
     for half in &mut halves {
         for part in parts {
@@ -185,7 +190,7 @@ fn log_key(parts: &[&str]) -> [u8; 16] {
         }
     }
     let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&halves[0].to_le_bytes());
-    key[8..].copy_from_slice(&halves[1].to_le_bytes());
+    key[..8].copy_from_slice(&time_ns.to_be_bytes());
+    key[8..].copy_from_slice(&(halves[0] ^ halves[1].rotate_left(32)).to_le_bytes());
     key
 }
