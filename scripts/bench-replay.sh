@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 spans="${1:-800000}"
-cargo build --release --quiet -p semtrace-server
+cargo build --release --quiet -p semtrace-server -p semtrace-bench
 work=$(mktemp -d /tmp/semtrace-bench-replay.XXXXXX)
 chmod 755 "$work"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

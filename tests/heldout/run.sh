@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ -x "$BIN" ] || { echo "no semtrace binary at $BIN (cargo build --release -p semtrace-server)" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "no semtrace binary at $BIN (cargo build --release -p semtrace-server -p semtrace-bench)" >&2; exit 1; }
 "$PY" -c 'import opentelemetry.exporter.otlp.proto.http' 2>/dev/null \
   || { echo "$PY lacks the OpenTelemetry OTLP exporter (scripts/setup.sh --test)" >&2; exit 1; }
 

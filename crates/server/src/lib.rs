@@ -1,10 +1,6 @@
 //! Wires semtrace together: config → store → pipeline → receivers and query API, and the
 //! `semtrace` command line (serve, trace, health, bench).
 
-pub mod bench;
-pub mod bench_peer;
-pub mod bench_search;
-pub mod bench_similar;
 pub mod client;
 pub mod config;
 

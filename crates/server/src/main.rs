@@ -7,7 +7,6 @@ use std::path::PathBuf;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
-use semtrace_server::bench::{self, IngestArgs};
 use semtrace_server::client::{self, DEFAULT_SERVER};
 use semtrace_server::config::{Config, Overrides};
 
@@ -57,9 +56,13 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SERVER)]
         server: String,
     },
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Benchmarks (runs `semtrace-bench`, built beside this binary by `cargo build --release`):
+    /// `semtrace bench ingest|quality|similar|search|embed|peer --help`.
+    #[command(disable_help_flag = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// The store's schema.
     #[command(subcommand)]
     Db(DbCommand),
@@ -70,26 +73,6 @@ enum DbCommand {
     /// Create or migrate the configured store's schema and exit (with `storage: postgres`: checks
     /// the connection and pgvector, creates the extension, tables and indexes).
     Init(ConfigArgs),
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Load a server with realistic OTLP traffic; report spans/s, latencies, peak RSS, trace-by-id latency.
-    Ingest(IngestArgs),
-    /// Search quality on the labelled fault corpus: P@10 and MRR per query for semantic, hybrid,
-    /// the seeds' keyword search and full-text error search.
-    Quality(semtrace_server::bench_search::QualityArgs),
-    /// Similar traces on a labelled corpus: the share of results with the same fault, per fault
-    /// kind, and request latency.
-    Similar(semtrace_server::bench_similar::SimilarArgs),
-    /// Search latency percentiles on a loaded server (uncached and cached query embeddings).
-    Search(semtrace_server::bench_search::SearchArgs),
-    /// Query embedding latency alone, on the small encoder and on candle's model.
-    Embed(semtrace_server::bench_search::EmbedArgs),
-    /// The seeds' PostgreSQL design (an embedding per span row, one INSERT per span, IVFFlat)
-    /// against semtrace's (templates, COPY) on one PostgreSQL: ingest, index build, size, and the
-    /// seeds' four query types.
-    Peer(semtrace_server::bench_peer::PeerArgs),
 }
 
 #[derive(clap::Args)]
@@ -163,12 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Trace { trace_id, json, server } => client::trace(&server, &trace_id, json).await,
         Command::Health { server } => client::health(&server).await,
-        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
-        Command::Bench(BenchCommand::Quality(args)) => semtrace_server::bench_search::quality(args).await,
-        Command::Bench(BenchCommand::Similar(args)) => semtrace_server::bench_similar::similar(args).await,
-        Command::Bench(BenchCommand::Search(args)) => semtrace_server::bench_search::search(args).await,
-        Command::Bench(BenchCommand::Embed(args)) => semtrace_server::bench_search::embed(args).await,
-        Command::Bench(BenchCommand::Peer(args)) => semtrace_server::bench_peer::peer(args).await,
+        Command::Bench { args } => bench(args),
         Command::Search(args) => client::search(args).await,
         Command::Similar(args) => client::similar(args).await,
         Command::Compare { a, b, json, server } => client::compare(&server, &a, &b, json).await,
@@ -185,5 +163,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// Runs `semtrace-bench` (beside this binary, else on PATH) with `args`, and returns its status.
+fn bench(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let exe = std::env::current_exe().context("cannot tell where this binary is")?;
+    let name = format!("semtrace-bench{}", std::env::consts::EXE_SUFFIX);
+    let beside = exe.parent().map(|dir| dir.join(&name)).filter(|path| path.is_file());
+    let bench = beside.unwrap_or_else(|| PathBuf::from(&name));
+    let status =
+        std::process::Command::new(&bench).arg("--server-bin").arg(&exe).args(args).status().with_context(|| {
+            format!(
+                "cannot run {}: the benchmarks are a binary of their own; build it with \
+                 `cargo build --release -p semtrace-bench`",
+                bench.display()
+            )
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} exited with {status}", bench.display())
     }
 }

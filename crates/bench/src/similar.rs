@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::bench::{percentiles, Target};
-use crate::bench_search::{get_json, load_corpus};
+use crate::ingest::{percentiles, Target};
+use crate::search::{get_json, load_corpus};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimilarArgs {
@@ -20,19 +20,8 @@ pub struct SimilarArgs {
     /// labelled corpus is sent (`--seed`, `--traces`).
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Traces in the built-in corpus.
-    #[arg(long, default_value_t = 2000)]
-    pub traces: usize,
-    /// Seed of the built-in corpus.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    /// Start a server (this binary, `serve`) on free ports with this data directory.
-    #[arg(long)]
-    pub spawn_data_dir: Option<PathBuf>,
-    #[arg(long, default_value = "http://127.0.0.1:4318")]
-    pub otlp_http: String,
-    #[arg(long, default_value = "http://127.0.0.1:16686")]
-    pub api: String,
+    #[command(flatten)]
+    pub corpus: crate::search::CorpusArgs,
     /// The server already holds the built-in corpus: do not send it again.
     #[arg(long)]
     pub no_send: bool,
@@ -57,7 +46,7 @@ pub struct SimilarArgs {
 }
 
 pub async fn similar(args: SimilarArgs) -> anyhow::Result<()> {
-    let target = Target::spawn_or(args.spawn_data_dir.as_deref(), &args.otlp_http, "", &args.api).await?;
+    let target = args.corpus.target().await?;
     let result = run(&args, &target).await;
     target.stop().await;
     result
@@ -75,7 +64,7 @@ async fn run(args: &SimilarArgs, target: &Target) -> anyhow::Result<()> {
             labels.into_iter().filter_map(|(trace, fault)| Some((trace.to_ascii_lowercase(), fault?))).collect()
         }
         None => {
-            let corpus = semtrace_testkit::corpus::build(args.seed, args.traces);
+            let corpus = args.corpus.build();
             load_corpus(&corpus, target, args.no_send).await?;
             corpus
                 .labels

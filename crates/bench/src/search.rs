@@ -11,24 +11,42 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde_json::Value;
 
-use crate::bench::{percentiles, span_count, spawn_server, Client, Payload, Protocol, Sent, Target};
+use crate::ingest::{percentiles, span_count, spawn_server, Client, Payload, Protocol, Sent, Target};
 
+/// The labelled corpus and the server it is sent to.
 #[derive(Debug, Clone, clap::Args)]
-pub struct QualityArgs {
-    /// Traces in the labelled corpus (about 40% carry one of its fault types).
+pub struct CorpusArgs {
+    /// Traces in the built-in labelled corpus (about 40% carry one of its fault types).
     #[arg(long, default_value_t = 2000)]
     pub traces: usize,
-    /// Seed of the corpus.
+    /// Seed of the built-in corpus.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Start a server (this binary, `serve`) on free ports with this data directory (must be
-    /// new or empty). Without it, `--api`/`--otlp-http` name a running server with no other data.
+    /// Start a server (`semtrace serve`) on free ports with this data directory (must be new or
+    /// empty). Without it, `--api`/`--otlp-http` name a running server with no other data.
     #[arg(long)]
     pub spawn_data_dir: Option<PathBuf>,
     #[arg(long, default_value = "http://127.0.0.1:4318")]
     pub otlp_http: String,
     #[arg(long, default_value = "http://127.0.0.1:16686")]
     pub api: String,
+}
+
+impl CorpusArgs {
+    /// The spawned server, else the running one.
+    pub(crate) async fn target(&self) -> anyhow::Result<Target> {
+        Target::spawn_or(self.spawn_data_dir.as_deref(), &self.otlp_http, "", &self.api).await
+    }
+
+    pub(crate) fn build(&self) -> semtrace_testkit::corpus::Corpus {
+        semtrace_testkit::corpus::build(self.seed, self.traces)
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
     /// Minimum similarity passed to search; by default the server's own.
     #[arg(long)]
     pub threshold: Option<f32>,
@@ -139,7 +157,7 @@ fn keyword_baseline(corpus: &semtrace_testkit::corpus::Corpus, keyword: &str) ->
                 texts.extend(attribute(&event.attributes, "log.message"));
             }
             if texts.iter().any(|text| text.to_lowercase().contains(&keyword)) {
-                found.push((span.start_time_unix_nano, crate::bench::hex_string(&span.trace_id)));
+                found.push((span.start_time_unix_nano, crate::ingest::hex_string(&span.trace_id)));
             }
         }
     }
@@ -149,7 +167,7 @@ fn keyword_baseline(corpus: &semtrace_testkit::corpus::Corpus, keyword: &str) ->
 }
 
 pub async fn quality(args: QualityArgs) -> anyhow::Result<()> {
-    let target = Target::spawn_or(args.spawn_data_dir.as_deref(), &args.otlp_http, "", &args.api).await?;
+    let target = args.corpus.target().await?;
     let result = run_quality(&args, &target).await;
     target.stop().await;
     result
@@ -192,7 +210,7 @@ pub(crate) async fn load_corpus(
 }
 
 async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> {
-    let corpus = semtrace_testkit::corpus::build(args.seed, args.traces);
+    let corpus = args.corpus.build();
     let (health, spans) = load_corpus(&corpus, target, args.no_send).await?;
     let client = reqwest::Client::new();
     let templates = health["templates"].as_u64().unwrap_or(0);
@@ -204,7 +222,7 @@ async fn run_quality(args: &QualityArgs, target: &Target) -> anyhow::Result<()> 
     let mut relevant_by_fault: HashMap<&str, HashSet<String>> = HashMap::new();
     for (trace, fault) in &corpus.labels {
         if let Some(fault) = fault {
-            relevant_by_fault.entry(fault).or_default().insert(crate::bench::hex_string(trace));
+            relevant_by_fault.entry(fault).or_default().insert(crate::ingest::hex_string(trace));
         }
     }
     let mut threshold = args.threshold.map(|t| format!("&threshold={t}")).unwrap_or_default();
@@ -404,10 +422,10 @@ pub struct EmbedArgs {
 /// Query embedding alone, as a search embeds it (one text per call), on the small encoder
 /// (what `embed` picks for short texts) and on candle's model, with how far the two vectors are.
 pub async fn embed(args: EmbedArgs) -> anyhow::Result<()> {
-    let mut config = crate::config::Config::default();
+    let mut config = semtrace_server::config::Config::default();
     config.otel_storage.embedding_model = args.model.clone();
     config.semantic.models_dir = args.models_dir.clone();
-    let embedder = crate::load_embedder(&config).await?;
+    let embedder = semtrace_server::load_embedder(&config).await?;
     let texts = query_texts(args.queries);
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut tokens: Vec<usize> = texts.iter().map(|text| embedder.token_count(text)).collect::<Result<_, _>>()?;

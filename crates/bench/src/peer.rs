@@ -25,7 +25,7 @@ use semtrace_store_postgres::{PostgresOptions, PostgresStore};
 use semtrace_testkit::{GeneratorConfig, TraceGenerator};
 use tokio_postgres::{Client, NoTls};
 
-use crate::bench::percentiles;
+use crate::ingest::percentiles;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PeerArgs {
@@ -58,7 +58,7 @@ const INSERT_BATCHES: usize = 10;
 pub async fn peer(args: PeerArgs) -> anyhow::Result<()> {
     let machine =
         format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::env::consts::ARCH);
-    let embedder = crate::load_embedder(&crate::config::Config::default()).await?;
+    let embedder = semtrace_server::load_embedder(&semtrace_server::config::Config::default()).await?;
 
     eprintln!("generating {} spans...", args.spans);
     let mut generator = TraceGenerator::new(GeneratorConfig { seed: args.seed, ..GeneratorConfig::default() });

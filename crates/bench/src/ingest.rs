@@ -1,4 +1,4 @@
-//! `semtrace bench ingest`: a seeded load generator and reporter.
+//! `semtrace-bench ingest`: a seeded load generator and reporter.
 //!
 //! Pre-generates realistic OTLP requests (so generating costs nothing during the run), sends them
 //! from N concurrent clients over OTLP/HTTP protobuf or OTLP/gRPC, retries what the server refuses
@@ -471,8 +471,8 @@ fn free_port() -> anyhow::Result<u16> {
 
 pub(crate) async fn spawn_server(data_dir: &std::path::Path) -> anyhow::Result<Target> {
     let (grpc, http, api) = (free_port()?, free_port()?, free_port()?);
-    let exe = std::env::current_exe()?;
-    let child = tokio::process::Command::new(exe)
+    let exe = crate::server_bin();
+    let child = tokio::process::Command::new(&exe)
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
@@ -481,7 +481,7 @@ pub(crate) async fn spawn_server(data_dir: &std::path::Path) -> anyhow::Result<T
         .args(["--http-addr", &format!("127.0.0.1:{api}")])
         .kill_on_drop(true)
         .spawn()
-        .context("cannot start `semtrace serve`")?;
+        .with_context(|| format!("cannot start `{} serve` (--server-bin names the semtrace binary)", exe.display()))?;
     let pid = child.id();
     let api_url = format!("http://127.0.0.1:{api}");
     let client = reqwest::Client::new();
