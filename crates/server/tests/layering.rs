@@ -190,3 +190,23 @@ fn the_crate_name_check_tells_use_from_mention() {
     assert!(!names_crate("/// pgvector index over template embeddings", "pgvector"));
     assert!(!names_crate("max_body_bytes", "bytes"));
 }
+
+#[test]
+fn every_version_is_set_in_the_workspace() {
+    let mut local = Vec::new();
+    for package in workspace() {
+        let manifest = std::fs::read_to_string(package.dir.join("Cargo.toml")).expect("a readable manifest");
+        let mut section = "";
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line;
+            } else if section.ends_with("dependencies]") && line.contains('=') && !line.starts_with('#') {
+                let (name, _) = line.split_once('=').expect("contains =");
+                if !name.trim().ends_with(".workspace") && !line.contains("workspace = true") {
+                    local.push(format!("{}: {line}", package.name));
+                }
+            }
+        }
+    }
+    assert!(local.is_empty(), "set these versions in the root Cargo.toml's [workspace.dependencies]: {local:#?}");
+}
