@@ -24,8 +24,9 @@ pub(crate) async fn run(shared: Arc<Shared>, config: PipelineConfig, mut receive
                 Err(_) => break,
             }
         }
-        metrics::gauge!("semtrace_pipeline_queue_depth")
-            .set((queue_capacity - receiver.capacity().min(queue_capacity)) as f64);
+        let queued = queue_capacity - receiver.capacity().min(queue_capacity);
+        metrics::gauge!("semtrace_pipeline_queue_depth").set(queued as f64);
+        shared.pace.set_queued(queued);
         let shared = shared.clone();
         tokio::spawn(async move {
             write_batch(&shared, batch).await;
@@ -48,7 +49,10 @@ async fn write_batch(shared: &Shared, batch: Vec<WriteRequest>) {
         })
         .collect();
     let lengths: Vec<(usize, usize)> = batch.iter().map(|request| (request.n_spans, request.n_logs)).collect();
-    match deliver(shared, &mut items).await {
+    let started = Instant::now();
+    let delivered = deliver(shared, &mut items).await;
+    shared.pace.batch_written(started.elapsed().as_secs_f64());
+    match delivered {
         // A batch the store refuses for good: each request alone, so one bad request does
         // not fail the others' (the store answered, so it is up; writes are idempotent).
         Err(err) if !err.is_retryable() && batch.len() > 1 => {

@@ -95,6 +95,17 @@ impl Breaker {
         }
     }
 
+    /// How long until the breaker lets a write try the store again: the rest of the cool-down
+    /// while open, else its next cool-down (1 s to 30 s).
+    pub fn retry_after(&self) -> Duration {
+        let inner = self.inner.lock().expect("breaker lock");
+        let wait = match inner.open_until {
+            Some(until) => until.saturating_duration_since(Instant::now()),
+            None => inner.cool_down,
+        };
+        crate::pace::clamp(wait)
+    }
+
     pub fn admit(&self) -> Admission {
         let mut inner = self.inner.lock().expect("breaker lock");
         match inner.open_until {
@@ -216,6 +227,11 @@ mod tests {
         breaker.failed(true, &"down");
         assert_eq!(breaker.state(), BreakerState::Open);
         assert_eq!(breaker.inner.lock().unwrap().cool_down, FIRST_COOL_DOWN * 2);
+        // Clients are told to come back when the cool-down ends, not after a constant.
+        let wait = breaker.retry_after();
+        assert!(wait > FIRST_COOL_DOWN && wait <= FIRST_COOL_DOWN * 2, "{wait:?}");
+        breaker.inner.lock().unwrap().open_until = Some(Instant::now() + Duration::from_secs(600));
+        assert_eq!(breaker.retry_after(), crate::pace::MAX_WAIT, "at most 30 s");
         breaker.inner.lock().unwrap().open_until = Some(Instant::now());
         assert_eq!(breaker.admit(), Admission::Probe);
         breaker.succeeded();

@@ -13,6 +13,7 @@
 mod batcher;
 mod breaker;
 pub mod join;
+mod pace;
 mod replay;
 pub mod spool;
 
@@ -71,15 +72,16 @@ pub struct SpoolStatus {
     pub max_bytes: u64,
 }
 
-/// Why a submission was not stored.
+/// Why a submission was not stored. Retryable ones say how long to wait, from the pipeline's
+/// state: how fast the writer drains the queue, or when the circuit breaker tries the store again.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     /// The queue is full: the client should retry after a short wait.
     #[error("the write queue is full ({capacity} requests waiting); retry later")]
-    QueueFull { capacity: usize },
+    QueueFull { capacity: usize, retry_after: Duration },
     /// Requests in flight already hold the memory budget (`max_inflight_bytes`).
     #[error("semtrace is at its memory budget for requests in flight ({budget} bytes); retry later")]
-    Overloaded { budget: usize },
+    Overloaded { budget: usize, retry_after: Duration },
     /// One request needs more than the whole budget; it can never be taken.
     #[error(
         "the request needs {needed} bytes in memory, more than max_inflight_bytes ({budget}); send smaller batches"
@@ -89,9 +91,16 @@ pub enum SubmitError {
     #[error("semtrace is shutting down; retry against another instance or later")]
     ShuttingDown,
     /// The store refused or failed the write.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("{error}")]
+    Store {
+        #[source]
+        error: StoreError,
+        retry_after: Duration,
+    },
 }
+
+/// What a client is told to wait while semtrace shuts down (a restart takes a few seconds).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl SubmitError {
     /// Whether the client may send the same data again and expect success.
@@ -99,13 +108,19 @@ impl SubmitError {
         match self {
             SubmitError::QueueFull { .. } | SubmitError::Overloaded { .. } | SubmitError::ShuttingDown => true,
             SubmitError::TooLarge { .. } => false,
-            SubmitError::Store(err) => err.is_retryable(),
+            SubmitError::Store { error, .. } => error.is_retryable(),
         }
     }
 
-    /// A suggested wait before retrying.
+    /// A suggested wait before retrying (1 s to 30 s; zero for errors not worth retrying).
     pub fn retry_after(&self) -> Duration {
-        Duration::from_secs(1)
+        match self {
+            SubmitError::QueueFull { retry_after, .. }
+            | SubmitError::Overloaded { retry_after, .. }
+            | SubmitError::Store { retry_after, .. } => *retry_after,
+            SubmitError::ShuttingDown => SHUTDOWN_WAIT,
+            SubmitError::TooLarge { .. } => Duration::ZERO,
+        }
     }
 }
 
@@ -163,6 +178,7 @@ pub struct Pipeline {
     spool: Option<Arc<Spool>>,
     inflight: Arc<Semaphore>,
     inflight_budget: usize,
+    pace: Arc<pace::Pace>,
 }
 
 /// Memory a request holds from before its body is read until it is answered; see
@@ -172,6 +188,7 @@ pub struct Reservation {
     inflight: Arc<Semaphore>,
     budget: usize,
     bytes: usize,
+    pace: Arc<pace::Pace>,
 }
 
 impl Reservation {
@@ -185,7 +202,7 @@ impl Reservation {
         }
         // Whole KiB permits: take what the new size needs beyond what is held.
         let more = (kib(bytes) - kib(self.bytes)) as usize * 1024;
-        let more = try_reserve(&self.inflight, self.budget, more)?;
+        let more = try_reserve(&self.inflight, self.budget, more, &self.pace)?;
         self.permit.merge(more);
         self.bytes = bytes;
         Ok(())
@@ -197,13 +214,19 @@ fn kib(bytes: usize) -> u32 {
     bytes.div_ceil(1024).min(u32::MAX as usize) as u32
 }
 
-fn try_reserve(inflight: &Arc<Semaphore>, budget: usize, bytes: usize) -> Result<OwnedSemaphorePermit, SubmitError> {
+fn try_reserve(
+    inflight: &Arc<Semaphore>,
+    budget: usize,
+    bytes: usize,
+    pace: &pace::Pace,
+) -> Result<OwnedSemaphorePermit, SubmitError> {
     if kib(bytes) > kib(budget) {
         return Err(SubmitError::TooLarge { needed: bytes, budget });
     }
     inflight.clone().try_acquire_many_owned(kib(bytes)).map_err(|_| {
         metrics::counter!("semtrace_pipeline_requests_refused_total", "reason" => "memory_budget").increment(1);
-        SubmitError::Overloaded { budget }
+        // Memory is released as the batches holding it commit.
+        SubmitError::Overloaded { budget, retry_after: pace.wait() }
     })
 }
 
@@ -222,6 +245,7 @@ pub(crate) struct Shared {
     max_retries: u32,
     /// Store writes at once (the batcher's workers; the replayer's chunks).
     concurrency: usize,
+    pace: Arc<pace::Pace>,
 }
 
 impl Pipeline {
@@ -232,7 +256,9 @@ impl Pipeline {
         let spool = config.spool.as_ref().map(Spool::open).transpose()?.map(Arc::new);
         let (sender, receiver) = mpsc::channel(config.queue_size);
         let breaker = Arc::new(Breaker::new(config.breaker_threshold));
+        let pace = Arc::new(pace::Pace::new(config.batch_size, config.concurrency));
         let shared = Arc::new(Shared {
+            pace: pace.clone(),
             store,
             breaker: breaker.clone(),
             spool: spool.clone(),
@@ -246,7 +272,8 @@ impl Pipeline {
         let inflight_budget = config.max_inflight_bytes.max(1024);
         let inflight = Arc::new(Semaphore::new(kib(inflight_budget) as usize));
         let batcher = tokio::spawn(batcher::run(shared, config, receiver));
-        Ok((Pipeline { sender, breaker, spool, inflight, inflight_budget }, PipelineTask { batcher, replayer }))
+        let pipeline = Pipeline { sender, breaker, spool, inflight, inflight_budget, pace };
+        Ok((pipeline, PipelineTask { batcher, replayer }))
     }
 
     /// Reserves memory for a request of `bytes` before it is read or decoded: refused at once,
@@ -257,10 +284,11 @@ impl Pipeline {
         // A full queue would refuse the request after decoding it: refuse before, for free.
         if self.sender.capacity() == 0 {
             metrics::counter!("semtrace_pipeline_requests_refused_total", "reason" => "queue_full").increment(1);
-            return Err(SubmitError::QueueFull { capacity: self.sender.max_capacity() });
+            return Err(self.queue_full());
         }
-        let permit = try_reserve(&self.inflight, self.inflight_budget, bytes)?;
-        Ok(Reservation { permit, inflight: self.inflight.clone(), budget: self.inflight_budget, bytes })
+        let permit = try_reserve(&self.inflight, self.inflight_budget, bytes, &self.pace)?;
+        let (inflight, pace) = (self.inflight.clone(), self.pace.clone());
+        Ok(Reservation { permit, inflight, budget: self.inflight_budget, bytes, pace })
     }
 
     /// Bytes held by requests in flight (rounded to KiB).
@@ -300,7 +328,7 @@ impl Pipeline {
         let permit = self.sender.try_reserve().map_err(|err| match err {
             mpsc::error::TrySendError::Full(()) => {
                 batcher::refused(n_spans, n_logs, "queue_full");
-                SubmitError::QueueFull { capacity: self.sender.max_capacity() }
+                self.queue_full()
             }
             mpsc::error::TrySendError::Closed(()) => SubmitError::ShuttingDown,
         })?;
@@ -308,9 +336,17 @@ impl Pipeline {
         permit.send(WriteRequest { n_spans, n_logs, batch, ack: Some(ack), _reservation: reservation });
         match acked.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(SubmitError::Store(clone_store_error(&err))),
+            Ok(Err(err)) => {
+                // Unavailable: try again when the breaker next lets a write through.
+                Err(SubmitError::Store { error: clone_store_error(&err), retry_after: self.breaker.retry_after() })
+            }
             Err(_) => Err(SubmitError::ShuttingDown),
         }
+    }
+
+    fn queue_full(&self) -> SubmitError {
+        self.pace.set_queued(self.queue_depth());
+        SubmitError::QueueFull { capacity: self.sender.max_capacity(), retry_after: self.pace.wait() }
     }
 
     /// Requests waiting for the writer.

@@ -166,7 +166,7 @@ impl Refusal {
     }
 
     fn from_submit(err: SubmitError) -> Self {
-        let retry_after_secs = err.is_retryable().then(|| err.retry_after().as_secs().max(1));
+        let retry_after_secs = err.is_retryable().then(|| err.retry_after().as_secs_f64().ceil().max(1.0) as u64);
         let (status, grpc_code) = match &err {
             SubmitError::QueueFull { .. } | SubmitError::Overloaded { .. } => (StatusCode::TOO_MANY_REQUESTS, 8),
             SubmitError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, 8),

@@ -207,9 +207,10 @@ impl Default for PipelineSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Largest request body as sent, in bytes.
+    /// Largest OTLP/HTTP request body as sent, in bytes. gRPC has a single limit,
+    /// `max_decompressed_bytes`, for a message compressed or not (tonic's).
     pub max_body_bytes: u64,
-    /// Largest request body after gzip inflation, in bytes.
+    /// Largest request body after gzip inflation, and largest gRPC message, in bytes.
     pub max_decompressed_bytes: u64,
     /// Most spans in one export request.
     pub max_spans_per_request: u64,
