@@ -1,6 +1,10 @@
 //! Settings: the seeds' `OTelStorageSettings` fields plus semtrace's own, loaded in layers
 //! (later wins): built-in defaults → YAML file (`--config`) → `local.yaml` beside it →
 //! environment `SEMTRACE_<SECTION>__<KEY>` → command-line flags. Validated once, after loading.
+//!
+//! Each section of the file is a `…Settings` type (the seeds' `OTelStorageSettings` named the
+//! convention); what a crate takes at run time is built from them (`LimitsSettings::build`,
+//! `Config::pipeline_config`).
 
 use std::path::{Path, PathBuf};
 
@@ -22,13 +26,17 @@ pub struct Config {
     /// (PostgreSQL with pgvector at `otel_storage.connection_string`).
     pub storage: StorageKind,
     /// The seeds' settings (same names, defaults and ranges).
-    pub otel_storage: OtelStorageConfig,
-    pub server: ServerConfig,
+    pub otel_storage: OtelStorageSettings,
+    pub server: ServerSettings,
     pub pipeline: PipelineSettings,
-    pub limits: LimitsConfig,
+    pub limits: LimitsSettings,
     pub semantic: SemanticSettings,
     pub postgres: PostgresSettings,
     pub logs: LogsSettings,
+    /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
+    /// start, printed by `semtrace config`.
+    #[serde(skip)]
+    pub notices: Vec<String>,
 }
 
 /// OTLP log records and how they join spans.
@@ -103,7 +111,7 @@ pub enum StorageKind {
 /// The seeds' `OTelStorageSettings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct OtelStorageConfig {
+pub struct OtelStorageSettings {
     /// Accepted for compatibility with the seeds' files; semtrace always stores what it receives.
     pub enabled: bool,
     /// PostgreSQL connection string, used when `storage` is `postgres`.
@@ -129,9 +137,9 @@ pub struct OtelStorageConfig {
     pub circuit_breaker_threshold: u32,
 }
 
-impl Default for OtelStorageConfig {
+impl Default for OtelStorageSettings {
     fn default() -> Self {
-        OtelStorageConfig {
+        OtelStorageSettings {
             enabled: false,
             connection_string: "postgresql://postgres:password@localhost:5432/otel_traces".into(),
             embedding_model: "all-MiniLM-L6-v2".into(),
@@ -148,7 +156,7 @@ impl Default for OtelStorageConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
+pub struct ServerSettings {
     /// Where the embedded store keeps its files.
     pub data_dir: PathBuf,
     /// OTLP/gRPC listen address.
@@ -159,9 +167,9 @@ pub struct ServerConfig {
     pub http_addr: String,
 }
 
-impl Default for ServerConfig {
+impl Default for ServerSettings {
     fn default() -> Self {
-        ServerConfig {
+        ServerSettings {
             data_dir: PathBuf::from("./data"),
             otlp_grpc_addr: "127.0.0.1:4317".into(),
             otlp_http_addr: "127.0.0.1:4318".into(),
@@ -206,7 +214,7 @@ impl Default for PipelineSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
+pub struct LimitsSettings {
     /// Largest OTLP/HTTP request body as sent, in bytes. gRPC has a single limit,
     /// `max_decompressed_bytes`, for a message compressed or not (tonic's).
     pub max_body_bytes: u64,
@@ -223,10 +231,10 @@ pub struct LimitsConfig {
     pub max_concurrent_grpc_decodes: u64,
 }
 
-impl Default for LimitsConfig {
+impl Default for LimitsSettings {
     fn default() -> Self {
         let defaults = semtrace_receiver::ReceiverLimits::default();
-        LimitsConfig {
+        LimitsSettings {
             max_body_bytes: defaults.max_body_bytes as u64,
             max_decompressed_bytes: defaults.max_decompressed_bytes as u64,
             max_spans_per_request: defaults.max_spans_per_request as u64,
@@ -237,7 +245,7 @@ impl Default for LimitsConfig {
     }
 }
 
-impl LimitsConfig {
+impl LimitsSettings {
     pub fn build(&self) -> semtrace_receiver::ReceiverLimits {
         semtrace_receiver::ReceiverLimits {
             max_body_bytes: self.max_body_bytes as usize,
@@ -266,16 +274,18 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> anyhow::Result<Config> {
-        let mut merged = serde_json::to_value(Config::default()).expect("defaults serialise");
+        // What the files and the environment set, apart from the defaults, for the notices.
+        let mut explicit = Value::Object(Default::default());
         if let Some(path) = config_file {
-            let layer = read_yaml(path)?;
-            merge(&mut merged, layer);
+            merge(&mut explicit, read_yaml(path)?);
             let local = path.parent().unwrap_or(Path::new(".")).join("local.yaml");
             if local.exists() && local != path {
-                merge(&mut merged, read_yaml(&local)?);
+                merge(&mut explicit, read_yaml(&local)?);
             }
         }
-        merge(&mut merged, env_layer(env)?);
+        merge(&mut explicit, env_layer(env)?);
+        let mut merged = serde_json::to_value(Config::default()).expect("defaults serialise");
+        merge(&mut merged, explicit.clone());
         let mut config: Config = serde_path_to_error::deserialize(merged).map_err(|err| {
             let path = err.path().to_string();
             anyhow::anyhow!("invalid configuration at `{path}`: {}", err.into_inner())
@@ -294,6 +304,7 @@ impl Config {
             server.http_addr = value.clone();
         }
         config.validate()?;
+        config.notices = notices(&explicit);
         Ok(config)
     }
 
@@ -371,6 +382,27 @@ impl Config {
     }
 }
 
+/// Keys the seeds' files set that semtrace reads and that change nothing, when a layer sets them.
+fn notices(explicit: &Value) -> Vec<String> {
+    let seeds = &explicit["otel_storage"];
+    let mut notices = Vec::new();
+    if seeds["enabled"] == Value::Bool(false) {
+        notices.push(
+            "otel_storage.enabled is false, which changes nothing: semtrace stores everything it receives \
+             (the key is read so that the seeds' files load)"
+                .to_owned(),
+        );
+    }
+    if !seeds["batch_interval_seconds"].is_null() {
+        notices.push(
+            "otel_storage.batch_interval_seconds changes nothing: the writer commits as soon as it is free, so \
+             no batch waits for an interval (README \"Batching\"); batch_size still applies"
+                .to_owned(),
+        );
+    }
+    notices
+}
+
 fn check_range(field: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
     if value < min || value > max {
         bail!("{field} = {value} is out of range: allowed {min} to {max}");
@@ -380,10 +412,11 @@ fn check_range(field: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()
 
 fn read_yaml(path: &Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("config file {} is not valid YAML", path.display()))?;
-    let value =
-        serde_json::to_value(yaml).with_context(|| format!("config file {} has non-string keys", path.display()))?;
+    if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
+        return Ok(Value::Object(Default::default()));
+    }
+    let value: Value =
+        serde_saphyr::from_str(&text).with_context(|| format!("config file {} is not valid YAML", path.display()))?;
     match value {
         Value::Null => Ok(Value::Object(Default::default())),
         Value::Object(_) => Ok(value),
@@ -401,9 +434,7 @@ fn env_layer(env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<
         if path.iter().any(String::is_empty) || path.len() > 2 {
             bail!("environment variable {name} is not of the form {ENV_PREFIX}<SECTION>__<KEY>");
         }
-        let value: serde_yaml::Value =
-            serde_yaml::from_str(&raw).unwrap_or_else(|_| serde_yaml::Value::String(raw.clone()));
-        let value = serde_json::to_value(value).with_context(|| format!("environment variable {name}"))?;
+        let value: Value = serde_saphyr::from_str(&raw).unwrap_or_else(|_| Value::String(raw.clone()));
         let root = layer.as_object_mut().expect("the layer is an object");
         match path.as_slice() {
             [key] => {
@@ -466,11 +497,46 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_seeds() {
+    fn defaults_are_the_seeds_but_the_threshold() {
+        // The seeds' table of `OTelStorageSettings` (design document 001), value by value.
         let config = load(None, None, &[], Overrides::default()).unwrap();
-        assert_eq!(config.otel_storage, OtelStorageConfig::default());
-        assert_eq!(config.otel_storage.similarity_threshold, DEFAULT_SIMILARITY_THRESHOLD);
+        let seeds = &config.otel_storage;
+        assert!(!seeds.enabled);
+        assert_eq!(seeds.connection_string, "postgresql://postgres:password@localhost:5432/otel_traces");
+        assert_eq!(seeds.embedding_model, "all-MiniLM-L6-v2");
+        assert_eq!(seeds.embedding_dimension, 384);
+        assert_eq!(seeds.cache_size, 1000);
+        assert_eq!(seeds.batch_size, 100);
+        assert_eq!(seeds.batch_interval_seconds, 5);
+        assert_eq!(seeds.max_retries, 3);
+        assert_eq!(seeds.circuit_breaker_threshold, 5);
+        // The one departure: the seeds' 0.85 is above every relevant MiniLM score.
+        assert_eq!(seeds.similarity_threshold, 0.15);
         assert_eq!(config.server.otlp_grpc_addr, "127.0.0.1:4317");
+        assert_eq!(config.server.otlp_http_addr, "127.0.0.1:4318");
+        assert!(config.notices.is_empty(), "defaults alone raise no notice: {:?}", config.notices);
+    }
+
+    #[test]
+    fn keys_that_change_nothing_are_noticed_when_set() {
+        let seed = "otel_storage:\n  enabled: false\n  batch_interval_seconds: 10\n";
+        let config = load(Some(seed), None, &[], Overrides::default()).unwrap();
+        assert_eq!(config.notices.len(), 2, "{:?}", config.notices);
+        assert!(config.notices[0].starts_with("otel_storage.enabled is false"), "{:?}", config.notices);
+        assert!(config.notices[1].starts_with("otel_storage.batch_interval_seconds"), "{:?}", config.notices);
+        let config = load(None, None, &[("SEMTRACE_OTEL_STORAGE__ENABLED", "true")], Overrides::default()).unwrap();
+        assert!(config.notices.is_empty(), "{:?}", config.notices);
+    }
+
+    #[test]
+    fn what_semtrace_config_prints_loads_back_the_same() {
+        let mut config = Config::default();
+        config.otel_storage.batch_size = 250;
+        config.server.data_dir = PathBuf::from("/var/lib/semtrace");
+        config.postgres.vector_index = VectorIndexKind::Ivfflat;
+        let printed = serde_saphyr::to_string(&config).unwrap();
+        let loaded = load(Some(&printed), None, &[], Overrides::default()).unwrap();
+        assert_eq!(Config { notices: Vec::new(), ..loaded }, config, "{printed}");
     }
 
     #[test]

@@ -56,6 +56,9 @@ async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener>
 /// Opens the store and starts every listener. Returns once all are bound.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let started = Instant::now();
+    for notice in &config.notices {
+        tracing::warn!("{notice}");
+    }
     let metrics = metrics_handle();
     let store = open_store(config).await?;
     let (semantic, indexer) = if config.semantic.enabled {

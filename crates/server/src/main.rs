@@ -141,7 +141,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(args) => {
             let config = args.load()?;
-            print!("{}", serde_yaml::to_string(&config)?);
+            for notice in &config.notices {
+                eprintln!("note: {notice}");
+            }
+            print!("{}", serde_saphyr::to_string(&config)?);
             Ok(())
         }
         Command::Trace { trace_id, json, server } => client::trace(&server, &trace_id, json).await,
