@@ -100,7 +100,8 @@ impl<S: Signal> Receiver<S> {
         let request = request.into_inner();
         // tonic has decoded the message already; the reservation holds its memory until the
         // answer, and refuses when requests in flight hold the budget.
-        let reservation = self.pipeline.reserve(request.encoded_len()).map_err(status_of)?;
+        let encoded_len = request.encoded_len();
+        let reservation = self.pipeline.reserve(encoded_len).map_err(status_of)?;
         drop(decode_permit);
         let n_items = S::count(&request);
         if n_items > self.limits.max_spans_per_request {
@@ -110,7 +111,16 @@ impl<S: Signal> Receiver<S> {
                 self.limits.max_spans_per_request
             )));
         }
-        let converted = S::convert(request, &self.limits);
+        // A large message (up to `max_spans_per_request` items) is converted on the blocking
+        // pool, as HTTP bodies are decoded, so it does not hold a runtime worker.
+        let converted = if encoded_len < crate::http::INLINE_DECODE_MAX_BYTES {
+            S::convert(request, &self.limits)
+        } else {
+            let limits = self.limits.clone();
+            tokio::task::spawn_blocking(move || S::convert(request, &limits))
+                .await
+                .map_err(|err| Status::internal(format!("converting the request failed: {err}")))?
+        };
         let n_accepted = converted.accepted.len() as u64;
         count_received(S::LABEL, "grpc", n_accepted, converted.rejected);
         let response = S::response(converted.rejected, converted.rejection_message());

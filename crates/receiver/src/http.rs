@@ -108,8 +108,9 @@ impl Signal for Logs {
     }
 }
 
-/// Bodies at least this large are decoded on the blocking pool, off the async runtime.
-const INLINE_DECODE_MAX_BYTES: usize = 256 * 1024;
+/// Bodies at least this large are decoded (and gRPC messages converted) on the blocking pool,
+/// off the async runtime.
+pub(crate) const INLINE_DECODE_MAX_BYTES: usize = 256 * 1024;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";

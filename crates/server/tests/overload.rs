@@ -111,14 +111,18 @@ fn spans_of(request: &opentelemetry_proto::tonic::collector::trace::v1::ExportTr
 }
 
 /// A process's memory from /proc: (current RSS, peak RSS) in KiB.
+/// The server's resident and peak resident memory, from `/proc`: a memory check that cannot
+/// read it fails rather than pass on zeroes.
 fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|err| panic!("cannot read /proc/{pid}/status to measure the server's memory: {err}"));
+    let field = |name: &str| -> u64 {
         status
             .lines()
             .find_map(|line| line.strip_prefix(name))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+            .filter(|kib| *kib > 0)
+            .unwrap_or_else(|| panic!("/proc/{pid}/status has no {name} in kB"))
     };
     (field("VmRSS:"), field("VmHWM:"))
 }

@@ -450,3 +450,25 @@ async fn log_records_over_http_json_and_grpc_are_stored_and_bad_ones_reported() 
     }
     server.server.shutdown().await.unwrap();
 }
+
+/// A gRPC message large enough to be converted on the blocking pool (as large HTTP bodies are
+/// decoded there) is stored whole; an invalid span in it is reported, the rest kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_grpc_message_is_stored_whole_and_its_invalid_span_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let mut generator =
+        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed: 77, ..Default::default() });
+    let (mut request, ids) = generator.request(200);
+    assert!(request.encoded_len() > 256 * 1024, "{} bytes: not a large message", request.encoded_len());
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    spans[0].span_id = vec![0; 8];
+    let mut grpc = TraceServiceClient::connect(server.otlp_grpc.clone()).await.unwrap();
+    let response = grpc.export(request).await.unwrap().into_inner();
+    let partial = response.partial_success.expect("the invalid span is reported");
+    assert_eq!(partial.rejected_spans, 1, "{}", partial.error_message);
+    let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["total_spans"].as_u64(), Some(200 * common::SPANS_PER_TRACE - 1), "{health}");
+    let (status, _) = get_json(&format!("{}/api/v1/traces/{}", server.api, hex(&ids[199]))).await;
+    assert_eq!(status, 200);
+}

@@ -95,6 +95,16 @@ impl WalSync {
     }
 }
 
+#[cfg(test)]
+impl WalSync {
+    /// Makes later flushes go through the descriptor of `path` instead of the WAL's. On Linux,
+    /// `/dev/null` refuses `fdatasync` (EINVAL): a real failed flush, through the real path.
+    pub(crate) fn flush_through(&self, path: &Path) {
+        let file = File::open(path).expect("open the injected file");
+        *self.file.lock().expect("WAL file lock") = Some(Arc::new((path.to_path_buf(), file)));
+    }
+}
+
 fn failed(action: &str, path: &Path, err: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("cannot {action} {}: {err}", path.display()))
 }
@@ -139,6 +149,7 @@ mod tests {
         assert_eq!(opened, std::fs::canonicalize(real.join("semtrace.db-wal")).unwrap());
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_failed_flush_fails_every_later_one() {
         let dir = tempfile::tempdir().unwrap();
@@ -147,8 +158,12 @@ mod tests {
         std::fs::write(dir.path().join("semtrace.db-wal"), b"frames").unwrap();
         let wal = WalSync::new(&db);
         wal.sync().unwrap();
-        // A real writeback error cannot be provoked here; what follows one is what matters.
-        wal.failed.store(true, Ordering::Release);
+        // A descriptor whose flush the kernel refuses.
+        wal.flush_through(Path::new("/dev/null"));
+        let err = wal.sync().unwrap_err().to_string();
+        assert!(err.contains("cannot fdatasync /dev/null"), "{err}");
+        // The WAL's own descriptor again: the flush would succeed, and must still be refused.
+        wal.flush_through(&dir.path().join("semtrace.db-wal"));
         let err = wal.sync().unwrap_err().to_string();
         assert!(err.contains("takes no more writes until semtrace restarts"), "{err}");
         assert!(wal.sync().is_err(), "still refused: a retry must not acknowledge what may not be on disk");

@@ -33,8 +33,9 @@ use crate::writer::Writer;
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "semtrace.db";
 
-/// How many read connections are kept open for reuse.
-const MAX_IDLE_READERS: usize = 8;
+/// Read connections at most, each with its own page cache (`reader_cache_kib`): reads past
+/// this many wait their turn instead of opening more.
+const MAX_READERS: usize = 8;
 
 /// Options of the embedded store.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub struct SqliteOptions {
     /// random keys (trace id), so ingest slows once their pages no longer fit: 256 MiB against
     /// 64 MiB took `bench ingest` (1M spans into an empty store) from 37k to 45k spans/s.
     pub writer_cache_kib: u32,
-    /// Page cache of each read connection (up to eight are kept), in KiB.
+    /// Page cache of each read connection (at most eight are open), in KiB.
     pub reader_cache_kib: u32,
 }
 
@@ -60,6 +61,8 @@ pub struct SqliteStore {
     options: SqliteOptions,
     writer: Arc<Mutex<Writer>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per read connection: held while a read runs.
+    read_slots: Arc<tokio::sync::Semaphore>,
     total_spans: Arc<AtomicU64>,
     total_traces: Arc<AtomicU64>,
     wal: Arc<durable::WalSync>,
@@ -90,6 +93,7 @@ impl SqliteStore {
             options,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             total_spans: Arc::new(AtomicU64::new(total_spans as u64)),
             total_traces: Arc::new(AtomicU64::new(total_traces as u64)),
             _checkpointer: checkpointer,
@@ -109,7 +113,8 @@ impl SqliteStore {
             .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
     }
 
-    /// Runs `work` on a pooled read connection on the blocking pool.
+    /// Runs `work` on a pooled read connection on the blocking pool, once one of the
+    /// `MAX_READERS` is free (reads queue, in order, rather than open more connections).
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -118,7 +123,9 @@ impl SqliteStore {
         let readers = self.readers.clone();
         let path = self.path.clone();
         let options = self.options.clone();
+        let slot = self.read_slots.clone().acquire_owned().await.expect("the read semaphore is never closed");
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let pooled = readers.lock().expect("reader pool lock").pop();
             let connection = match pooled {
                 Some(connection) => connection,
@@ -126,7 +133,7 @@ impl SqliteStore {
             };
             let result = work(&connection);
             let mut pool = readers.lock().expect("reader pool lock");
-            if pool.len() < MAX_IDLE_READERS {
+            if pool.len() < MAX_READERS {
                 pool.push(connection);
             }
             result
@@ -424,6 +431,60 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
         semtrace_store::conformance::run(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_past_the_pool_wait_for_a_connection_instead_of_opening_more() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(SqliteOptions::new(dir.path())).unwrap());
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let reads: Vec<_> = (0..40)
+            .map(|_| {
+                let (store, running, most) = (store.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    store
+                        .read(move |connection| {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            let one: i64 = connection.query_row("SELECT 1", [], |row| row.get(0)).map_err(internal)?;
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            Ok(one)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for read in reads {
+            assert_eq!(read.await.unwrap().unwrap(), 1);
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most > 1 && most <= MAX_READERS, "{most} reads ran at once");
+        assert!(store.readers.lock().unwrap().len() <= MAX_READERS);
+    }
+
+    /// A failed flush of the WAL (injected: a descriptor whose `fdatasync` the kernel refuses)
+    /// fails that write and every later one, retryably, so the pipeline spools or refuses them.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_a_failed_flush_every_write_fails_until_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        let spans = semtrace_store::conformance::rich_trace;
+        store.write(&spans(1)).await.unwrap();
+        store.wal.flush_through(Path::new("/dev/null"));
+        let err = store.write(&spans(2)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)) && err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("fdatasync"), "{err}");
+        store.wal.flush_through(&store.path.with_extension("db-wal"));
+        let err = store.write(&spans(3)).await.unwrap_err();
+        assert!(err.to_string().contains("until semtrace restarts"), "{err}");
+        assert!(store.write_logs(&[]).await.is_ok(), "nothing to write, nothing refused");
+        drop(store);
+        // A restart takes writes again.
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        store.write(&spans(4)).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
