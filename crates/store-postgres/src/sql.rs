@@ -58,13 +58,34 @@ pub(crate) fn text(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// The same for JSON text, where NUL is written `\u0000` (jsonb rejects it).
+/// The same for JSON text, where NUL is written `\u0000` (jsonb rejects it): each NUL *in a
+/// value* becomes U+FFFD. Only a real escape is rewritten: in `"\\u0000"` the backslash is
+/// itself escaped, and the value is the six characters `\u0000`, kept as they are.
 pub(crate) fn json(value: &str) -> Cow<'_, str> {
-    if value.contains("\\u0000") {
-        Cow::Owned(value.replace("\\u0000", "\\ufffd"))
-    } else {
-        Cow::Borrowed(value)
+    const NUL: &[u8] = b"\\u0000";
+    if !value.contains("\\u0000") {
+        return Cow::Borrowed(value);
     }
+    let bytes = value.as_bytes();
+    let mut out = String::with_capacity(value.len());
+    let (mut at, mut copied) = (0, 0);
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        if bytes[at..].starts_with(NUL) {
+            out.push_str(&value[copied..at]);
+            out.push_str("\\ufffd");
+            at += NUL.len();
+            copied = at;
+        } else {
+            // Any other escape: skip the backslash and the character it escapes.
+            at += 2;
+        }
+    }
+    out.push_str(&value[copied.min(value.len())..]);
+    Cow::Owned(out)
 }
 
 /// Unix nanoseconds as a `timestamptz` (PostgreSQL keeps microseconds; `*_ns` columns keep the rest).
@@ -75,4 +96,23 @@ pub(crate) fn timestamp(nanos: i64) -> SystemTime {
 /// Midnight UTC of the day holding `nanos`, as days since the epoch.
 pub(crate) fn day_of(nanos: i64) -> i64 {
     nanos.max(0) / 86_400_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_replaced_in_values_and_the_text_of_an_escaped_backslash_is_kept() {
+        // A NUL in a value.
+        assert_eq!(json(r#"{"a":"x\u0000y"}"#), r#"{"a":"x\ufffdy"}"#);
+        // The six characters \u0000 in a value: the backslash is escaped, nothing to replace.
+        assert_eq!(json(r#"{"a":"\\u0000"}"#), r#"{"a":"\\u0000"}"#);
+        // An escaped backslash, then a NUL.
+        assert_eq!(json(r#"["\\\u0000"]"#), r#"["\\\ufffd"]"#);
+        // Other escapes pass through; borrowed when there is nothing to do.
+        assert_eq!(json(r#"["\"\n\u0001"]"#), r#"["\"\n\u0001"]"#);
+        assert!(matches!(json(r#"["plain"]"#), Cow::Borrowed(_)));
+        assert_eq!(text("a\0b"), "a\u{fffd}b");
+    }
 }
