@@ -199,7 +199,7 @@ pub async fn peer(args: PeerArgs) -> anyhow::Result<()> {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        store.spans_of_templates(&ids, &open, 10, true).await?;
+        store.spans_of_templates(&ids, &open, 10, semtrace_store::policy::PerTrace::OneSpan).await?;
         ours_vector.push(started.elapsed());
     }
     let mut seeds_errors = Vec::new();

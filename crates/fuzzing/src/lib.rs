@@ -71,7 +71,12 @@ pub fn search_params(data: &[u8]) {
     if let Ok(request) = parse_search(query_string, 0.15) {
         let matched = runtime.block_on(store.match_templates(&request.query, 20));
         answered(query_string, matched);
-        let found = runtime.block_on(store.spans_of_templates(&[1, 2, 3], &request.filter, request.limit, true));
+        let found = runtime.block_on(store.spans_of_templates(
+            &[1, 2, 3],
+            &request.filter,
+            request.limit,
+            semtrace_store::policy::PerTrace::OneSpan,
+        ));
         answered(query_string, found);
     }
     if let Ok(request) = parse_errors(query_string) {

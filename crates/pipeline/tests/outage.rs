@@ -106,7 +106,7 @@ impl Store for FlakyStore {
         template_ids: &[i64],
         filter: &SpanFilter,
         max_traces: usize,
-        per_trace: bool,
+        per_trace: semtrace_store::policy::PerTrace,
     ) -> Result<Vec<SpanHit>, StoreError> {
         self.inner.spans_of_templates(template_ids, filter, max_traces, per_trace).await
     }

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::Json;
 use semtrace_model::{format_rfc3339_nanos, Span, StatusCode, TraceId};
 use semtrace_semantic::{Intent, Ranking, SearchRequest};
+use semtrace_store::policy::PerTrace;
 use semtrace_store::SpanFilter;
 use semtrace_summary::SpanSummary;
 use serde::{Deserialize, Serialize};
@@ -178,8 +179,8 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
         return Err(ApiError::BadRequest(format!("threshold={threshold} is out of range: allowed -1.0 to 1.0")));
     }
     let per_trace = match params.group.as_deref() {
-        None | Some("trace") => true,
-        Some("span") => false,
+        None | Some("trace") => PerTrace::OneSpan,
+        Some("span") => PerTrace::EverySpan,
         Some(other) => return Err(ApiError::BadRequest(format!("group={other:?}: pass trace or span"))),
     };
     let ranking = match params.mode.as_deref() {

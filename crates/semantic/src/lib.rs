@@ -18,6 +18,7 @@ use lru::LruCache;
 use regex::Regex;
 use semtrace_embed::Embedder;
 use semtrace_model::{Span, TraceId};
+use semtrace_store::policy::PerTrace;
 use semtrace_store::{SpanFilter, Store, StoreError};
 use semtrace_summary::{Outcome, SpanSummary};
 
@@ -137,7 +138,7 @@ pub struct SearchRequest {
     pub threshold: f32,
     pub filter: SpanFilter,
     /// One result per trace (its best span), or every span.
-    pub per_trace: bool,
+    pub per_trace: PerTrace,
     pub ranking: Ranking,
     /// Added to the score of templates of failed spans ([`FAILURE_PRIOR`] by default).
     pub failure_prior: f32,
@@ -336,7 +337,7 @@ impl Semantic {
         // Several spans per template: the slow ones of an operation share its template with
         // the fast ones unless the summary's own cue ("slow") set them apart.
         let wanted = (request.limit * 8).clamp(100, 2000);
-        let mut hits = self.store.spans_of_templates(ids, &request.filter, wanted, false).await?;
+        let mut hits = self.store.spans_of_templates(ids, &request.filter, wanted, PerTrace::EverySpan).await?;
         let mut operations: Vec<(String, String)> =
             hits.iter().map(|hit| (hit.span.service_name().to_owned(), hit.span.name.clone())).collect();
         operations.sort();
@@ -355,7 +356,7 @@ impl Semantic {
         hits.sort_by(|a, b| {
             total(b).total_cmp(&total(a)).then(b.span.start_time_unix_nano.cmp(&a.span.start_time_unix_nano))
         });
-        if request.per_trace {
+        if request.per_trace == PerTrace::OneSpan {
             let mut seen = std::collections::HashSet::new();
             hits.retain(|hit| seen.insert(hit.span.trace_id));
         }

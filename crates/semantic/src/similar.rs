@@ -13,6 +13,7 @@
 use std::collections::{HashMap, HashSet};
 
 use semtrace_model::{Span, SpanId, TraceId};
+use semtrace_store::policy::PerTrace;
 use semtrace_store::{OperationBaseline, SpanFilter, SpanProfile};
 use semtrace_summary::{Outcome, SpanSummary};
 
@@ -436,7 +437,7 @@ impl Semantic {
         let mut near: Vec<(i64, f32)> = near.into_iter().collect();
         near.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let ids: Vec<i64> = near.iter().map(|(id, _)| *id).collect();
-        let hits = self.store.spans_of_templates(&ids, &filter, CANDIDATE_TRACES, true).await?;
+        let hits = self.store.spans_of_templates(&ids, &filter, CANDIDATE_TRACES, PerTrace::OneSpan).await?;
         let candidate_ids: Vec<TraceId> = hits.iter().map(|hit| hit.span.trace_id).collect();
         let mut candidates = self.store.trace_profiles(&candidate_ids).await?;
         if by != SimilarBy::Shape {

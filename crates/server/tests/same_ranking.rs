@@ -64,7 +64,8 @@ async fn sqlite_fts5_and_the_postgres_bm25_rank_template_matches_alike() {
         // score of the rest.
         let last = |found: &[(String, f64)]| found.last().map_or(f64::NEG_INFINITY, |(_, score)| *score);
         let cut = last(&in_sqlite).max(last(&in_postgres)) + 1e-9;
-        let above = |found: &[(String, f64)]| found.iter().filter(|(_, score)| *score > cut).cloned().collect::<Vec<_>>();
+        let above =
+            |found: &[(String, f64)]| found.iter().filter(|(_, score)| *score > cut).cloned().collect::<Vec<_>>();
         let (a_above, b_above) = (above(&in_sqlite), above(&in_postgres));
         let names = |found: &[(String, f64)]| found.iter().map(|(text, _)| text.clone()).collect::<Vec<_>>();
         assert_eq!(names(&a_above), names(&b_above), "query {query:?}: the same templates in the same order");

@@ -367,7 +367,7 @@ impl Store for PostgresStore {
         template_ids: &[i64],
         filter: &SpanFilter,
         max_traces: usize,
-        per_trace: bool,
+        per_trace: semtrace_store::policy::PerTrace,
     ) -> Result<Vec<SpanHit>, StoreError> {
         let client = self.client().await?;
         read::spans_of_templates(&client, template_ids, filter, max_traces, per_trace).await

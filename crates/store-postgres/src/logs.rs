@@ -2,6 +2,7 @@
 
 use deadpool_postgres::Object;
 use semtrace_model::{LogRecord, SpanId, TraceId};
+use semtrace_store::policy;
 use semtrace_store::row::LogRow;
 use semtrace_store::text::query_words;
 use semtrace_store::{JoinDecisions, LogHit, PendingLog, SpanFilter, StoreError, WriteOutcome};
@@ -201,13 +202,12 @@ pub(crate) async fn search(
         ))
         .await
         .map_err(internal)?;
-    // Every word first; when nothing has them all, any word, ranked.
-    let mut hits = Vec::new();
-    for joiner in [" & ", " | "] {
-        if joiner == " | " && (!hits.is_empty() || words.len() < 2) {
+    let mut hits: Vec<LogHit> = Vec::new();
+    for round in policy::word_rounds(&words) {
+        if !hits.is_empty() {
             break;
         }
-        let terms = words.join(joiner);
+        let terms = crate::read::tsquery(&words, *round);
         let rows = client
             .query(
                 &statement,

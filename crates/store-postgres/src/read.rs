@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use deadpool_postgres::ClientWrapper as Client;
 use semtrace_model::{Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
+use semtrace_store::policy::{self, PerTrace, Words, STATUS_ERROR};
 use semtrace_store::text::{bm25, query_words, Collection};
 use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
 use semtrace_summary::Outcome;
@@ -207,7 +208,7 @@ pub(crate) async fn match_templates(client: &Client, query: &str, limit: usize) 
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let any_word = words.join(" | ");
+    let any_word = tsquery(&words, Words::Any);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&any_word, &MAX_CANDIDATES];
     let (matching, collection) = tokio::try_join!(
         prepared(client, "SELECT id, text FROM templates WHERE tsv @@ to_tsquery('simple', $1) LIMIT $2"),
@@ -229,6 +230,14 @@ pub(crate) async fn match_templates(client: &Client, query: &str, limit: usize) 
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(limit);
     Ok(ranked)
+}
+
+/// Query words as a `to_tsquery('simple', …)` argument: all of them, or any of them.
+pub(crate) fn tsquery(words: &[String], round: Words) -> String {
+    words.join(match round {
+        Words::All => " & ",
+        Words::Any => " | ",
+    })
 }
 
 /// The filter as SQL parameters $2..$7 of [`FILTER_SQL`].
@@ -300,32 +309,22 @@ pub(crate) async fn spans_of_templates(
     client: &Client,
     template_ids: &[i64],
     filter: &SpanFilter,
-    max_traces: usize,
-    per_trace: bool,
+    max: usize,
+    per_trace: PerTrace,
 ) -> Result<Vec<SpanHit>, StoreError> {
     let bound = Bound::new(filter);
-    // Templates with no span of the service, or of the wrong outcome, cannot match: skip them.
     let of_service = match &bound.service {
         Some(service) => {
             Some(id_set(client, "SELECT template_id FROM template_services WHERE service = $1", &[service]).await?)
         }
         None => None,
     };
-    let failed = match (bound.status, bound.failed) {
-        (None, None) => None,
-        _ => Some(id_set(client, "SELECT id FROM templates WHERE failed <> 0", &[]).await?),
+    let failed = match policy::needs_failed_templates(filter) {
+        true => Some(id_set(client, "SELECT id FROM templates WHERE failed <> 0", &[]).await?),
+        false => None,
     };
-    let wanted_failed = bound.failed.unwrap_or(bound.status == Some(StatusCode::Error.to_otlp() as i16));
-    let template_ids: Vec<i64> = template_ids
-        .iter()
-        .copied()
-        .filter(|id| {
-            of_service.as_ref().is_none_or(|set| set.contains(id))
-                && failed.as_ref().is_none_or(|set| set.contains(id) == wanted_failed)
-        })
-        .collect();
-    // A template's spans may crowd into few traces: read a few per wanted trace.
-    let per_template = (max_traces * 4).max(16) as i64;
+    let template_ids = policy::prune_templates(template_ids, filter, of_service.as_ref(), failed.as_ref());
+    let per_template = policy::spans_per_template(max) as i64;
     let statement = client
         .prepare_cached(&format!(
             "SELECT s.trace_id, s.span_id, s.start_time
@@ -338,23 +337,18 @@ pub(crate) async fn spans_of_templates(
         ))
         .await
         .map_err(internal)?;
-    let mut traces: HashSet<Vec<u8>> = HashSet::new();
-    let mut chosen: Vec<(Key, f64)> = Vec::new();
+    let mut collector = policy::Collector::new(per_trace, max);
     'chunks: for chunk in template_ids.chunks(TEMPLATES_PER_QUERY) {
         let chunk = chunk.to_vec();
         let rows = client.query(&statement, &bound.params(&chunk, &per_template)).await.map_err(internal)?;
         for row in rows {
             let trace: Vec<u8> = row.get(0);
-            if traces.insert(trace.clone()) || !per_trace {
-                chosen.push(((trace, row.get(1), row.get(2)), 0.0));
-                let found = if per_trace { traces.len() } else { chosen.len() };
-                if found >= max_traces {
-                    break 'chunks;
-                }
+            if collector.offer(trace.clone(), ((trace, row.get(1), row.get(2)), 0.0)) {
+                break 'chunks;
             }
         }
     }
-    hits(client, chosen).await
+    hits(client, collector.into_chosen()).await
 }
 
 pub(crate) async fn search_errors(
@@ -373,7 +367,7 @@ pub(crate) async fn search_errors(
             .query(
                 &format!(
                     "SELECT s.trace_id, s.span_id, s.start_time FROM spans s
-                     WHERE s.status = 2 AND $1::text IS NULL AND {FILTER_SQL}
+                     WHERE s.status = {STATUS_ERROR} AND $1::text IS NULL AND {FILTER_SQL}
                      ORDER BY s.start_time DESC, s.start_ns DESC LIMIT $9"
                 ),
                 &bound.params(&None::<String>, &limit),
@@ -403,13 +397,12 @@ pub(crate) async fn search_errors(
         ))
         .await
         .map_err(internal)?;
-    // Every word first; when nothing has them all, any word, ranked.
     let mut ranked = Vec::new();
-    for joiner in [" & ", " | "] {
-        if joiner == " | " && (!ranked.is_empty() || words.len() < 2) {
+    for round in policy::word_rounds(&words) {
+        if !ranked.is_empty() {
             break;
         }
-        let terms = words.join(joiner);
+        let terms = tsquery(&words, *round);
         let mut found = Vec::new();
         for statement in [&by_span, &by_log] {
             for row in client.query(statement, &bound.params(&terms, &limit)).await.map_err(internal)? {

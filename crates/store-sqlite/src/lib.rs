@@ -332,7 +332,7 @@ impl Store for SqliteStore {
         template_ids: &[i64],
         filter: &SpanFilter,
         max_traces: usize,
-        per_trace: bool,
+        per_trace: semtrace_store::policy::PerTrace,
     ) -> Result<Vec<SpanHit>, StoreError> {
         let (template_ids, filter) = (template_ids.to_vec(), filter.clone());
         self.read(move |connection| {

@@ -5,7 +5,9 @@ use semtrace_model::{LogRecord, SpanId, TraceId};
 use semtrace_store::{LogHit, PendingLog, SpanFilter, StoreError};
 
 use crate::internal;
-use crate::search::{bind, fts_query};
+use semtrace_store::policy;
+
+use crate::search::{bind, fts_terms};
 
 const SELECT: &str = "SELECT l.record, r.body, c.body, l.id, l.received_ns FROM logs l
      JOIN resources r ON r.id = l.resource_id JOIN scopes c ON c.id = l.scope_id";
@@ -68,7 +70,8 @@ pub(crate) fn search(
 ) -> Result<Vec<LogHit>, StoreError> {
     let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
     let unheld = "NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = l.trace_id AND s.span_id = l.span_id)";
-    let Some(all_words) = fts_query(query, " ") else {
+    let words = semtrace_store::text::query_words(query);
+    if words.is_empty() {
         // No words: the newest severe records.
         let mut statement = connection
             .prepare_cached(&format!(
@@ -82,7 +85,7 @@ pub(crate) fn search(
             })
             .map_err(internal)?;
         return rows.collect::<Result<_, _>>().map_err(internal);
-    };
+    }
     let mut statement = connection
         .prepare_cached(&format!(
             "SELECT l.record, r.body, c.body, bm25(logs_fts, 2.0, 1.0) AS rank FROM logs_fts
@@ -100,10 +103,11 @@ pub(crate) fn search(
             .map_err(internal)?;
         rows.collect::<Result<_, _>>().map_err(internal)
     };
-    let mut hits = run(&all_words)?;
-    if hits.is_empty() {
-        if let Some(any_word) = fts_query(query, " OR ") {
-            hits = run(&any_word)?;
+    let mut hits = Vec::new();
+    for round in policy::word_rounds(&words) {
+        hits = run(&fts_terms(&words, *round))?;
+        if !hits.is_empty() {
+            break;
         }
     }
     Ok(hits)

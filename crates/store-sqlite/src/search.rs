@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use semtrace_model::{SpanId, TraceId};
+use semtrace_store::policy::{self, PerTrace, Words, STATUS_ERROR};
 use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, SpanProfile, StoreError, TemplateVector};
 use semtrace_summary::Outcome;
 
@@ -57,12 +58,14 @@ pub(crate) fn template_counts(connection: &Connection) -> Result<(u64, u64), Sto
     Ok((count("SELECT count(*) FROM templates")?, count("SELECT count(*) FROM templates WHERE embedding IS NULL")?))
 }
 
-/// The words of a user's query as FTS5 terms (each quoted, so no word is read as an operator),
-/// joined by `joiner` (" " = all words, " OR " = any).
-pub(crate) fn fts_query(query: &str, joiner: &str) -> Option<String> {
-    let terms: Vec<String> =
-        semtrace_store::text::query_words(query).iter().map(|word| format!("\"{word}\"")).collect();
-    (!terms.is_empty()).then(|| terms.join(joiner))
+/// Query words as an FTS5 query: each quoted, so no word is read as an operator; all of them,
+/// or any of them.
+pub(crate) fn fts_terms(words: &[String], round: Words) -> String {
+    let joiner = match round {
+        Words::All => " ",
+        Words::Any => " OR ",
+    };
+    words.iter().map(|word| format!("\"{word}\"")).collect::<Vec<_>>().join(joiner)
 }
 
 pub(crate) fn match_templates(
@@ -70,7 +73,11 @@ pub(crate) fn match_templates(
     query: &str,
     limit: usize,
 ) -> Result<Vec<(i64, f64)>, StoreError> {
-    let Some(terms) = fts_query(query, " OR ") else { return Ok(Vec::new()) };
+    let words = semtrace_store::text::query_words(query);
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let terms = fts_terms(&words, Words::Any);
     let mut statement = connection
         .prepare_cached(
             "SELECT rowid, bm25(templates_fts) AS rank FROM templates_fts WHERE templates_fts MATCH ?1
@@ -158,8 +165,8 @@ pub(crate) fn spans_of_templates(
     connection: &Connection,
     template_ids: &[i64],
     filter: &SpanFilter,
-    max_traces: usize,
-    per_trace: bool,
+    max: usize,
+    per_trace: PerTrace,
 ) -> Result<Vec<SpanHit>, StoreError> {
     let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
     let mut statement = connection
@@ -168,51 +175,35 @@ pub(crate) fn spans_of_templates(
              ORDER BY s.start_ns DESC LIMIT ?7"
         ))
         .map_err(internal)?;
-    // Templates with no span of the service, or of the wrong outcome, cannot match: skip them
-    // rather than scan their spans.
-    let of_service: Option<HashSet<i64>> = match bound.service_id {
-        Some(service_id) => Some(
-            connection
-                .prepare_cached("SELECT template_id FROM template_services WHERE service_id = ?1")
-                .and_then(|mut statement| {
-                    statement.query_map([service_id], |row| row.get(0))?.collect::<rusqlite::Result<_>>()
-                })
-                .map_err(internal)?,
-        ),
+    let id_set = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<HashSet<i64>, StoreError> {
+        connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_map(params, |row| row.get(0))?.collect())
+            .map_err(internal)
+    };
+    let of_service = match bound.service_id {
+        Some(service_id) => {
+            Some(id_set("SELECT template_id FROM template_services WHERE service_id = ?1", &[&service_id])?)
+        }
         None => None,
     };
-    let failed: Option<HashSet<i64>> = match bound.status.or(bound.failed.map(i32::from)) {
-        Some(_) => Some(
-            connection
-                .prepare_cached("SELECT id FROM templates WHERE failed != 0")
-                .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>())
-                .map_err(internal)?,
-        ),
-        None => None,
+    let failed = match policy::needs_failed_templates(filter) {
+        true => Some(id_set("SELECT id FROM templates WHERE failed != 0", &[])?),
+        false => None,
     };
-    let wanted_failed = bound.failed.unwrap_or(bound.status == Some(semtrace_model::StatusCode::Error.to_otlp()));
-    let template_ids = template_ids.iter().filter(|id| {
-        of_service.as_ref().is_none_or(|set| set.contains(id))
-            && failed.as_ref().is_none_or(|set| set.contains(id) == wanted_failed)
-    });
-    // A template's spans may crowd into few traces: read a few per wanted trace.
-    let per_template = (max_traces * 4).max(16) as i64;
-    let mut traces: HashSet<Vec<u8>> = HashSet::new();
-    let mut chosen: Vec<(i64, f64)> = Vec::new();
-    'templates: for template_id in template_ids {
+    let template_ids = policy::prune_templates(template_ids, filter, of_service.as_ref(), failed.as_ref());
+    let per_template = policy::spans_per_template(max) as i64;
+    let mut collector = policy::Collector::new(per_trace, max);
+    'templates: for template_id in &template_ids {
         let mut rows = statement.query(bound.params(template_id, &per_template)).map_err(internal)?;
         while let Some(row) = rows.next().map_err(internal)? {
             let trace: Vec<u8> = row.get(1).map_err(internal)?;
-            if traces.insert(trace) || !per_trace {
-                chosen.push((row.get(0).map_err(internal)?, 0.0));
-                let found = if per_trace { traces.len() } else { chosen.len() };
-                if found >= max_traces {
-                    break 'templates;
-                }
+            if collector.offer(trace, (row.get(0).map_err(internal)?, 0.0)) {
+                break 'templates;
             }
         }
     }
-    hits(connection, chosen)
+    hits(connection, collector.into_chosen())
 }
 
 pub(crate) fn search_errors(
@@ -222,11 +213,12 @@ pub(crate) fn search_errors(
     limit: usize,
 ) -> Result<Vec<SpanHit>, StoreError> {
     let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
-    let Some(all_words) = fts_query(query, " ") else {
+    let words = semtrace_store::text::query_words(query);
+    if words.is_empty() {
         // No words: the newest errors.
         let mut statement = connection
             .prepare_cached(&format!(
-                "SELECT s.id FROM spans s WHERE s.status_code = 2 AND ?1 IS NULL AND {FILTER_SQL}
+                "SELECT s.id FROM spans s WHERE s.status_code = {STATUS_ERROR} AND ?1 IS NULL AND {FILTER_SQL}
                  ORDER BY s.start_ns DESC LIMIT ?7"
             ))
             .map_err(internal)?;
@@ -235,7 +227,7 @@ pub(crate) fn search_errors(
             .map_err(internal)?;
         let rows = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
         return hits(connection, rows);
-    };
+    }
     // Spans matched by their own error text, and spans matched by the severe log records about
     // them; each list ranked by BM25, then merged.
     let mut by_span = connection
@@ -269,11 +261,11 @@ pub(crate) fn search_errors(
         }
         Ok(semtrace_store::merge_ranked(found, limit))
     };
-    // Every word first; when nothing has them all, any word, ranked.
-    let mut rows = run(&all_words)?;
-    if rows.is_empty() {
-        if let Some(any_word) = fts_query(query, " OR ") {
-            rows = run(&any_word)?;
+    let mut rows = Vec::new();
+    for round in policy::word_rounds(&words) {
+        rows = run(&fts_terms(&words, *round))?;
+        if !rows.is_empty() {
+            break;
         }
     }
     hits(connection, rows)

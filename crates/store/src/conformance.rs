@@ -10,6 +10,7 @@ use semtrace_model::{
 
 use semtrace_summary::Outcome;
 
+use crate::policy::PerTrace;
 use crate::{JoinDecisions, Operation, Retemplate, SpanFilter, SpanHit, Store, WriteOutcome};
 
 /// Runs every conformance check, in order, on an empty store.
@@ -147,7 +148,7 @@ async fn log_records_are_stored_joined_and_searched(store: &dyn Store) {
         .expect("the joined span's template is stored, waiting for its embedding");
     assert_eq!(template.outcome, Outcome::FailedWithReason);
     let open = SpanFilter::default();
-    let by_template = store.spans_of_templates(&[template.id], &open, 10, false).await.unwrap();
+    let by_template = store.spans_of_templates(&[template.id], &open, 10, PerTrace::EverySpan).await.unwrap();
     assert!(by_template.len() == 1 && by_template[0].span.span_id == held.span_id, "{by_template:?}");
 
     let trace_logs = store.trace_logs(held.trace_id).await.unwrap();
@@ -175,9 +176,9 @@ async fn log_records_are_stored_joined_and_searched(store: &dyn Store) {
 
     // The derived outcome filters: the span's status is unset, its record says it failed.
     let failed = SpanFilter { failed: Some(true), ..Default::default() };
-    let by_outcome = store.spans_of_templates(&[template.id], &failed, 10, false).await.unwrap();
+    let by_outcome = store.spans_of_templates(&[template.id], &failed, 10, PerTrace::EverySpan).await.unwrap();
     assert_eq!(by_outcome.len(), 1, "failed by its logs, whatever its status");
-    assert!(store.spans_of_templates(&[template.id], &ok, 10, false).await.unwrap().is_empty());
+    assert!(store.spans_of_templates(&[template.id], &ok, 10, PerTrace::EverySpan).await.unwrap().is_empty());
     let found = store.search_errors("thingListResult", &failed, 10).await.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(store.search_errors("thingListResult", &ok, 10).await.unwrap().is_empty());
@@ -472,22 +473,24 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     let root_template = store.match_templates("HikariPool", 1).await.unwrap()[0].0;
 
     let open = SpanFilter::default();
-    let hits = store.spans_of_templates(&[root_template], &open, 10, true).await.expect("spans of templates");
+    let hits =
+        store.spans_of_templates(&[root_template], &open, 10, PerTrace::OneSpan).await.expect("spans of templates");
     let traces: Vec<_> = hits.iter().map(|hit| hit.span.trace_id).collect();
     assert_eq!(traces, vec![trace_id(3), trace_id(2), trace_id(1)], "newest first");
     assert!(hits.iter().all(|hit| hit.template_id == Some(root_template) && hit.span.name == "POST /api/orders"));
     assert_eq!(canonical(&hits[2].span), canonical(&rich_trace(1)[0]), "the whole span is read");
 
     let all: Vec<i64> = templates.clone();
-    let one_per_trace = store.spans_of_templates(&all, &open, 10, true).await.unwrap();
+    let one_per_trace = store.spans_of_templates(&all, &open, 10, PerTrace::OneSpan).await.unwrap();
     assert_eq!(one_per_trace.len(), 3, "best span per trace");
-    let every_span = store.spans_of_templates(&all, &open, 100, false).await.unwrap();
+    let every_span = store.spans_of_templates(&all, &open, 100, PerTrace::EverySpan).await.unwrap();
     assert_eq!(every_span.len(), 9);
-    assert_eq!(store.spans_of_templates(&all, &open, 2, true).await.unwrap().len(), 2);
+    assert_eq!(store.spans_of_templates(&all, &open, 2, PerTrace::OneSpan).await.unwrap().len(), 2);
 
     let all = &all;
-    let filtered =
-        |filter: SpanFilter| async move { store.spans_of_templates(all, &filter, 100, false).await.unwrap() };
+    let filtered = |filter: SpanFilter| async move {
+        store.spans_of_templates(all, &filter, 100, PerTrace::EverySpan).await.unwrap()
+    };
     let db = filtered(SpanFilter { service: Some("orders-db-client".into()), ..Default::default() }).await;
     assert_eq!(db.len(), 3);
     assert!(db.iter().all(|hit| hit.span.service_name() == "orders-db-client"));

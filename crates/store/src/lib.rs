@@ -5,6 +5,7 @@
 
 pub mod conformance;
 mod error;
+pub mod policy;
 pub mod row;
 pub mod text;
 
@@ -255,14 +256,14 @@ pub trait Store: Send + Sync + 'static {
     async fn match_templates(&self, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError>;
 
     /// Spans of the given templates, taken in the order given, newest first within a template,
-    /// until spans of `max_traces` distinct traces are found (`max_traces` spans in all when
-    /// `per_trace` is false).
+    /// until `max` traces are found ([`policy::PerTrace::OneSpan`]: the first span of each) or
+    /// `max` spans ([`policy::PerTrace::EverySpan`]). Backends follow [`policy`].
     async fn spans_of_templates(
         &self,
         template_ids: &[i64],
         filter: &SpanFilter,
-        max_traces: usize,
-        per_trace: bool,
+        max: usize,
+        per_trace: policy::PerTrace,
     ) -> Result<Vec<SpanHit>, StoreError>;
 
     /// Spans whose error text (exception types and messages, status messages, error logs, and
