@@ -220,27 +220,16 @@ struct TraceColumns<'a> {
 
 impl<'a> TraceColumns<'a> {
     fn of(rows: impl Iterator<Item = &'a SpanRow>) -> Self {
-        let mut index: HashMap<&[u8; 16], usize> = HashMap::new();
         let mut columns = TraceColumns::default();
-        for row in rows {
-            let at = *index.entry(&row.trace_id).or_insert_with(|| {
-                columns.trace_ids.push(row.trace_id.as_slice());
-                columns.start_ns.push(row.start_ns);
-                columns.end_ns.push(row.end_ns);
-                columns.spans.push(0);
-                columns.errors.push(0);
-                columns.root_services.push(None);
-                columns.root_names.push(None);
-                columns.trace_ids.len() - 1
-            });
-            columns.start_ns[at] = columns.start_ns[at].min(row.start_ns);
-            columns.end_ns[at] = columns.end_ns[at].max(row.end_ns);
-            columns.spans[at] += 1;
-            columns.errors[at] += i64::from(row.status_code == 2);
-            if row.parent_span_id.is_none() {
-                columns.root_services[at] = Some(sql::text(&row.service));
-                columns.root_names[at] = Some(sql::text(&row.name));
-            }
+        for delta in semtrace_store::row::trace_deltas(rows) {
+            columns.trace_ids.push(delta.trace_id.as_slice());
+            columns.start_ns.push(delta.start_ns);
+            columns.end_ns.push(delta.end_ns);
+            columns.spans.push(delta.span_count);
+            columns.errors.push(delta.error_count);
+            let (service, name) = delta.root.unzip();
+            columns.root_services.push(service.map(sql::text));
+            columns.root_names.push(name.map(sql::text));
         }
         columns
     }

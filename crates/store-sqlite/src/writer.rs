@@ -19,15 +19,6 @@ pub(crate) struct Committed {
     pub logs: WriteOutcome,
 }
 
-/// Per-trace aggregates of the spans one transaction inserted.
-struct TraceDelta<'a> {
-    start_ns: i64,
-    end_ns: i64,
-    span_count: i64,
-    error_count: i64,
-    root: Option<(&'a str, &'a str)>,
-}
-
 /// Ids of rows in a lookup table (resources, scopes, services, operations). `pending` holds ids
 /// inserted by the open transaction; they become `committed` only once it commits, so a rolled
 /// back transaction leaves no id behind that the database does not hold.
@@ -249,7 +240,7 @@ fn insert_all(
     tables: &mut Tables<'_>,
     rows: &[SpanRow],
 ) -> Result<Committed, StoreError> {
-    let mut traces: HashMap<[u8; 16], TraceDelta<'_>> = HashMap::new();
+    let mut inserted: Vec<&SpanRow> = Vec::with_capacity(rows.len());
     // Per operation id: spans inserted and the sum of their log durations (operation baselines).
     let mut durations: HashMap<i64, (i64, f64)> = HashMap::new();
     let mut outcome = WriteOutcome::default();
@@ -325,20 +316,7 @@ fn insert_all(
         let duration = durations.entry(operation_id).or_insert((0, 0.0));
         duration.0 += 1;
         duration.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
-        let delta = traces.entry(row.trace_id).or_insert(TraceDelta {
-            start_ns: row.start_ns,
-            end_ns: row.end_ns,
-            span_count: 0,
-            error_count: 0,
-            root: None,
-        });
-        delta.start_ns = delta.start_ns.min(row.start_ns);
-        delta.end_ns = delta.end_ns.max(row.end_ns);
-        delta.span_count += 1;
-        delta.error_count += i64::from(row.status_code == 2);
-        if row.parent_span_id.is_none() {
-            delta.root = Some((&row.service, &row.name));
-        }
+        inserted.push(row);
     }
 
     let mut update_operation = transaction
@@ -371,10 +349,10 @@ fn insert_all(
         )
         .map_err(internal)?;
     let mut new_traces = 0u64;
-    for (trace_id, delta) in &traces {
+    for delta in semtrace_store::row::trace_deltas(inserted) {
         let (root_service, root_name) = delta.root.unzip();
         let values = params![
-            trace_id.as_slice(),
+            delta.trace_id.as_slice(),
             delta.start_ns,
             delta.end_ns,
             delta.span_count,

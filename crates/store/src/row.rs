@@ -194,3 +194,74 @@ fn log_key(time_ns: i64, parts: &[&str]) -> [u8; 16] {
     key[8..].copy_from_slice(&(halves[0] ^ halves[1].rotate_left(32)).to_le_bytes());
     key
 }
+
+/// What some newly stored spans add to their trace's aggregate row (the `traces` table of both
+/// backends): the time span they cover, how many there are and failed, and the root's service
+/// and name when one of them is the root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceDelta<'a> {
+    pub trace_id: &'a [u8; 16],
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    /// (service, name) of the root span, when among these rows.
+    pub root: Option<(&'a str, &'a str)>,
+}
+
+/// Folds span rows into one delta per trace, in the order traces first appear.
+pub fn trace_deltas<'a>(rows: impl IntoIterator<Item = &'a SpanRow>) -> Vec<TraceDelta<'a>> {
+    let mut at: HashMap<&[u8; 16], usize> = HashMap::new();
+    let mut deltas: Vec<TraceDelta<'a>> = Vec::new();
+    for row in rows {
+        let index = *at.entry(&row.trace_id).or_insert_with(|| {
+            deltas.push(TraceDelta {
+                trace_id: &row.trace_id,
+                start_ns: row.start_ns,
+                end_ns: row.end_ns,
+                span_count: 0,
+                error_count: 0,
+                root: None,
+            });
+            deltas.len() - 1
+        });
+        let delta = &mut deltas[index];
+        delta.start_ns = delta.start_ns.min(row.start_ns);
+        delta.end_ns = delta.end_ns.max(row.end_ns);
+        delta.span_count += 1;
+        delta.error_count += i64::from(row.status_code == crate::policy::STATUS_ERROR);
+        if row.parent_span_id.is_none() {
+            delta.root = Some((&row.service, &row.name));
+        }
+    }
+    deltas
+}
+
+#[cfg(test)]
+mod trace_delta_tests {
+    use super::*;
+
+    #[test]
+    fn spans_fold_into_one_delta_per_trace_in_order() {
+        let spans: Vec<semtrace_model::Span> =
+            [crate::conformance::rich_trace(1), crate::conformance::rich_trace(2)].concat();
+        let rows = encode_batch_in_place(&spans);
+        let deltas = trace_deltas(&rows);
+        assert_eq!(deltas.len(), 2);
+        for (delta, trace) in deltas.iter().zip([1, 2]) {
+            let mine: Vec<&SpanRow> = rows.iter().filter(|row| &row.trace_id == delta.trace_id).collect();
+            assert_eq!(delta.trace_id, &rows.iter().find(|row| row.trace_id == *delta.trace_id).unwrap().trace_id);
+            assert_eq!(delta.span_count, mine.len() as i64, "trace {trace}");
+            assert_eq!(delta.start_ns, mine.iter().map(|row| row.start_ns).min().unwrap());
+            assert_eq!(delta.end_ns, mine.iter().map(|row| row.end_ns).max().unwrap());
+            let errors = mine.iter().filter(|row| row.status_code == 2).count() as i64;
+            assert_eq!(delta.error_count, errors);
+            let root = mine.iter().find(|row| row.parent_span_id.is_none()).unwrap();
+            assert_eq!(delta.root, Some((root.service.as_str(), root.name.as_str())));
+        }
+        assert_eq!(deltas[0].trace_id, &rows[0].trace_id, "in the order traces first appear");
+        // Only some of a trace's spans: no root among them.
+        let children: Vec<&SpanRow> = rows.iter().filter(|row| row.parent_span_id.is_some()).collect();
+        assert!(trace_deltas(children).iter().all(|delta| delta.root.is_none()));
+    }
+}
