@@ -60,8 +60,16 @@ pub struct SearchResultDto {
     pub error_type: Option<String>,
 }
 
+/// How a result relates to what was asked: the cosine similarity of its template (to the
+/// query, or to the given trace's telling span), and the score it is ranked by.
+struct Relevance {
+    similarity: f32,
+    score: f32,
+}
+
 impl SearchResultDto {
-    fn new(span: &Span, summary: SpanSummary, error_log: Option<String>, similarity: f32, score: f32) -> Self {
+    fn new(span: &Span, summary: SpanSummary, error_log: Option<String>, relevance: Relevance) -> Self {
+        let Relevance { similarity, score } = relevance;
         SearchResultDto {
             trace_id: span.trace_id.to_hex(),
             span_id: span.span_id.to_hex(),
@@ -230,7 +238,10 @@ pub(crate) async fn search(
     let results: Vec<SearchResultDto> = found
         .hits
         .into_iter()
-        .map(|hit| SearchResultDto::new(&hit.span, hit.summary, hit.error_log, hit.similarity, hit.score))
+        .map(|hit| {
+            let relevance = Relevance { similarity: hit.similarity, score: hit.score };
+            SearchResultDto::new(&hit.span, hit.summary, hit.error_log, relevance)
+        })
         .collect();
     Ok(Json(serde_json::json!({
         "query": query,
@@ -455,8 +466,7 @@ pub(crate) async fn similar(
                 &found.span,
                 found.summary,
                 found.error_log,
-                found.telling_similarity,
-                found.score,
+                Relevance { similarity: found.telling_similarity, score: found.score },
             ),
             telling_similarity: found.telling_similarity,
             shape_similarity: found.shape_similarity,

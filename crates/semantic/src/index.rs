@@ -76,6 +76,23 @@ impl Vectors {
     }
 }
 
+/// A template ranked for a query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranked {
+    pub id: i64,
+    /// Cosine similarity of the template's vector and the query's.
+    pub similarity: f32,
+    /// What ranks it: the similarity plus priors (and, in hybrid ranking, the lexical match).
+    pub score: f32,
+}
+
+impl Ranked {
+    /// Best score first; equal scores by template id.
+    pub fn best_first(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+        b.score.total_cmp(&a.score).then(a.id.cmp(&b.id))
+    }
+}
+
 impl VectorIndex {
     pub fn new(dimension: usize) -> Self {
         VectorIndex { dimension, inner: RwLock::new(Inner::default()) }
@@ -171,24 +188,24 @@ impl VectorIndex {
     }
 
     /// The `k` templates nearest the query with a similarity of at least `min_score`, best first
-    /// by similarity plus the priors of each template's kind: (id, similarity, ranking score).
-    pub fn top(&self, query: &[f32], k: usize, min_score: f32, priors: Priors) -> Vec<(i64, f32, f32)> {
+    /// by similarity plus the priors of each template's kind.
+    pub fn top(&self, query: &[f32], k: usize, min_score: f32, priors: Priors) -> Vec<Ranked> {
         if query.len() != self.dimension || k == 0 {
             return Vec::new();
         }
         let inner = self.inner.read().expect("index lock");
-        let mut scored: Vec<(i64, f32, f32)> = inner
+        let mut scored: Vec<Ranked> = inner
             .vectors
             .chunks_exact(self.dimension)
             .zip(inner.ids.iter().zip(&inner.kinds))
             .map(|(vector, (id, kind))| {
                 let similarity = dot(vector, query);
-                (*id, similarity, similarity + priors.of(*kind))
+                Ranked { id: *id, similarity, score: similarity + priors.of(*kind) }
             })
-            .filter(|(_, similarity, _)| *similarity >= min_score)
+            .filter(|ranked| ranked.similarity >= min_score)
             .collect();
         drop(inner);
-        let by_score = |a: &(i64, f32, f32), b: &(i64, f32, f32)| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0));
+        let by_score = Ranked::best_first;
         if scored.len() > k {
             scored.select_nth_unstable_by(k - 1, by_score);
             scored.truncate(k);
@@ -246,6 +263,10 @@ pub fn normalize(vector: &mut [f32]) {
 mod tests {
     use super::*;
 
+    fn tuples(ranked: Vec<Ranked>) -> Vec<(i64, f32, f32)> {
+        ranked.into_iter().map(|ranked| (ranked.id, ranked.similarity, ranked.score)).collect()
+    }
+
     #[test]
     fn a_blend_leans_towards_the_categories_and_stays_unit_length() {
         let text = vec![1.0, 0.0, 0.0];
@@ -267,21 +288,24 @@ mod tests {
         index.insert(3, &[0.6, 0.8], TemplateKind::default());
         assert!(!index.insert(4, &[1.0, 0.0, 0.0], TemplateKind::default()), "wrong dimension refused");
         assert_eq!(
-            index.top(&[1.0, 0.0], 2, -1.0, Priors { failure: 0.5, slow: 0.0 }),
+            tuples(index.top(&[1.0, 0.0], 2, -1.0, Priors { failure: 0.5, slow: 0.0 })),
             vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]
         );
         assert_eq!(
-            index.top(&[1.0, 0.0], 10, 0.5, Priors { failure: 0.5, slow: 0.0 }),
+            tuples(index.top(&[1.0, 0.0], 10, 0.5, Priors { failure: 0.5, slow: 0.0 })),
             vec![(1, 1.0, 1.0), (3, 0.6, 0.6)]
         );
-        assert_eq!(index.top(&[0.0, 1.0], 1, 0.0, Priors { failure: 0.5, slow: 0.0 }), vec![(2, 1.0, 1.0)]);
+        assert_eq!(tuples(index.top(&[0.0, 1.0], 1, 0.0, Priors { failure: 0.5, slow: 0.0 })), vec![(2, 1.0, 1.0)]);
         // The prior reorders, but the floor applies to similarity alone.
         index.insert(3, &[0.6, 0.8], TemplateKind { explained_failure: true, slow: false });
         assert_eq!(
-            index.top(&[1.0, 0.0], 10, 0.5, Priors { failure: 0.5, slow: 0.0 }),
+            tuples(index.top(&[1.0, 0.0], 10, 0.5, Priors { failure: 0.5, slow: 0.0 })),
             vec![(3, 0.6, 1.1), (1, 1.0, 1.0)]
         );
-        assert!(index.top(&[0.0, 1.0], 10, 0.9, Priors { failure: 0.5, slow: 0.0 }).iter().all(|(id, _, _)| *id == 2));
+        assert!(index
+            .top(&[0.0, 1.0], 10, 0.9, Priors { failure: 0.5, slow: 0.0 })
+            .iter()
+            .all(|ranked| ranked.id == 2));
         index.insert(3, &[0.0, -1.0], TemplateKind::default());
         assert_eq!(index.len(), 3);
         assert_eq!(index.score(3, &[0.0, 1.0]), Some(-1.0));
@@ -289,7 +313,7 @@ mod tests {
         // The slowness prior lifts slow templates only.
         index.insert(2, &[0.0, 1.0], TemplateKind { explained_failure: false, slow: true });
         let latency = Priors { failure: 0.0, slow: 0.5 };
-        assert_eq!(index.top(&[0.6, 0.8], 1, -1.0, latency), vec![(2, 0.8, 1.3)]);
+        assert_eq!(tuples(index.top(&[0.6, 0.8], 1, -1.0, latency)), vec![(2, 0.8, 1.3)]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use semtrace_store::policy::PerTrace;
 use semtrace_store::{SpanFilter, Store, StoreError};
 use semtrace_summary::{Outcome, SpanSummary};
 
-use crate::index::{Priors, TemplateKind, VectorIndex};
+use crate::index::{Priors, Ranked, TemplateKind, VectorIndex};
 pub use crate::indexer::Indexer;
 pub use crate::similar::{
     Comparison, MatchedSpan, Reason, SharedSpan, SimilarBy, SimilarRequest, SimilarTrace, SimilarTraces, TellingSpan,
@@ -265,14 +265,14 @@ impl Semantic {
             .collect())
     }
 
-    /// Templates ranked for a query: (template id, similarity, score), best first.
+    /// Templates ranked for a query, best first.
     fn rank_templates(
         &self,
         request: &SearchRequest,
         intent: Intent,
         query: &[f32],
         lexical: &HashMap<i64, f32>,
-    ) -> Vec<(i64, f32, f32)> {
+    ) -> Vec<Ranked> {
         let priors = match intent {
             Intent::Failure => Priors { failure: request.failure_prior, slow: 0.0 },
             Intent::Latency => Priors { failure: -request.failure_prior, slow: request.failure_prior },
@@ -281,14 +281,14 @@ impl Semantic {
         if request.ranking == Ranking::Semantic {
             return semantic;
         }
-        let mut ranked: Vec<(i64, f32, f32)> = semantic
+        let mut ranked: Vec<Ranked> = semantic
             .iter()
-            .map(|(id, similarity, score)| {
-                let lexical = lexical.get(id).copied().unwrap_or(0.0);
-                (*id, *similarity, score + request.lexical_weight * lexical)
+            .map(|ranked| {
+                let lexical = lexical.get(&ranked.id).copied().unwrap_or(0.0);
+                Ranked { score: ranked.score + request.lexical_weight * lexical, ..*ranked }
             })
             .collect();
-        ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        ranked.sort_by(Ranked::best_first);
         ranked
     }
 
@@ -301,8 +301,8 @@ impl Semantic {
         let query = query?;
         let intent = request.intent.unwrap_or_else(|| intent_of(&request.query));
         let ranked = self.rank_templates(request, intent, &query, &lexical?);
-        let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id).collect();
-        let scores: HashMap<i64, (f32, f32)> = ranked.iter().map(|(id, sim, score)| (*id, (*sim, *score))).collect();
+        let ids: Vec<i64> = ranked.iter().map(|ranked| ranked.id).collect();
+        let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
         let hits = match intent {
             Intent::Failure => {
                 self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?
@@ -313,7 +313,8 @@ impl Semantic {
         let hits = hits
             .into_iter()
             .map(|hit| {
-                let (similarity, score) = hit.template_id.and_then(|id| scores.get(&id).copied()).unwrap_or((0.0, 0.0));
+                let template = hit.template_id.and_then(|id| scores.get(&id));
+                let (similarity, score) = template.map_or((0.0, 0.0), |ranked| (ranked.similarity, ranked.score));
                 // A latency search's store score is its slowness bonus (see below).
                 let score = score + hit.score as f32;
                 let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
@@ -332,7 +333,7 @@ impl Semantic {
         &self,
         request: &SearchRequest,
         ids: &[i64],
-        scores: &HashMap<i64, (f32, f32)>,
+        scores: &HashMap<i64, Ranked>,
     ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
         // Several spans per template: the slow ones of an operation share its template with
         // the fast ones unless the summary's own cue ("slow") set them apart.
@@ -351,7 +352,7 @@ impl Semantic {
                 .map_or(0.0, |baseline| slowness(hit.span.duration_nanos() as f64, baseline.typical_ns));
         }
         let total = |hit: &semtrace_store::SpanHit| {
-            hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |(_, score)| *score) + hit.score as f32
+            hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |ranked| ranked.score) + hit.score as f32
         };
         hits.sort_by(|a, b| {
             total(b).total_cmp(&total(a)).then(b.span.start_time_unix_nano.cmp(&a.span.start_time_unix_nano))

@@ -394,9 +394,9 @@ impl Semantic {
         let mut filter = SpanFilter { exclude_trace: Some(given_id), ..request.filter.clone() };
         let mut near: HashMap<i64, f32> = HashMap::new();
         let add_near = |vector: &[f32], weight: f32, floor: f32, near: &mut HashMap<i64, f32>| {
-            for (id, similarity, _) in self.index.top(vector, NEAR_TEMPLATES, floor, Priors::default()) {
-                let entry = near.entry(id).or_insert(0.0);
-                *entry = entry.max(similarity * weight);
+            for ranked in self.index.top(vector, NEAR_TEMPLATES, floor, Priors::default()) {
+                let entry = near.entry(ranked.id).or_insert(0.0);
+                *entry = entry.max(ranked.similarity * weight);
             }
         };
         match by {
