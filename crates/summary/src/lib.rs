@@ -447,10 +447,90 @@ pub fn failure_logged(span: &Span) -> bool {
 
 /// The summary and template of a span.
 pub fn summarize(span: &Span) -> SpanSummary {
-    let attributes = &span.attributes;
     let mut out = Builder { text: String::with_capacity(256), template: String::with_capacity(256) };
+    let evidence = Evidence::of(span);
+    identity_sentence(&mut out, span);
+    let failure_said = failure_sentence(&mut out, span, &evidence);
+    let http_status = http_sentence(&mut out, &span.attributes);
+    database_sentence(&mut out, &span.attributes);
+    rpc_sentence(&mut out, &span.attributes);
+    messaging_sentence(&mut out, &span.attributes);
+    peer_sentence(&mut out, &span.attributes);
+    let error_logs = event_sentences(&mut out, &evidence);
+    let (error_categories, categories_start) = categories_sentence(&mut out, span, &evidence, &error_logs, http_status);
+    // What failed and why, without who: the same failure told by another service or operation
+    // reads the same (similar traces compare failures by it).
+    let failure = evidence.failed.then(|| {
+        let said = format!("{}{}", &out.template[failure_said], &out.template[categories_start..]);
+        truncate(said.trim(), MAX_TEMPLATE).to_owned()
+    });
+    duration_sentence(&mut out, span);
+    let (error_type, error_text, outcome) = outcome(span, &evidence, error_logs, &error_categories, http_status);
+    let (text, template) = (out.text.trim_start(), out.template.trim_start());
+    SpanSummary {
+        text: truncate(text, MAX_SUMMARY).to_owned(),
+        template: truncate(template, MAX_TEMPLATE).to_owned(),
+        error_type,
+        error_text,
+        error_categories,
+        outcome,
+        failure,
+    }
+}
 
-    // Who and what.
+/// What a span says about a failure: its first exception, its log lines (WARN and above are
+/// `severe`, errors before warnings), the error's type and messages, and whether it failed.
+struct Evidence<'a> {
+    exception: Option<&'a Event>,
+    /// Every event but the first exception, read as a log line.
+    lines: Vec<(&'a Event, LogLine<'a>)>,
+    severe: Vec<&'a str>,
+    error_type: Option<String>,
+    /// From the exception, severe lines, error attributes and the status message, deduplicated.
+    messages: Vec<&'a str>,
+    /// The status says so, or the span recorded an exception or logged a line WARN or above:
+    /// services often handle a failure and answer normally.
+    failed: bool,
+    logged_failure: bool,
+}
+
+impl<'a> Evidence<'a> {
+    fn of(span: &'a Span) -> Self {
+        let attributes = &span.attributes;
+        let exception = span.events.iter().find(|event| is_exception(event));
+        let lines: Vec<(&Event, LogLine<'_>)> = span
+            .events
+            .iter()
+            .filter(|event| !exception.is_some_and(|first| std::ptr::eq(*event, first)))
+            .map(|event| (event, log_line(event)))
+            .collect();
+        let mut severe: Vec<(Severity, &str)> = lines
+            .iter()
+            .filter(|(event, _)| !is_exception(event))
+            .filter_map(|(_, line)| Some((line.severe()?, line.message?)))
+            .collect();
+        // Errors before warnings, each in the order logged.
+        severe.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+        let severe: Vec<&str> = severe.into_iter().map(|(_, message)| message).collect();
+        let error_type = exception
+            .and_then(|event| get_str(&event.attributes, &["exception.type"]))
+            .or_else(|| get_str(attributes, &["exception.type", "error.type"]))
+            .map(str::to_owned);
+        let mut messages: Vec<&str> = Vec::new();
+        add_message(exception.and_then(|event| get_str(&event.attributes, &["exception.message"])), &mut messages);
+        for line in severe.iter().take(MAX_EVENTS) {
+            add_message(Some(line), &mut messages);
+        }
+        add_message(get_str(attributes, &["exception.message", "error.message", "error"]), &mut messages);
+        add_message(Some(&span.status.message), &mut messages);
+        let logged_failure = !severe.is_empty() || exception.is_some();
+        let failed = span.status.code == StatusCode::Error || logged_failure;
+        Evidence { exception, lines, severe, error_type, messages, failed, logged_failure }
+    }
+}
+
+/// Who and what: `orders client span SELECT orders`.
+fn identity_sentence(out: &mut Builder, span: &Span) {
     out.stable(span.service_name());
     out.stable(match span.kind {
         SpanKind::Server => " server span ",
@@ -460,56 +540,25 @@ pub fn summarize(span: &Span) -> SpanSummary {
         SpanKind::Internal | SpanKind::Unspecified => " span ",
     });
     out.volatile(&span.name);
+}
 
-    // Log lines attached as events; those of severity WARN and above say the span failed,
-    // whatever its status (services often log a failure and answer normally).
-    let exception = span.events.iter().find(|event| is_exception(event));
-    let lines: Vec<(&Event, LogLine<'_>)> = span
-        .events
-        .iter()
-        .filter(|event| !exception.is_some_and(|first| std::ptr::eq(*event, first)))
-        .map(|event| (event, log_line(event)))
-        .collect();
-    let mut severe: Vec<(Severity, &str)> = lines
-        .iter()
-        .filter(|(event, _)| !is_exception(event))
-        .filter_map(|(_, line)| Some((line.severe()?, line.message?)))
-        .collect();
-    // Errors before warnings, each in the order logged.
-    severe.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
-    let severe: Vec<&str> = severe.into_iter().map(|(_, message)| message).collect();
-
-    // The error: type and messages from the exception event, error log lines, span attributes
-    // and status.
-    let error_type = exception
-        .and_then(|event| get_str(&event.attributes, &["exception.type"]))
-        .or_else(|| get_str(attributes, &["exception.type", "error.type"]))
-        .map(str::to_owned);
-    let mut messages: Vec<&str> = Vec::new();
-    add_message(exception.and_then(|event| get_str(&event.attributes, &["exception.message"])), &mut messages);
-    for line in severe.iter().take(MAX_EVENTS) {
-        add_message(Some(line), &mut messages);
-    }
-    add_message(get_str(attributes, &["exception.message", "error.message", "error"]), &mut messages);
-    add_message(Some(&span.status.message), &mut messages);
-    // A span failed when its status says so, and also when it recorded an exception or logged a
-    // line WARN or above: services often handle a failure and answer normally.
-    let logged_failure = !severe.is_empty() || exception.is_some();
-    let failed = span.status.code == StatusCode::Error || logged_failure;
-    let failure_start = out.template.len();
+/// How it ended, and why: ` failed with QueryCanceled: canceling statement…`. Returns where
+/// the failure's own words lie in the template.
+fn failure_sentence(out: &mut Builder, span: &Span, evidence: &Evidence<'_>) -> std::ops::Range<usize> {
+    let start = out.template.len();
     match span.status.code {
         StatusCode::Error => out.stable(" failed"),
-        _ if logged_failure => out.stable(" failed"),
+        _ if evidence.logged_failure => out.stable(" failed"),
         StatusCode::Ok => out.stable(" succeeded"),
         StatusCode::Unset => {}
     }
-    if let Some(error_type) = &error_type {
+    if let Some(error_type) = &evidence.error_type {
         out.stable(" with ");
         out.volatile_as(error_type, short_type(error_type));
     }
-    if !messages.is_empty() {
+    if !evidence.messages.is_empty() {
         out.stable(": ");
-        for (index, message) in messages.iter().enumerate() {
+        for (index, message) in evidence.messages.iter().enumerate() {
             if index > 0 {
                 out.stable("; ");
             }
@@ -517,88 +566,113 @@ pub fn summarize(span: &Span) -> SpanSummary {
         }
     }
     out.end_sentence();
-    let failure_end = out.template.len();
+    start..out.template.len()
+}
 
-    // What it talked to, in the semantic conventions' terms (current names first, then older ones).
+/// ` HTTP GET /users/{id} status 503 server error.`, in the semantic conventions' terms
+/// (current names first, then older ones). Returns the HTTP status code.
+fn http_sentence(out: &mut Builder, attributes: &Attributes) -> Option<i64> {
     let method = get_str(attributes, &["http.request.method", "http.method"]);
     let status = get_int(attributes, &["http.response.status_code", "http.status_code"]);
-    if method.is_some() || status.is_some() {
-        out.stable(" HTTP");
-        if let Some(method) = method {
-            out.stable(" ");
-            out.volatile(method);
-        }
-        if let Some(route) = get_str(attributes, &["http.route"]) {
-            out.stable(" ");
-            out.volatile(route);
-        } else if let Some(path) = get_str(attributes, &["url.path", "http.target", "url.full", "http.url"]) {
-            out.stable(" ");
-            let without_query = path.split('?').next().unwrap_or(path);
-            out.volatile_as(without_query, url_path(without_query));
-        }
-        if let Some(status) = status {
-            out.stable(&format!(" status {status}"));
-            if status >= 500 {
-                out.stable(" server error");
-            } else if status >= 400 {
-                out.stable(" client error");
-            }
-        }
-        out.end_sentence();
+    if method.is_none() && status.is_none() {
+        return None;
     }
-    if let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) {
+    out.stable(" HTTP");
+    if let Some(method) = method {
         out.stable(" ");
-        out.volatile(system);
-        // Key-value stores are nearly always run as caches; people search for them as such.
-        out.stable(if is_cache(system) { " cache" } else { " database" });
-        if let Some(operation) = get_str(attributes, &["db.operation.name", "db.operation"]) {
-            out.stable(" ");
-            out.volatile(operation);
-        }
-        if let Some(collection) = get_str(attributes, &["db.collection.name", "db.sql.table", "db.mongodb.collection"])
-        {
-            out.stable(" ");
-            out.volatile(collection);
-        }
-        if let Some(statement) = get_str(attributes, &["db.query.text", "db.statement"]) {
-            out.stable(": ");
-            out.statement(statement);
-        }
-        out.end_sentence();
+        out.volatile(method);
     }
-    if let Some(system) = get_str(attributes, &["rpc.system"]) {
+    if let Some(route) = get_str(attributes, &["http.route"]) {
         out.stable(" ");
-        out.volatile(system);
-        out.stable(" call");
-        let service = get_str(attributes, &["rpc.service"]);
-        let method = get_str(attributes, &["rpc.method"]);
-        if service.is_some() || method.is_some() {
-            out.stable(" ");
-            out.volatile(&[service.unwrap_or(""), method.unwrap_or("")].join("/"));
-        }
-        if let Some(code) = get_int(attributes, &["rpc.grpc.status_code"]) {
-            let name = usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied().unwrap_or("UNKNOWN");
-            out.stable(&format!(" status {name}"));
-        }
-        out.end_sentence();
-    }
-    if let Some(system) = get_str(attributes, &["messaging.system"]) {
+        out.volatile(route);
+    } else if let Some(path) = get_str(attributes, &["url.path", "http.target", "url.full", "http.url"]) {
         out.stable(" ");
-        out.volatile(system);
-        out.stable(" messaging");
-        if let Some(operation) = get_str(attributes, &["messaging.operation.type", "messaging.operation"]) {
-            out.stable(" ");
-            out.volatile(operation);
-        }
-        if let Some(destination) = get_str(attributes, &["messaging.destination.name", "messaging.destination"]) {
-            out.stable(" ");
-            out.volatile(destination);
-        }
-        out.end_sentence();
+        let without_query = path.split('?').next().unwrap_or(path);
+        out.volatile_as(without_query, url_path(without_query));
     }
+    if let Some(status) = status {
+        out.stable(&format!(" status {status}"));
+        if status >= 500 {
+            out.stable(" server error");
+        } else if status >= 400 {
+            out.stable(" client error");
+        }
+    }
+    out.end_sentence();
+    status
+}
+
+/// ` postgresql database SELECT orders: SELECT * FROM orders WHERE id = <num>.`
+fn database_sentence(out: &mut Builder, attributes: &Attributes) {
+    let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) else { return };
+    out.stable(" ");
+    out.volatile(system);
+    // Key-value stores are nearly always run as caches; people search for them as such.
+    out.stable(if is_cache(system) { " cache" } else { " database" });
+    if let Some(operation) = get_str(attributes, &["db.operation.name", "db.operation"]) {
+        out.stable(" ");
+        out.volatile(operation);
+    }
+    if let Some(collection) = get_str(attributes, &["db.collection.name", "db.sql.table", "db.mongodb.collection"]) {
+        out.stable(" ");
+        out.volatile(collection);
+    }
+    if let Some(statement) = get_str(attributes, &["db.query.text", "db.statement"]) {
+        out.stable(": ");
+        out.statement(statement);
+    }
+    out.end_sentence();
+}
+
+/// ` grpc call inventory.Inventory/Reserve status UNAVAILABLE.`
+fn rpc_sentence(out: &mut Builder, attributes: &Attributes) {
+    let Some(system) = get_str(attributes, &["rpc.system"]) else { return };
+    out.stable(" ");
+    out.volatile(system);
+    out.stable(" call");
+    let service = get_str(attributes, &["rpc.service"]);
+    let method = get_str(attributes, &["rpc.method"]);
+    if service.is_some() || method.is_some() {
+        out.stable(" ");
+        out.volatile(&[service.unwrap_or(""), method.unwrap_or("")].join("/"));
+    }
+    if let Some(code) = grpc_status(attributes) {
+        out.stable(&format!(" status {}", grpc_name(code).unwrap_or("UNKNOWN")));
+    }
+    out.end_sentence();
+}
+
+fn grpc_status(attributes: &Attributes) -> Option<i64> {
+    get_int(attributes, &["rpc.grpc.status_code"])
+}
+
+/// A gRPC status code's name; `None` out of range.
+fn grpc_name(code: i64) -> Option<&'static str> {
+    usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied()
+}
+
+/// ` kafka messaging publish order-events.`
+fn messaging_sentence(out: &mut Builder, attributes: &Attributes) {
+    let Some(system) = get_str(attributes, &["messaging.system"]) else { return };
+    out.stable(" ");
+    out.volatile(system);
+    out.stable(" messaging");
+    if let Some(operation) = get_str(attributes, &["messaging.operation.type", "messaging.operation"]) {
+        out.stable(" ");
+        out.volatile(operation);
+    }
+    if let Some(destination) = get_str(attributes, &["messaging.destination.name", "messaging.destination"]) {
+        out.stable(" ");
+        out.volatile(destination);
+    }
+    out.end_sentence();
+}
+
+/// ` peer payments 10.0.0.5:8080.` The address is for people; the model reads only the peer
+/// service's name.
+fn peer_sentence(out: &mut Builder, attributes: &Attributes) {
     let peer_service = get_str(attributes, &["peer.service"]);
     let address = get_str(attributes, &["server.address", "net.peer.name", "net.peer.ip", "network.peer.address"]);
-    // The peer's address is for people; the model reads only the peer service's name.
     if let Some(peer) = peer_service {
         out.stable(" peer ");
         out.volatile(peer);
@@ -615,14 +689,16 @@ pub fn summarize(span: &Span) -> SpanSummary {
     if peer_service.is_some() || address.is_some() {
         out.end_sentence();
     }
+}
 
-    // Events: log lines and other events attached to the span (the first exception and the
-    // error lines are above). In a failed span, routine lines say nothing about the failure:
-    // shown, not embedded.
-    let mut error_logs: Vec<String> = severe.iter().map(|message| (*message).to_owned()).collect();
+/// Log lines and other events attached to the span (the first exception and the severe lines
+/// are in the failure sentence). In a failed span, routine lines say nothing about the failure:
+/// shown, not embedded. Returns the error lines: the severe ones and later exceptions'.
+fn event_sentences(out: &mut Builder, evidence: &Evidence<'_>) -> Vec<String> {
+    let mut error_logs: Vec<String> = evidence.severe.iter().map(|message| (*message).to_owned()).collect();
     let mut shown = 0;
-    for (event, line) in &lines {
-        if line.message.is_some_and(|message| severe.contains(&message)) {
+    for (event, line) in &evidence.lines {
+        if line.message.is_some_and(|message| evidence.severe.contains(&message)) {
             continue;
         }
         if shown == MAX_EVENTS {
@@ -634,7 +710,7 @@ pub fn summarize(span: &Span) -> SpanSummary {
         } else {
             line.message
         };
-        if failed && line.severity == Some(Severity::Routine) {
+        if evidence.failed && line.severity == Some(Severity::Routine) {
             out.text_only(&format!(" {} log: ", line.level.as_deref().unwrap_or_default()));
             out.text_only(truncate(message.unwrap_or_default(), MAX_PIECE));
             if !out.text.ends_with(['.', '!']) {
@@ -660,49 +736,54 @@ pub fn summarize(span: &Span) -> SpanSummary {
             error_logs.push(message.to_owned());
         }
     }
+    error_logs
+}
 
-    // Failure categories in plain words, from everything that says what went wrong.
-    let error_categories = if failed || exception.is_some() || !error_logs.is_empty() {
-        let mut said: Vec<&str> = messages.clone();
-        said.extend(error_type.as_deref());
-        said.extend(error_logs.iter().map(String::as_str));
-        let http_status = status.filter(|status| *status >= 400).map(|status| status.to_string());
-        said.extend(http_status.as_deref());
-        let grpc = get_int(attributes, &["rpc.grpc.status_code"])
-            .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
-        said.extend(grpc.filter(|code| *code != "OK"));
-        let said = said.join("\n");
-        let mut categories = categorize(&said);
-        let dependency = dependency_of(span, &said, &categories);
-        name_the_dependency(dependency.as_ref(), &mut categories);
-        // A database, cache or broker named by the span's attributes is in its sentence above.
-        let said_above = matches!(
-            dependency,
-            Some(Dependency::Database(Some(_)) | Dependency::Cache(Some(_)) | Dependency::Broker(Some(_)))
-        );
-        if let Some(dependency) = dependency.filter(|_| failed && !said_above) {
-            out.stable(" Failed dependency: ");
-            out.volatile(&dependency.describe());
-            out.end_sentence();
-        }
-        categories
-    } else {
-        Vec::new()
-    };
-    let categories_start = out.template.len();
-    if !error_categories.is_empty() {
-        out.stable(category::SENTENCE);
-        out.stable(&error_categories.join(category::SEPARATOR));
+/// Failure categories in plain words, from everything that says what went wrong, and the
+/// dependency that failed when the span says which: ` Failed dependency: HTTP call to service
+/// payments. Category: dependency unavailable.` Returns the categories, and where their
+/// sentence starts in the template (the failure's words leave the dependency, a "who", out).
+fn categories_sentence(
+    out: &mut Builder,
+    span: &Span,
+    evidence: &Evidence<'_>,
+    error_logs: &[String],
+    http_status: Option<i64>,
+) -> (Vec<&'static str>, usize) {
+    if !(evidence.failed || evidence.exception.is_some() || !error_logs.is_empty()) {
+        return (Vec::new(), out.template.len());
+    }
+    let mut said: Vec<&str> = evidence.messages.clone();
+    said.extend(evidence.error_type.as_deref());
+    said.extend(error_logs.iter().map(String::as_str));
+    let http_status = http_status.filter(|status| *status >= 400).map(|status| status.to_string());
+    said.extend(http_status.as_deref());
+    said.extend(grpc_status(&span.attributes).and_then(grpc_name).filter(|code| *code != "OK"));
+    let said = said.join("\n");
+    let mut categories = categorize(&said);
+    let dependency = dependency_of(span, &said, &categories);
+    name_the_dependency(dependency.as_ref(), &mut categories);
+    // A database, cache or broker named by the span's attributes is in its sentence above.
+    let said_above = matches!(
+        dependency,
+        Some(Dependency::Database(Some(_)) | Dependency::Cache(Some(_)) | Dependency::Broker(Some(_)))
+    );
+    if let Some(dependency) = dependency.filter(|_| evidence.failed && !said_above) {
+        out.stable(" Failed dependency: ");
+        out.volatile(&dependency.describe());
         out.end_sentence();
     }
-    // What failed and why, without who: the same failure told by another service or operation
-    // reads the same (similar traces compare failures by it).
-    let failure = failed.then(|| {
-        let said = format!("{}{}", &out.template[failure_start..failure_end], &out.template[categories_start..]);
-        truncate(said.trim(), MAX_TEMPLATE).to_owned()
-    });
+    let start = out.template.len();
+    if !categories.is_empty() {
+        out.stable(category::SENTENCE);
+        out.stable(&categories.join(category::SEPARATOR));
+        out.end_sentence();
+    }
+    (categories, start)
+}
 
-    // Duration, and a cue words can match ("slow").
+/// ` took 2500 ms, slow.`: the duration for people, and a cue words can match in the template.
+fn duration_sentence(out: &mut Builder, span: &Span) {
     let millis = span.duration_nanos() as f64 / 1e6;
     let cue = if millis >= 10_000.0 {
         Some("very slow")
@@ -719,16 +800,26 @@ pub fn summarize(span: &Span) -> SpanSummary {
         out.template.push_str(cue);
     }
     out.end_sentence();
+}
 
-    let grpc_error = get_int(attributes, &["rpc.grpc.status_code"])
-        .filter(|code| *code != 0)
-        .and_then(|code| usize::try_from(code).ok().and_then(|code| GRPC_CODES.get(code)).copied());
-    let type_says_why = error_type.as_deref().is_some_and(|kind| says_why(short_type(kind)));
-    let error_type = error_type.or_else(|| {
+/// The error type and text full-text search indexes, and the outcome search ranks by.
+fn outcome(
+    span: &Span,
+    evidence: &Evidence<'_>,
+    error_logs: Vec<String>,
+    error_categories: &[&str],
+    http_status: Option<i64>,
+) -> (Option<String>, Option<String>, Outcome) {
+    let Evidence { exception, messages, failed, .. } = evidence;
+    let grpc_error = grpc_status(&span.attributes).filter(|code| *code != 0).and_then(grpc_name);
+    let type_says_why = evidence.error_type.as_deref().is_some_and(|kind| says_why(short_type(kind)));
+    let error_type = evidence.error_type.clone().or_else(|| {
         if !failed {
             return None;
         }
-        grpc_error.map(str::to_owned).or_else(|| status.filter(|status| *status >= 400).map(|s| format!("HTTP {s}")))
+        grpc_error
+            .map(str::to_owned)
+            .or_else(|| http_status.filter(|status| *status >= 400).map(|status| format!("HTTP {status}")))
     });
     // A reason counts only if it says something beyond "it failed": wrappers such as
     // "unexpected status 500 Internal Server Error" or "ServletException: Request processing
@@ -738,28 +829,18 @@ pub fn summarize(span: &Span) -> SpanSummary {
             || type_says_why
             || messages.iter().copied().chain(error_logs.iter().map(String::as_str)).any(says_why));
     let mut error_parts: Vec<String> = Vec::new();
-    if failed || exception.is_some() || !messages.is_empty() || !error_logs.is_empty() {
+    if *failed || exception.is_some() || !messages.is_empty() || !error_logs.is_empty() {
         error_parts.extend(error_type.iter().cloned());
         error_parts.extend(messages.iter().map(|message| (*message).to_owned()));
         error_parts.extend(error_logs.into_iter().filter(|line| !messages.contains(&line.as_str())));
     }
     let error_text = (!error_parts.is_empty()).then(|| error_parts.join("\n"));
-    let outcome = match (failed, has_reason) {
+    let outcome = match (*failed, has_reason) {
         (false, _) => Outcome::Healthy,
         (true, false) => Outcome::Failed,
         (true, true) => Outcome::FailedWithReason,
     };
-
-    let (text, template) = (out.text.trim_start(), out.template.trim_start());
-    SpanSummary {
-        text: truncate(text, MAX_SUMMARY).to_owned(),
-        template: truncate(template, MAX_TEMPLATE).to_owned(),
-        error_type,
-        error_text,
-        error_categories,
-        outcome,
-        failure,
-    }
+    (error_type, error_text, outcome)
 }
 
 /// What a failed span was talking to, when it says: the kind of dependency and its name.

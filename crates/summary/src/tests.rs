@@ -483,3 +483,138 @@ fn a_tracing_event_says_its_cause_from_its_error_field() {
     upload.events[0].attributes = attrs(&[("level", s("ERROR"))]);
     assert!(summarize(&upload).failure.unwrap().contains("s3 put_object failed"));
 }
+
+/// One span per kind of sentence a summary can hold, for the table below.
+fn sentence_cases() -> Vec<(&'static str, Span)> {
+    let mut http = span(
+        "web",
+        "GET /users/{id}",
+        SpanKind::Server,
+        12,
+        attrs(&[
+            ("http.request.method", s("GET")),
+            ("http.route", s("/users/{id}")),
+            ("http.response.status_code", AnyValue::Int(200)),
+        ]),
+    );
+    http.status = Status { code: StatusCode::Ok, message: String::new() };
+    let mut client_error = span(
+        "web",
+        "POST",
+        SpanKind::Client,
+        40,
+        attrs(&[
+            ("http.method", s("POST")),
+            ("url.full", s("http://payments:8080/v1/charges?id=7")),
+            ("http.status_code", AnyValue::Int(503)),
+            ("peer.service", s("payments")),
+        ]),
+    );
+    client_error.status = Status { code: StatusCode::Error, message: String::new() };
+    let mut database = span(
+        "orders",
+        "SELECT orders",
+        SpanKind::Client,
+        2_500,
+        attrs(&[
+            ("db.system", s("postgresql")),
+            ("db.operation", s("SELECT")),
+            ("db.sql.table", s("orders")),
+            ("db.statement", s("SELECT * FROM orders WHERE id = 42")),
+            ("server.address", s("10.0.0.5")),
+            ("server.port", AnyValue::Int(5432)),
+        ]),
+    );
+    database.status =
+        Status { code: StatusCode::Error, message: "canceling statement due to statement timeout".into() };
+    database.events.push(exception("psycopg2.errors.QueryCanceled", "canceling statement due to statement timeout"));
+    let rpc = span(
+        "checkout",
+        "inventory.Inventory/Reserve",
+        SpanKind::Client,
+        3,
+        attrs(&[
+            ("rpc.system", s("grpc")),
+            ("rpc.service", s("inventory.Inventory")),
+            ("rpc.method", s("Reserve")),
+            ("rpc.grpc.status_code", AnyValue::Int(0)),
+        ]),
+    );
+    let messaging = span(
+        "orders",
+        "order-events publish",
+        SpanKind::Producer,
+        1,
+        attrs(&[
+            ("messaging.system", s("kafka")),
+            ("messaging.operation", s("publish")),
+            ("messaging.destination.name", s("order-events")),
+        ]),
+    );
+    let mut logged = span("cart", "CartService.add", SpanKind::Internal, 15_000, Attributes::default());
+    logged.events.push(log_event(&[("level", s("INFO")), ("message", s("adding item 17 to cart 9"))]));
+    logged
+        .events
+        .push(log_event(&[("level", s("ERROR")), ("message", s("[addItem][Add Failed][cartItemsResult is null]"))]));
+    let cache =
+        span("cart", "GET", SpanKind::Client, 1, attrs(&[("db.system", s("redis")), ("db.operation", s("GET"))]));
+    vec![
+        ("http server, ok", http),
+        ("http client error to a peer", client_error),
+        ("database failure with an exception", database),
+        ("rpc call", rpc),
+        ("messaging", messaging),
+        ("a failure told in logs, slow", logged),
+        ("cache", cache),
+    ]
+}
+
+/// Every sentence of a summary, pinned: (span, expected summary, expected template).
+#[test]
+fn each_kind_of_sentence_reads_and_masks_as_pinned() {
+    let expected: &[(&str, &str, &str)] = &[
+        (
+            "http server, ok",
+            "web server span GET /users/{id} succeeded. HTTP GET /users/{id} status 200. took 12.0 ms.",
+            "web server span GET /users/{id} succeeded. HTTP GET /users/{id} status 200.",
+        ),
+        (
+            "http client error to a peer",
+            "web client span POST failed. HTTP POST http://payments:8080/v1/charges status 503 server error. peer payments. Failed dependency: HTTP call to service payments. Category: dependency unavailable. took 40.0 ms.",
+            "web client span POST failed. HTTP POST /v1/charges status 503 server error. peer payments. Failed dependency: HTTP call to service payments. Category: dependency unavailable.",
+        ),
+        (
+            "database failure with an exception",
+            "orders client span SELECT orders failed with psycopg2.errors.QueryCanceled: canceling statement due to statement timeout. postgresql database SELECT orders: SELECT * FROM orders WHERE id = 42. peer 10.0.0.5:5432. Category: timeout, took too long; database timed out, the database server did not answer in time; query cancelled for running too long, over the database's time limit. took 2500 ms, slow.",
+            "orders client span SELECT orders failed with QueryCanceled: canceling statement due to statement timeout. postgresql database SELECT orders: SELECT * FROM orders WHERE id = <num>. Category: timeout, took too long; database timed out, the database server did not answer in time; query cancelled for running too long, over the database's time limit. slow.",
+        ),
+        (
+            "rpc call",
+            "checkout client span inventory.Inventory/Reserve. grpc call inventory.Inventory/Reserve status OK. took 3.0 ms.",
+            "checkout client span inventory.Inventory/Reserve. grpc call inventory.Inventory/Reserve status OK.",
+        ),
+        (
+            "messaging",
+            "orders producer span order-events publish. kafka messaging publish order-events. took 1.0 ms.",
+            "orders producer span order-events publish. kafka messaging publish order-events.",
+        ),
+        (
+            "a failure told in logs, slow",
+            "cart span CartService.add failed: [addItem][Add Failed][cartItemsResult is null]. info log: adding item 17 to cart 9. Category: null reference, value was never set; lookup found nothing, no matching record, empty or missing result. took 15000 ms, very slow.",
+            "cart span CartService.add failed: [addItem][Add Failed][cartItemsResult is null]. Category: null reference, value was never set; lookup found nothing, no matching record, empty or missing result. very slow.",
+        ),
+        (
+            "cache",
+            "cart client span GET. redis cache GET. took 1.0 ms.",
+            "cart client span GET. redis cache GET.",
+        ),
+    ];
+    let cases = sentence_cases();
+    assert_eq!(cases.len(), expected.len());
+    for ((name, span), (expected_name, text, template)) in cases.iter().zip(expected) {
+        assert_eq!(name, expected_name);
+        let summary = summarize(span);
+        assert_eq!(summary.text, *text, "{name}");
+        assert_eq!(summary.template, *template, "{name}");
+    }
+}
