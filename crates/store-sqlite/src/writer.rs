@@ -235,14 +235,30 @@ struct Tables<'a> {
     template_services: &'a mut Interned<(i64, i64)>,
 }
 
+/// Inserts a batch's span rows (those stored already are left), then adds them to their
+/// operations' baselines and to their traces' aggregate rows.
 fn insert_all(
     transaction: &Transaction<'_>,
     tables: &mut Tables<'_>,
     rows: &[SpanRow],
 ) -> Result<Committed, StoreError> {
-    let mut inserted: Vec<&SpanRow> = Vec::with_capacity(rows.len());
-    // Per operation id: spans inserted and the sum of their log durations (operation baselines).
-    let mut durations: HashMap<i64, (i64, f64)> = HashMap::new();
+    let (inserted, outcome) = insert_spans(transaction, tables, rows)?;
+    add_to_baselines(transaction, &inserted)?;
+    let new_traces = add_to_traces(transaction, inserted)?;
+    Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
+}
+
+/// A span row the transaction inserted, with its operation's id.
+type Inserted<'r> = (&'r SpanRow, i64);
+
+/// Inserts the span rows not stored yet, with their lookup rows and full-text entries; returns
+/// those inserted.
+fn insert_spans<'r>(
+    transaction: &Transaction<'_>,
+    tables: &mut Tables<'_>,
+    rows: &'r [SpanRow],
+) -> Result<(Vec<Inserted<'r>>, WriteOutcome), StoreError> {
+    let mut inserted = Vec::with_capacity(rows.len());
     let mut outcome = WriteOutcome::default();
     let mut insert_span = transaction
         .prepare_cached(
@@ -313,12 +329,20 @@ fn insert_all(
                 .map_err(internal)?;
         }
         outcome.inserted += 1;
-        let duration = durations.entry(operation_id).or_insert((0, 0.0));
+        inserted.push((row, operation_id));
+    }
+    Ok((inserted, outcome))
+}
+
+/// Adds the inserted spans to their operations' span counts and sums of log durations (the
+/// operation baselines latency questions compare a span with).
+fn add_to_baselines(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<(), StoreError> {
+    let mut durations: HashMap<i64, (i64, f64)> = HashMap::new();
+    for (row, operation_id) in inserted {
+        let duration = durations.entry(*operation_id).or_insert((0, 0.0));
         duration.0 += 1;
         duration.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
-        inserted.push(row);
     }
-
     let mut update_operation = transaction
         .prepare_cached(
             "UPDATE operations SET span_count = span_count + ?2, log_duration_sum = log_duration_sum + ?3 WHERE id = ?1",
@@ -327,7 +351,11 @@ fn insert_all(
     for (operation_id, (count, log_sum)) in &durations {
         update_operation.execute(params![operation_id, count, log_sum]).map_err(internal)?;
     }
+    Ok(())
+}
 
+/// Adds the inserted spans to their traces' aggregate rows; returns how many traces are new.
+fn add_to_traces(transaction: &Transaction<'_>, inserted: Vec<Inserted<'_>>) -> Result<u64, StoreError> {
     // Most traces arrive in one batch: a plain insert, and an update only when the trace exists
     // (an upsert with `RETURNING` cost ~30 µs a trace, mostly its result table).
     let mut insert_trace = transaction
@@ -349,7 +377,7 @@ fn insert_all(
         )
         .map_err(internal)?;
     let mut new_traces = 0u64;
-    for delta in semtrace_store::row::trace_deltas(inserted) {
+    for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _)| row)) {
         let (root_service, root_name) = delta.root.unzip();
         let values = params![
             delta.trace_id.as_slice(),
@@ -366,7 +394,7 @@ fn insert_all(
             update_trace.execute(values).map_err(internal)?;
         }
     }
-    Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
+    Ok(new_traces)
 }
 
 fn insert_logs(
