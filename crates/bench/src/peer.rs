@@ -381,9 +381,9 @@ impl SeedRow {
             start: span.start_time_unix_nano as f64,
             end: span.end_time_unix_nano as f64,
             status: format!("{:?}", span.status.code),
-            attributes: span.attributes.to_json().replace("\\u0000", "\\ufffd"),
-            events: serde_json::to_string(&span.events).expect("events serialise"),
-            links: serde_json::to_string(&span.links).expect("links serialise"),
+            attributes: semtrace_store::encoding::attributes_to_json(&span.attributes).replace("\\u0000", "\\ufffd"),
+            events: semtrace_store::encoding::to_json(&span.events),
+            links: semtrace_store::encoding::to_json(&span.links),
             summary: summary.text,
             embedding: pgvector::Vector::from(vector),
         }

@@ -1,21 +1,12 @@
-//! Typed attribute values and their JSON form.
-//!
-//! The JSON form is the natural one (`"GET"`, `200`, `0.5`, `true`, `[..]`, `{..}`), so that
-//! attributes read well in the API and can be queried with JSON operators in the stores.
-//! Two values have no natural JSON form and are written as one-key objects:
-//! bytes as `{"$bytes": "<base64>"}` and non-finite doubles as `{"$double": "NaN" | "inf" | "-inf"}`.
-//! Integers keep their exact 64-bit value; doubles always carry a fraction or exponent
-//! (`1.0`, not `1`), so reading the JSON back gives the same types.
+//! Typed attribute values. Their stored forms live with storage (`semtrace_store::encoding`),
+//! their API form with the API's DTOs; here a complex value only has a text for people
+//! ([`AnyValue::to_text`]: JSON-like, as it reads in summaries and log bodies).
 
 use std::fmt;
 
-use base64::Engine as _;
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt::Write as _;
 
-const BYTES_KEY: &str = "$bytes";
-const DOUBLE_KEY: &str = "$double";
+use base64::Engine as _;
 
 /// One attribute value, as typed as OTLP's `AnyValue`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +38,66 @@ impl AnyValue {
         }
     }
 
+    /// The value as text for people: a string as it is quoted in JSON, numbers, `true`,
+    /// `null`, lists and maps in JSON's notation (in their order), bytes as
+    /// `{"$bytes":"<base64>"}`, non-finite doubles as `{"$double":"NaN"}`.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.write_text(&mut out);
+        out
+    }
+
+    fn write_text(&self, out: &mut String) {
+        let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
+        match self {
+            AnyValue::String(text) => out.push_str(&quoted(text)),
+            AnyValue::Bool(value) => out.push_str(if *value { "true" } else { "false" }),
+            AnyValue::Int(value) => {
+                let _ = write!(out, "{value}");
+            }
+            AnyValue::Double(value) if value.is_finite() => {
+                out.push_str(&serde_json::to_string(value).unwrap_or_default());
+            }
+            AnyValue::Double(value) => {
+                let text = if value.is_nan() {
+                    "NaN"
+                } else if *value > 0.0 {
+                    "inf"
+                } else {
+                    "-inf"
+                };
+                let _ = write!(out, "{{\"$double\":\"{text}\"}}");
+            }
+            AnyValue::Bytes(bytes) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                let _ = write!(out, "{{\"$bytes\":\"{encoded}\"}}");
+            }
+            AnyValue::Array(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    item.write_text(out);
+                }
+                out.push(']');
+            }
+            AnyValue::Map(attributes) => {
+                out.push('{');
+                for (index, kv) in attributes.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&quoted(&kv.key));
+                    out.push(':');
+                    kv.value.write_text(out);
+                }
+                out.push('}');
+            }
+            AnyValue::Empty => out.push_str("null"),
+        }
+    }
+
     /// Bytes this value occupies roughly, for limits.
     pub fn approx_size(&self) -> usize {
         match self {
@@ -66,7 +117,7 @@ impl fmt::Display for AnyValue {
             AnyValue::Bool(value) => write!(f, "{value}"),
             AnyValue::Int(value) => write!(f, "{value}"),
             AnyValue::Double(value) => write!(f, "{value}"),
-            other => f.write_str(&serde_json::to_string(other).unwrap_or_default()),
+            other => f.write_str(&other.to_text()),
         }
     }
 }
@@ -112,14 +163,6 @@ impl Attributes {
     pub fn push(&mut self, key: impl Into<String>, value: AnyValue) {
         self.0.push(KeyValue::new(key, value));
     }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("attributes always serialise")
-    }
-
-    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
-    }
 }
 
 impl FromIterator<KeyValue> for Attributes {
@@ -128,187 +171,31 @@ impl FromIterator<KeyValue> for Attributes {
     }
 }
 
-impl Serialize for Attributes {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for kv in &self.0 {
-            map.serialize_entry(&kv.key, &kv.value)?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Attributes {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match AnyValue::deserialize(deserializer)? {
-            AnyValue::Map(attributes) => Ok(attributes),
-            other => Err(de::Error::custom(format!("expected an attribute object, got {other:?}"))),
-        }
-    }
-}
-
-impl Serialize for AnyValue {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            AnyValue::String(text) => serializer.serialize_str(text),
-            AnyValue::Bool(value) => serializer.serialize_bool(*value),
-            AnyValue::Int(value) => serializer.serialize_i64(*value),
-            AnyValue::Double(value) if value.is_finite() => serializer.serialize_f64(*value),
-            AnyValue::Double(value) => {
-                let text = if value.is_nan() {
-                    "NaN"
-                } else if *value > 0.0 {
-                    "inf"
-                } else {
-                    "-inf"
-                };
-                let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry(DOUBLE_KEY, text)?;
-                map.end()
-            }
-            AnyValue::Bytes(bytes) => {
-                let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry(BYTES_KEY, &base64::engine::general_purpose::STANDARD.encode(bytes))?;
-                map.end()
-            }
-            AnyValue::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            AnyValue::Map(attributes) => attributes.serialize(serializer),
-            AnyValue::Empty => serializer.serialize_unit(),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for AnyValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(AnyValueVisitor)
-    }
-}
-
-struct AnyValueVisitor;
-
-impl<'de> Visitor<'de> for AnyValueVisitor {
-    type Value = AnyValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an attribute value")
-    }
-
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<AnyValue, E> {
-        Ok(AnyValue::Bool(value))
-    }
-
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<AnyValue, E> {
-        Ok(AnyValue::Int(value))
-    }
-
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<AnyValue, E> {
-        // OTLP integers are signed 64-bit; larger ones cannot come from OTLP but may come from JSON imports.
-        Ok(i64::try_from(value).map(AnyValue::Int).unwrap_or(AnyValue::Double(value as f64)))
-    }
-
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<AnyValue, E> {
-        Ok(AnyValue::Double(value))
-    }
-
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<AnyValue, E> {
-        Ok(AnyValue::String(value.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, value: String) -> Result<AnyValue, E> {
-        Ok(AnyValue::String(value))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<AnyValue, E> {
-        Ok(AnyValue::Empty)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<AnyValue, E> {
-        Ok(AnyValue::Empty)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyValue, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(AnyValue::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some((key, value)) = map.next_entry::<String, AnyValue>()? {
-            entries.push(KeyValue { key, value });
-        }
-        if let [KeyValue { key, value: AnyValue::String(text) }] = entries.as_slice() {
-            if key == BYTES_KEY {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(de::Error::custom)?;
-                return Ok(AnyValue::Bytes(bytes));
-            }
-            if key == DOUBLE_KEY {
-                let value = match text.as_str() {
-                    "NaN" => f64::NAN,
-                    "inf" => f64::INFINITY,
-                    "-inf" => f64::NEG_INFINITY,
-                    other => return Err(de::Error::custom(format!("unknown {DOUBLE_KEY} value {other:?}"))),
-                };
-                return Ok(AnyValue::Double(value));
-            }
-        }
-        Ok(AnyValue::Map(Attributes(entries)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn round_trip(value: AnyValue) -> AnyValue {
-        let text = serde_json::to_string(&value).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
     #[test]
-    fn every_type_survives_json() {
-        let nested: Attributes = [KeyValue::new("inner", AnyValue::Int(-3))].into_iter().collect();
-        let values = vec![
-            AnyValue::String("GET".into()),
-            AnyValue::Bool(true),
-            AnyValue::Int(i64::MAX),
-            AnyValue::Int(7),
-            AnyValue::Double(1.0),
-            AnyValue::Double(0.25),
-            AnyValue::Double(f64::INFINITY),
-            AnyValue::Bytes(vec![0, 159, 255]),
-            AnyValue::Array(vec![AnyValue::Int(1), AnyValue::String("two".into())]),
-            AnyValue::Map(nested),
-            AnyValue::Empty,
-        ];
-        for value in values {
-            assert_eq!(round_trip(value.clone()), value);
-        }
-        match round_trip(AnyValue::Double(f64::NAN)) {
-            AnyValue::Double(value) => assert!(value.is_nan()),
-            other => panic!("NaN came back as {other:?}"),
-        }
-    }
-
-    #[test]
-    fn attributes_keep_their_order_and_read_naturally() {
-        let attributes: Attributes = [
-            KeyValue::new("http.request.method", AnyValue::String("POST".into())),
-            KeyValue::new("http.response.status_code", AnyValue::Int(503)),
-            KeyValue::new("a", AnyValue::Double(2.0)),
+    fn complex_values_read_as_json_text() {
+        let nested: Attributes = [
+            KeyValue::new("inner", AnyValue::Int(-3)),
+            KeyValue::new("a\"b", AnyValue::String("x\ny".into())),
+            KeyValue::new("d", AnyValue::Double(1.0)),
         ]
         .into_iter()
         .collect();
-        let json = attributes.to_json();
-        assert_eq!(json, r#"{"http.request.method":"POST","http.response.status_code":503,"a":2.0}"#);
-        assert_eq!(Attributes::from_json(&json).unwrap(), attributes);
+        let value = AnyValue::Array(vec![
+            AnyValue::Map(nested),
+            AnyValue::Bytes(vec![0, 159, 255]),
+            AnyValue::Double(f64::NAN),
+            AnyValue::Empty,
+            AnyValue::Bool(true),
+        ]);
+        assert_eq!(
+            value.to_string(),
+            r#"[{"inner":-3,"a\"b":"x\ny","d":1.0},{"$bytes":"AJ//"},{"$double":"NaN"},null,true]"#
+        );
+        assert_eq!(AnyValue::String("GET".into()).to_string(), "GET", "plain text as it is");
+        assert_eq!(AnyValue::Double(0.25).to_string(), "0.25");
     }
 }

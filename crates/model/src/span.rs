@@ -1,7 +1,5 @@
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::{AnyValue, Attributes, SpanId, TraceId, UnixNanos};
 
 /// The attribute that names a service in a resource (OpenTelemetry semantic conventions).
@@ -10,7 +8,7 @@ pub const SERVICE_NAME: &str = "service.name";
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
 
 /// What the span describes, as in OTLP's `SpanKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum SpanKind {
     #[default]
     Unspecified,
@@ -58,7 +56,7 @@ impl SpanKind {
 }
 
 /// A span's final status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum StatusCode {
     #[default]
     Unset,
@@ -101,19 +99,17 @@ impl StatusCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Status {
     pub code: StatusCode,
     pub message: String,
 }
 
 /// The entity that produced spans: a service instance, with its attributes.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Resource {
     pub attributes: Attributes,
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped_attributes_count: u32,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub schema_url: String,
 }
 
@@ -125,55 +121,37 @@ impl Resource {
 }
 
 /// The instrumentation library that produced spans.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scope {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
-    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped_attributes_count: u32,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub schema_url: String,
 }
 
 /// A timestamped annotation: an exception, a log line attached to the span, a retry...
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub time_unix_nano: UnixNanos,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped_attributes_count: u32,
 }
 
 /// A reference to another span, in this trace or another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Link {
     pub trace_id: TraceId,
     pub span_id: SpanId,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub trace_state: String,
-    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped_attributes_count: u32,
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub flags: u32,
 }
 
-fn is_zero(value: &u32) -> bool {
-    *value == 0
-}
-
 /// One operation in a trace. Resource and scope are shared by the spans of one OTLP batch.
-///
-/// The serde form leaves resource and scope out (they come back as defaults): whoever
-/// serialises spans stores those once per batch, as OTLP does, and puts them back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Span {
     pub trace_id: TraceId,
     pub span_id: SpanId,
@@ -191,9 +169,7 @@ pub struct Span {
     pub links: Vec<Link>,
     pub dropped_links_count: u32,
     pub status: Status,
-    #[serde(skip)]
     pub resource: Arc<Resource>,
-    #[serde(skip)]
     pub scope: Arc<Scope>,
 }
 

@@ -28,6 +28,7 @@ use queue_file::QueueFile;
 
 use crate::Batch;
 use semtrace_model::{LogRecord, Resource, Scope, Span};
+use semtrace_store::encoding::{Json, LogRecordIn, ResourceIn, ScopeIn, SpanIn};
 use serde::{Deserialize, Serialize};
 
 const FILE_NAME: &str = "spool.qf";
@@ -221,8 +222,8 @@ impl Spool {
 #[derive(Serialize)]
 struct RecordOut<'a> {
     version: u32,
-    resources: Vec<&'a Resource>,
-    scopes: Vec<&'a Scope>,
+    resources: Vec<Json<'a, Resource>>,
+    scopes: Vec<Json<'a, Scope>>,
     spans: Vec<EntryOut<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     logs: Vec<LogEntryOut<'a>>,
@@ -232,21 +233,21 @@ struct RecordOut<'a> {
 struct EntryOut<'a> {
     resource: u32,
     scope: u32,
-    span: &'a Span,
+    span: Json<'a, Span>,
 }
 
 #[derive(Serialize)]
 struct LogEntryOut<'a> {
     resource: u32,
     scope: u32,
-    log: &'a LogRecord,
+    log: Json<'a, LogRecord>,
 }
 
 #[derive(Deserialize)]
 struct RecordIn {
     version: u32,
-    resources: Vec<Resource>,
-    scopes: Vec<Scope>,
+    resources: Vec<ResourceIn>,
+    scopes: Vec<ScopeIn>,
     spans: Vec<EntryIn>,
     #[serde(default)]
     logs: Vec<LogEntryIn>,
@@ -256,21 +257,21 @@ struct RecordIn {
 struct EntryIn {
     resource: u32,
     scope: u32,
-    span: Span,
+    span: SpanIn,
 }
 
 #[derive(Deserialize)]
 struct LogEntryIn {
     resource: u32,
     scope: u32,
-    log: LogRecord,
+    log: LogRecordIn,
 }
 
 /// One batch as a record; resources and scopes shared by spans and records are written once.
 pub fn encode(batch: &Batch) -> Vec<u8> {
-    fn index_of<'a, T>(item: &'a Arc<T>, seen: &mut HashMap<*const T, u32>, items: &mut Vec<&'a T>) -> u32 {
+    fn index_of<'a, T>(item: &'a Arc<T>, seen: &mut HashMap<*const T, u32>, items: &mut Vec<Json<'a, T>>) -> u32 {
         *seen.entry(Arc::as_ptr(item)).or_insert_with(|| {
-            items.push(item);
+            items.push(Json(item));
             items.len() as u32 - 1
         })
     }
@@ -285,12 +286,12 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     for span in &batch.spans {
         let resource = index_of(&span.resource, &mut resource_ids, &mut record.resources);
         let scope = index_of(&span.scope, &mut scope_ids, &mut record.scopes);
-        record.spans.push(EntryOut { resource, scope, span });
+        record.spans.push(EntryOut { resource, scope, span: Json(span) });
     }
     for log in &batch.logs {
         let resource = index_of(&log.resource, &mut resource_ids, &mut record.resources);
         let scope = index_of(&log.scope, &mut scope_ids, &mut record.scopes);
-        record.logs.push(LogEntryOut { resource, scope, log });
+        record.logs.push(LogEntryOut { resource, scope, log: Json(log) });
     }
     serde_json::to_vec(&record).expect("spans and log records always serialise")
 }
@@ -301,8 +302,8 @@ pub fn decode(record: &[u8]) -> SpooledBatch {
     if record.version != RECORD_VERSION {
         return Err(format!("record version {} is not {RECORD_VERSION}", record.version));
     }
-    let resources: Vec<Arc<Resource>> = record.resources.into_iter().map(Arc::new).collect();
-    let scopes: Vec<Arc<Scope>> = record.scopes.into_iter().map(Arc::new).collect();
+    let resources: Vec<Arc<Resource>> = record.resources.into_iter().map(|r| Arc::new(r.into_model())).collect();
+    let scopes: Vec<Arc<Scope>> = record.scopes.into_iter().map(|s| Arc::new(s.into_model())).collect();
     let shared = |resource: u32, scope: u32| -> Result<(Arc<Resource>, Arc<Scope>), String> {
         Ok((
             resources.get(resource as usize).ok_or("resource index out of range")?.clone(),
@@ -313,18 +314,16 @@ pub fn decode(record: &[u8]) -> SpooledBatch {
         .spans
         .into_iter()
         .map(|entry| {
-            let mut span = entry.span;
-            (span.resource, span.scope) = shared(entry.resource, entry.scope)?;
-            Ok(span)
+            let (resource, scope) = shared(entry.resource, entry.scope)?;
+            Ok(entry.span.into_model(resource, scope))
         })
         .collect::<Result<_, String>>()?;
     let logs = record
         .logs
         .into_iter()
         .map(|entry| {
-            let mut log = entry.log;
-            (log.resource, log.scope) = shared(entry.resource, entry.scope)?;
-            Ok(log)
+            let (resource, scope) = shared(entry.resource, entry.scope)?;
+            Ok(entry.log.into_model(resource, scope))
         })
         .collect::<Result<_, String>>()?;
     Ok(Batch { spans, logs })

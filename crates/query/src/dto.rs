@@ -82,8 +82,10 @@ pub struct SpanDto {
     pub status_message: String,
     pub trace_state: String,
     pub flags: u32,
+    #[serde(serialize_with = "api_json::attributes")]
     pub attributes: Attributes,
     pub dropped_attributes_count: u32,
+    #[serde(serialize_with = "api_json::attributes")]
     pub resource: Attributes,
     pub resource_dropped_attributes_count: u32,
     pub resource_schema_url: String,
@@ -109,7 +111,9 @@ pub struct LogDto {
     pub observed_time_unix_nano: String,
     pub severity_number: i32,
     pub severity_text: String,
+    #[serde(serialize_with = "api_json::value")]
     pub body: AnyValue,
+    #[serde(serialize_with = "api_json::attributes")]
     pub attributes: Attributes,
     pub dropped_attributes_count: u32,
     pub flags: u32,
@@ -118,6 +122,7 @@ pub struct LogDto {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub event_name: String,
     pub service: String,
+    #[serde(serialize_with = "api_json::attributes")]
     pub resource: Attributes,
     pub scope: ScopeDto,
 }
@@ -148,6 +153,7 @@ impl LogDto {
 pub struct ScopeDto {
     pub name: String,
     pub version: String,
+    #[serde(serialize_with = "api_json::attributes")]
     pub attributes: Attributes,
     pub dropped_attributes_count: u32,
     pub schema_url: String,
@@ -158,6 +164,7 @@ pub struct EventDto {
     pub time: String,
     pub time_unix_nano: String,
     pub name: String,
+    #[serde(serialize_with = "api_json::attributes")]
     pub attributes: Attributes,
     pub dropped_attributes_count: u32,
 }
@@ -168,6 +175,7 @@ pub struct LinkDto {
     pub span_id: String,
     pub trace_state: String,
     pub flags: u32,
+    #[serde(serialize_with = "api_json::attributes")]
     pub attributes: Attributes,
     pub dropped_attributes_count: u32,
 }
@@ -347,5 +355,50 @@ impl HealthDto {
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }
+    }
+}
+
+/// The API's JSON form of attribute values: the natural one (`"GET"`, `200`, `0.5`, `true`,
+/// `[..]`, `{..}` in the attributes' order); bytes as `{"$bytes": "<base64>"}` and non-finite
+/// doubles as `{"$double": "NaN" | "inf" | "-inf"}`, which JSON cannot write otherwise. The
+/// API's own: what the stores keep is `semtrace_store::encoding`'s.
+mod api_json {
+    use base64::Engine as _;
+    use semtrace_model::{AnyValue, Attributes};
+    use serde::ser::{SerializeMap, Serializer};
+    use serde::Serialize;
+
+    struct Value<'a>(&'a AnyValue);
+
+    impl Serialize for Value<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            value(self.0, serializer)
+        }
+    }
+
+    pub(super) fn value<S: Serializer>(value: &AnyValue, serializer: S) -> Result<S::Ok, S::Error> {
+        let one_key = |serializer: S, key: &str, text: &str| {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry(key, text)?;
+            map.end()
+        };
+        match value {
+            AnyValue::String(text) => serializer.serialize_str(text),
+            AnyValue::Bool(value) => serializer.serialize_bool(*value),
+            AnyValue::Int(value) => serializer.serialize_i64(*value),
+            AnyValue::Double(value) if value.is_finite() => serializer.serialize_f64(*value),
+            AnyValue::Double(value) if value.is_nan() => one_key(serializer, "$double", "NaN"),
+            AnyValue::Double(value) => one_key(serializer, "$double", if *value > 0.0 { "inf" } else { "-inf" }),
+            AnyValue::Bytes(bytes) => {
+                one_key(serializer, "$bytes", &base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+            AnyValue::Array(items) => serializer.collect_seq(items.iter().map(Value)),
+            AnyValue::Map(map) => attributes(map, serializer),
+            AnyValue::Empty => serializer.serialize_unit(),
+        }
+    }
+
+    pub(super) fn attributes<S: Serializer>(attributes: &Attributes, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(attributes.iter().map(|kv| (&kv.key, Value(&kv.value))))
     }
 }

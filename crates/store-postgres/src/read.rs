@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use deadpool_postgres::ClientWrapper as Client;
-use semtrace_model::{Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
+use semtrace_model::{Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
+use semtrace_store::encoding;
 use semtrace_store::policy::{self, PerTrace, Words, STATUS_ERROR};
 use semtrace_store::text::{bm25, query_words, Collection};
 use semtrace_store::{PendingTemplate, SpanFilter, SpanHit, StoreError, TemplateVector};
@@ -67,7 +68,7 @@ fn decode(rows: &[Row]) -> Result<Vec<(Span, Option<i64>)>, StoreError> {
             None => {
                 let body = json(row, 18)?.unwrap_or_default();
                 let resource: Arc<Resource> =
-                    Arc::new(serde_json::from_str(&body).map_err(|e| corrupt("resource", e))?);
+                    Arc::new(encoding::resource_from_json(&body).map_err(|e| corrupt("resource", e))?);
                 resources.insert(resource_id, resource.clone());
                 resource
             }
@@ -77,18 +78,18 @@ fn decode(rows: &[Row]) -> Result<Vec<(Span, Option<i64>)>, StoreError> {
             Some(scope) => scope.clone(),
             None => {
                 let body = json(row, 20)?.unwrap_or_default();
-                let scope: Arc<Scope> = Arc::new(serde_json::from_str(&body).map_err(|e| corrupt("scope", e))?);
+                let scope: Arc<Scope> = Arc::new(encoding::scope_from_json(&body).map_err(|e| corrupt("scope", e))?);
                 scopes.insert(scope_id, scope.clone());
                 scope
             }
         };
         let attributes = json(row, 11)?.unwrap_or_default();
         let events: Vec<Event> = match json(row, 12)? {
-            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("events", e))?,
+            Some(text) => encoding::events_from_json(&text).map_err(|e| corrupt("events", e))?,
             None => Vec::new(),
         };
         let links: Vec<Link> = match json(row, 13)? {
-            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("links", e))?,
+            Some(text) => encoding::links_from_json(&text).map_err(|e| corrupt("links", e))?,
             None => Vec::new(),
         };
         let parent: Option<&[u8]> = row.get(2);
@@ -104,7 +105,7 @@ fn decode(rows: &[Row]) -> Result<Vec<(Span, Option<i64>)>, StoreError> {
                 status: Status { code: StatusCode::from_otlp(i32::from(row.get::<_, i16>(7))), message: row.get(8) },
                 trace_state: row.get(9),
                 flags: row.get::<_, i64>(10) as u32,
-                attributes: Attributes::from_json(&attributes).map_err(|e| corrupt("attributes", e))?,
+                attributes: encoding::attributes_from_json(&attributes).map_err(|e| corrupt("attributes", e))?,
                 events,
                 links,
                 dropped_attributes_count: row.get::<_, i32>(14) as u32,

@@ -4,11 +4,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::Connection;
-use semtrace_model::{Attributes, Event, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
+use semtrace_model::{Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
+use semtrace_store::encoding;
 pub(crate) use semtrace_store::row::SpanRow;
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: usize) -> rusqlite::Result<T> {
-    serde_json::from_str(text)
+/// A JSON column read back in its stored form (`semtrace_store::encoding`).
+fn from_json<T>(
+    text: &str,
+    column: usize,
+    decode: impl FnOnce(&str) -> Result<T, serde_json::Error>,
+) -> rusqlite::Result<T> {
+    decode(text)
         .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(err)))
 }
 
@@ -53,7 +59,8 @@ pub(crate) fn read_spans<P: rusqlite::Params>(
         let resource = match resources.get(&resource_id) {
             Some(resource) => resource.clone(),
             None => {
-                let resource: Arc<Resource> = Arc::new(from_json(row.get_ref(17)?.as_str()?, 17)?);
+                let resource: Arc<Resource> =
+                    Arc::new(from_json(row.get_ref(17)?.as_str()?, 17, encoding::resource_from_json)?);
                 resources.insert(resource_id, resource.clone());
                 resource
             }
@@ -62,7 +69,7 @@ pub(crate) fn read_spans<P: rusqlite::Params>(
         let scope = match scopes.get(&scope_id) {
             Some(scope) => scope.clone(),
             None => {
-                let scope: Arc<Scope> = Arc::new(from_json(row.get_ref(19)?.as_str()?, 19)?);
+                let scope: Arc<Scope> = Arc::new(from_json(row.get_ref(19)?.as_str()?, 19, encoding::scope_from_json)?);
                 scopes.insert(scope_id, scope.clone());
                 scope
             }
@@ -84,9 +91,15 @@ pub(crate) fn read_spans<P: rusqlite::Params>(
                 status: Status { code: StatusCode::from_otlp(row.get(6)?), message: row.get(7)? },
                 trace_state: row.get(8)?,
                 flags: row.get(9)?,
-                attributes: from_json::<Attributes>(row.get_ref(10)?.as_str()?, 10)?,
-                events: events.map(|text| from_json::<Vec<Event>>(&text, 11)).transpose()?.unwrap_or_default(),
-                links: links.map(|text| from_json::<Vec<Link>>(&text, 12)).transpose()?.unwrap_or_default(),
+                attributes: from_json(row.get_ref(10)?.as_str()?, 10, encoding::attributes_from_json)?,
+                events: events
+                    .map(|text| from_json(&text, 11, encoding::events_from_json))
+                    .transpose()?
+                    .unwrap_or_default(),
+                links: links
+                    .map(|text| from_json(&text, 12, encoding::links_from_json))
+                    .transpose()?
+                    .unwrap_or_default(),
                 dropped_attributes_count: row.get(13)?,
                 dropped_events_count: row.get(14)?,
                 dropped_links_count: row.get(15)?,

@@ -4,6 +4,7 @@
 //! API boundary: nothing above this crate knows SQL. Backends live in `store-*` crates.
 
 pub mod conformance;
+pub mod encoding;
 mod error;
 pub mod policy;
 pub mod row;

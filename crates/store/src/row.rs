@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use semtrace_model::{Resource, Scope, Span};
 
+use crate::encoding;
+
 /// A span ready for insertion: columns encoded, resource and scope as their JSON bodies
 /// (shared between the spans of a batch that share them).
 pub struct SpanRow {
@@ -56,9 +58,14 @@ pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
     spans
         .iter()
         .map(|span| {
-            let resource =
-                resources.entry(Arc::as_ptr(&span.resource)).or_insert_with(|| to_json(&*span.resource).into()).clone();
-            let scope = scopes.entry(Arc::as_ptr(&span.scope)).or_insert_with(|| to_json(&*span.scope).into()).clone();
+            let resource = resources
+                .entry(Arc::as_ptr(&span.resource))
+                .or_insert_with(|| encoding::to_json(&*span.resource).into())
+                .clone();
+            let scope = scopes
+                .entry(Arc::as_ptr(&span.scope))
+                .or_insert_with(|| encoding::to_json(&*span.scope).into())
+                .clone();
             let summary = semtrace_summary::summarize(span);
             SpanRow {
                 trace_id: *span.trace_id.as_bytes(),
@@ -73,9 +80,9 @@ pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
                 status_message: span.status.message.clone(),
                 trace_state: span.trace_state.clone(),
                 flags: span.flags,
-                attributes: span.attributes.to_json(),
-                events: (!span.events.is_empty()).then(|| to_json(&span.events)),
-                links: (!span.links.is_empty()).then(|| to_json(&span.links)),
+                attributes: encoding::attributes_to_json(&span.attributes),
+                events: (!span.events.is_empty()).then(|| encoding::to_json(&span.events)),
+                links: (!span.links.is_empty()).then(|| encoding::to_json(&span.links)),
                 dropped_attributes: span.dropped_attributes_count,
                 dropped_events: span.dropped_events_count,
                 dropped_links: span.dropped_links_count,
@@ -96,10 +103,6 @@ pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
 /// Timestamps are stored as SQLite's signed 64-bit integers (good until the year 2262).
 fn to_i64(nanos: u64) -> i64 {
     i64::try_from(nanos).unwrap_or(i64::MAX)
-}
-
-pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).expect("model types always serialise")
 }
 
 /// A log record ready for insertion.
@@ -130,10 +133,13 @@ pub fn encode_logs(logs: &[semtrace_model::LogRecord]) -> Vec<LogRow> {
     let mut scopes: HashMap<*const Scope, Arc<str>> = HashMap::new();
     logs.iter()
         .map(|log| {
-            let resource =
-                resources.entry(Arc::as_ptr(&log.resource)).or_insert_with(|| to_json(&*log.resource).into()).clone();
-            let scope = scopes.entry(Arc::as_ptr(&log.scope)).or_insert_with(|| to_json(&*log.scope).into()).clone();
-            let record = to_json(log);
+            let resource = resources
+                .entry(Arc::as_ptr(&log.resource))
+                .or_insert_with(|| encoding::to_json(&*log.resource).into())
+                .clone();
+            let scope =
+                scopes.entry(Arc::as_ptr(&log.scope)).or_insert_with(|| encoding::to_json(&*log.scope).into()).clone();
+            let record = encoding::to_json(log);
             let time_ns = to_i64(log.time());
             let key = log_key(time_ns, &[&record, &resource, &scope]);
             let severe = semtrace_summary::log_is_severe(log);
@@ -168,10 +174,8 @@ pub fn encode_logs(logs: &[semtrace_model::LogRecord]) -> Vec<LogRow> {
 
 /// A log record back from its stored parts.
 pub fn decode_log(record: &str, resource: &str, scope: &str) -> Result<semtrace_model::LogRecord, serde_json::Error> {
-    let mut log: semtrace_model::LogRecord = serde_json::from_str(record)?;
-    log.resource = Arc::new(serde_json::from_str(resource)?);
-    log.scope = Arc::new(serde_json::from_str(scope)?);
-    Ok(log)
+    let (resource, scope) = (encoding::resource_from_json(resource)?, encoding::scope_from_json(scope)?);
+    encoding::log_from_json(record, Arc::new(resource), Arc::new(scope))
 }
 
 /// A record's idempotency key: when it happened (8 bytes, big-endian), then two FNV-1a hashes
