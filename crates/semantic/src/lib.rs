@@ -303,9 +303,15 @@ impl Semantic {
         let ranked = self.rank_templates(request, intent, &query, &lexical?);
         let ids: Vec<i64> = ranked.iter().map(|ranked| ranked.id).collect();
         let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
+        let mut scores = scores;
         let hits = match intent {
             Intent::Failure => {
-                self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?
+                let hits =
+                    self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;
+                match request.per_trace {
+                    PerTrace::OneSpan => self.causes_over_wrappers(request, &query, hits, &mut scores).await?,
+                    PerTrace::EverySpan => hits,
+                }
             }
             Intent::Latency => self.slowest_for_their_operation(request, &ids, &scores).await?,
         };
@@ -322,8 +328,89 @@ impl Semantic {
                 let error_log = semtrace_summary::error_log(&hit.span, &logs);
                 SearchHit { span: hit.span, similarity, score, summary, error_log }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut hits = hits;
+        if request.per_trace == PerTrace::OneSpan {
+            // A trace ranks by the span that stands for it (a cause may outrank its wrapper's
+            // template); stable, so ties keep the store's order.
+            hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
         Ok(SearchResults { intent, hits })
+    }
+
+    /// One span per trace: where the span found is a failure that only passes on a failure
+    /// below it (a wrapper: "Request processing failed; nested exception is …"), the trace is
+    /// represented by the span that states the cause instead: a failed span under it, with a
+    /// reason (an exception, a message, or log lines, joined records included) and no failed
+    /// child, whose template is at least as similar to the query as the search's threshold. The
+    /// cause's template score is added to `scores`; a trace never scores less for it.
+    async fn causes_over_wrappers(
+        &self,
+        request: &SearchRequest,
+        query: &[f32],
+        hits: Vec<semtrace_store::SpanHit>,
+        scores: &mut HashMap<i64, Ranked>,
+    ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
+        if hits.is_empty() {
+            return Ok(hits);
+        }
+        let traces: Vec<TraceId> = hits.iter().map(|hit| hit.span.trace_id).collect();
+        let profiles = self.store.trace_profiles(&traces).await?;
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let cause = profiles
+                .get(&hit.span.trace_id)
+                .and_then(|spans| Self::cause_under(spans, hit.span.span_id))
+                .and_then(|cause| {
+                    let template = cause.template_id?;
+                    let similarity = self.index.score(template, query)?;
+                    (similarity >= request.threshold).then_some((cause.span_id, template, similarity))
+                });
+            let Some((span_id, template, similarity)) = cause else {
+                out.push(hit);
+                continue;
+            };
+            let Some(span) = self
+                .store
+                .get_trace(hit.span.trace_id)
+                .await?
+                .and_then(|trace| trace.spans.into_iter().find(|span| span.span_id == span_id))
+            else {
+                out.push(hit);
+                continue;
+            };
+            let wrapper = hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |ranked| ranked.score);
+            let own = scores.get(&template).map_or(similarity + request.failure_prior, |ranked| ranked.score);
+            scores.insert(template, Ranked { id: template, similarity, score: own.max(wrapper) });
+            out.push(semtrace_store::SpanHit { span, template_id: Some(template), score: hit.score });
+        }
+        Ok(out)
+    }
+
+    /// The failed span that states the cause of `wrapper`'s failure: a failed descendant with a
+    /// reason and no failed child, the shallowest first (then the earliest). `None` when the
+    /// wrapper itself is such a span, or has no failed descendant with a reason.
+    fn cause_under(
+        spans: &[semtrace_store::SpanProfile],
+        wrapper: semtrace_model::SpanId,
+    ) -> Option<&semtrace_store::SpanProfile> {
+        let failed = |span: &semtrace_store::SpanProfile| span.outcome != Outcome::Healthy;
+        if !spans.iter().any(|span| span.span_id == wrapper && failed(span)) {
+            return None;
+        }
+        let children = |id: semtrace_model::SpanId| spans.iter().filter(move |span| span.parent_span_id == Some(id));
+        let mut level: Vec<&semtrace_store::SpanProfile> = children(wrapper).filter(|span| failed(span)).collect();
+        while !level.is_empty() {
+            level.sort_by_key(|span| span.start_ns);
+            if let Some(cause) = level
+                .iter()
+                .find(|span| span.outcome == Outcome::FailedWithReason && !children(span.span_id).any(&failed))
+            {
+                return Some(cause);
+            }
+            level = level.iter().flat_map(|span| children(span.span_id)).filter(|span| failed(span)).collect();
+        }
+        None
     }
 
     /// For a latency question: spans of the best templates, each scored by its template and by
@@ -397,6 +484,41 @@ pub async fn span_evidence<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn profile(id: u8, parent: Option<u8>, outcome: Outcome, start: u64) -> semtrace_store::SpanProfile {
+        semtrace_store::SpanProfile {
+            span_id: semtrace_model::SpanId::from_bytes([id; 8]).unwrap(),
+            parent_span_id: parent.map(|parent| semtrace_model::SpanId::from_bytes([parent; 8]).unwrap()),
+            service: "svc".into(),
+            name: format!("op{id}"),
+            start_ns: start,
+            end_ns: start + 10,
+            template_id: Some(i64::from(id)),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn a_wrapper_gives_way_to_the_failure_it_passes_on() {
+        use Outcome::{Failed, FailedWithReason, Healthy};
+        let id = |n: u8| semtrace_model::SpanId::from_bytes([n; 8]).unwrap();
+        // 1 wraps (with a nested message) 2, which passes on 4's failure; 3 failed on its own,
+        // but later; 5 is a healthy sibling; 4 states the cause and has no failed child.
+        let spans = vec![
+            profile(1, None, FailedWithReason, 0),
+            profile(2, Some(1), Failed, 1),
+            profile(3, Some(1), FailedWithReason, 5),
+            profile(4, Some(2), FailedWithReason, 2),
+            profile(5, Some(4), Healthy, 3),
+        ];
+        // The shallowest cause first: 3 is a cause at depth one.
+        assert_eq!(Semantic::cause_under(&spans, id(1)).map(|span| span.span_id), Some(id(3)));
+        assert_eq!(Semantic::cause_under(&spans, id(2)).map(|span| span.span_id), Some(id(4)));
+        assert!(Semantic::cause_under(&spans, id(4)).is_none(), "a cause stands for itself");
+        assert!(Semantic::cause_under(&spans, id(5)).is_none(), "a healthy span wraps nothing");
+        let without_reason = vec![profile(1, None, Failed, 0), profile(2, Some(1), Failed, 1)];
+        assert!(Semantic::cause_under(&without_reason, id(1)).is_none(), "nothing below says why");
+    }
 
     #[test]
     fn slowness_is_relative_to_the_operation_and_saturates() {
