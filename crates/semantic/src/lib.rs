@@ -351,7 +351,14 @@ impl Semantic {
         hits: Vec<semtrace_store::SpanHit>,
         scores: &mut HashMap<i64, Ranked>,
     ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
-        if hits.is_empty() {
+        // The cause must pass the filter too; the profiles can tell its service and time, not
+        // its status or duration: with those filters the span found stands.
+        let filter = &request.filter;
+        if hits.is_empty()
+            || filter.status.is_some()
+            || filter.failed == Some(false)
+            || filter.min_duration_ns.is_some()
+        {
             return Ok(hits);
         }
         let traces: Vec<TraceId> = hits.iter().map(|hit| hit.span.trace_id).collect();
@@ -361,6 +368,11 @@ impl Semantic {
             let cause = profiles
                 .get(&hit.span.trace_id)
                 .and_then(|spans| Self::cause_under(spans, hit.span.span_id))
+                .filter(|cause| {
+                    filter.service.as_ref().is_none_or(|service| *service == cause.service)
+                        && filter.start_ns.is_none_or(|start| cause.start_ns >= start)
+                        && filter.end_ns.is_none_or(|end| cause.start_ns < end)
+                })
                 .and_then(|cause| {
                     let template = cause.template_id?;
                     let similarity = self.index.score(template, query)?;

@@ -249,3 +249,59 @@ async fn latency_questions_find_spans_slow_for_their_operation() {
     assert_eq!(traces_of(&body)[0], trace_id(22), "{body}");
     server.server.shutdown().await.unwrap();
 }
+
+/// One span per trace: a trace found through a span that only passes a failure on is shown by
+/// the span under it that states the cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let start = 1_763_900_000_000_000_000u64;
+    let span = |id: u64, parent: Option<u64>, name: &str, kind: u8, status: (u8, &str), events: Value| {
+        json!({
+            "traceId": trace_id(90),
+            "spanId": format!("{id:016x}"),
+            "parentSpanId": parent.map(|parent| format!("{parent:016x}")).unwrap_or_default(),
+            "name": name,
+            "kind": kind,
+            "startTimeUnixNano": (start + id).to_string(),
+            "endTimeUnixNano": (start + 30_000_000_000).to_string(),
+            "status": { "code": status.0, "message": status.1 },
+            "events": events,
+        })
+    };
+    let wrapper = "Request processing failed; nested exception is org.springframework.web.client.ResourceAccessException: I/O error on POST request for \"http://inventory:8080/reserve\": Read timed out";
+    let spans = vec![
+        span(1, None, "POST /checkout", 2, (2, wrapper), json!([])),
+        span(2, Some(1), "CheckoutService.reserve", 1, (2, ""), json!([])),
+        span(
+            3,
+            Some(2),
+            "POST",
+            3,
+            (2, ""),
+            exception("java.net.SocketTimeoutException", "Read timed out after 30000 ms waiting for inventory"),
+        ),
+    ];
+    let trace = json!({
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "checkout" } }] },
+        "scopeSpans": [{ "spans": spans }]
+    });
+    send_json_spans(&server.otlp_http, vec![trace]).await;
+    wait_searchable(&server.api, 3).await;
+    // No failure prior: ranked by words alone, the wrapper's match the query best.
+    let query = "request processing failed nested exception I/O error on POST request&failure_prior=0";
+    // Span by span, the wrapper's words match the query best: the case this is about.
+    let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&group=span&limit=5", server.api)).await;
+    assert_eq!(body["results"][0]["span_id"], format!("{:016x}", 1), "{body}");
+    // By trace, the trace is shown by the span that says why: the timed-out call.
+    let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&limit=5", server.api)).await;
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{body}");
+    assert_eq!(results[0]["span_id"], format!("{:016x}", 3), "{body}");
+    assert!(results[0]["summary"].as_str().unwrap().contains("SocketTimeoutException"), "{body}");
+    // A filter the cause does not pass leaves the span found.
+    let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&limit=5&status=ERROR", server.api)).await;
+    assert_eq!(body["results"][0]["span_id"], format!("{:016x}", 1), "{body}");
+    server.server.shutdown().await.unwrap();
+}
