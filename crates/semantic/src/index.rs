@@ -180,6 +180,12 @@ impl VectorIndex {
         Some(inner.vectors[start..start + self.dimension].to_vec())
     }
 
+    /// What kind of template this is, once embedded.
+    pub fn kind(&self, id: i64) -> Option<TemplateKind> {
+        let inner = self.inner.read().expect("index lock");
+        inner.positions.get(&id).map(|position| inner.kinds[*position])
+    }
+
     /// The inner product of the query with one template's vector (its cosine: both are normalised).
     pub fn score(&self, id: i64, query: &[f32]) -> Option<f32> {
         let inner = self.inner.read().expect("index lock");

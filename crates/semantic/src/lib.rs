@@ -342,8 +342,8 @@ impl Semantic {
     /// below it (a wrapper: "Request processing failed; nested exception is …"), the trace is
     /// represented by the span that states the cause instead: a failed span under it, with a
     /// reason (an exception, a message, or log lines, joined records included) and no failed
-    /// child, whose template is at least as similar to the query as the search's threshold. The
-    /// cause's template score is added to `scores`; a trace never scores less for it.
+    /// child, whose template is at least as similar to the query as the search's threshold. A
+    /// trace never scores less for it.
     async fn causes_over_wrappers(
         &self,
         request: &SearchRequest,
@@ -361,7 +361,16 @@ impl Semantic {
         {
             return Ok(hits);
         }
-        let traces: Vec<TraceId> = hits.iter().map(|hit| hit.span.trace_id).collect();
+        // Only a failed span can be a wrapper: read the traces of those alone (an error status,
+        // or a template of an explained failure, log evidence included).
+        let failed = |hit: &semtrace_store::SpanHit| {
+            hit.span.is_error()
+                || hit.template_id.and_then(|id| self.index.kind(id)).is_some_and(|kind| kind.explained_failure)
+        };
+        let traces: Vec<TraceId> = hits.iter().filter(|hit| failed(hit)).map(|hit| hit.span.trace_id).collect();
+        if traces.is_empty() {
+            return Ok(hits);
+        }
         let profiles = self.store.trace_profiles(&traces).await?;
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
@@ -391,10 +400,16 @@ impl Semantic {
                 out.push(hit);
                 continue;
             };
+            // The cause's template joins the ranked ones if the search had not ranked it; the
+            // trace keeps its wrapper's score if that was better (as a bonus on this hit alone,
+            // not on the template, which other traces may be found by).
             let wrapper = hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |ranked| ranked.score);
-            let own = scores.get(&template).map_or(similarity + request.failure_prior, |ranked| ranked.score);
-            scores.insert(template, Ranked { id: template, similarity, score: own.max(wrapper) });
-            out.push(semtrace_store::SpanHit { span, template_id: Some(template), score: hit.score });
+            let own = scores
+                .entry(template)
+                .or_insert(Ranked { id: template, similarity, score: similarity + request.failure_prior })
+                .score;
+            let bonus = f64::from((wrapper - own).max(0.0));
+            out.push(semtrace_store::SpanHit { span, template_id: Some(template), score: hit.score + bonus });
         }
         Ok(out)
     }
