@@ -60,24 +60,12 @@ pub(crate) fn server_bin() -> PathBuf {
 }
 
 fn main() -> std::process::ExitCode {
-    // Before any thread exists (it sets an environment variable).
-    semtrace_embed::fix_thread_count();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    semtrace_server::init_process();
     let cli = Cli::parse();
     if let Some(path) = cli.server_bin.clone() {
         let _ = SERVER_BIN.set(path);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
+    semtrace_server::run_to_exit(async {
         match cli.command {
             Command::Ingest(args) => ingest::ingest(args).await,
             Command::Quality(args) => search::quality(args).await,
@@ -86,12 +74,5 @@ fn main() -> std::process::ExitCode {
             Command::Embed(args) => search::embed(args).await,
             Command::Peer(args) => peer::peer(args).await,
         }
-    });
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    })
 }

@@ -239,3 +239,33 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+/// What a semtrace binary does before anything else: fixes the model's thread count (before
+/// any thread exists: it sets an environment variable) and logs to stderr (`RUST_LOG`, else
+/// info).
+pub fn init_process() {
+    semtrace_embed::fix_thread_count();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs a binary's work on a multi-threaded runtime; an error is printed with its causes and
+/// fails the process.
+pub fn run_to_exit(work: impl std::future::Future<Output = anyhow::Result<()>>) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -109,27 +109,9 @@ impl ConfigArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    // Before any thread exists (it sets an environment variable).
-    semtrace_embed::fix_thread_count();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    semtrace_server::init_process();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    semtrace_server::run_to_exit(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
