@@ -31,7 +31,7 @@ pub struct Priors {
 }
 
 impl Priors {
-    fn of(&self, kind: TemplateKind) -> f32 {
+    pub fn of(&self, kind: TemplateKind) -> f32 {
         (if kind.explained_failure { self.failure } else { 0.0 }) + (if kind.slow { self.slow } else { 0.0 })
     }
 }

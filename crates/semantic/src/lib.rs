@@ -313,7 +313,7 @@ impl Semantic {
                     PerTrace::EverySpan => hits,
                 }
             }
-            Intent::Latency => self.slowest_for_their_operation(request, &ids, &scores).await?,
+            Intent::Latency => self.slowest_for_their_operation(request, &query, &ids, &mut scores).await?,
         };
         let mut logs = span_evidence(&*self.store, hits.iter().map(|hit| &hit.span)).await?;
         let hits = hits
@@ -377,11 +377,7 @@ impl Semantic {
             let cause = profiles
                 .get(&hit.span.trace_id)
                 .and_then(|spans| Self::cause_under(spans, hit.span.span_id))
-                .filter(|cause| {
-                    filter.service.as_ref().is_none_or(|service| *service == cause.service)
-                        && filter.start_ns.is_none_or(|start| cause.start_ns >= start)
-                        && filter.end_ns.is_none_or(|end| cause.start_ns < end)
-                })
+                .filter(|cause| passes_by_profile(filter, cause))
                 .and_then(|cause| {
                     let template = cause.template_id?;
                     let similarity = self.index.score(template, query)?;
@@ -391,12 +387,7 @@ impl Semantic {
                 out.push(hit);
                 continue;
             };
-            let Some(span) = self
-                .store
-                .get_trace(hit.span.trace_id)
-                .await?
-                .and_then(|trace| trace.spans.into_iter().find(|span| span.span_id == span_id))
-            else {
+            let Some(span) = self.span(hit.span.trace_id, span_id).await? else {
                 out.push(hit);
                 continue;
             };
@@ -412,6 +403,12 @@ impl Semantic {
             out.push(semtrace_store::SpanHit { span, template_id: Some(template), score: hit.score + bonus });
         }
         Ok(out)
+    }
+
+    /// One span of a stored trace.
+    async fn span(&self, trace_id: TraceId, span_id: semtrace_model::SpanId) -> Result<Option<Span>, SearchError> {
+        let trace = self.store.get_trace(trace_id).await?;
+        Ok(trace.and_then(|trace| trace.spans.into_iter().find(|span| span.span_id == span_id)))
     }
 
     /// The failed span that states the cause of `wrapper`'s failure: a failed descendant with a
@@ -446,8 +443,9 @@ impl Semantic {
     async fn slowest_for_their_operation(
         &self,
         request: &SearchRequest,
+        query: &[f32],
         ids: &[i64],
-        scores: &HashMap<i64, Ranked>,
+        scores: &mut HashMap<i64, Ranked>,
     ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
         // Several spans per template: the slow ones of an operation share its template with
         // the fast ones unless the summary's own cue ("slow") set them apart.
@@ -465,19 +463,156 @@ impl Semantic {
                 .filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS)
                 .map_or(0.0, |baseline| slowness(hit.span.duration_nanos() as f64, baseline.typical_ns));
         }
-        let total = |hit: &semtrace_store::SpanHit| {
+        let total = |scores: &HashMap<i64, Ranked>, hit: &semtrace_store::SpanHit| {
             hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |ranked| ranked.score) + hit.score as f32
         };
-        hits.sort_by(|a, b| {
-            total(b).total_cmp(&total(a)).then(b.span.start_time_unix_nano.cmp(&a.span.start_time_unix_nano))
-        });
+        let by_total = |scores: &HashMap<i64, Ranked>, a: &semtrace_store::SpanHit, b: &semtrace_store::SpanHit| {
+            total(scores, b)
+                .total_cmp(&total(scores, a))
+                .then(b.span.start_time_unix_nano.cmp(&a.span.start_time_unix_nano))
+        };
+        hits.sort_by(|a, b| by_total(scores, a, b));
         if request.per_trace == PerTrace::OneSpan {
             let mut seen = std::collections::HashSet::new();
             hits.retain(|hit| seen.insert(hit.span.trace_id));
+            // Twice the page: a trace shown by its origin may fall below one that was not.
+            hits.truncate(request.limit.saturating_mul(2));
+            hits = self.origins_over_slow_wrappers(request, query, hits, scores).await?;
+            hits.sort_by(|a, b| by_total(scores, a, b));
         }
         hits.truncate(request.limit);
         Ok(hits)
     }
+
+    /// One span per trace, for a latency question: where the span found was slow only because
+    /// a span under it was (a gateway waiting on the slow query it called), the trace is shown
+    /// and ranked by that span instead, its *origin* ([`slow_origin`]), with the origin's own
+    /// template score and slowness: "service-to-service calls unusually slow" then finds the
+    /// slow HTTP calls, not the gateway spans that every slow trace has.
+    async fn origins_over_slow_wrappers(
+        &self,
+        request: &SearchRequest,
+        query: &[f32],
+        hits: Vec<semtrace_store::SpanHit>,
+        scores: &mut HashMap<i64, Ranked>,
+    ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
+        // Profiles tell an origin's service and time, not its status: with a status filter the
+        // span found stands.
+        let filter = &request.filter;
+        if filter.status.is_some() || filter.failed.is_some() {
+            return Ok(hits);
+        }
+        let traces: Vec<TraceId> = hits.iter().filter(|hit| hit.score > 0.0).map(|hit| hit.span.trace_id).collect();
+        if traces.is_empty() {
+            return Ok(hits);
+        }
+        let profiles = self.store.trace_profiles(&traces).await?;
+        let mut operations: Vec<(String, String)> =
+            profiles.values().flatten().map(|span| (span.service.clone(), span.name.clone())).collect();
+        operations.sort();
+        operations.dedup();
+        let baselines = self.store.operation_baselines(&operations).await?;
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let origin = profiles
+                .get(&hit.span.trace_id)
+                .filter(|_| hit.score > 0.0)
+                .and_then(|spans| slow_origin(spans, hit.span.span_id, &baselines))
+                .filter(|origin| {
+                    passes_by_profile(filter, origin)
+                        && filter.min_duration_ns.is_none_or(|min| origin.duration_ns() >= min)
+                });
+            let Some((origin, template)) = origin.and_then(|origin| Some((origin, origin.template_id?))) else {
+                out.push(hit);
+                continue;
+            };
+            let Some(ranked) = scores.get(&template).copied().or_else(|| {
+                let similarity = self.index.score(template, query)?;
+                let kind = self.index.kind(template)?;
+                let priors = Priors { failure: -request.failure_prior, slow: request.failure_prior };
+                Some(Ranked { id: template, similarity, score: similarity + priors.of(kind) })
+            }) else {
+                out.push(hit);
+                continue;
+            };
+            let Some(span) = self.span(hit.span.trace_id, origin.span_id).await? else {
+                out.push(hit);
+                continue;
+            };
+            scores.insert(template, ranked);
+            let bonus =
+                typical_ns(origin, &baselines).map_or(0.0, |typical| slowness(origin.duration_ns() as f64, typical));
+            out.push(semtrace_store::SpanHit { span, template_id: Some(template), score: bonus });
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a span standing in for the one found passes the search's filter as far as its
+/// profile tells: service and start time (not status or attributes).
+fn passes_by_profile(filter: &SpanFilter, span: &semtrace_store::SpanProfile) -> bool {
+    filter.service.as_ref().is_none_or(|service| *service == span.service)
+        && filter.start_ns.is_none_or(|start| span.start_ns >= start)
+        && filter.end_ns.is_none_or(|end| span.start_ns < end)
+}
+
+/// Operations' baselines, by (service, span name).
+pub(crate) type Baselines = HashMap<(String, String), semtrace_store::OperationBaseline>;
+
+/// A span's operation's typical duration, when its baseline has enough spans to trust.
+fn typical_ns(span: &semtrace_store::SpanProfile, baselines: &Baselines) -> Option<f64> {
+    let baseline = baselines.get(&(span.service.clone(), span.name.clone()))?;
+    (baseline.spans >= MIN_BASELINE_SPANS).then_some(baseline.typical_ns.max(1_000.0))
+}
+
+/// How many times its operation's typical duration a span took.
+pub(crate) fn times_typical(span: &semtrace_store::SpanProfile, baselines: &Baselines) -> Option<f64> {
+    typical_ns(span, baselines).map(|typical| span.duration_ns() as f64 / typical)
+}
+
+/// Times its operation's typical duration from which a span is slow (for latency search and
+/// similar traces alike).
+pub const SLOW_RATIO: f64 = 3.0;
+/// The share of a slow span's extra time (over its operation's typical duration) that a slow
+/// child must account for to be where that time went.
+const SLOW_ORIGIN_SHARE: f64 = 0.5;
+
+/// The child of `parent` where its extra time went, with that child's own extra time: the
+/// child that took most extra time, if it is slow itself ([`SLOW_RATIO`]) and accounts for at
+/// least [`SLOW_ORIGIN_SHARE`] of the parent's. A parent without a baseline owes its whole
+/// duration.
+pub(crate) fn slow_child<'a>(
+    spans: &'a [semtrace_store::SpanProfile],
+    parent: &semtrace_store::SpanProfile,
+    baselines: &Baselines,
+) -> Option<&'a semtrace_store::SpanProfile> {
+    let extra = |span: &semtrace_store::SpanProfile, typical: f64| (span.duration_ns() as f64 - typical).max(0.0);
+    let owed = extra(parent, typical_ns(parent, baselines).unwrap_or(0.0)) * SLOW_ORIGIN_SHARE;
+    spans
+        .iter()
+        .filter(|span| span.parent_span_id == Some(parent.span_id))
+        .filter_map(|span| {
+            let typical = typical_ns(span, baselines)?;
+            let own = extra(span, typical);
+            (span.duration_ns() as f64 >= SLOW_RATIO * typical && own >= owed).then_some((own, span))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.start_ns.cmp(&a.1.start_ns)))
+        .map(|(_, span)| span)
+}
+
+/// Where the extra time of a slow span went: from `from` down through [`slow_child`] while
+/// there is one. `None` when `from` is its own origin (nothing under it explains its time).
+fn slow_origin<'a>(
+    spans: &'a [semtrace_store::SpanProfile],
+    from: semtrace_model::SpanId,
+    baselines: &Baselines,
+) -> Option<&'a semtrace_store::SpanProfile> {
+    let start = spans.iter().find(|span| span.span_id == from)?;
+    let mut current = start;
+    while let Some(child) = slow_child(spans, current, baselines) {
+        current = child;
+    }
+    (current.span_id != start.span_id).then_some(current)
 }
 
 /// How slow a span was for its operation, as a share of [`SLOWNESS_WEIGHT`]: 0 at or below its
@@ -545,6 +680,53 @@ mod tests {
         assert!(Semantic::cause_under(&spans, id(5)).is_none(), "a healthy span wraps nothing");
         let without_reason = vec![profile(1, None, Failed, 0), profile(2, Some(1), Failed, 1)];
         assert!(Semantic::cause_under(&without_reason, id(1)).is_none(), "nothing below says why");
+    }
+
+    #[test]
+    fn a_slow_span_gives_way_to_where_its_time_went() {
+        let id = |n: u8| semtrace_model::SpanId::from_bytes([n; 8]).unwrap();
+        let span = |n: u8, parent: Option<u8>, name: &str, millis: u64| semtrace_store::SpanProfile {
+            span_id: id(n),
+            parent_span_id: parent.map(id),
+            service: "svc".into(),
+            name: name.into(),
+            start_ns: 0,
+            end_ns: millis * 1_000_000,
+            template_id: Some(i64::from(n)),
+            outcome: Outcome::Healthy,
+        };
+        // Typical: gateway 50 ms, call 40 ms, server 30 ms, query 5 ms, cache 1 ms.
+        let typical = |millis: f64| semtrace_store::OperationBaseline { spans: 100, typical_ns: millis * 1e6 };
+        let typical: Baselines = [("gateway", 50.0), ("call", 40.0), ("server", 30.0), ("query", 5.0), ("cache", 1.0)]
+            .into_iter()
+            .map(|(name, millis)| (("svc".to_owned(), name.to_owned()), typical(millis)))
+            .collect();
+        // The gateway took 8 s: its call took 7.9 s, whose server took 7.8 s in one query.
+        let slow_query = vec![
+            span(1, None, "gateway", 8000),
+            span(2, Some(1), "call", 7900),
+            span(3, Some(2), "server", 7800),
+            span(4, Some(3), "query", 7700),
+            span(5, Some(3), "cache", 4),
+        ];
+        assert_eq!(slow_origin(&slow_query, id(1), &typical).map(|span| span.span_id), Some(id(4)));
+        assert_eq!(slow_origin(&slow_query, id(3), &typical).map(|span| span.span_id), Some(id(4)));
+        assert!(slow_origin(&slow_query, id(4), &typical).is_none(), "the origin stands for itself");
+        // The call took 6 s, its server 25 ms: the time went on the way (the call is the origin).
+        let slow_hop = vec![
+            span(1, None, "gateway", 6100),
+            span(2, Some(1), "call", 6000),
+            span(3, Some(2), "server", 25),
+            span(4, Some(3), "query", 5),
+        ];
+        assert_eq!(slow_origin(&slow_hop, id(1), &typical).map(|span| span.span_id), Some(id(2)));
+        // A slow child that accounts for little of its parent's extra time explains nothing: the
+        // gateway spent 8 s itself; its cache read was 4x slow (3 ms more).
+        let own_time = vec![span(1, None, "gateway", 8000), span(2, Some(1), "cache", 4)];
+        assert!(slow_origin(&own_time, id(1), &typical).is_none());
+        // Without a baseline a child cannot be told slow.
+        let unknown = vec![span(1, None, "gateway", 8000), span(2, Some(1), "unknown", 7900)];
+        assert!(slow_origin(&unknown, id(1), &typical).is_none());
     }
 
     #[test]

@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 
 use semtrace_model::{Span, SpanId, TraceId};
 use semtrace_store::policy::PerTrace;
-use semtrace_store::{OperationBaseline, SpanFilter, SpanProfile};
+use semtrace_store::{SpanFilter, SpanProfile};
 use semtrace_summary::{Outcome, SpanSummary};
 
 use crate::index::{self, Priors};
-use crate::{span_evidence, SearchError, Semantic, MIN_BASELINE_SPANS};
+use crate::{slow_child, span_evidence, times_typical, Baselines, SearchError, Semantic, SLOW_RATIO};
 
 /// Candidate traces read and scored per request (the best `limit` are returned).
 const CANDIDATE_TRACES: usize = 80;
@@ -28,8 +28,6 @@ const NEAR_TEMPLATES: usize = 64;
 const FAILURE_FLOOR: f32 = 0.45;
 /// Below this cosine a template is not the same operation (latency and shape candidates).
 const OPERATION_FLOOR: f32 = 0.75;
-/// A span is slow for its operation at this many times the operation's typical duration.
-pub const SLOW_RATIO: f64 = 3.0;
 /// Telling spans of the given trace that candidates are looked for by, at most.
 const MAX_TELLING: usize = 4;
 /// Weight of the shape (services and operations shared) beside the failure or the slowness.
@@ -230,23 +228,16 @@ impl Profile {
     }
 
     /// The spans slow for their operation whose slowness is their own (no child of theirs is
-    /// slow too), with how many times typical they took.
-    fn slow(&self, baselines: &HashMap<(String, String), OperationBaseline>) -> Vec<(&SpanProfile, f64)> {
-        let slow: Vec<(&SpanProfile, f64)> = self
-            .spans
+    /// where their extra time went, `crate::slow_child`), with how many times typical they took.
+    fn slow(&self, baselines: &Baselines) -> Vec<(&SpanProfile, f64)> {
+        self.spans
             .iter()
             .filter(|span| span.template_id.is_some())
             .filter_map(|span| times_typical(span, baselines).map(|times| (span, times)))
             .filter(|(_, times)| *times >= SLOW_RATIO)
-            .collect();
-        let slow_parents: HashSet<SpanId> = slow.iter().filter_map(|(span, _)| span.parent_span_id).collect();
-        slow.into_iter().filter(|(span, _)| !slow_parents.contains(&span.span_id)).collect()
+            .filter(|(span, _)| slow_child(&self.spans, span, baselines).is_none())
+            .collect()
     }
-}
-
-fn times_typical(span: &SpanProfile, baselines: &HashMap<(String, String), OperationBaseline>) -> Option<f64> {
-    let baseline = baselines.get(&(span.service.clone(), span.name.clone()))?;
-    (baseline.spans >= MIN_BASELINE_SPANS).then(|| span.duration_ns() as f64 / baseline.typical_ns.max(1_000.0))
 }
 
 fn operation(span: &SpanProfile) -> String {
@@ -661,6 +652,7 @@ fn compare(mut a: Vec<SpanProfile>, mut b: Vec<SpanProfile>) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use semtrace_store::OperationBaseline;
 
     fn span(id: u8, parent: Option<u8>, service: &str, name: &str, template: i64, duration_ms: u64) -> SpanProfile {
         SpanProfile {

@@ -250,6 +250,86 @@ async fn latency_questions_find_spans_slow_for_their_operation() {
     server.server.shutdown().await.unwrap();
 }
 
+/// One span per trace, asked about latency: a trace is shown, and ranked, by the span where its
+/// time went, not by the root that every slow trace has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let millis = 1_000_000u64;
+    // Each trace: GET /checkout calling the database and then the payments service.
+    let checkout = |n: u8, root_ms: u64, query_ms: u64, call_ms: u64| {
+        let start = 1_763_900_000_000_000_000u64 + u64::from(n) * 60_000 * millis;
+        let span = |id: u64, parent: Option<u64>, name: &str, kind: u8, offset: u64, took: u64, attributes: Value| {
+            json!({
+                "traceId": trace_id(n),
+                "spanId": format!("{:016x}", u64::from(n) * 16 + id),
+                "parentSpanId": parent.map(|parent| format!("{:016x}", u64::from(n) * 16 + parent)).unwrap_or_default(),
+                "name": name,
+                "kind": kind,
+                "startTimeUnixNano": (start + offset * millis).to_string(),
+                "endTimeUnixNano": (start + (offset + took) * millis).to_string(),
+                "attributes": attributes,
+            })
+        };
+        let spans = vec![
+            span(
+                1,
+                None,
+                "GET /checkout",
+                2,
+                0,
+                root_ms,
+                json!([attr("http.request.method", "GET"), attr("http.route", "/checkout")]),
+            ),
+            span(
+                2,
+                Some(1),
+                "SELECT orders",
+                3,
+                1,
+                query_ms,
+                json!([attr("db.system", "postgresql"), attr("db.query.text", "SELECT * FROM orders WHERE id = $1")]),
+            ),
+            span(
+                3,
+                Some(1),
+                "POST",
+                3,
+                2 + query_ms,
+                call_ms,
+                json!([
+                    attr("http.request.method", "POST"),
+                    attr("url.full", "http://payments:8080/charge"),
+                    attr("server.address", "payments")
+                ]),
+            ),
+        ];
+        json!({
+            "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "shop" } }] },
+            "scopeSpans": [{ "spans": spans }]
+        })
+    };
+    let mut traces: Vec<Value> = (1..=8).map(|n| checkout(n, 60, 5, 20)).collect();
+    traces.push(checkout(20, 8_000, 7_900, 20)); // the query was slow
+    traces.push(checkout(21, 6_100, 5, 6_000)); // the call to payments was slow
+    send_json_spans(&server.otlp_http, traces).await;
+    wait_searchable(&server.api, 30).await;
+
+    let (status, body) =
+        get_json(&format!("{}/api/v1/search?q=slow+HTTP+calls+to+the+payments+service&limit=5", server.api)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["intent"], "latency", "{body}");
+    let results = body["results"].as_array().unwrap();
+    let shown =
+        |n: u8| results.iter().find(|result| result["trace_id"] == trace_id(n)).map(|result| result["span_id"].clone());
+    // The slow call's trace first, shown by the call; the slow query's by the query.
+    assert_eq!(results[0]["trace_id"], trace_id(21), "{body}");
+    assert_eq!(shown(21), Some(json!(format!("{:016x}", 21 * 16 + 3))), "{body}");
+    assert_eq!(shown(20), Some(json!(format!("{:016x}", 20 * 16 + 2))), "{body}");
+    server.server.shutdown().await.unwrap();
+}
+
 /// One span per trace: a trace found through a span that only passes a failure on is shown by
 /// the span under it that states the cause.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,7 +125,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero"),
     (
         "malformed data, parsing or deserialization failed",
-        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format",
+        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format|ParseException|could not be parsed|(cannot|unable to|could not) parse|invalid syntax|For input string|Invalid (date|time value)",
     ),
     (
         "invalid input, validation failed",

@@ -20,6 +20,7 @@
 
 mod category;
 mod mask;
+pub mod structured;
 mod words;
 
 use std::sync::LazyLock;
@@ -50,6 +51,20 @@ fn is_cache(system: &str) -> bool {
     ["redis", "memcached", "valkey", "keydb", "dragonfly", "hazelcast", "coherence"]
         .iter()
         .any(|cache| system.eq_ignore_ascii_case(cache))
+}
+
+/// What people call a store of this `db.system`: key-value stores are nearly always run as
+/// caches, and document stores are asked for as such ("the document store was down").
+fn store_kind(system: &str) -> &'static str {
+    const DOCUMENT: &[&str] =
+        &["mongodb", "couchdb", "couchbase", "dynamodb", "cosmosdb", "documentdb", "firestore", "ravendb"];
+    if is_cache(system) {
+        "cache"
+    } else if DOCUMENT.iter().any(|document| system.eq_ignore_ascii_case(document)) {
+        "document database"
+    } else {
+        "database"
+    }
 }
 
 /// The last part of a dotted type name: `java.net.SocketTimeoutException` → `SocketTimeoutException`.
@@ -409,6 +424,7 @@ impl LogLine<'_> {
 /// their span's evidence; the others are only stored.
 pub fn log_is_severe(record: &semtrace_model::LogRecord) -> bool {
     let event = record.as_event();
+    let event = read_structured(&event).unwrap_or(event);
     is_exception(&event) || log_line(&event).severe().is_some()
 }
 
@@ -429,7 +445,14 @@ pub fn summarize_with_logs(span: &Span, logs: &[semtrace_model::LogRecord]) -> S
 pub fn error_log(span: &Span, logs: &[semtrace_model::LogRecord]) -> Option<String> {
     let records: Vec<Event> = logs.iter().map(semtrace_model::LogRecord::as_event).collect();
     let mut worst: Option<(Severity, String)> = None;
-    for event in span.events.iter().chain(&records).filter(|event| !is_exception(event)) {
+    let read: Vec<Event> = span
+        .events
+        .iter()
+        .chain(&records)
+        .filter(|event| !is_exception(event))
+        .map(|event| read_structured(event).unwrap_or_else(|| event.clone()))
+        .collect();
+    for event in &read {
         let line = log_line(event);
         let (Some(severity), Some(message)) = (line.severe(), line.message) else { continue };
         if worst.as_ref().is_none_or(|(known, _)| severity > *known) {
@@ -442,11 +465,40 @@ pub fn error_log(span: &Span, logs: &[semtrace_model::LogRecord]) -> Option<Stri
 /// Whether a log line of severity WARN or above is attached to the span (services often log a
 /// failure and answer normally); such a span's summary reads as failed, whatever its status.
 pub fn failure_logged(span: &Span) -> bool {
-    span.events.iter().any(|event| !is_exception(event) && log_line(event).severe().is_some())
+    span.events.iter().any(|event| {
+        !is_exception(event) && log_line(read_structured(event).as_ref().unwrap_or(event)).severe().is_some()
+    })
 }
 
 /// The summary and template of a span.
 pub fn summarize(span: &Span) -> SpanSummary {
+    match with_structured_lines_read(span) {
+        Some(read) => summarize_read(&read),
+        None => summarize_read(span),
+    }
+}
+
+/// The event with its structured log line (JSON or logfmt) read as a sentence and a level
+/// ([`structured`]); `None` when it has none.
+fn read_structured(event: &Event) -> Option<Event> {
+    let levels: Vec<&str> = SEVERITY_KEYS.iter().chain(SEVERITY_NUMBER_KEYS).copied().collect();
+    structured::read_event(event, MESSAGE_KEYS, &levels)
+}
+
+/// The span with its events' structured log lines read ([`read_structured`]); `None` when no
+/// event has one (the common case: nothing is copied).
+fn with_structured_lines_read(span: &Span) -> Option<Span> {
+    let first = span.events.iter().position(|event| read_structured(event).is_some())?;
+    let mut read = span.clone();
+    for event in &mut read.events[first..] {
+        if let Some(line) = read_structured(event) {
+            *event = line;
+        }
+    }
+    Some(read)
+}
+
+fn summarize_read(span: &Span) -> SpanSummary {
     let mut out = Builder { text: String::with_capacity(256), template: String::with_capacity(256) };
     let evidence = Evidence::of(span);
     identity_sentence(&mut out, span);
@@ -607,8 +659,8 @@ fn database_sentence(out: &mut Builder, attributes: &Attributes) {
     let Some(system) = get_str(attributes, &["db.system.name", "db.system"]) else { return };
     out.stable(" ");
     out.volatile(system);
-    // Key-value stores are nearly always run as caches; people search for them as such.
-    out.stable(if is_cache(system) { " cache" } else { " database" });
+    out.stable(" ");
+    out.stable(store_kind(system));
     if let Some(operation) = get_str(attributes, &["db.operation.name", "db.operation"]) {
         out.stable(" ");
         out.volatile(operation);
@@ -869,7 +921,7 @@ impl Dependency {
         match self {
             Dependency::Service { protocol, name: Some(name) } => format!("{protocol} call to service {name}"),
             Dependency::Service { protocol, name: None } => format!("{protocol} call to another service"),
-            Dependency::Database(name) => named("database", name),
+            Dependency::Database(name) => named(name.as_deref().map_or("database", store_kind), name),
             Dependency::Cache(name) => named("cache", name),
             Dependency::Broker(name) => named("message broker", name),
             Dependency::Registry => "service registry".to_owned(),
@@ -912,7 +964,8 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
         return Some(if is_cache(system) { Dependency::Cache(name) } else { Dependency::Database(name) });
     }
     let peer = get_str(attributes, &["peer.service", "server.address", "net.peer.name"]).map(str::to_owned);
-    if let Some(system) = get_str(attributes, &["rpc.system"]) {
+    // A server span's RPC service is its own: what it depends on is in its error's words.
+    if let Some(system) = get_str(attributes, &["rpc.system"]).filter(|_| span.kind != SpanKind::Server) {
         let name = get_str(attributes, &["peer.service"]).or_else(|| get_str(attributes, &["rpc.service"]));
         return Some(Dependency::Service { protocol: system.to_owned(), name: name.map(str::to_owned).or(peer) });
     }

@@ -319,6 +319,48 @@ fn a_span_that_logs_an_error_failed_whatever_its_status() {
 }
 
 #[test]
+fn a_structured_log_line_says_its_message_error_and_level() {
+    // pino through a bridge: the whole JSON line is the body, its level inside it alone.
+    let pino = r#"{"level":50,"time":1796514568213,"pid":1,"hostname":"ts-office-6c9f","reqId":"req-4715","err":{"type":"MongoServerSelectionError","message":"Server selection timed out after 30000 ms"},"msg":"failed to load offices"}"#;
+    // logrus: a logfmt body, its level also as an attribute.
+    let logrus =
+        r#"time="2026-12-06T02:06:23Z" level=warning msg="allocate aborted" error="context canceled" train=T4387"#;
+    let debug = r#"time="2026-12-06T02:06:22Z" level=debug msg="seat lock acquired" train=T4387"#;
+    for (events, said) in [
+        (
+            vec![log_event(&[("body", s(pino))])],
+            "failed: failed to load offices: MongoServerSelectionError: Server selection timed out after <num> ms.",
+        ),
+        (
+            vec![log_event(&[("body", s(debug))]), log_event(&[("log.level", s("WARN")), ("body", s(logrus))])],
+            "failed: allocate aborted: context canceled.",
+        ),
+    ] {
+        let mut server = span("ts-office", "GET /office", SpanKind::Server, 12, attrs(&[]));
+        server.events = events;
+        let summary = summarize(&server);
+        assert_eq!(summary.outcome, Outcome::FailedWithReason, "{}", summary.template);
+        assert!(failure_logged(&server));
+        assert!(
+            summary.template.starts_with(&format!("ts-office server span GET /office {said}")),
+            "{}",
+            summary.template
+        );
+        assert!(
+            !summary.template.contains("hostname") && !summary.template.contains("seat lock"),
+            "{}",
+            summary.template
+        );
+        assert_eq!(
+            error_log(&server, &[]).as_deref(),
+            Some(said.trim_start_matches("failed: ").trim_end_matches('.'))
+                .map(|said| said.replace("<num>", "30000"))
+                .as_deref()
+        );
+    }
+}
+
+#[test]
 fn a_failure_names_what_failed() {
     let categories_and_dependency = |kind: SpanKind, attributes: Attributes, message: &str| {
         let mut failed = span("ts-travel-service", "POST /trips", kind, 5_000, attributes);
@@ -375,6 +417,29 @@ fn a_failure_names_what_failed() {
     assert_eq!(refused.0, vec!["request refused by a business rule, operation not allowed in the current state"]);
     let empty = categories_and_dependency(SpanKind::Server, attrs(&[]), "[getTripInfo][thingListResult is null]");
     assert!(empty.0.contains(&"lookup found nothing, no matching record, empty or missing result"), "{empty:?}");
+    // A gRPC server's own service is not what it depends on; its error's words say that.
+    let grpc_server = categories_and_dependency(
+        SpanKind::Server,
+        attrs(&[("rpc.system", s("grpc")), ("rpc.service", s("seat.v1.SeatAllocator"))]),
+        "update seat_inventory: Error 1205 (HY000): Lock wait timeout exceeded; mysql",
+    );
+    assert_eq!(grpc_server.1.as_deref(), Some("database"));
+    // A document store is named as one (in its database sentence); a malformed value in the
+    // request as malformed data.
+    let mut mongo =
+        span("ts-food-service", "find foods", SpanKind::Client, 30_000, attrs(&[("db.system", s("mongodb"))]));
+    mongo.status = Status { code: StatusCode::Error, message: "Timed out after 30000 ms".into() };
+    let template = summarize(&mongo).template;
+    assert!(template.contains("mongodb document database"), "{template}");
+    for message in [
+        "java.time.format.DateTimeParseException: Text '2026-02-30' could not be parsed: Invalid date 'FEBRUARY 30'",
+        "java.lang.NumberFormatException: For input string: \"null\"",
+        "strconv.Atoi: parsing \"abc\": invalid syntax",
+        "RangeError: Invalid time value",
+    ] {
+        let parse = categories_and_dependency(SpanKind::Server, attrs(&[]), message);
+        assert!(parse.0.contains(&"malformed data, parsing or deserialization failed"), "{message}: {parse:?}");
+    }
 }
 
 #[test]
