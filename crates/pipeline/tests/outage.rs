@@ -77,6 +77,12 @@ impl Store for FlakyStore {
     async fn services(&self) -> Result<Vec<String>, StoreError> {
         self.inner.services().await
     }
+    async fn find_traces(&self, query: &semtrace_store::TraceQuery) -> Result<Vec<TraceId>, StoreError> {
+        self.inner.find_traces(query).await
+    }
+    async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<semtrace_store::ServiceCall>, StoreError> {
+        self.inner.service_calls(start_ns, end_ns).await
+    }
     async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
         self.inner.operations(service).await
     }

@@ -10,6 +10,7 @@
 //!
 //! Spans are partitioned by day of start time; `retention_days` drops whole partitions.
 
+mod find;
 mod logs;
 mod read;
 mod schema;
@@ -435,6 +436,16 @@ impl Store for PostgresStore {
     async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError> {
         let client = self.client().await?;
         logs::search(&client, query, filter, limit).await
+    }
+
+    async fn find_traces(&self, query: &semtrace_store::TraceQuery) -> Result<Vec<TraceId>, StoreError> {
+        let client = self.client().await?;
+        find::find_traces(&client, query).await
+    }
+
+    async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<semtrace_store::ServiceCall>, StoreError> {
+        let client = self.client().await?;
+        find::service_calls(&client, start_ns, end_ns).await
     }
 
     async fn trace_profiles(

@@ -10,6 +10,7 @@
 mod checkpoint;
 mod codec;
 mod durable;
+mod find;
 mod logs;
 mod schema;
 mod search;
@@ -352,6 +353,15 @@ impl Store for SqliteStore {
     ) -> Result<std::collections::HashMap<TraceId, Vec<semtrace_store::SpanProfile>>, StoreError> {
         let trace_ids = trace_ids.to_vec();
         self.read(move |connection| search::trace_profiles(connection, &trace_ids)).await
+    }
+
+    async fn find_traces(&self, query: &semtrace_store::TraceQuery) -> Result<Vec<TraceId>, StoreError> {
+        let query = query.clone();
+        self.read(move |connection| find::find_traces(connection, &query)).await
+    }
+
+    async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<semtrace_store::ServiceCall>, StoreError> {
+        self.read(move |connection| find::service_calls(connection, start_ns, end_ns)).await
     }
 
     async fn operation_baselines(

@@ -24,6 +24,80 @@ pub async fn run(store: &dyn Store) {
     spans_are_found_by_template_and_error_text(store).await;
     log_records_are_stored_joined_and_searched(store).await;
     operations_have_baselines(store).await;
+    traces_are_found_by_fields(store).await;
+}
+
+/// Traces 950 to 953 of services of their own: the third took 2 s, the fourth answered 404.
+async fn traces_are_found_by_fields(store: &dyn Store) {
+    let resource = |name: &str| {
+        Arc::new(Resource {
+            attributes: attrs(&[
+                ("service.name", AnyValue::String(name.into())),
+                ("service.version", AnyValue::String("1.4.2".into())),
+            ]),
+            dropped_attributes_count: 0,
+            schema_url: String::new(),
+        })
+    };
+    let (frontend, db) = (resource("finder-frontend"), resource("finder-db"));
+    let mut spans = Vec::new();
+    for n in 950..954u64 {
+        for mut span in rich_trace(n) {
+            span.resource = if span.kind == SpanKind::Client { db.clone() } else { frontend.clone() };
+            if span.parent_span_id.is_none() && n == 952 {
+                span.end_time_unix_nano = span.start_time_unix_nano + 2_000_000_000;
+            }
+            if span.parent_span_id.is_none() && n == 953 {
+                span.attributes.0.retain(|kv| kv.key != "http.response.status_code");
+                span.attributes.push("http.response.status_code", AnyValue::Int(404));
+            }
+            spans.push(span);
+        }
+    }
+    store.write(&spans).await.unwrap();
+    let find = |query: crate::TraceQuery| async move {
+        let found = store.find_traces(&crate::TraceQuery { limit: query.limit.max(1), ..query }).await.unwrap();
+        found.into_iter().map(|id| (950..954).find(|n| trace_id(*n) == id).unwrap_or(0)).collect::<Vec<u64>>()
+    };
+    let service = |name: &str| crate::TraceQuery { service: Some(name.into()), limit: 10, ..Default::default() };
+    let tags = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    assert_eq!(find(service("finder-frontend")).await, vec![953, 952, 951, 950], "newest first");
+    assert_eq!(find(crate::TraceQuery { limit: 2, ..service("finder-frontend") }).await, vec![953, 952]);
+    assert!(find(service("no such service")).await.is_empty());
+    let status_500 = crate::TraceQuery {
+        operation: Some("POST /api/orders".into()),
+        tags: tags(&[("http.response.status_code", "500")]),
+        ..service("finder-frontend")
+    };
+    assert_eq!(find(status_500).await, vec![952, 951, 950]);
+    let slow = crate::TraceQuery { min_duration_ns: Some(1_000_000_000), ..service("finder-frontend") };
+    assert_eq!(find(slow).await, vec![952]);
+    let quick_roots = crate::TraceQuery {
+        operation: Some("POST /api/orders".into()),
+        max_duration_ns: Some(300_000_000),
+        ..service("finder-frontend")
+    };
+    assert_eq!(find(quick_roots).await, vec![953, 951, 950]);
+    let derived = crate::TraceQuery {
+        tags: tags(&[("error", "true"), ("service.version", "1.4.2"), ("span.kind", "server")]),
+        ..service("finder-frontend")
+    };
+    assert_eq!(find(derived).await, vec![953, 952, 951, 950], "derived and resource tags");
+    let elsewhere = crate::TraceQuery { tags: tags(&[("db.system", "postgresql")]), ..service("finder-frontend") };
+    assert!(find(elsewhere).await.is_empty(), "the tag is on another service's span");
+    let any_service = crate::TraceQuery { tags: tags(&[("db.system", "postgresql")]), ..service("finder-db") };
+    assert_eq!(find(any_service).await, vec![953, 952, 951, 950]);
+    let start = |n: u64| rich_trace(n)[0].start_time_unix_nano;
+    let window =
+        crate::TraceQuery { start_ns: Some(start(951)), end_ns: Some(start(953)), ..service("finder-frontend") };
+    assert_eq!(find(window).await, vec![952, 951]);
+
+    let calls = store.service_calls(start(950), start(953) + 1_000_000_000).await.unwrap();
+    let call = calls.iter().find(|call| call.parent == "finder-frontend" && call.child == "finder-db");
+    assert_eq!(call.map(|call| call.call_count), Some(4), "{calls:?}");
+    assert!(!calls.iter().any(|call| call.parent == call.child), "calls within a service are not dependencies");
+    let before = store.service_calls(start(950) - 10_000_000_000, start(950)).await.unwrap();
+    assert!(!before.iter().any(|call| call.parent == "finder-frontend"), "{before:?}");
 }
 
 async fn operations_have_baselines(store: &dyn Store) {

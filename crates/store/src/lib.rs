@@ -6,6 +6,7 @@
 pub mod conformance;
 pub mod encoding;
 mod error;
+pub mod find;
 pub mod policy;
 pub mod row;
 pub mod text;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use semtrace_model::{LogRecord, Span, SpanId, Trace, TraceId};
 
 pub use error::StoreError;
+pub use find::{ServiceCall, TraceQuery};
 
 /// What one `write` did. Spans already stored (same trace id and span id) are not written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -311,6 +313,14 @@ pub trait Store: Send + Sync + 'static {
     /// The severe records about these spans (their trace and span id), joined or still waiting
     /// for the joiner: what the spans' summaries read. In time order.
     async fn span_evidence(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Traces with a span that passes every field of the query, newest span first, at most
+    /// `query.limit`.
+    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StoreError>;
+
+    /// Calls between services (a span whose parent span is of another service) among spans
+    /// starting in [start_ns, end_ns), counted per (parent service, child service).
+    async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<ServiceCall>, StoreError>;
 
     /// Every stored record of a trace, in time order.
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;

@@ -1,0 +1,124 @@
+//! Traces found by their fields (`semtrace_store::TraceQuery`), and calls between services.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use deadpool_postgres::ClientWrapper as Client;
+use semtrace_model::{Attributes, SpanKind, StatusCode, TraceId};
+use semtrace_store::{encoding, ServiceCall, StoreError, TraceQuery};
+
+use crate::{internal, sql};
+
+/// Spans read per round trip, newest first, until the query has its traces.
+const PAGE: i64 = 1000;
+
+/// Spans are read newest first through `spans_service_start` (with a service) a page at a time
+/// and checked in turn, so a search stops as soon as it has `limit` traces.
+pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<Vec<TraceId>, StoreError> {
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let to_i64 = |nanos: u64| i64::try_from(nanos).unwrap_or(i64::MAX);
+    let start_ns = query.start_ns.map_or(0, to_i64);
+    let end_ns = query.end_ns.map_or(i64::MAX, to_i64);
+    let start_time = sql::timestamp(start_ns / 1000 * 1000);
+    let end_time = sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000);
+    let min_duration = query.min_duration_ns.map_or(0, to_i64);
+    let max_duration = query.max_duration_ns.map_or(i64::MAX, to_i64);
+    let statement = client
+        .prepare_cached(
+            "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status
+             FROM spans s JOIN resources r ON r.id = s.resource_id
+             WHERE ($1::text IS NULL OR s.service = $1) AND ($2::text IS NULL OR s.name = $2)
+               AND s.start_time >= $3 AND s.start_time <= $4 AND s.start_ns >= $5 AND s.start_ns < $6
+               AND s.end_ns - s.start_ns >= $7 AND s.end_ns - s.start_ns <= $8
+               AND ($9::timestamptz IS NULL OR (s.start_time, s.trace_id, s.span_id) < ($9, $10, $11))
+             ORDER BY s.start_time DESC, s.trace_id DESC, s.span_id DESC LIMIT $12",
+        )
+        .await
+        .map_err(internal)?;
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    let mut resources: HashMap<String, Attributes> = HashMap::new();
+    let mut after: (Option<SystemTime>, Vec<u8>, Vec<u8>) = (None, Vec::new(), Vec::new());
+    loop {
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &query.service,
+                    &query.operation,
+                    &start_time,
+                    &end_time,
+                    &start_ns,
+                    &end_ns,
+                    &min_duration,
+                    &max_duration,
+                    &after.0,
+                    &after.1,
+                    &after.2,
+                    &PAGE,
+                ],
+            )
+            .await
+            .map_err(internal)?;
+        let last_page = (rows.len() as i64) < PAGE;
+        for row in &rows {
+            let trace_id = TraceId::from_slice(row.get(0))
+                .map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
+            after = (Some(row.get(2)), row.get::<_, &[u8]>(0).to_vec(), row.get::<_, &[u8]>(1).to_vec());
+            if seen.contains(&trace_id) {
+                continue;
+            }
+            if !query.tags.is_empty() {
+                let attributes = encoding::attributes_from_json(row.get(3))
+                    .map_err(|err| StoreError::Internal(format!("stored attributes: {err}")))?;
+                let body: String = row.get(4);
+                if !resources.contains_key(&body) {
+                    let resource = encoding::resource_from_json(&body)
+                        .map_err(|err| StoreError::Internal(format!("stored resource: {err}")))?;
+                    resources.insert(body.clone(), resource.attributes);
+                }
+                let kind = SpanKind::from_otlp(i32::from(row.get::<_, i16>(5)));
+                let status = StatusCode::from_otlp(i32::from(row.get::<_, i16>(6)));
+                if !query.tags_match(kind, status, &attributes, &resources[&body]) {
+                    continue;
+                }
+            }
+            seen.insert(trace_id);
+            found.push(trace_id);
+            if found.len() == query.limit {
+                return Ok(found);
+            }
+        }
+        if last_page {
+            return Ok(found);
+        }
+    }
+}
+
+/// Parent and child spans of different services, joined through the (trace id, span id) key.
+pub(crate) async fn service_calls(client: &Client, start_ns: u64, end_ns: u64) -> Result<Vec<ServiceCall>, StoreError> {
+    let to_i64 = |nanos: u64| i64::try_from(nanos).unwrap_or(i64::MAX);
+    let (start_ns, end_ns) = (to_i64(start_ns), to_i64(end_ns));
+    let rows = client
+        .query(
+            "SELECT p.service, c.service, count(*)
+             FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+             WHERE c.start_time >= $1 AND c.start_time <= $2 AND c.start_ns >= $3 AND c.start_ns < $4
+               AND c.service <> p.service
+             GROUP BY p.service, c.service ORDER BY p.service, c.service",
+            &[
+                &sql::timestamp(start_ns / 1000 * 1000),
+                &sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000),
+                &start_ns,
+                &end_ns,
+            ],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|row| ServiceCall { parent: row.get(0), child: row.get(1), call_count: row.get::<_, i64>(2) as u64 })
+        .collect())
+}

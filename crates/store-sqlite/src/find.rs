@@ -1,0 +1,107 @@
+//! Traces found by their fields (`semtrace_store::TraceQuery`), and calls between services.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params, Connection};
+use semtrace_model::{SpanKind, StatusCode, TraceId};
+use semtrace_store::{encoding, ServiceCall, StoreError, TraceQuery};
+
+use crate::internal;
+
+/// Spans are read newest first through `spans_service_start` (with a service) and checked in
+/// turn, so a search stops as soon as it has `limit` traces.
+pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result<Vec<TraceId>, StoreError> {
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let service_id: Option<i64> = match &query.service {
+        Some(name) => match connection.query_row("SELECT id FROM services WHERE name = ?1", [name], |row| row.get(0)) {
+            Ok(id) => Some(id),
+            Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(Vec::new()),
+            Err(err) => return Err(internal(err)),
+        },
+        None => None,
+    };
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code
+             FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
+             WHERE (?1 IS NULL OR s.service_id = ?1) AND s.start_ns >= ?2 AND s.start_ns < ?3
+               AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
+             ORDER BY s.start_ns DESC",
+        )
+        .map_err(internal)?;
+    let mut rows = statement
+        .query(params![
+            service_id,
+            query.start_ns.unwrap_or(0).min(i64::MAX as u64) as i64,
+            query.end_ns.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64,
+            query.operation,
+            query.min_duration_ns.unwrap_or(0).min(i64::MAX as u64) as i64,
+            query.max_duration_ns.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64,
+        ])
+        .map_err(internal)?;
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    // Resources repeat: each is decoded once.
+    let mut resources: HashMap<String, semtrace_model::Attributes> = HashMap::new();
+    while let Some(row) = rows.next().map_err(internal)? {
+        let trace_id: Vec<u8> = row.get(0).map_err(internal)?;
+        let trace_id =
+            TraceId::from_slice(&trace_id).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
+        if seen.contains(&trace_id) {
+            continue;
+        }
+        if !query.tags.is_empty() {
+            let attributes: String = row.get(1).map_err(internal)?;
+            let attributes = encoding::attributes_from_json(&attributes)
+                .map_err(|err| StoreError::Internal(format!("stored attributes: {err}")))?;
+            let body: String = row.get(2).map_err(internal)?;
+            if !resources.contains_key(&body) {
+                let resource = encoding::resource_from_json(&body)
+                    .map_err(|err| StoreError::Internal(format!("stored resource: {err}")))?;
+                resources.insert(body.clone(), resource.attributes);
+            }
+            let kind = SpanKind::from_otlp(row.get(3).map_err(internal)?);
+            let status = StatusCode::from_otlp(row.get(4).map_err(internal)?);
+            if !query.tags_match(kind, status, &attributes, &resources[&body]) {
+                continue;
+            }
+        }
+        seen.insert(trace_id);
+        found.push(trace_id);
+        if found.len() == query.limit {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Parent and child spans of different services, joined through the (trace id, span id) key.
+pub(crate) fn service_calls(
+    connection: &Connection,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<Vec<ServiceCall>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT ps.name, cs.name, count(*)
+             FROM traces t JOIN spans c ON c.trace_id = t.trace_id
+             JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+             JOIN services cs ON cs.id = c.service_id JOIN services ps ON ps.id = p.service_id
+             WHERE t.start_ns >= ?1 AND t.start_ns < ?2 AND c.start_ns >= ?3 AND c.start_ns < ?2
+               AND c.service_id != p.service_id
+             GROUP BY ps.name, cs.name ORDER BY ps.name, cs.name",
+        )
+        .map_err(internal)?;
+    let clamp = |ns: u64| ns.min(i64::MAX as u64) as i64;
+    // A trace may start before the window and call within it: its start is looked for a day earlier.
+    let lookback = 24 * 3600 * 1_000_000_000u64;
+    let rows = statement
+        .query_map(params![clamp(start_ns.saturating_sub(lookback)), clamp(end_ns), clamp(start_ns)], |row| {
+            Ok(ServiceCall { parent: row.get(0)?, child: row.get(1)?, call_count: row.get::<_, i64>(2)? as u64 })
+        })
+        .map_err(internal)?;
+    let calls: Vec<ServiceCall> = rows.collect::<Result<_, _>>().map_err(internal)?;
+    Ok(calls)
+}
