@@ -1,10 +1,12 @@
-//! The query HTTP API (`/api/v1/...`) and Prometheus metrics, served on 127.0.0.1:16686 by default.
+//! The query HTTP API (`/api/v1/...`), a Jaeger-compatible API (`/jaeger/api/...`, `/api/...`,
+//! `/api/v3/...`) and Prometheus metrics, served on 127.0.0.1:16686 by default.
 //!
 //! API boundary: JSON DTOs live here and only here; handlers talk to the store through the
 //! `semtrace_store::Store` trait.
 
 mod dto;
 mod error;
+mod jaeger;
 mod search;
 
 use std::sync::Arc;
@@ -52,6 +54,11 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))
         .route("/metrics", get(metrics))
+        // Jaeger's classic API under /jaeger (Grafana's data source URL) and at the root (where
+        // Jaeger UI calls it); its API v3 at /api/v3.
+        .nest("/jaeger", jaeger::classic())
+        .merge(jaeger::classic())
+        .merge(jaeger::v3())
         .with_state(state)
 }
 
