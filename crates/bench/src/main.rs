@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use clap::{Parser, Subcommand};
 
 mod ingest;
+mod jaeger;
 mod peer;
 mod search;
 mod similar;
@@ -41,6 +42,9 @@ enum Command {
     /// against semtrace's (templates, COPY) on one PostgreSQL: ingest, index build, size, and the
     /// seeds' four query types.
     Peer(peer::PeerArgs),
+    /// Jaeger trace search latency (service + tag + minimum duration, as Grafana sends it) on a
+    /// loaded server.
+    Jaeger(jaeger::JaegerArgs),
 }
 
 static SERVER_BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -73,6 +77,7 @@ fn main() -> std::process::ExitCode {
             Command::Search(args) => search::search(args).await,
             Command::Embed(args) => search::embed(args).await,
             Command::Peer(args) => peer::peer(args).await,
+            Command::Jaeger(args) => jaeger::jaeger(args).await,
         }
     })
 }

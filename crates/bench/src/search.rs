@@ -104,7 +104,7 @@ async fn wait_until_searchable(client: &reqwest::Client, api: &str, spans: u64) 
     }
 }
 
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 

@@ -25,18 +25,19 @@ pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<V
     let end_time = sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000);
     let min_duration = query.min_duration_ns.map_or(0, to_i64);
     let max_duration = query.max_duration_ns.map_or(i64::MAX, to_i64);
-    let statement = client
-        .prepare_cached(
-            "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status
+    // The service is bound only when given: a generic plan for `($1 IS NULL OR …)` would not
+    // use the (service, start_time) index.
+    let service_clause = if query.service.is_some() { "s.service = $1" } else { "$1::text IS NULL" };
+    let sql = format!(
+        "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status
              FROM spans s JOIN resources r ON r.id = s.resource_id
-             WHERE ($1::text IS NULL OR s.service = $1) AND ($2::text IS NULL OR s.name = $2)
+             WHERE {service_clause} AND ($2::text IS NULL OR s.name = $2)
                AND s.start_time >= $3 AND s.start_time <= $4 AND s.start_ns >= $5 AND s.start_ns < $6
                AND s.end_ns - s.start_ns >= $7 AND s.end_ns - s.start_ns <= $8
                AND ($9::timestamptz IS NULL OR (s.start_time, s.trace_id, s.span_id) < ($9, $10, $11))
-             ORDER BY s.start_time DESC, s.trace_id DESC, s.span_id DESC LIMIT $12",
-        )
-        .await
-        .map_err(internal)?;
+             ORDER BY s.start_time DESC, s.trace_id DESC, s.span_id DESC LIMIT $12"
+    );
+    let statement = client.prepare_cached(&sql).await.map_err(internal)?;
     let mut found = Vec::new();
     let mut seen = HashSet::new();
     let mut resources: HashMap<String, Attributes> = HashMap::new();

@@ -22,15 +22,17 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
         },
         None => None,
     };
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code
-             FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
-             WHERE (?1 IS NULL OR s.service_id = ?1) AND s.start_ns >= ?2 AND s.start_ns < ?3
-               AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
-             ORDER BY s.start_ns DESC",
-        )
-        .map_err(internal)?;
+    // The service is bound only when given: `(?1 IS NULL OR …)` would keep SQLite off the
+    // (service, start) index and sort every span.
+    let service_clause = if service_id.is_some() { "s.service_id = ?1" } else { "?1 IS NULL" };
+    let sql = format!(
+        "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code
+         FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
+         WHERE {service_clause} AND s.start_ns >= ?2 AND s.start_ns < ?3
+           AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
+         ORDER BY s.start_ns DESC"
+    );
+    let mut statement = connection.prepare_cached(&sql).map_err(internal)?;
     let mut rows = statement
         .query(params![
             service_id,
