@@ -163,7 +163,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         SERVICE_DISCOVERY,
-        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)",
+        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|no (healthy|available|live|passing|ready) (instances?|endpoints?|servers?|replicas?|upstreams?|hosts?|pods?|backends?)|produced zero addresses|no addresses (available|resolved)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)",
     ),
     (
         "request refused by a business rule, operation not allowed in the current state",
@@ -279,6 +279,10 @@ mod tests {
                 vec!["expired credentials, token or session no longer valid", "authentication or permission failure"],
             ),
             ("EOPENBREAKER: Breaker is open", vec!["circuit breaker open, calls to a failing dependency cut off"]),
+            // A client-side balancer or resolver with nowhere to send the call: Envoy, gRPC, Consul.
+            ("14 UNAVAILABLE: no healthy upstream", vec![super::SERVICE_DISCOVERY]),
+            ("name resolver error: produced zero addresses", vec![super::SERVICE_DISCOVERY]),
+            ("no passing instances of orders registered in consul", vec![super::SERVICE_DISCOVERY]),
             (
                 "insert or update on table \"orders\" violates foreign key constraint \"orders_customer_id_fkey\"",
                 vec!["foreign key violation, referenced record missing"],
