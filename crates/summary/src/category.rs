@@ -28,7 +28,7 @@ pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, the database serv
 pub(crate) const CACHE_TIMEOUT: &str = "cache command timed out, the cache did not answer in time";
 pub(crate) const BROKER_TIMEOUT: &str = "message broker timed out, the broker did not answer in time";
 pub(crate) const SERVICE_DISCOVERY: &str =
-    "service discovery failure, no available instance of the service to send the request to";
+    "service discovery failure, no available instance or replica of the service, the load balancer had nowhere to send the request";
 const LOOKUP_EMPTY: &str = "lookup found nothing, no matching record, empty or missing result";
 const SCHEMA_MISMATCH: &str =
     "database schema out of sync with the code, unknown table or column, a migration not applied";

@@ -406,13 +406,7 @@ fn a_failure_names_what_failed() {
         attrs(&[]),
         "com.netflix.client.ClientException: Load balancer does not have available server for client: ts-route-service",
     );
-    assert_eq!(
-        discovery,
-        (
-            vec!["service discovery failure, no available instance of the service to send the request to"],
-            Some("service registry".to_owned())
-        )
-    );
+    assert_eq!(discovery, (vec![crate::category::SERVICE_DISCOVERY], Some("service registry".to_owned())));
     let refused = categories_and_dependency(SpanKind::Server, attrs(&[]), "[check][Wrong State][id: 5ad7750b]");
     assert_eq!(refused.0, vec!["request refused by a business rule, operation not allowed in the current state"]);
     let empty = categories_and_dependency(SpanKind::Server, attrs(&[]), "[getTripInfo][thingListResult is null]");
