@@ -22,17 +22,18 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
         },
         None => None,
     };
-    // The service is bound only when given: `(?1 IS NULL OR …)` would keep SQLite off the
-    // (service, start) index and sort every span.
-    let service_clause = if service_id.is_some() { "s.service_id = ?1" } else { "?1 IS NULL" };
-    let sql = format!(
-        "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code
-         FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
-         WHERE {service_clause} AND s.start_ns >= ?2 AND s.start_ns < ?3
-           AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
-         ORDER BY s.start_ns DESC"
-    );
-    let mut statement = connection.prepare_cached(&sql).map_err(internal)?;
+    let Some(service_id) = service_id else { return find_traces_by_trace(connection, query) };
+    // The service is bound as such: `(?1 IS NULL OR …)` would keep SQLite off the (service,
+    // start) index and sort every span.
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code
+             FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
+             WHERE s.service_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3
+               AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
+             ORDER BY s.start_ns DESC",
+        )
+        .map_err(internal)?;
     let mut rows = statement
         .query(params![
             service_id,
@@ -54,24 +55,83 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
         if seen.contains(&trace_id) {
             continue;
         }
-        if !query.tags.is_empty() {
-            let attributes: String = row.get(1).map_err(internal)?;
-            let attributes = encoding::attributes_from_json(&attributes)
-                .map_err(|err| StoreError::Internal(format!("stored attributes: {err}")))?;
-            let body: String = row.get(2).map_err(internal)?;
-            if !resources.contains_key(&body) {
-                let resource = encoding::resource_from_json(&body)
-                    .map_err(|err| StoreError::Internal(format!("stored resource: {err}")))?;
-                resources.insert(body.clone(), resource.attributes);
-            }
-            let kind = SpanKind::from_otlp(row.get(3).map_err(internal)?);
-            let status = StatusCode::from_otlp(row.get(4).map_err(internal)?);
-            if !query.tags_match(kind, status, &attributes, &resources[&body]) {
-                continue;
-            }
+        if !has_tags(query, row, 1, &mut resources)? {
+            continue;
         }
         seen.insert(trace_id);
         found.push(trace_id);
+        if found.len() == query.limit {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the span in `row` has the query's tags: its attributes, resource body, kind and
+/// status in four columns from `first`. Resources repeat: each is decoded once.
+fn has_tags(
+    query: &TraceQuery,
+    row: &rusqlite::Row<'_>,
+    first: usize,
+    resources: &mut HashMap<String, semtrace_model::Attributes>,
+) -> Result<bool, StoreError> {
+    if query.tags.is_empty() {
+        return Ok(true);
+    }
+    let attributes: String = row.get(first).map_err(internal)?;
+    let attributes = encoding::attributes_from_json(&attributes)
+        .map_err(|err| StoreError::Internal(format!("stored attributes: {err}")))?;
+    let body: String = row.get(first + 1).map_err(internal)?;
+    if !resources.contains_key(&body) {
+        let resource = encoding::resource_from_json(&body)
+            .map_err(|err| StoreError::Internal(format!("stored resource: {err}")))?;
+        resources.insert(body.clone(), resource.attributes);
+    }
+    let kind = SpanKind::from_otlp(row.get(first + 2).map_err(internal)?);
+    let status = StatusCode::from_otlp(row.get(first + 3).map_err(internal)?);
+    Ok(query.tags_match(kind, status, &attributes, &resources[&body]))
+}
+
+/// Without a service no span index leads by time: traces are read newest first through
+/// `traces_start` (those starting in the window), and each trace's spans are checked in turn.
+fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<Vec<TraceId>, StoreError> {
+    let clamp = |ns: u64| ns.min(i64::MAX as u64) as i64;
+    let mut traces = connection
+        .prepare_cached("SELECT trace_id FROM traces WHERE start_ns >= ?1 AND start_ns < ?2 ORDER BY start_ns DESC")
+        .map_err(internal)?;
+    let mut spans = connection
+        .prepare_cached(
+            "SELECT s.attributes, r.body, o.kind, s.status_code, o.name, s.start_ns, s.end_ns
+             FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
+             WHERE s.trace_id = ?1",
+        )
+        .map_err(internal)?;
+    let (start_ns, end_ns) = (query.start_ns.unwrap_or(0), query.end_ns.unwrap_or(u64::MAX));
+    let mut rows = traces.query(params![clamp(start_ns), clamp(end_ns)]).map_err(internal)?;
+    let mut resources: HashMap<String, semtrace_model::Attributes> = HashMap::new();
+    let mut found = Vec::new();
+    while let Some(row) = rows.next().map_err(internal)? {
+        let bytes: Vec<u8> = row.get(0).map_err(internal)?;
+        let trace_id =
+            TraceId::from_slice(&bytes).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
+        let mut candidates = spans.query([bytes.as_slice()]).map_err(internal)?;
+        while let Some(span) = candidates.next().map_err(internal)? {
+            let name: String = span.get(4).map_err(internal)?;
+            let (start, end): (i64, i64) = (span.get(5).map_err(internal)?, span.get(6).map_err(internal)?);
+            let duration = end.saturating_sub(start).max(0) as u64;
+            if query.operation.as_ref().is_some_and(|operation| *operation != name)
+                || !(start_ns..end_ns).contains(&(start.max(0) as u64))
+                || query.min_duration_ns.is_some_and(|min| duration < min)
+                || query.max_duration_ns.is_some_and(|max| duration > max)
+            {
+                continue;
+            }
+            if !has_tags(query, span, 0, &mut resources)? {
+                continue;
+            }
+            found.push(trace_id);
+            break;
+        }
         if found.len() == query.limit {
             break;
         }

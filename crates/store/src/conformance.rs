@@ -91,6 +91,20 @@ async fn traces_are_found_by_fields(store: &dyn Store) {
     let window =
         crate::TraceQuery { start_ns: Some(start(951)), end_ns: Some(start(953)), ..service("finder-frontend") };
     assert_eq!(find(window).await, vec![952, 951]);
+    // Without a service: any service's span, in the window.
+    let anywhere = |tags: &[(&str, &str)]| crate::TraceQuery {
+        tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        start_ns: Some(start(950)),
+        end_ns: Some(start(953) + 1_000_000_000),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(find(anywhere(&[("db.system", "postgresql")])).await, vec![953, 952, 951, 950]);
+    assert_eq!(find(anywhere(&[("http.response.status_code", "404")])).await, vec![953]);
+    let slow_anywhere = crate::TraceQuery { min_duration_ns: Some(1_000_000_000), ..anywhere(&[]) };
+    assert_eq!(find(slow_anywhere).await, vec![952]);
+    let render = crate::TraceQuery { operation: Some("render".into()), limit: 2, ..anywhere(&[]) };
+    assert_eq!(find(render).await, vec![953, 952]);
 
     let calls = store.service_calls(start(950), start(953) + 1_000_000_000).await.unwrap();
     let call = calls.iter().find(|call| call.parent == "finder-frontend" && call.child == "finder-db");
