@@ -364,8 +364,12 @@ fn jaeger_span(span: &Span, trace_id: &str, process_id: &str) -> Value {
         references.push(json!({ "refType": "CHILD_OF", "traceID": trace_id, "spanID": parent.to_hex() }));
     }
     for link in &span.links {
+        // A Jaeger reference sent through OTLP keeps its type in `opentracing.ref_type`.
+        let child_of = link.attributes.get_str("opentracing.ref_type") == Some("child_of");
         references.push(json!({
-            "refType": "FOLLOWS_FROM", "traceID": jaeger_trace_id(link.trace_id), "spanID": link.span_id.to_hex()
+            "refType": if child_of { "CHILD_OF" } else { "FOLLOWS_FROM" },
+            "traceID": jaeger_trace_id(link.trace_id),
+            "spanID": link.span_id.to_hex(),
         }));
     }
     let mut tags = Vec::new();
@@ -375,7 +379,7 @@ fn jaeger_span(span: &Span, trace_id: &str, process_id: &str) -> Value {
     if !span.scope.version.is_empty() {
         tags.push(string_kv("otel.scope.version", &span.scope.version));
     }
-    tags.extend(span.attributes.iter().map(|kv| jaeger_kv(&kv.key, &kv.value)));
+    tags.extend(span.attributes.iter().filter(|kv| kv.key != WARNINGS).map(|kv| jaeger_kv(&kv.key, &kv.value)));
     if let Some(kind) = kind_name(span.kind) {
         tags.push(string_kv("span.kind", kind));
     }
@@ -413,8 +417,20 @@ fn jaeger_span(span: &Span, trace_id: &str, process_id: &str) -> Value {
         "tags": tags,
         "logs": logs,
         "processID": process_id,
-        "warnings": null,
+        "warnings": warnings(span),
     })
+}
+
+/// Where a Jaeger span's warnings travel through OTLP.
+const WARNINGS: &str = "@jaeger@warnings";
+
+/// The span's warnings (`@jaeger@warnings`, a list of strings or one), else `null`.
+fn warnings(span: &Span) -> Value {
+    match span.attributes.get(WARNINGS) {
+        Some(AnyValue::Array(items)) => json!(items.iter().map(value_text).collect::<Vec<_>>()),
+        Some(AnyValue::String(text)) => json!([text]),
+        _ => Value::Null,
+    }
 }
 
 /// A Go duration (`time.ParseDuration`): `300ms`, `1.5s`, `1h30m`, `250us`, `2µs`, `10ns`.

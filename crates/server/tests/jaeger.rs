@@ -35,6 +35,18 @@ fn span(
 fn traces() -> Vec<Value> {
     let checkout = "83a9efd15c1c98a977e0711cc93ee28b";
     let health = "0000000000000000000000000000abcd";
+    // A span that came from Jaeger through OTLP: its warnings and reference types travel in
+    // attributes, as Jaeger's translator writes them.
+    let mut check = span(health, "00000000000000c1", "", "GET /health", 2, (3_000_000, 200), json!([]));
+    check["attributes"] = json!([attr(
+        "@jaeger@warnings",
+        json!({ "arrayValue": { "values": [{ "stringValue": "clock skew adjusted" }] } })
+    )]);
+    check["links"] = json!([
+        { "traceId": "000000000000000000000000000000ff", "spanId": "00000000000000ff",
+          "attributes": [attr("opentracing.ref_type", json!({ "stringValue": "child_of" }))] },
+        { "traceId": checkout, "spanId": "00000000000000a1" },
+    ]);
     let mut charge = span(
         checkout,
         "00000000000000b2",
@@ -59,7 +71,7 @@ fn traces() -> Vec<Value> {
                      json!([attr("http.route", json!({ "stringValue": "/checkout" }))])),
                 span(checkout, "00000000000000a2", "00000000000000a1", "POST", 3, (500, 1_600_000),
                      json!([attr("peer.service", json!({ "stringValue": "payments" }))])),
-                span(health, "00000000000000c1", "", "GET /health", 2, (3_000_000, 200), json!([])),
+                check,
             ]}]
         }),
         json!({
@@ -127,6 +139,15 @@ async fn jaeger_clients_read_traces_as_from_jaeger() {
     // The same at the root (Jaeger UI), a 64-bit id written short, base64 accepted.
     let (status, _, short) = get(&format!("{api}/api/traces/000000000000abcd")).await;
     assert_eq!((status, short["data"][0]["traceID"].clone()), (200, json!("000000000000abcd")), "{short}");
+    let check = &short["data"][0]["spans"][0];
+    assert_eq!(check["warnings"], json!(["clock skew adjusted"]));
+    let tags: Vec<&str> = check["tags"].as_array().unwrap().iter().map(|tag| tag["key"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["otel.scope.name", "otel.scope.version", "span.kind"], "warnings are not a tag");
+    assert_eq!(
+        check["references"],
+        json!([{ "refType": "CHILD_OF", "traceID": "00000000000000ff", "spanID": "00000000000000ff" },
+               { "refType": "FOLLOWS_FROM", "traceID": checkout, "spanID": "00000000000000a1" }])
+    );
     let (status, _, _) = get(&format!("{api}/api/traces/g6nv0VwcmKl34HEcyT7iiw")).await;
     assert_eq!(status, 200, "base64 trace id");
     let (status, content_type, missing) = get(&format!("{api}/jaeger/api/traces/0123456789abcdef")).await;
