@@ -47,6 +47,7 @@ pub(crate) fn v3() -> Router<QueryState> {
         .route("/api/v3/operations", get(v3_operations))
         .route("/api/v3/traces", get(v3_find_traces))
         .route("/api/v3/traces/{trace_id}", get(v3_get_trace))
+        .route("/api/v3/trace-summaries", get(v3_trace_summaries))
 }
 
 // ---------------------------------------------------------------- the classic API's envelope
@@ -528,19 +529,81 @@ async fn v3_get_trace(State(state): State<QueryState>, Path(trace_id): Path<Stri
 }
 
 async fn v3_find_traces(State(state): State<QueryState>, RawQuery(query): RawQuery) -> Response {
-    let pairs = match pairs(query) {
-        Ok(pairs) => pairs,
-        Err(message) => return v3_error(StatusCode::BAD_REQUEST, message),
-    };
-    let query = match v3_query(&pairs) {
+    v3_search(&state, query, |traces| json!({ "result": otlp_traces(traces) })).await
+}
+
+async fn v3_trace_summaries(State(state): State<QueryState>, RawQuery(query): RawQuery) -> Response {
+    v3_search(&state, query, |traces| json!({ "summaries": traces.iter().map(trace_summary).collect::<Vec<_>>() }))
+        .await
+}
+
+/// A v3 search (`query.*` parameters) answered by `answer` of the traces found; 404 for none.
+async fn v3_search(state: &QueryState, query: Option<String>, answer: impl FnOnce(&[Trace]) -> Value) -> Response {
+    let query = match pairs(query).and_then(|pairs| v3_query(&pairs)) {
         Ok(query) => query,
         Err(message) => return v3_error(StatusCode::BAD_REQUEST, message),
     };
-    match traces_of(&state, &query).await {
+    match traces_of(state, &query).await {
         Ok(traces) if traces.is_empty() => v3_error(StatusCode::NOT_FOUND, "No traces found"),
-        Ok(traces) => v3_json(json!({ "result": otlp_traces(&traces) })),
+        Ok(traces) => v3_json(answer(&traces)),
         Err(err) => v3_store_error(err),
     }
+}
+
+/// A trace in brief, as Jaeger's `FindTraceSummaries` answers (zero counts left out).
+fn trace_summary(trace: &Trace) -> Value {
+    let ids: HashSet<_> = trace.spans.iter().map(|span| span.span_id).collect();
+    let orphan = |span: &&Span| span.parent_span_id.is_some_and(|parent| !ids.contains(&parent));
+    let root = trace
+        .spans
+        .iter()
+        .filter(|span| span.parent_span_id.is_none())
+        .min_by_key(|span| span.start_time_unix_nano)
+        .or_else(|| trace.spans.iter().min_by_key(|span| span.start_time_unix_nano));
+    let failed = |span: &Span| span.status.code == semtrace_model::StatusCode::Error;
+    let mut services: Vec<(&str, u64, u64)> = Vec::new();
+    for span in &trace.spans {
+        let errors = u64::from(failed(span));
+        match services.iter_mut().find(|(name, _, _)| *name == span.service_name()) {
+            Some(service) => {
+                service.1 += 1;
+                service.2 += errors;
+            }
+            None => services.push((span.service_name(), 1, errors)),
+        }
+    }
+    let mut out = Map::new();
+    out.insert("traceId".into(), json!(trace.trace_id.to_hex()));
+    if let Some(root) = root {
+        out.insert("rootServiceName".into(), json!(root.service_name()));
+        out.insert("rootOperationName".into(), json!(root.name));
+    }
+    let start = trace.spans.iter().map(|span| span.start_time_unix_nano).min().unwrap_or(0);
+    let end = trace.spans.iter().map(|span| span.end_time_unix_nano).max().unwrap_or(0);
+    out.insert("minStartTimeUnixNano".into(), json!(start.to_string()));
+    out.insert("maxEndTimeUnixNano".into(), json!(end.to_string()));
+    let mut count = |name: &str, value: usize| {
+        if value > 0 {
+            out.insert(name.into(), json!(value));
+        }
+    };
+    count("spanCount", trace.spans.len());
+    count("errorSpanCount", trace.spans.iter().filter(|span| failed(span)).count());
+    count("orphanSpanCount", trace.spans.iter().filter(orphan).count());
+    let services: Vec<Value> = services
+        .into_iter()
+        .map(|(name, spans, errors)| {
+            let mut service = Map::new();
+            service.insert("name".into(), json!(name));
+            service.insert("spanCount".into(), json!(spans));
+            if errors > 0 {
+                service.insert("errorSpanCount".into(), json!(errors));
+            }
+            Value::Object(service)
+        })
+        .collect();
+    out.insert("services".into(), json!(services));
+    Value::Object(out)
 }
 
 /// The v3 search's `query.*` parameters (camelCase, or snake_case as before v2.19).

@@ -237,6 +237,17 @@ async fn jaeger_clients_read_traces_as_from_jaeger() {
     ))
     .await;
     assert_eq!(status, 200, "snake_case parameters: {found}");
+    let (status, _, summaries) = get(&format!("{api}/api/v3/trace-summaries?query.serviceName=payments&{range}")).await;
+    assert_eq!(status, 200, "{summaries}");
+    assert_eq!(
+        summaries,
+        json!({ "summaries": [{
+            "traceId": checkout, "rootServiceName": "frontend", "rootOperationName": "GET /checkout",
+            "minStartTimeUnixNano": START.to_string(), "maxEndTimeUnixNano": (START + 2_000_000_000).to_string(),
+            "spanCount": 3, "errorSpanCount": 1,
+            "services": [{ "name": "frontend", "spanCount": 2 }, { "name": "payments", "spanCount": 1, "errorSpanCount": 1 }],
+        }]})
+    );
     let (status, _, none) = get(&format!("{api}/api/v3/traces?query.serviceName=nobody&{range}")).await;
     assert_eq!((status, none), (404, json!({ "error": { "httpCode": 404, "message": "No traces found" } })));
     let (status, _, _) = get(&format!("{api}/api/v3/traces?query.serviceName=payments")).await;
