@@ -331,25 +331,29 @@ fn string_kv(key: &str, value: &str) -> Value {
 pub(crate) fn jaeger_trace(trace: &Trace) -> Value {
     let trace_id = jaeger_trace_id(trace.trace_id);
     let mut processes = Map::new();
-    let mut process_of: Vec<(Value, String)> = Vec::new();
+    // Resources seen, with their process id: equal attributes make the same process. Spans of
+    // one resource share it (`Arc`), so the pointer settles most lookups.
+    let mut seen: Vec<(&semtrace_model::Resource, String)> = Vec::new();
     let spans: Vec<Value> = trace
         .spans
         .iter()
         .map(|span| {
-            let tags: Vec<Value> = span
-                .resource
-                .attributes
+            let resource = &*span.resource;
+            let known = seen
                 .iter()
-                .filter(|kv| kv.key != "service.name")
-                .map(|kv| jaeger_kv(&kv.key, &kv.value))
-                .collect();
-            let process = json!({ "serviceName": span.service_name(), "tags": tags });
-            let process_id = match process_of.iter().find(|(known, _)| *known == process) {
+                .find(|(known, _)| std::ptr::eq(*known, resource) || known.attributes == resource.attributes);
+            let process_id = match known {
                 Some((_, id)) => id.clone(),
                 None => {
-                    let id = format!("p{}", process_of.len() + 1);
-                    processes.insert(id.clone(), process.clone());
-                    process_of.push((process, id.clone()));
+                    let id = format!("p{}", seen.len() + 1);
+                    let tags: Vec<Value> = resource
+                        .attributes
+                        .iter()
+                        .filter(|kv| kv.key != "service.name")
+                        .map(|kv| jaeger_kv(&kv.key, &kv.value))
+                        .collect();
+                    processes.insert(id.clone(), json!({ "serviceName": span.service_name(), "tags": tags }));
+                    seen.push((resource, id.clone()));
                     id
                 }
             };
@@ -694,12 +698,7 @@ pub(crate) fn otlp_traces(traces: &[Trace]) -> Value {
 
 fn otlp_resource(span: &Span) -> Value {
     let mut resource = Map::new();
-    if !span.resource.attributes.is_empty() {
-        resource.insert("attributes".into(), otlp_attributes(&span.resource.attributes));
-    }
-    if span.resource.dropped_attributes_count > 0 {
-        resource.insert("droppedAttributesCount".into(), json!(span.resource.dropped_attributes_count));
-    }
+    put_attributes(&mut resource, &span.resource.attributes, span.resource.dropped_attributes_count);
     if !span.resource.schema_url.is_empty() {
         resource.insert("schemaUrl".into(), json!(span.resource.schema_url));
     }
@@ -714,9 +713,7 @@ fn otlp_scope(span: &Span) -> Value {
     if !span.scope.version.is_empty() {
         scope.insert("version".into(), json!(span.scope.version));
     }
-    if !span.scope.attributes.is_empty() {
-        scope.insert("attributes".into(), otlp_attributes(&span.scope.attributes));
-    }
+    put_attributes(&mut scope, &span.scope.attributes, span.scope.dropped_attributes_count);
     Value::Object(scope)
 }
 
@@ -743,12 +740,7 @@ fn otlp_span(span: &Span) -> Value {
     if span.end_time_unix_nano != 0 {
         out.insert("endTimeUnixNano".into(), json!(span.end_time_unix_nano.to_string()));
     }
-    if !span.attributes.is_empty() {
-        out.insert("attributes".into(), otlp_attributes(&span.attributes));
-    }
-    if span.dropped_attributes_count > 0 {
-        out.insert("droppedAttributesCount".into(), json!(span.dropped_attributes_count));
-    }
+    put_attributes(&mut out, &span.attributes, span.dropped_attributes_count);
     if !span.events.is_empty() {
         let events: Vec<Value> = span
             .events
@@ -757,12 +749,7 @@ fn otlp_span(span: &Span) -> Value {
                 let mut out = Map::new();
                 out.insert("timeUnixNano".into(), json!(event.time_unix_nano.to_string()));
                 out.insert("name".into(), json!(event.name));
-                if !event.attributes.is_empty() {
-                    out.insert("attributes".into(), otlp_attributes(&event.attributes));
-                }
-                if event.dropped_attributes_count > 0 {
-                    out.insert("droppedAttributesCount".into(), json!(event.dropped_attributes_count));
-                }
+                put_attributes(&mut out, &event.attributes, event.dropped_attributes_count);
                 Value::Object(out)
             })
             .collect();
@@ -782,12 +769,7 @@ fn otlp_span(span: &Span) -> Value {
                 if !link.trace_state.is_empty() {
                     out.insert("traceState".into(), json!(link.trace_state));
                 }
-                if !link.attributes.is_empty() {
-                    out.insert("attributes".into(), otlp_attributes(&link.attributes));
-                }
-                if link.dropped_attributes_count > 0 {
-                    out.insert("droppedAttributesCount".into(), json!(link.dropped_attributes_count));
-                }
+                put_attributes(&mut out, &link.attributes, link.dropped_attributes_count);
                 if link.flags != 0 {
                     out.insert("flags".into(), json!(link.flags));
                 }
@@ -808,6 +790,16 @@ fn otlp_span(span: &Span) -> Value {
     }
     out.insert("status".into(), Value::Object(status));
     Value::Object(out)
+}
+
+/// `attributes` and `droppedAttributesCount`, each left out when empty or zero.
+fn put_attributes(out: &mut Map<String, Value>, attributes: &Attributes, dropped: u32) {
+    if !attributes.is_empty() {
+        out.insert("attributes".into(), otlp_attributes(attributes));
+    }
+    if dropped > 0 {
+        out.insert("droppedAttributesCount".into(), json!(dropped));
+    }
 }
 
 fn otlp_attributes(attributes: &Attributes) -> Value {

@@ -424,7 +424,7 @@ impl LogLine<'_> {
 /// their span's evidence; the others are only stored.
 pub fn log_is_severe(record: &semtrace_model::LogRecord) -> bool {
     let event = record.as_event();
-    let event = read_structured(&event).unwrap_or(event);
+    let event = structured_read(&event).unwrap_or(event);
     is_exception(&event) || log_line(&event).severe().is_some()
 }
 
@@ -445,14 +445,8 @@ pub fn summarize_with_logs(span: &Span, logs: &[semtrace_model::LogRecord]) -> S
 pub fn error_log(span: &Span, logs: &[semtrace_model::LogRecord]) -> Option<String> {
     let records: Vec<Event> = logs.iter().map(semtrace_model::LogRecord::as_event).collect();
     let mut worst: Option<(Severity, String)> = None;
-    let read: Vec<Event> = span
-        .events
-        .iter()
-        .chain(&records)
-        .filter(|event| !is_exception(event))
-        .map(|event| read_structured(event).unwrap_or_else(|| event.clone()))
-        .collect();
-    for event in &read {
+    let (own, records) = (read_events(&span.events), read_events(&records));
+    for event in own.iter().chain(records.iter()).filter(|event| !is_exception(event)) {
         let line = log_line(event);
         let (Some(severity), Some(message)) = (line.severe(), line.message) else { continue };
         if worst.as_ref().is_none_or(|(known, _)| severity > *known) {
@@ -465,42 +459,34 @@ pub fn error_log(span: &Span, logs: &[semtrace_model::LogRecord]) -> Option<Stri
 /// Whether a log line of severity WARN or above is attached to the span (services often log a
 /// failure and answer normally); such a span's summary reads as failed, whatever its status.
 pub fn failure_logged(span: &Span) -> bool {
-    span.events.iter().any(|event| {
-        !is_exception(event) && log_line(read_structured(event).as_ref().unwrap_or(event)).severe().is_some()
-    })
-}
-
-/// The summary and template of a span.
-pub fn summarize(span: &Span) -> SpanSummary {
-    match with_structured_lines_read(span) {
-        Some(read) => summarize_read(&read),
-        None => summarize_read(span),
-    }
+    read_events(&span.events).iter().any(|event| !is_exception(event) && log_line(event).severe().is_some())
 }
 
 /// The event with its structured log line (JSON or logfmt) read as a sentence and a level
 /// ([`structured`]); `None` when it has none.
-fn read_structured(event: &Event) -> Option<Event> {
-    let levels: Vec<&str> = SEVERITY_KEYS.iter().chain(SEVERITY_NUMBER_KEYS).copied().collect();
-    structured::read_event(event, MESSAGE_KEYS, &levels)
+fn structured_read(event: &Event) -> Option<Event> {
+    structured::read_event(event, MESSAGE_KEYS, &[SEVERITY_KEYS, SEVERITY_NUMBER_KEYS])
 }
 
-/// The span with its events' structured log lines read ([`read_structured`]); `None` when no
-/// event has one (the common case: nothing is copied).
-fn with_structured_lines_read(span: &Span) -> Option<Span> {
-    let first = span.events.iter().position(|event| read_structured(event).is_some())?;
-    let mut read = span.clone();
-    for event in &mut read.events[first..] {
-        if let Some(line) = read_structured(event) {
-            *event = line;
+/// Events with their structured log lines read ([`structured_read`]), each line parsed once;
+/// borrowed as they are when none has one (the common case: nothing is copied).
+fn read_events(events: &[Event]) -> std::borrow::Cow<'_, [Event]> {
+    let mut read: Option<Vec<Event>> = None;
+    for (at, event) in events.iter().enumerate() {
+        if let Some(line) = structured_read(event) {
+            read.get_or_insert_with(|| events[..at].to_vec()).push(line);
+        } else if let Some(read) = &mut read {
+            read.push(event.clone());
         }
     }
-    Some(read)
+    read.map_or(std::borrow::Cow::Borrowed(events), std::borrow::Cow::Owned)
 }
 
-fn summarize_read(span: &Span) -> SpanSummary {
+/// The summary and template of a span.
+pub fn summarize(span: &Span) -> SpanSummary {
+    let events = read_events(&span.events);
     let mut out = Builder { text: String::with_capacity(256), template: String::with_capacity(256) };
-    let evidence = Evidence::of(span);
+    let evidence = Evidence::of(span, &events);
     identity_sentence(&mut out, span);
     let failure_said = failure_sentence(&mut out, span, &evidence);
     let http_status = http_sentence(&mut out, &span.attributes);
@@ -547,11 +533,11 @@ struct Evidence<'a> {
 }
 
 impl<'a> Evidence<'a> {
-    fn of(span: &'a Span) -> Self {
+    /// `events`: the span's, with structured log lines read ([`read_events`]).
+    fn of(span: &'a Span, events: &'a [Event]) -> Self {
         let attributes = &span.attributes;
-        let exception = span.events.iter().find(|event| is_exception(event));
-        let lines: Vec<(&Event, LogLine<'_>)> = span
-            .events
+        let exception = events.iter().find(|event| is_exception(event));
+        let lines: Vec<(&Event, LogLine<'_>)> = events
             .iter()
             .filter(|event| !exception.is_some_and(|first| std::ptr::eq(*event, first)))
             .map(|event| (event, log_line(event)))

@@ -154,9 +154,9 @@ fn line(message: &str, error: Option<&str>, level: Option<String>) -> Option<Lin
 }
 
 /// The event with its structured line read (`keys`: where the event keeps its message; `levels`:
-/// where it keeps a level, which a level inside the line does not override). `None` when the
-/// event's message is not a structured line.
-pub(crate) fn read_event(event: &Event, keys: &[&str], levels: &[&str]) -> Option<Event> {
+/// lists of where it keeps a level, which a level inside the line does not override). `None`
+/// when the event's message is not a structured line.
+pub(crate) fn read_event(event: &Event, keys: &[&str], levels: &[&[&str]]) -> Option<Event> {
     let (key, line) = keys.iter().find_map(|key| {
         let text = event.attributes.get_str(key)?;
         Some((*key, parse(text)?))
@@ -168,7 +168,7 @@ pub(crate) fn read_event(event: &Event, keys: &[&str], levels: &[&str]) -> Optio
         }
     }
     if let Some(level) = line.level {
-        if !levels.iter().any(|key| event.attributes.get(key).is_some()) {
+        if !levels.iter().flat_map(|keys| keys.iter()).any(|key| event.attributes.get(key).is_some()) {
             event.attributes.push("log.severity", AnyValue::String(level));
         }
     }
