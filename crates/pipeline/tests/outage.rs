@@ -83,6 +83,13 @@ impl Store for FlakyStore {
     async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<semtrace_store::ServiceCall>, StoreError> {
         self.inner.service_calls(start_ns, end_ns).await
     }
+
+    async fn failure_counts(
+        &self,
+        window: &semtrace_store::FailureWindow,
+    ) -> Result<Vec<semtrace_store::FailureCount>, StoreError> {
+        self.inner.failure_counts(window).await
+    }
     async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
         self.inner.operations(service).await
     }

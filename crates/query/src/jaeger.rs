@@ -79,7 +79,7 @@ fn first<'a>(pairs: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
     names.iter().find_map(|name| pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()))
 }
 
-fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }
 
@@ -439,7 +439,7 @@ fn warnings(span: &Span) -> Value {
 }
 
 /// A Go duration (`time.ParseDuration`): `300ms`, `1.5s`, `1h30m`, `250us`, `2µs`, `10ns`.
-fn go_duration(text: &str) -> Option<u64> {
+pub(crate) fn go_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     if text == "0" {
         return Some(0);

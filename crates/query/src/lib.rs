@@ -7,6 +7,7 @@
 mod dto;
 mod error;
 mod jaeger;
+mod overview;
 mod search;
 
 use std::sync::Arc;
@@ -24,7 +25,10 @@ use semtrace_store::Store;
 
 pub use dto::{HealthDto, LogDto, SpanDto, TraceDto};
 pub use error::ApiError;
-pub use search::{parse_errors, parse_search, ErrorResultDto, ErrorsRequest, LogResultDto, SearchResultDto};
+pub use search::{
+    parse_errors, parse_search, ErrorResultDto, ErrorsRequest, LogResultDto, SearchQuery, SearchResultDto,
+    TraceBriefDto,
+};
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -50,6 +54,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/traces/{a}/compare/{b}", get(search::compare))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/errors", get(search::errors))
+        .route("/api/v1/errors/overview", get(overview::overview))
         .route("/api/v1/health", get(health))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))

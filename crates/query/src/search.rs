@@ -22,6 +22,13 @@ pub(crate) struct SearchParams {
     limit: Option<usize>,
     threshold: Option<f32>,
     service: Option<String>,
+    /// The span name.
+    operation: Option<String>,
+    /// Go durations (`250ms`, `1.5s`) or milliseconds.
+    min_duration: Option<String>,
+    max_duration: Option<String>,
+    /// Results whose failure falls in this category (its short name, e.g. `timeout`).
+    category: Option<String>,
     status: Option<String>,
     /// `failed` or `ok`: the derived outcome, whatever the status (see `SpanFilter::failed`).
     outcome: Option<String>,
@@ -58,7 +65,79 @@ pub struct SearchResultDto {
     /// The most severe log line told about the span, if one is WARN or above.
     pub error_log: Option<String>,
     pub error_type: Option<String>,
+    /// The failure's categories, by short name (`semtrace_summary::category_label`).
+    pub error_categories: Vec<&'static str>,
+    /// The result's trace in brief; absent when its spans could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceBriefDto>,
 }
+
+/// A trace in brief, shown beside each result: how big it is and whom it crossed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceBriefDto {
+    pub span_count: usize,
+    pub services: Vec<String>,
+    pub duration_ms: f64,
+    /// The root span's service and name, when the root is stored.
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    /// Spans that failed (by their derived outcome).
+    pub failed_count: usize,
+}
+
+impl TraceBriefDto {
+    fn of(spans: &[semtrace_store::SpanProfile]) -> Option<Self> {
+        let start = spans.iter().map(|span| span.start_ns).min()?;
+        let end = spans.iter().map(|span| span.end_ns).max()?;
+        let mut services: Vec<String> = spans.iter().map(|span| span.service.clone()).collect();
+        services.sort();
+        services.dedup();
+        let root = spans.iter().find(|span| span.parent_span_id.is_none());
+        Some(TraceBriefDto {
+            span_count: spans.len(),
+            services,
+            duration_ms: end.saturating_sub(start) as f64 / 1e6,
+            root_service: root.map(|span| span.service.clone()),
+            root_name: root.map(|span| span.name.clone()),
+            failed_count: spans.iter().filter(|span| span.outcome.is_failure()).count(),
+        })
+    }
+}
+
+/// Reads the results' traces in brief, in one store call.
+async fn with_traces<'a>(
+    state: &QueryState,
+    results: impl IntoIterator<Item = &'a mut SearchResultDto>,
+) -> Result<(), ApiError> {
+    let results: Vec<&mut SearchResultDto> = results.into_iter().collect();
+    let mut ids: Vec<TraceId> = results.iter().filter_map(|result| result.trace_id.parse().ok()).collect();
+    ids.sort();
+    ids.dedup();
+    let profiles = state.store.trace_profiles(&ids).await?;
+    for result in results {
+        result.trace = result.trace_id.parse().ok().and_then(|id: TraceId| TraceBriefDto::of(profiles.get(&id)?));
+    }
+    Ok(())
+}
+
+/// The labels of a summary's categories.
+fn labels(categories: &[&'static str]) -> Vec<&'static str> {
+    categories.iter().map(|name| semtrace_summary::category_label(name)).collect()
+}
+
+/// A `category=` parameter: one of the taxonomy's short names, case aside.
+fn parse_category(text: Option<String>) -> Result<Option<&'static str>, ApiError> {
+    let Some(text) = text.filter(|text| !text.trim().is_empty()) else { return Ok(None) };
+    let labels = semtrace_summary::category_labels();
+    let wanted = semtrace_summary::category_label(text.trim());
+    labels.iter().find(|label| label.eq_ignore_ascii_case(wanted)).map(|label| Some(*label)).ok_or_else(|| {
+        ApiError::BadRequest(format!("category={text:?} is not a category: pass one of {}", labels.join(", ")))
+    })
+}
+
+/// Results asked for when a category filters them afterwards: the category is read from each
+/// result's summary, so more are fetched and those of other categories dropped.
+const CATEGORY_OVERFETCH: usize = 5;
 
 /// How a result relates to what was asked: the cosine similarity of its template (to the
 /// query, or to the given trace's telling span), and the score it is ranked by.
@@ -84,6 +163,8 @@ impl SearchResultDto {
             failed: summary.outcome.is_failure(),
             error_log,
             error_type: summary.error_type,
+            error_categories: labels(&summary.error_categories),
+            trace: None,
         }
     }
 }
@@ -112,13 +193,30 @@ pub(crate) fn parse_time(name: &str, text: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{name}={text:?} is before 1970")))
 }
 
-fn parse_filter(
+/// The filter fields of a query string, as text.
+#[derive(Debug, Default)]
+struct FilterText {
     service: Option<String>,
+    operation: Option<String>,
     status: Option<String>,
     outcome: Option<String>,
     start: Option<String>,
     end: Option<String>,
-) -> Result<SpanFilter, ApiError> {
+    min_duration: Option<String>,
+    max_duration: Option<String>,
+}
+
+/// A duration as Go writes it (`250ms`, `1.5s`, `2m`, `1h30m`) or a bare number of milliseconds.
+fn parse_duration(name: &str, text: &str) -> Result<u64, ApiError> {
+    let text = text.trim();
+    let millis = text.parse::<f64>().ok().filter(|ms| ms.is_finite() && *ms >= 0.0).map(|ms| (ms * 1e6) as u64);
+    millis.or_else(|| crate::jaeger::go_duration(text)).ok_or_else(|| {
+        ApiError::BadRequest(format!("{name}={text:?} is not a duration: pass e.g. 250ms, 1.5s, 2m or milliseconds"))
+    })
+}
+
+fn parse_filter(text: FilterText) -> Result<SpanFilter, ApiError> {
+    let FilterText { service, operation, status, outcome, start, end, min_duration, max_duration } = text;
     let failed = match outcome.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("any") => None,
         Some("failed") => Some(true),
@@ -144,14 +242,24 @@ fn parse_filter(
             return Err(ApiError::BadRequest("end must be after start".into()));
         }
     }
+    let nonempty = |text: Option<String>| text.filter(|text| !text.trim().is_empty());
+    let min_duration_ns = nonempty(min_duration).map(|text| parse_duration("min_duration", &text)).transpose()?;
+    let max_duration_ns = nonempty(max_duration).map(|text| parse_duration("max_duration", &text)).transpose()?;
+    if let (Some(min), Some(max)) = (min_duration_ns, max_duration_ns) {
+        if max < min {
+            return Err(ApiError::BadRequest("max_duration must not be less than min_duration".into()));
+        }
+    }
     Ok(SpanFilter {
-        service: service.filter(|name| !name.is_empty()),
+        service: nonempty(service),
+        operation: nonempty(operation),
         status,
         start_ns,
         end_ns,
         exclude_trace: None,
         failed,
-        min_duration_ns: None,
+        min_duration_ns,
+        max_duration_ns,
     })
 }
 
@@ -175,8 +283,15 @@ fn semantic(state: &QueryState) -> Result<&semtrace_semantic::Semantic, ApiError
         .ok_or_else(|| ApiError::Unavailable("semantic search is off in this server (semantic.enabled = false)".into()))
 }
 
+/// A parsed `/api/v1/search` query string: the search, and the category its results must fall in.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub request: SearchRequest,
+    pub category: Option<&'static str>,
+}
+
 /// A `/api/v1/search` query string (`q=…&limit=…`), parsed and checked as the handler does.
-pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<SearchRequest, ApiError> {
+pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<SearchQuery, ApiError> {
     let params: SearchParams = parse_query_string(query_string)?;
     let query = params.q.unwrap_or_default();
     if query.trim().is_empty() {
@@ -201,11 +316,21 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
         Some(value) if value.is_finite() && (0.0..=10.0).contains(&value) => Ok(value),
         Some(value) => Err(ApiError::BadRequest(format!("{name}={value} is out of range: allowed 0.0 to 10.0"))),
     };
-    Ok(SearchRequest {
+    let category = parse_category(params.category)?;
+    let request = SearchRequest {
         query,
         limit: parse_limit(params.limit)?,
         threshold,
-        filter: parse_filter(params.service, params.status, params.outcome, params.start, params.end)?,
+        filter: parse_filter(FilterText {
+            service: params.service,
+            operation: params.operation,
+            status: params.status,
+            outcome: params.outcome,
+            start: params.start,
+            end: params.end,
+            min_duration: params.min_duration,
+            max_duration: params.max_duration,
+        })?,
         per_trace,
         ranking,
         failure_prior: weight("failure_prior", params.failure_prior, semtrace_semantic::FAILURE_PRIOR)?,
@@ -218,7 +343,8 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
                 return Err(ApiError::BadRequest(format!("intent={other:?}: pass auto, failure or latency")));
             }
         },
-    })
+    };
+    Ok(SearchQuery { request, category })
 }
 
 /// A query string into its parameters; unknown or malformed ones are a 400 naming them.
@@ -232,17 +358,24 @@ pub(crate) async fn search(
     RawQuery(query_string): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let semantic = semantic(&state)?;
-    let request = parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
-    let (query, threshold) = (request.query.clone(), request.threshold);
+    let SearchQuery { mut request, category } =
+        parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
+    let (query, threshold, limit) = (request.query.clone(), request.threshold, request.limit);
+    if category.is_some() {
+        request.limit = limit.saturating_mul(CATEGORY_OVERFETCH);
+    }
     let found = semantic.search(&request).await?;
-    let results: Vec<SearchResultDto> = found
+    let mut results: Vec<SearchResultDto> = found
         .hits
         .into_iter()
         .map(|hit| {
             let relevance = Relevance { similarity: hit.similarity, score: hit.score };
             SearchResultDto::new(&hit.span, hit.summary, hit.error_log, relevance)
         })
+        .filter(|result| category.is_none_or(|category| result.error_categories.contains(&category)))
+        .take(limit)
         .collect();
+    with_traces(&state, &mut results).await?;
     Ok(Json(serde_json::json!({
         "query": query,
         "threshold": threshold,
@@ -257,6 +390,11 @@ pub(crate) struct ErrorParams {
     q: Option<String>,
     limit: Option<usize>,
     service: Option<String>,
+    operation: Option<String>,
+    min_duration: Option<String>,
+    max_duration: Option<String>,
+    /// Results whose failure falls in this category (its short name, e.g. `timeout`).
+    category: Option<String>,
     /// `failed` or `ok`: the derived outcome (see `SpanFilter::failed`).
     outcome: Option<String>,
     start: Option<String>,
@@ -276,6 +414,8 @@ pub struct ErrorResultDto {
     pub error_message: Option<String>,
     /// The most severe log line told about the span, if one is WARN or above.
     pub error_log: Option<String>,
+    /// The failure's categories, by short name.
+    pub error_categories: Vec<&'static str>,
     /// Full-text relevance (BM25, higher is better); 0 when listing the newest errors.
     pub score: f64,
 }
@@ -300,15 +440,27 @@ pub struct ErrorsRequest {
     pub query: String,
     pub filter: SpanFilter,
     pub limit: usize,
+    /// The category results must fall in, by short name.
+    pub category: Option<&'static str>,
 }
 
 /// An `/api/v1/errors` query string, parsed and checked as the handler does.
 pub fn parse_errors(query_string: &str) -> Result<ErrorsRequest, ApiError> {
     let params: ErrorParams = parse_query_string(query_string)?;
     Ok(ErrorsRequest {
-        filter: parse_filter(params.service, None, params.outcome, params.start, params.end)?,
+        filter: parse_filter(FilterText {
+            service: params.service,
+            operation: params.operation,
+            outcome: params.outcome,
+            start: params.start,
+            end: params.end,
+            min_duration: params.min_duration,
+            max_duration: params.max_duration,
+            ..FilterText::default()
+        })?,
         query: params.q.unwrap_or_default(),
         limit: parse_limit(params.limit)?,
+        category: parse_category(params.category)?,
     })
 }
 
@@ -316,9 +468,10 @@ pub(crate) async fn errors(
     State(state): State<QueryState>,
     RawQuery(query_string): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let ErrorsRequest { query, filter, limit } = parse_errors(query_string.as_deref().unwrap_or(""))?;
+    let ErrorsRequest { query, filter, limit, category } = parse_errors(query_string.as_deref().unwrap_or(""))?;
+    let fetched = if category.is_some() { limit.saturating_mul(CATEGORY_OVERFETCH) } else { limit };
     let (hits, log_hits) = tokio::try_join!(
-        state.store.search_errors(&query, &filter, limit),
+        state.store.search_errors(&query, &filter, fetched),
         state.store.search_logs(&query, &filter, limit)
     )?;
     let mut logs = semtrace_semantic::span_evidence(&*state.store, hits.iter().map(|hit| &hit.span)).await?;
@@ -327,8 +480,14 @@ pub(crate) async fn errors(
         .map(|hit| {
             let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
             let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
+            (hit, logs, summary)
+        })
+        .filter(|(_, _, summary)| category.is_none_or(|category| labels(&summary.error_categories).contains(&category)))
+        .take(limit)
+        .map(|(hit, logs, summary)| {
             let error_log = semtrace_summary::error_log(&hit.span, &logs);
             let span = &hit.span;
+            let error_categories = labels(&summary.error_categories);
             let error_message = summary.error_text.map(|text| match &summary.error_type {
                 Some(kind) => text.strip_prefix(kind.as_str()).map(|rest| rest.trim_start().to_owned()).unwrap_or(text),
                 None => text,
@@ -344,13 +503,22 @@ pub(crate) async fn errors(
                 error_type: summary.error_type,
                 error_message,
                 error_log,
+                error_categories,
                 score: hit.score,
             }
         })
         .collect();
     // Log records that match but that no stored span holds (no trace context, or a span that
-    // never arrived).
-    let logs: Vec<LogResultDto> = log_hits.iter().map(|hit| LogResultDto::new(&hit.record, hit.score)).collect();
+    // never arrived); a category is read from the record's body.
+    let logs: Vec<LogResultDto> = log_hits
+        .iter()
+        .filter(|hit| {
+            category.is_none_or(|category| {
+                labels(&semtrace_summary::categorize(&hit.record.body_text())).contains(&category)
+            })
+        })
+        .map(|hit| LogResultDto::new(&hit.record, hit.score))
+        .collect();
     Ok(Json(serde_json::json!({ "query": query, "results": results, "logs": logs })))
 }
 
@@ -442,7 +610,12 @@ pub(crate) async fn similar(
             ApiError::BadRequest(format!("by={text:?} is not a mode: pass failure, latency or shape"))
         })?),
     };
-    let filter = parse_filter(params.service, None, None, params.start, params.end)?;
+    let filter = parse_filter(FilterText {
+        service: params.service,
+        start: params.start,
+        end: params.end,
+        ..FilterText::default()
+    })?;
     let request = semtrace_semantic::SimilarRequest { trace_id, by, limit, filter };
     let Some(similar) = semantic.similar(&request).await? else {
         return Err(ApiError::NotFound(format!("trace {trace_id} is not stored")));
@@ -458,7 +631,7 @@ pub(crate) async fn similar(
             times_typical: span.times_typical,
         })
         .collect();
-    let results: Vec<SimilarResultDto> = similar
+    let mut results: Vec<SimilarResultDto> = similar
         .results
         .into_iter()
         .map(|found| SimilarResultDto {
@@ -473,6 +646,7 @@ pub(crate) async fn similar(
             reason: found.reason.into(),
         })
         .collect();
+    with_traces(&state, results.iter_mut().map(|result| &mut result.span)).await?;
     Ok(Json(serde_json::json!({
         "trace_id": trace_id.to_hex(),
         "by": similar.by.as_str(),

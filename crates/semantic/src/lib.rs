@@ -358,6 +358,7 @@ impl Semantic {
             || filter.status.is_some()
             || filter.failed == Some(false)
             || filter.min_duration_ns.is_some()
+            || filter.max_duration_ns.is_some()
         {
             return Ok(hits);
         }
@@ -521,6 +522,7 @@ impl Semantic {
                 .filter(|origin| {
                     passes_by_profile(filter, origin)
                         && filter.min_duration_ns.is_none_or(|min| origin.duration_ns() >= min)
+                        && filter.max_duration_ns.is_none_or(|max| origin.duration_ns() <= max)
                 });
             let Some((origin, template)) = origin.and_then(|origin| Some((origin, origin.template_id?))) else {
                 out.push(hit);
@@ -552,6 +554,7 @@ impl Semantic {
 /// profile tells: service and start time (not status or attributes).
 fn passes_by_profile(filter: &SpanFilter, span: &semtrace_store::SpanProfile) -> bool {
     filter.service.as_ref().is_none_or(|service| *service == span.service)
+        && filter.operation.as_ref().is_none_or(|operation| *operation == span.name)
         && filter.start_ns.is_none_or(|start| span.start_ns >= start)
         && filter.end_ns.is_none_or(|end| span.start_ns < end)
 }

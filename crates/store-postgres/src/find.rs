@@ -1,11 +1,12 @@
-//! Traces found by their fields (`semtrace_store::TraceQuery`), and calls between services.
+//! Traces found by their fields (`semtrace_store::TraceQuery`), calls between services, failures
+//! counted for the errors overview.
 
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use deadpool_postgres::ClientWrapper as Client;
 use semtrace_model::{Attributes, SpanKind, StatusCode, TraceId};
-use semtrace_store::{encoding, ServiceCall, StoreError, TraceQuery};
+use semtrace_store::{encoding, FailureCount, FailureWindow, ServiceCall, StoreError, TraceQuery};
 
 use crate::{internal, sql};
 
@@ -122,4 +123,43 @@ pub(crate) async fn service_calls(client: &Client, start_ns: u64, end_ns: u64) -
         .iter()
         .map(|row| ServiceCall { parent: row.get(0), child: row.get(1), call_count: row.get::<_, i64>(2) as u64 })
         .collect())
+}
+
+pub(crate) async fn failure_counts(client: &Client, window: &FailureWindow) -> Result<Vec<FailureCount>, StoreError> {
+    let to_i64 = |nanos: u64| i64::try_from(nanos).unwrap_or(i64::MAX);
+    let (start_ns, end_ns) = (to_i64(window.start_ns), to_i64(window.end_ns));
+    let rows = client
+        .query(
+            "SELECT ((s.start_ns - $3) / $5)::int8, s.service, t.id, t.text, count(*)::int8, max(s.start_ns),
+                    (array_agg(s.trace_id ORDER BY s.start_ns DESC))[1]
+             FROM templates t JOIN spans s ON s.template_id = t.id
+             WHERE t.failed <> 0 AND s.start_time >= $1 AND s.start_time <= $2 AND s.start_ns >= $3 AND s.start_ns < $4
+               AND ($6::text IS NULL OR s.service = $6)
+             GROUP BY 1, s.service, t.id, t.text",
+            &[
+                &sql::timestamp(start_ns / 1000 * 1000),
+                &sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000),
+                &start_ns,
+                &end_ns,
+                &to_i64(window.bucket_ns.max(1)),
+                &window.service,
+            ],
+        )
+        .await
+        .map_err(internal)?;
+    rows.iter()
+        .map(|row| {
+            let trace: Vec<u8> = row.get(6);
+            Ok(FailureCount {
+                bucket: row.get::<_, i64>(0) as u32,
+                service: row.get(1),
+                template_id: row.get(2),
+                template: row.get(3),
+                spans: row.get::<_, i64>(4) as u64,
+                newest_ns: row.get::<_, i64>(5) as u64,
+                newest_trace: TraceId::from_slice(&trace)
+                    .map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?,
+            })
+        })
+        .collect()
 }

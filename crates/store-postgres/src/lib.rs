@@ -448,6 +448,14 @@ impl Store for PostgresStore {
         find::service_calls(&client, start_ns, end_ns).await
     }
 
+    async fn failure_counts(
+        &self,
+        window: &semtrace_store::FailureWindow,
+    ) -> Result<Vec<semtrace_store::FailureCount>, StoreError> {
+        let client = self.client().await?;
+        find::failure_counts(&client, window).await
+    }
+
     async fn trace_profiles(
         &self,
         trace_ids: &[TraceId],

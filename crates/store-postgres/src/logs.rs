@@ -158,7 +158,8 @@ pub(crate) async fn of_trace(client: &Object, trace_id: TraceId) -> Result<Vec<L
 }
 
 /// The filter over `logs l`: service, time range, trace excluded; a status filter other than
-/// ERROR, an outcome other than failed, or a duration (records have none) finds no severe record.
+/// ERROR, an outcome other than failed, or a duration (records have none) finds no severe record;
+/// nor does an operation (`SpanFilter::excludes_records`, checked before the query).
 const FILTER_SQL: &str = "($2::text IS NULL OR l.service = $2) AND ($3::int2 IS NULL OR $3 = 2)
      AND l.time_ns >= $4 AND l.time_ns < $5 AND ($6::bytea IS NULL OR l.trace_id IS NULL OR l.trace_id <> $6)
      AND ($8::bool IS NULL OR $8) AND $9::int8 IS NULL";
@@ -171,6 +172,9 @@ pub(crate) async fn search(
     filter: &SpanFilter,
     limit: usize,
 ) -> Result<Vec<LogHit>, StoreError> {
+    if filter.excludes_records() {
+        return Ok(Vec::new());
+    }
     let to_i64 = |nanos: u64| i64::try_from(nanos).unwrap_or(i64::MAX);
     let service = filter.service.clone();
     let status = filter.status.map(|status| status.to_otlp() as i16);

@@ -253,13 +253,16 @@ struct Bound {
     exclude_trace: Option<Vec<u8>>,
     failed: Option<bool>,
     min_duration_ns: Option<i64>,
+    max_duration_ns: Option<i64>,
+    operation: Option<String>,
 }
 
 const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
      AND s.start_time >= $4 AND s.start_time <= $5 AND s.start_ns >= $6 AND s.start_ns < $7
      AND ($8::bytea IS NULL OR s.trace_id <> $8)
      AND ($10::bool IS NULL OR coalesce((SELECT t.failed <> 0 FROM templates t WHERE t.id = s.template_id), false) = $10)
-     AND ($11::int8 IS NULL OR s.end_ns - s.start_ns >= $11)";
+     AND ($11::int8 IS NULL OR s.end_ns - s.start_ns >= $11) AND ($12::int8 IS NULL OR s.end_ns - s.start_ns <= $12)
+     AND ($13::text IS NULL OR s.name = $13)";
 
 impl Bound {
     fn new(filter: &SpanFilter) -> Self {
@@ -277,16 +280,18 @@ impl Bound {
             exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
             failed: filter.failed,
             min_duration_ns: filter.min_duration_ns.map(to_i64),
+            max_duration_ns: filter.max_duration_ns.map(to_i64),
+            operation: filter.operation.clone(),
         }
     }
 
-    /// Parameters $1 to $11: `first`, the filter, `limit` ($9), then the outcome wanted ($10)
-    /// and the minimum duration ($11).
+    /// Parameters $1 to $13: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
+    /// the minimum and maximum durations ($11, $12) and the operation ($13).
     fn params<'a>(
         &'a self,
         first: &'a (dyn tokio_postgres::types::ToSql + Sync),
         limit: &'a i64,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 11] {
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 13] {
         [
             first,
             &self.service,
@@ -299,6 +304,8 @@ impl Bound {
             limit,
             &self.failed,
             &self.min_duration_ns,
+            &self.max_duration_ns,
+            &self.operation,
         ]
     }
 }

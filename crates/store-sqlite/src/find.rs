@@ -1,10 +1,11 @@
-//! Traces found by their fields (`semtrace_store::TraceQuery`), and calls between services.
+//! Traces found by their fields (`semtrace_store::TraceQuery`), calls between services, failures
+//! counted for the errors overview.
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use semtrace_model::{SpanKind, StatusCode, TraceId};
-use semtrace_store::{encoding, ServiceCall, StoreError, TraceQuery};
+use semtrace_store::{encoding, FailureCount, FailureWindow, ServiceCall, StoreError, TraceQuery};
 
 use crate::internal;
 
@@ -166,4 +167,64 @@ pub(crate) fn service_calls(
         .map_err(internal)?;
     let calls: Vec<ServiceCall> = rows.collect::<Result<_, _>>().map_err(internal)?;
     Ok(calls)
+}
+
+pub(crate) fn failure_counts(connection: &Connection, window: &FailureWindow) -> Result<Vec<FailureCount>, StoreError> {
+    let service_id: Option<i64> = match &window.service {
+        None => None,
+        Some(name) => {
+            let id = connection
+                .prepare_cached("SELECT id FROM services WHERE name = ?1")
+                .and_then(|mut statement| statement.query_row([name], |row| row.get(0)).optional())
+                .map_err(internal)?;
+            match id {
+                Some(id) => Some(id),
+                None => return Ok(Vec::new()),
+            }
+        }
+    };
+    // Failed templates are few: each one's spans in the window are read through
+    // spans_template_start. The bare trace_id column comes from the row holding max(start_ns).
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT (s.start_ns - ?1) / ?3, sv.name, t.id, t.text, count(*), max(s.start_ns), s.trace_id
+             FROM templates t JOIN spans s ON s.template_id = t.id JOIN services sv ON sv.id = s.service_id
+             WHERE t.failed != 0 AND s.start_ns >= ?1 AND s.start_ns < ?2 AND (?4 IS NULL OR s.service_id = ?4)
+             GROUP BY 1, s.service_id, t.id",
+        )
+        .map_err(internal)?;
+    let clamp = |ns: u64| ns.min(i64::MAX as u64) as i64;
+    let rows = statement
+        .query_map(
+            params![clamp(window.start_ns), clamp(window.end_ns), clamp(window.bucket_ns.max(1)), service_id],
+            |row| {
+                let trace: Vec<u8> = row.get(6)?;
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                    trace,
+                ))
+            },
+        )
+        .map_err(internal)?;
+    let mut counts = Vec::new();
+    for row in rows {
+        let (bucket, service, template_id, template, spans, newest_ns, trace) = row.map_err(internal)?;
+        let newest_trace =
+            TraceId::from_slice(&trace).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
+        counts.push(FailureCount {
+            bucket: bucket as u32,
+            service,
+            template_id,
+            template,
+            spans: spans as u64,
+            newest_ns: newest_ns as u64,
+            newest_trace,
+        });
+    }
+    Ok(counts)
 }

@@ -364,6 +364,14 @@ impl Store for SqliteStore {
         self.read(move |connection| find::service_calls(connection, start_ns, end_ns)).await
     }
 
+    async fn failure_counts(
+        &self,
+        window: &semtrace_store::FailureWindow,
+    ) -> Result<Vec<semtrace_store::FailureCount>, StoreError> {
+        let window = window.clone();
+        self.read(move |connection| find::failure_counts(connection, &window)).await
+    }
+
     async fn operation_baselines(
         &self,
         operations: &[(String, String)],

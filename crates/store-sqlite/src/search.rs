@@ -99,6 +99,8 @@ pub(crate) struct Bound {
     exclude_trace: Option<Vec<u8>>,
     failed: Option<bool>,
     min_duration_ns: Option<i64>,
+    max_duration_ns: Option<i64>,
+    operation: Option<String>,
 }
 
 pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
@@ -124,13 +126,20 @@ pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Optio
         exclude_trace: filter.exclude_trace.map(|id| id.as_bytes().to_vec()),
         failed: filter.failed,
         min_duration_ns: filter.min_duration_ns.map(to_i64),
+        max_duration_ns: filter.max_duration_ns.map(to_i64),
+        operation: filter.operation.clone(),
     }))
 }
 
 impl Bound {
-    /// Parameters ?1 to ?9 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
-    /// then the outcome wanted (?8) and the minimum duration (?9).
-    pub(crate) fn params<'a>(&'a self, first: &'a dyn rusqlite::ToSql, limit: &'a i64) -> [&'a dyn rusqlite::ToSql; 9] {
+    /// Parameters ?1 to ?11 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
+    /// then the outcome wanted (?8), the minimum duration (?9), the maximum duration (?10) and
+    /// the operation (?11).
+    pub(crate) fn params<'a>(
+        &'a self,
+        first: &'a dyn rusqlite::ToSql,
+        limit: &'a i64,
+    ) -> [&'a dyn rusqlite::ToSql; 11] {
         [
             first,
             &self.service_id,
@@ -141,6 +150,8 @@ impl Bound {
             limit,
             &self.failed,
             &self.min_duration_ns,
+            &self.max_duration_ns,
+            &self.operation,
         ]
     }
 }
@@ -148,7 +159,8 @@ impl Bound {
 const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s.status_code = ?3)
      AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)
      AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)
-     AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9)";
+     AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9) AND (?10 IS NULL OR s.end_ns - s.start_ns <= ?10)
+     AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11))";
 
 /// Reads the spans of the chosen rows, in the order given.
 fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {

@@ -588,6 +588,18 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     assert!(every_span.iter().any(|hit| duration(hit) < longest), "durations differ");
     let long = filtered(SpanFilter { min_duration_ns: Some(longest), ..Default::default() }).await;
     assert!(!long.is_empty() && long.iter().all(|hit| duration(hit) >= longest), "minimum duration");
+    let short = filtered(SpanFilter { max_duration_ns: Some(longest - 1), ..Default::default() }).await;
+    assert_eq!(short.len() + long.len(), every_span.len(), "maximum duration: the rest");
+    assert!(short.iter().all(|hit| duration(hit) < longest));
+    let select = filtered(SpanFilter { operation: Some("SELECT orders".into()), ..Default::default() }).await;
+    assert!(select.len() == 3 && select.iter().all(|hit| hit.span.name == "SELECT orders"), "operation");
+    let elsewhere =
+        SpanFilter { operation: Some("SELECT orders".into()), service: Some("nope".into()), ..Default::default() };
+    assert!(filtered(elsewhere).await.is_empty(), "operation and service together");
+    let select_errors = SpanFilter { operation: Some("SELECT orders".into()), ..Default::default() };
+    let found = store.search_errors("HikariPool timeout", &select_errors, 10).await.unwrap();
+    assert!(found.len() == 3 && found.iter().all(|hit| hit.span.name == "SELECT orders"), "{found:?}");
+    assert!(store.search_logs("timeout", &select_errors, 10).await.unwrap().is_empty(), "records have no operation");
     let errors = filtered(SpanFilter { status: Some(semtrace_model::StatusCode::Error), ..Default::default() }).await;
     assert_eq!(errors.len(), 6);
     let later = rich_trace(2)[0].start_time_unix_nano;
@@ -596,6 +608,31 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     assert_eq!(window.await.len(), 3, "spans of trace 2 only");
     let others = filtered(SpanFilter { exclude_trace: Some(trace_id(1)), ..Default::default() }).await;
     assert!(others.len() == 6 && others.iter().all(|hit| hit.span.trace_id != trace_id(1)));
+
+    // Failures counted for the errors overview: as many as the outcome filter finds, by bucket.
+    let failed_spans = filtered(SpanFilter { failed: Some(true), ..Default::default() }).await;
+    let first = rich_trace(1)[0].start_time_unix_nano;
+    let window = crate::FailureWindow {
+        service: None,
+        start_ns: first,
+        end_ns: later + 3_600_000_000_000,
+        bucket_ns: later - first,
+    };
+    let counts = store.failure_counts(&window).await.expect("failure counts");
+    assert_eq!(counts.iter().map(|count| count.spans).sum::<u64>(), failed_spans.len() as u64, "{counts:?}");
+    assert!(counts.iter().any(|count| count.bucket == 0) && counts.iter().any(|count| count.bucket == 1), "{counts:?}");
+    assert!(counts.iter().all(|count| !count.template.is_empty() && count.newest_ns >= first));
+    let newest = failed_spans.iter().map(|hit| hit.span.start_time_unix_nano).max().unwrap();
+    let newest_group = counts.iter().max_by_key(|count| count.newest_ns).unwrap();
+    assert_eq!(newest_group.newest_ns, newest);
+    assert!(failed_spans
+        .iter()
+        .any(|hit| hit.span.trace_id == newest_group.newest_trace && hit.span.start_time_unix_nano == newest));
+    let db_window = crate::FailureWindow { service: Some("orders-db-client".into()), ..window.clone() };
+    let db_counts = store.failure_counts(&db_window).await.unwrap();
+    assert!(!db_counts.is_empty() && db_counts.iter().all(|count| count.service == "orders-db-client"));
+    let unknown = crate::FailureWindow { service: Some("nope".into()), ..window };
+    assert!(store.failure_counts(&unknown).await.unwrap().is_empty());
 
     let found = store.search_errors("connection not available", &open, 10).await.expect("search errors");
     assert_eq!(found.len(), 3, "{found:?}");

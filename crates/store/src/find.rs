@@ -88,6 +88,31 @@ pub struct ServiceCall {
     pub call_count: u64,
 }
 
+/// Failed spans of one service and one template in one time bucket: what the errors overview
+/// charts (the template's text names the failure's categories).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureCount {
+    /// The bucket: (span start - window start) / bucket width.
+    pub bucket: u32,
+    pub service: String,
+    pub template_id: i64,
+    pub template: String,
+    pub spans: u64,
+    /// The group's newest span: its start and its trace.
+    pub newest_ns: u64,
+    pub newest_trace: semtrace_model::TraceId,
+}
+
+/// The window an errors overview counts over: spans starting in [start_ns, end_ns), in buckets
+/// of `bucket_ns`, of one service or all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureWindow {
+    pub service: Option<String>,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub bucket_ns: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

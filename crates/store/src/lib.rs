@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use semtrace_model::{LogRecord, Span, SpanId, Trace, TraceId};
 
 pub use error::StoreError;
-pub use find::{ServiceCall, TraceQuery};
+pub use find::{FailureCount, FailureWindow, ServiceCall, TraceQuery};
 
 /// What one `write` did. Spans already stored (same trace id and span id) are not written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,6 +82,19 @@ pub struct SpanFilter {
     /// Spans that took at least this long (ns). Log records found on their own have no
     /// duration: a duration filter leaves them out.
     pub min_duration_ns: Option<u64>,
+    /// Spans that took at most this long (ns); leaves out log records found on their own too.
+    pub max_duration_ns: Option<u64>,
+    /// Spans of this operation (span name), of any service unless `service` says; leaves out
+    /// log records found on their own.
+    pub operation: Option<String>,
+}
+
+impl SpanFilter {
+    /// Whether the filter asks for something a log record found on its own cannot have (a
+    /// duration, an operation): such searches find no record.
+    pub fn excludes_records(&self) -> bool {
+        self.min_duration_ns.is_some() || self.max_duration_ns.is_some() || self.operation.is_some()
+    }
 }
 
 /// A span found by a search, with the template it belongs to.
@@ -321,6 +334,10 @@ pub trait Store: Send + Sync + 'static {
     /// Calls between services (a span whose parent span is of another service) among spans
     /// starting in [start_ns, end_ns), counted per (parent service, child service).
     async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<ServiceCall>, StoreError>;
+
+    /// Failed spans (by their derived outcome, as their template records it) starting in the
+    /// window, counted per bucket, service and template.
+    async fn failure_counts(&self, window: &FailureWindow) -> Result<Vec<FailureCount>, StoreError>;
 
     /// Every stored record of a trace, in time order.
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;

@@ -222,6 +222,23 @@ pub fn categorize(error_text: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// A category's short name, the words before its first comma ("timeout" for "timeout, took too
+/// long"): how people pick and read it.
+pub fn category_label(name: &str) -> &str {
+    name.split_once(',').map_or(name, |(label, _)| label).trim()
+}
+
+/// Every category's short name ([`category_label`]), in the taxonomy's order, once each.
+pub fn category_labels() -> Vec<&'static str> {
+    let mut labels: Vec<&'static str> = Vec::new();
+    for label in names().map(category_label) {
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    labels
+}
+
 /// Every category a summary can name.
 fn names() -> impl Iterator<Item = &'static str> {
     CATEGORIES.iter().map(|(name, _)| *name).chain([
@@ -254,6 +271,15 @@ pub(crate) const SEPARATOR: &str = "; ";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_are_unique_and_readable() {
+        let labels = category_labels();
+        assert_eq!(labels.len(), names().count(), "no two categories share a short name: {labels:?}");
+        assert_eq!(category_label(TIMEOUT), "timeout");
+        assert_eq!(category_label(DATABASE_TIMEOUT), "database timed out");
+        assert!(labels.iter().all(|label| !label.is_empty() && label.len() < 72), "{labels:?}");
+    }
 
     #[test]
     fn names_well_known_failures_in_plain_words() {

@@ -29,7 +29,7 @@ use regex::Regex;
 
 use semtrace_model::{AnyValue, Attributes, Event, Span, SpanKind, StatusCode};
 
-pub use category::{categories_of, categorize};
+pub use category::{categories_of, categorize, category_label, category_labels};
 pub use mask::{mask, mask_statement};
 pub use words::readable;
 
