@@ -5,7 +5,10 @@
 #     (used by semantic search; a no-op when already there);
 #   - with --test: a Python virtualenv (.venv) holding the OpenTelemetry SDK and exporters used by the
 #     interop tests, cargo-nextest if missing, and PostgreSQL 16 + pgvector for the PostgreSQL tests
-#     (from the PyPI package pgserver, see scripts/pg.sh).
+#     (from the PyPI package pgserver, see scripts/pg.sh), and for the browser tests of the web UI:
+#     Debian's Chromium (apt) and the UI's npm packages (ui/node_modules: Playwright, esbuild,
+#     TypeScript, Preact; `npm ci` from the committed lock file).
+# The UI itself is built into crates/query/ui and committed: building semtrace needs no Node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +58,21 @@ if [ "$want_test" = 1 ]; then
   fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
   scripts/pg.sh install
+  # The web UI's browser tests: Chromium from Debian (Playwright's own browser download is not
+  # reachable here) and the UI's npm packages.
+  if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM:-}" ]; then
+    echo "== installing chromium (Debian) for the UI's browser tests"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get install -y -q chromium >/dev/null || {
+      $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null
+    } || { echo "error: could not install chromium: apt-get install chromium (or set CHROMIUM to a Chromium binary)" >&2; exit 1; }
+  fi
+  command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20+ (apt-get install nodejs npm)" >&2; exit 1; }
+  if [ ! -d ui/node_modules/@playwright/test ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "== installing the UI's npm packages (ui/node_modules)"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  fi
   if ! cargo nextest --version >/dev/null 2>&1; then
     echo "== installing cargo-nextest"
     cargo install --locked cargo-nextest

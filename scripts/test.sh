@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test --dev
 # The PostgreSQL tests share one cluster (scripts/pg.sh ensure starts it on first use); stop it at the end.
 trap 'scripts/pg.sh stop target/pg-test' EXIT
+# The web UI: types checked, and the built assets the binary embeds are what its sources build.
+(cd ui && npm run --silent check)
+# The browser tests (crates/server/tests/ui.rs) must run here, not skip.
+export SEMTRACE_UI_TESTS=required
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo nextest run --locked --workspace --no-fail-fast

@@ -1,5 +1,5 @@
 //! The query HTTP API (`/api/v1/...`), a Jaeger-compatible API (`/jaeger/api/...`, `/api/...`,
-//! `/api/v3/...`) and Prometheus metrics, served on 127.0.0.1:16686 by default.
+//! `/api/v3/...`), Prometheus metrics and the web UI (`/`), served on 127.0.0.1:16686 by default.
 //!
 //! API boundary: JSON DTOs live here and only here; handlers talk to the store through the
 //! `semtrace_store::Store` trait.
@@ -9,6 +9,7 @@ mod error;
 mod jaeger;
 mod overview;
 mod search;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,6 +65,7 @@ pub fn router(state: QueryState) -> Router {
         .nest("/jaeger", jaeger::classic())
         .merge(jaeger::classic())
         .merge(jaeger::v3())
+        .merge(ui::routes())
         .with_state(state)
 }
 

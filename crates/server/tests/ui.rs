@@ -1,0 +1,154 @@
+//! The web UI in a real browser: a server loaded with the labelled fault corpus (and one trace of
+//! 10,000 spans), then the Playwright scenarios of `ui/tests` driving Debian's Chromium against it:
+//! find a fault by describing it, open its trace, follow similar traces, filter by service and
+//! time, open the errors overview. Screenshots land in `target/ui-artifacts`.
+//!
+//! Needs `ui/node_modules` (npm ci in ui/) and Chromium (`/usr/bin/chromium`, or `CHROMIUM`);
+//! `scripts/setup.sh --test` installs both. Without them the test says so and passes, unless
+//! `SEMTRACE_UI_TESTS=required` (set by scripts/test.sh) makes their absence a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{hex, start_server, wait_searchable};
+use prost::Message;
+use serde_json::json;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Whether the browser tests can run here; if not, why.
+fn missing() -> Option<String> {
+    let playwright = repo().join("ui/node_modules/@playwright/test");
+    if !playwright.exists() {
+        return Some(format!("{} is missing: run npm ci in ui/ (scripts/setup.sh --test does)", playwright.display()));
+    }
+    if !chromium().exists() {
+        return Some(format!(
+            "{} is missing: apt-get install chromium (scripts/setup.sh --test does)",
+            chromium().display()
+        ));
+    }
+    None
+}
+
+const BIG_TRACE_SPANS: usize = 10_000;
+
+/// One trace of 10,000 spans: a root fanning out to 100 workers of 99 steps each, one step failed.
+fn big_trace(trace_id: &str) -> serde_json::Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let start = now - 120_000_000_000;
+    let mut spans = Vec::with_capacity(BIG_TRACE_SPANS);
+    let span_id = |n: usize| format!("{:016x}", 0x5000_0000_0000u64 + n as u64);
+    spans.push(json!({
+        "traceId": trace_id, "spanId": span_id(0), "name": "POST /api/reports/render", "kind": 2,
+        "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 9_000_000_000u64).to_string(),
+        "attributes": [{ "key": "http.route", "value": { "stringValue": "/api/reports/render" } }],
+    }));
+    for worker in 0..100usize {
+        let id = 1 + worker * 100;
+        let worker_start = start + worker as u64 * 50_000_000;
+        spans.push(json!({
+            "traceId": trace_id, "spanId": span_id(id), "parentSpanId": span_id(0), "name": "render report section",
+            "kind": 1, "startTimeUnixNano": worker_start.to_string(),
+            "endTimeUnixNano": (worker_start + 4_000_000_000u64).to_string(),
+        }));
+        for step in 1..100usize {
+            if spans.len() == BIG_TRACE_SPANS {
+                break;
+            }
+            let step_start = worker_start + step as u64 * 40_000_000;
+            let failed = worker == 42 && step == 7;
+            let mut span = json!({
+                "traceId": trace_id, "spanId": span_id(id + step), "parentSpanId": span_id(id),
+                "name": "render chart fragment", "kind": 1,
+                "startTimeUnixNano": step_start.to_string(), "endTimeUnixNano": (step_start + 35_000_000).to_string(),
+                "attributes": [{ "key": "fragment.index", "value": { "intValue": step.to_string() } }],
+            });
+            if failed {
+                span["status"] = json!({ "code": 2, "message": "chart template not found: quarterly-revenue.vm" });
+            }
+            spans.push(span);
+        }
+    }
+    assert_eq!(spans.len(), BIG_TRACE_SPANS);
+    json!({
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "report-renderer" } }] },
+        "scopeSpans": [{ "scope": { "name": "ui-test" }, "spans": spans }],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_finds_a_fault_opens_its_trace_and_similar_ones_filters_and_shows_errors() {
+    if let Some(reason) = missing() {
+        assert!(std::env::var("SEMTRACE_UI_TESTS").as_deref() != Ok("required"), "browser tests required: {reason}");
+        eprintln!("SKIPPED: the browser tests cannot run here: {reason}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let corpus = semtrace_testkit::corpus::build(7, 300);
+    let client = reqwest::Client::new();
+    let mut spans = 0u64;
+    for request in &corpus.requests {
+        spans += request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len() as u64)
+            .sum::<u64>();
+        let response = client
+            .post(format!("{}/v1/traces", server.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+    let big_id = format!("{:032x}", 0xb16_0000_0000u128);
+    common::send_json_spans(&server.otlp_http, vec![big_trace(&big_id)]).await;
+    wait_searchable(&server.api, spans + BIG_TRACE_SPANS as u64).await;
+
+    // What the scenarios look for: a fault described in other words than its messages, the
+    // traces that carry it, and a service to filter by.
+    let query = corpus.queries.iter().find(|query| query.fault == "out_of_memory").expect("a query about memory");
+    let fault_traces: Vec<String> =
+        corpus.labels.iter().filter(|(_, fault)| **fault == Some("out_of_memory")).map(|(id, _)| hex(id)).collect();
+    let artifacts = repo().join("target/ui-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let scenario = json!({
+        "query": query.text,
+        "fault_traces": fault_traces,
+        "big_trace": big_id,
+        "big_trace_spans": BIG_TRACE_SPANS,
+    });
+    let scenario_path = artifacts.join("scenario.json");
+    std::fs::write(&scenario_path, serde_json::to_vec_pretty(&scenario).unwrap()).unwrap();
+
+    let ui = repo().join("ui");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("npx")
+            .args(["--no-install", "playwright", "test"])
+            .current_dir(&ui)
+            .env("SEMTRACE_URL", &server.api)
+            .env("SEMTRACE_SCENARIO", &scenario_path)
+            .env("SEMTRACE_ARTIFACTS", &artifacts)
+            .env("CHROMIUM", chromium())
+            .output()
+            .expect("npx runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(output.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
+}
