@@ -135,6 +135,48 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) {
     let (_, spans) = get_json(&format!("{api}/api/v1/search?q=database+timeout&group=span&limit=50&threshold=0")).await;
     assert_eq!(traces_of(&spans).len(), 6, "every span, down to threshold 0");
 
+    // Filters by operation, duration and error category; each result's trace in brief.
+    let (_, select) =
+        get_json(&format!("{api}/api/v1/search?q=database+timeout&operation=SELECT+orders&threshold=0")).await;
+    assert_eq!(traces_of(&select), vec![trace_id(2)], "{select:#}");
+    let (_, short) = get_json(&format!("{api}/api/v1/search?q=database+timeout&max_duration=10ms&threshold=0")).await;
+    assert!(traces_of(&short).is_empty(), "every span took 25 ms: {short:#}");
+    let (_, around) =
+        get_json(&format!("{api}/api/v1/search?q=database+timeout&min_duration=20ms&max_duration=30&threshold=0"))
+            .await;
+    assert_eq!(traces_of(&around).len(), 6, "25 ms is within 20 ms and 30 (ms): {around:#}");
+    let (_, disk) =
+        get_json(&format!("{api}/api/v1/search?q=something+went+wrong&category=disk+full&threshold=0")).await;
+    assert_eq!(traces_of(&disk), vec![trace_id(4)], "{disk:#}");
+    assert_eq!(disk["results"][0]["error_categories"], json!(["disk full"]));
+    let brief = &disk["results"][0]["trace"];
+    assert_eq!(
+        (&brief["span_count"], &brief["services"], &brief["root_name"], &brief["failed_count"]),
+        (&json!(1), &json!(["media"]), &json!("write thumbnail"), &json!(1)),
+        "{brief}"
+    );
+    let (_, disk_errors) = get_json(&format!("{api}/api/v1/errors?category=Disk+Full")).await;
+    assert_eq!(traces_of(&disk_errors), vec![trace_id(4)], "{disk_errors:#}");
+
+    // The errors overview: failed spans by category, service and time, newest group first.
+    let window = "start=2025-11-23T00:00:00Z&end=2025-11-24T00:00:00Z";
+    let (status, overview) = get_json(&format!("{api}/api/v1/errors/overview?{window}&buckets=24")).await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["failed_spans"], 4, "{overview:#}");
+    let categories = overview["categories"].as_array().unwrap();
+    let disk_full = categories.iter().find(|series| series["category"] == "disk full").expect("disk full counted");
+    assert_eq!(disk_full["spans"], 1);
+    assert_eq!(disk_full["counts"].as_array().unwrap().len(), 24);
+    assert_eq!(disk_full["counts"][12], 1, "12:13 UTC is in the thirteenth hour: {disk_full}");
+    let groups = overview["groups"].as_array().unwrap();
+    assert_eq!((&groups[0]["service"], &groups[0]["newest_trace_id"]), (&json!("media"), &json!(trace_id(4))));
+    assert_eq!(groups.iter().map(|group| group["spans"].as_u64().unwrap()).sum::<u64>(), 4);
+    let (_, orders) = get_json(&format!("{api}/api/v1/errors/overview?{window}&service=orders")).await;
+    assert_eq!(orders["failed_spans"], 1, "{orders:#}");
+    let (_, before) =
+        get_json(&format!("{api}/api/v1/errors/overview?start=2020-01-01T00:00:00Z&end=2020-01-02T00:00:00Z")).await;
+    assert_eq!((&before["failed_spans"], before["groups"].as_array().map(Vec::len)), (&json!(0), Some(0)));
+
     // Error search: full text over exception types and messages.
     let (_, errors) = get_json(&format!("{api}/api/v1/errors?q=HikariPool")).await;
     assert_eq!(traces_of(&errors), vec![trace_id(2)]);
@@ -161,6 +203,12 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) {
         ("/api/v1/search?q=x&limit=0", 400),
         ("/api/v1/search?q=x&mode=magic", 400),
         ("/api/v1/search?q=x&bogus=1", 400),
+        ("/api/v1/search?q=x&category=nonsense", 400),
+        ("/api/v1/search?q=x&max_duration=soon", 400),
+        ("/api/v1/search?q=x&min_duration=2s&max_duration=1s", 400),
+        ("/api/v1/errors?category=nonsense", 400),
+        ("/api/v1/errors/overview?buckets=0", 400),
+        ("/api/v1/errors/overview?start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", 400),
         ("/api/v1/traces/00000000000000000000000000000bad/similar", 404),
         ("/api/v1/traces/nothex/similar", 400),
     ] {

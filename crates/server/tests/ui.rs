@@ -152,3 +152,41 @@ async fn the_ui_finds_a_fault_opens_its_trace_and_similar_ones_filters_and_shows
     println!("{stdout}\n{stderr}");
     assert!(output.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
 }
+
+/// The UI is served from the binary: every page address gets the one page, assets come with an
+/// ETag and are revalidated, nothing points outside the server (it works offline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_is_served_from_the_binary_and_works_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| config.semantic.enabled = false).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{}{path}", server.api)).send();
+    for page in ["/", "/search?q=timeouts", "/errors?range=1h", "/trace/4bf92f3577b34da6a3ce929d0e0e4736"] {
+        let response = get(page).await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "{page}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(r#"src="/ui/app.js""#) && body.contains(r#"href="/ui/app.css""#), "{body}");
+    }
+    for (asset, kind) in [("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")] {
+        let response = get(asset).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert_eq!(response.headers()["cache-control"], "no-cache");
+        let etag = response.headers()["etag"].clone();
+        let body = response.text().await.unwrap();
+        // No address outside the server, but XML namespaces (names, never fetched).
+        let outside: Vec<&str> = body
+            .match_indices("http")
+            .map(|(at, _)| &body[at..(at + 40).min(body.len())])
+            .filter(|text| text.contains("://") && !text.contains("://www.w3.org/"))
+            .collect();
+        assert!(outside.is_empty(), "{asset} refers outside the server: {outside:?}");
+        let again = client.get(format!("{}{asset}", server.api)).header("if-none-match", etag).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{asset} unchanged is not sent again");
+    }
+    assert_eq!(get("/ui/secrets.txt").await.unwrap().status(), 404);
+    // The API keeps its own addresses.
+    assert_eq!(get("/api/v1/health").await.unwrap().status(), 200);
+    server.server.shutdown().await.unwrap();
+}
