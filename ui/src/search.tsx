@@ -398,8 +398,9 @@ export function ResultRow(props: { result: SearchResult; similarityLabel?: strin
             <span class="badge">{category}</span>
           ))}
           {trace && (
-            <span class="trace-brief" title={trace.services.join(", ")}>
-              {trace.span_count} spans · {trace.services.length} service{trace.services.length === 1 ? "" : "s"}
+            <span class="trace-brief" title={`services: ${trace.services.join(", ")}`}>
+              {trace.span_count} spans · {trace.services.slice(0, 3).join(", ")}
+              {trace.services.length > 3 && ` +${trace.services.length - 3}`}
               {trace.failed_count > 0 && ` · ${trace.failed_count} failed`}
             </span>
           )}
