@@ -7,8 +7,9 @@ scripts/setup.sh --test --dev
 trap 'scripts/pg.sh stop target/pg-test' EXIT
 # The web UI: types checked, and the built assets the binary embeds are what its sources build.
 (cd ui && npm run --silent check)
-# The browser tests (crates/server/tests/ui.rs) must run here, not skip.
-export SEMTRACE_UI_TESTS=required
+# The browser tests (crates/server/tests/ui.rs) must run here, not skip. (Not a SEMTRACE_ name:
+# those configure the server, and the servers tests start inherit this environment.)
+export REQUIRE_BROWSER_TESTS=1
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo nextest run --locked --workspace --no-fail-fast

@@ -48,3 +48,21 @@ test("time from Enter to the result list on screen", async ({ page }) => {
       `p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms`,
   );
 });
+
+test("time to open a big trace", async ({ page }) => {
+  const id = process.env.SEMTRACE_TIMING_TRACE;
+  test.skip(!id, "SEMTRACE_TIMING_TRACE (a trace id) is not set");
+  const times: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const started = Date.now();
+    await page.goto(`/trace/${id}`);
+    await expect(page.getByTestId("span-row").first()).toBeVisible({ timeout: 60_000 });
+    times.push(Date.now() - started);
+  }
+  const rows = await page.locator(".vspace").first().evaluate((element) => element.getBoundingClientRect().height / 26);
+  const sorted = [...times].sort((a, b) => a - b);
+  console.log(
+    `trace ${id} (${Math.round(rows)} rows): navigation → waterfall interactive p50 ${percentile(sorted, 50)} ms, ` +
+      `max ${sorted[sorted.length - 1]} ms over ${times.length} loads`,
+  );
+});

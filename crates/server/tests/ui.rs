@@ -5,7 +5,7 @@
 //!
 //! Needs `ui/node_modules` (npm ci in ui/) and Chromium (`/usr/bin/chromium`, or `CHROMIUM`);
 //! `scripts/setup.sh --test` installs both. Without them the test says so and passes, unless
-//! `SEMTRACE_UI_TESTS=required` (set by scripts/test.sh) makes their absence a failure.
+//! `REQUIRE_BROWSER_TESTS=1` (set by scripts/test.sh) makes their absence a failure.
 
 mod common;
 
@@ -88,7 +88,7 @@ fn big_trace(trace_id: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_finds_a_fault_opens_its_trace_and_similar_ones_filters_and_shows_errors() {
     if let Some(reason) = missing() {
-        assert!(std::env::var("SEMTRACE_UI_TESTS").as_deref() != Ok("required"), "browser tests required: {reason}");
+        assert!(std::env::var("REQUIRE_BROWSER_TESTS").as_deref() != Ok("1"), "browser tests required: {reason}");
         eprintln!("SKIPPED: the browser tests cannot run here: {reason}");
         return;
     }
