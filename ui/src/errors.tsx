@@ -87,8 +87,13 @@ function GroupTraces(props: { group: OverviewGroup; range: { start?: string; end
   const [results, setResults] = useState<SearchResult[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    const params = new URLSearchParams({ q: group.example, service: group.service, outcome: "failed", limit: "20" });
-    if (group.category !== "uncategorized") params.set("category", group.category);
+    const params = new URLSearchParams({
+      q: group.example,
+      service: group.service,
+      category: group.category,
+      outcome: "failed",
+      limit: "20",
+    });
     if (props.range.start) params.set("start", props.range.start);
     if (props.range.end) params.set("end", props.range.end);
     api.search(params).then(

@@ -141,11 +141,9 @@ export function Filters(props: {
           Error category
           <select name="category" aria-label="Error category" value={form.category} onChange={(e) => set("category", e.currentTarget.value)}>
             <option value="">Any</option>
-            {taxonomyList
-              .filter((name) => name !== "uncategorized")
-              .map((name) => (
-                <option value={name}>{name}</option>
-              ))}
+            {taxonomyList.map((name) => (
+              <option value={name}>{name}</option>
+            ))}
           </select>
         </label>
       )}

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
 
+mod categories;
 mod ingest;
 mod jaeger;
 mod peer;
@@ -45,6 +46,9 @@ enum Command {
     /// Jaeger trace search latency (service + tag + minimum duration, as Grafana sends it) on a
     /// loaded server.
     Jaeger(jaeger::JaegerArgs),
+    /// Error category accuracy on labelled messages: signatures alone, and with zero-shot
+    /// classification by the model.
+    Categories(categories::CategoriesArgs),
 }
 
 static SERVER_BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -78,6 +82,7 @@ fn main() -> std::process::ExitCode {
             Command::Embed(args) => search::embed(args).await,
             Command::Peer(args) => peer::peer(args).await,
             Command::Jaeger(args) => jaeger::jaeger(args).await,
+            Command::Categories(args) => categories::categories(args).await,
         }
     })
 }

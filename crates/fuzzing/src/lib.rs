@@ -68,7 +68,7 @@ fn export_body(data: &[u8], json: bool) {
 pub fn search_params(data: &[u8]) {
     let Ok(query_string) = std::str::from_utf8(data) else { return };
     let (runtime, store) = store();
-    if let Ok(semtrace_query::SearchQuery { request, .. }) = parse_search(query_string, 0.15) {
+    if let Ok(request) = parse_search(query_string, 0.15) {
         let matched = runtime.block_on(store.match_templates(&request.query, 20));
         answered(query_string, matched);
         let found = runtime.block_on(store.spans_of_templates(
@@ -128,7 +128,7 @@ mod tests {
             assert_eq!(converted.accepted[0].events.len(), 1, "{file}");
         }
         let seed = std::fs::read_to_string(dir.join("search_params/seed-search.txt")).unwrap();
-        let request = parse_search(&seed, 0.15).unwrap().request;
+        let request = parse_search(&seed, 0.15).unwrap();
         assert_eq!(request.query, "database connection timeout");
     }
 }

@@ -84,6 +84,17 @@ impl Store for FlakyStore {
         self.inner.service_calls(start_ns, end_ns).await
     }
 
+    async fn uncategorized_templates(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<semtrace_store::UncategorizedTemplate>, StoreError> {
+        self.inner.uncategorized_templates(limit).await
+    }
+
+    async fn set_template_categories(&self, categories: &[(i64, String)]) -> Result<(), StoreError> {
+        self.inner.set_template_categories(categories).await
+    }
+
     async fn failure_counts(
         &self,
         window: &semtrace_store::FailureWindow,

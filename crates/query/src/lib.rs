@@ -27,8 +27,7 @@ use semtrace_store::Store;
 pub use dto::{HealthDto, LogDto, SpanDto, TraceDto};
 pub use error::ApiError;
 pub use search::{
-    parse_errors, parse_search, ErrorResultDto, ErrorsRequest, LogResultDto, SearchQuery, SearchResultDto,
-    TraceBriefDto,
+    parse_errors, parse_search, ErrorResultDto, ErrorsRequest, LogResultDto, SearchResultDto, TraceBriefDto,
 };
 
 /// What the API handlers share.
@@ -56,6 +55,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/errors", get(search::errors))
         .route("/api/v1/errors/overview", get(overview::overview))
+        .route("/api/v1/errors/categories", get(overview::categories))
         .route("/api/v1/health", get(health))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))
@@ -118,6 +118,7 @@ async fn metrics(State(state): State<QueryState>) -> impl IntoResponse {
             metrics::gauge!("semtrace_spool_max_bytes").set(spool.max_bytes as f64);
         }
     }
+    overview::failure_gauges(&state).await;
     let text = state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

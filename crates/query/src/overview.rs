@@ -14,8 +14,7 @@ use crate::jaeger::now_ns;
 use crate::search::parse_time;
 use crate::{ApiError, QueryState};
 
-/// What a failure none of the taxonomy's signatures knows is counted under.
-pub const UNCATEGORIZED: &str = "uncategorized";
+use semtrace_semantic::category::UNKNOWN;
 const DEFAULT_BUCKETS: u32 = 48;
 const MAX_BUCKETS: u32 = 500;
 const DEFAULT_WINDOW_NS: u64 = 24 * 3600 * 1_000_000_000;
@@ -33,7 +32,7 @@ pub(crate) struct OverviewParams {
 /// One category's failures across the window, bucket by bucket.
 #[derive(Debug, Serialize)]
 struct CategorySeries {
-    category: &'static str,
+    category: String,
     spans: u64,
     counts: Vec<u64>,
 }
@@ -42,7 +41,7 @@ struct CategorySeries {
 #[derive(Debug, Serialize)]
 struct Group {
     service: String,
-    category: &'static str,
+    category: String,
     spans: u64,
     counts: Vec<u64>,
     newest_time: String,
@@ -57,11 +56,24 @@ struct Group {
     templates: HashMap<i64, (u64, String)>,
 }
 
-/// A failure's primary category, read from its template's `Category:` sentence.
-fn category_of(template: &str) -> &'static str {
-    semtrace_summary::categories_of(template)
-        .first()
-        .map_or(UNCATEGORIZED, |name| semtrace_summary::category_label(name))
+/// A failure's category: as stored with its template; until the indexer has filed a template
+/// no signature placed, the one its text names, else `unknown`.
+fn category_of(count: &semtrace_store::FailureCount) -> String {
+    count
+        .category
+        .clone()
+        .unwrap_or_else(|| semtrace_summary::category_of_template(&count.template).unwrap_or(UNKNOWN).to_owned())
+}
+
+/// The window asked for: `start`/`end` as RFC 3339 or Unix time; by default the last 24 h.
+fn window(start: Option<String>, end: Option<String>) -> Result<(u64, u64), ApiError> {
+    let end_ns = end.map(|text| parse_time("end", &text)).transpose()?.unwrap_or_else(now_ns);
+    let start_ns =
+        start.map(|text| parse_time("start", &text)).transpose()?.unwrap_or(end_ns.saturating_sub(DEFAULT_WINDOW_NS));
+    if end_ns <= start_ns {
+        return Err(ApiError::BadRequest("end must be after start".into()));
+    }
+    Ok((start_ns, end_ns))
 }
 
 pub(crate) async fn overview(
@@ -69,15 +81,7 @@ pub(crate) async fn overview(
     params: Result<Query<OverviewParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let end_ns = params.end.map(|text| parse_time("end", &text)).transpose()?.unwrap_or_else(now_ns);
-    let start_ns = params
-        .start
-        .map(|text| parse_time("start", &text))
-        .transpose()?
-        .unwrap_or(end_ns.saturating_sub(DEFAULT_WINDOW_NS));
-    if end_ns <= start_ns {
-        return Err(ApiError::BadRequest("end must be after start".into()));
-    }
+    let (start_ns, end_ns) = window(params.start, params.end)?;
     let buckets = params.buckets.unwrap_or(DEFAULT_BUCKETS);
     if !(1..=MAX_BUCKETS).contains(&buckets) {
         return Err(ApiError::BadRequest(format!("buckets={buckets} is out of range: allowed 1 to {MAX_BUCKETS}")));
@@ -88,23 +92,23 @@ pub(crate) async fn overview(
     let counts = state.store.failure_counts(&window).await?;
 
     let slots = buckets as usize;
-    let mut by_category: HashMap<&'static str, CategorySeries> = HashMap::new();
-    let mut groups: HashMap<(String, &'static str), Group> = HashMap::new();
+    let mut by_category: HashMap<String, CategorySeries> = HashMap::new();
+    let mut groups: HashMap<(String, String), Group> = HashMap::new();
     let mut total = 0u64;
     for count in counts {
-        let category = category_of(&count.template);
+        let category = category_of(&count);
         let slot = (count.bucket as usize).min(slots - 1);
         total += count.spans;
-        let series = by_category.entry(category).or_insert_with(|| CategorySeries {
-            category,
+        let series = by_category.entry(category.clone()).or_insert_with(|| CategorySeries {
+            category: category.clone(),
             spans: 0,
             counts: vec![0; slots],
         });
         series.spans += count.spans;
         series.counts[slot] += count.spans;
-        let group = groups.entry((count.service.clone(), category)).or_insert_with(|| Group {
+        let group = groups.entry((count.service.clone(), category.clone())).or_insert_with(|| Group {
             service: count.service.clone(),
-            category,
+            category: category.clone(),
             spans: 0,
             counts: vec![0; slots],
             newest_time: String::new(),
@@ -124,7 +128,7 @@ pub(crate) async fn overview(
         seen.0 += count.spans;
     }
     let mut categories: Vec<CategorySeries> = by_category.into_values().collect();
-    categories.sort_by(|a, b| b.spans.cmp(&a.spans).then(a.category.cmp(b.category)));
+    categories.sort_by(|a, b| b.spans.cmp(&a.spans).then(a.category.cmp(&b.category)));
     let mut groups: Vec<Group> = groups
         .into_values()
         .map(|mut group| {
@@ -137,8 +141,9 @@ pub(crate) async fn overview(
         })
         .collect();
     // Newest first.
-    groups
-        .sort_by(|a, b| b.newest_ns.cmp(&a.newest_ns).then(a.service.cmp(&b.service)).then(a.category.cmp(b.category)));
+    groups.sort_by(|a, b| {
+        b.newest_ns.cmp(&a.newest_ns).then(a.service.cmp(&b.service)).then(a.category.cmp(&b.category))
+    });
     Ok(Json(serde_json::json!({
         "start": format_rfc3339_nanos(start_ns),
         "end": format_rfc3339_nanos(end_ns),
@@ -148,6 +153,96 @@ pub(crate) async fn overview(
         "failed_spans": total,
         "categories": categories,
         "groups": groups,
-        "taxonomy": semtrace_summary::category_labels().into_iter().chain([UNCATEGORIZED]).collect::<Vec<_>>(),
+        "taxonomy": semtrace_summary::category_labels().into_iter().chain([UNKNOWN]).collect::<Vec<_>>(),
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CategoriesParams {
+    service: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// One category's failed spans in the window, and which services they were in.
+#[derive(Debug, Serialize)]
+struct CategoryCount {
+    category: String,
+    spans: u64,
+    services: Vec<ServiceCount>,
+}
+
+#[derive(Debug, Serialize)]
+struct ServiceCount {
+    service: String,
+    spans: u64,
+}
+
+/// Failed spans starting in the window, counted per (service, category).
+async fn counts_by_category(
+    state: &QueryState,
+    service: Option<String>,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<Vec<CategoryCount>, ApiError> {
+    let window = FailureWindow {
+        service: service.filter(|service| !service.is_empty()),
+        start_ns,
+        end_ns,
+        bucket_ns: end_ns.saturating_sub(start_ns).max(1),
+    };
+    let mut by_category: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    for count in state.store.failure_counts(&window).await? {
+        *by_category.entry(category_of(&count)).or_default().entry(count.service).or_default() += count.spans;
+    }
+    let mut categories: Vec<CategoryCount> = by_category
+        .into_iter()
+        .map(|(category, services)| {
+            let mut services: Vec<ServiceCount> =
+                services.into_iter().map(|(service, spans)| ServiceCount { service, spans }).collect();
+            services.sort_by(|a, b| b.spans.cmp(&a.spans).then(a.service.cmp(&b.service)));
+            CategoryCount { category, spans: services.iter().map(|service| service.spans).sum(), services }
+        })
+        .collect();
+    categories.sort_by(|a, b| b.spans.cmp(&a.spans).then(a.category.cmp(&b.category)));
+    Ok(categories)
+}
+
+/// `GET /api/v1/errors/categories`: the error categories failed spans were filed under in the
+/// window (default the last 24 h), with counts per service, most first; and the taxonomy.
+pub(crate) async fn categories(
+    State(state): State<QueryState>,
+    params: Result<Query<CategoriesParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let (start_ns, end_ns) = window(params.start, params.end)?;
+    let categories = counts_by_category(&state, params.service, start_ns, end_ns).await?;
+    Ok(Json(serde_json::json!({
+        "start": format_rfc3339_nanos(start_ns),
+        "end": format_rfc3339_nanos(end_ns),
+        "categories": categories,
+        "taxonomy": semtrace_summary::category_labels().into_iter().chain([UNKNOWN]).collect::<Vec<_>>(),
+    })))
+}
+
+/// Sets `semtrace_failed_spans_last_hour{service, category}` for a scrape of `/metrics`: failed
+/// spans that started in the last hour, by service and error category.
+pub(crate) async fn failure_gauges(state: &QueryState) {
+    let end_ns = now_ns();
+    match counts_by_category(state, None, end_ns.saturating_sub(3600 * 1_000_000_000), end_ns).await {
+        Ok(categories) => {
+            for category in categories {
+                for service in category.services {
+                    metrics::gauge!(
+                        "semtrace_failed_spans_last_hour",
+                        "service" => service.service,
+                        "category" => category.category.clone()
+                    )
+                    .set(service.spans as f64);
+                }
+            }
+        }
+        Err(err) => tracing::warn!(%err, "cannot count failed spans for /metrics"),
+    }
 }

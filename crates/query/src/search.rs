@@ -125,19 +125,16 @@ fn labels(categories: &[&'static str]) -> Vec<&'static str> {
     categories.iter().map(|name| semtrace_summary::category_label(name)).collect()
 }
 
-/// A `category=` parameter: one of the taxonomy's short names, case aside.
+/// A `category=` parameter: one of the taxonomy's short names, or `unknown`, case aside.
 fn parse_category(text: Option<String>) -> Result<Option<&'static str>, ApiError> {
     let Some(text) = text.filter(|text| !text.trim().is_empty()) else { return Ok(None) };
-    let labels = semtrace_summary::category_labels();
+    let mut labels = semtrace_summary::category_labels();
+    labels.push(semtrace_semantic::category::UNKNOWN);
     let wanted = semtrace_summary::category_label(text.trim());
     labels.iter().find(|label| label.eq_ignore_ascii_case(wanted)).map(|label| Some(*label)).ok_or_else(|| {
         ApiError::BadRequest(format!("category={text:?} is not a category: pass one of {}", labels.join(", ")))
     })
 }
-
-/// Results asked for when a category filters them afterwards: the category is read from each
-/// result's summary, so more are fetched and those of other categories dropped.
-const CATEGORY_OVERFETCH: usize = 5;
 
 /// How a result relates to what was asked: the cosine similarity of its template (to the
 /// query, or to the given trace's telling span), and the score it is ranked by.
@@ -204,6 +201,7 @@ struct FilterText {
     end: Option<String>,
     min_duration: Option<String>,
     max_duration: Option<String>,
+    category: Option<String>,
 }
 
 /// A duration as Go writes it (`250ms`, `1.5s`, `2m`, `1h30m`) or a bare number of milliseconds.
@@ -216,7 +214,7 @@ fn parse_duration(name: &str, text: &str) -> Result<u64, ApiError> {
 }
 
 fn parse_filter(text: FilterText) -> Result<SpanFilter, ApiError> {
-    let FilterText { service, operation, status, outcome, start, end, min_duration, max_duration } = text;
+    let FilterText { service, operation, status, outcome, start, end, min_duration, max_duration, category } = text;
     let failed = match outcome.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("any") => None,
         Some("failed") => Some(true),
@@ -260,6 +258,7 @@ fn parse_filter(text: FilterText) -> Result<SpanFilter, ApiError> {
         failed,
         min_duration_ns,
         max_duration_ns,
+        category: parse_category(category)?.map(str::to_owned),
     })
 }
 
@@ -283,15 +282,8 @@ fn semantic(state: &QueryState) -> Result<&semtrace_semantic::Semantic, ApiError
         .ok_or_else(|| ApiError::Unavailable("semantic search is off in this server (semantic.enabled = false)".into()))
 }
 
-/// A parsed `/api/v1/search` query string: the search, and the category its results must fall in.
-#[derive(Debug, Clone)]
-pub struct SearchQuery {
-    pub request: SearchRequest,
-    pub category: Option<&'static str>,
-}
-
 /// A `/api/v1/search` query string (`q=…&limit=…`), parsed and checked as the handler does.
-pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<SearchQuery, ApiError> {
+pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<SearchRequest, ApiError> {
     let params: SearchParams = parse_query_string(query_string)?;
     let query = params.q.unwrap_or_default();
     if query.trim().is_empty() {
@@ -316,8 +308,7 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
         Some(value) if value.is_finite() && (0.0..=10.0).contains(&value) => Ok(value),
         Some(value) => Err(ApiError::BadRequest(format!("{name}={value} is out of range: allowed 0.0 to 10.0"))),
     };
-    let category = parse_category(params.category)?;
-    let request = SearchRequest {
+    Ok(SearchRequest {
         query,
         limit: parse_limit(params.limit)?,
         threshold,
@@ -330,6 +321,7 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
             end: params.end,
             min_duration: params.min_duration,
             max_duration: params.max_duration,
+            category: params.category,
         })?,
         per_trace,
         ranking,
@@ -343,8 +335,7 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
                 return Err(ApiError::BadRequest(format!("intent={other:?}: pass auto, failure or latency")));
             }
         },
-    };
-    Ok(SearchQuery { request, category })
+    })
 }
 
 /// A query string into its parameters; unknown or malformed ones are a 400 naming them.
@@ -358,12 +349,8 @@ pub(crate) async fn search(
     RawQuery(query_string): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let semantic = semantic(&state)?;
-    let SearchQuery { mut request, category } =
-        parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
-    let (query, threshold, limit) = (request.query.clone(), request.threshold, request.limit);
-    if category.is_some() {
-        request.limit = limit.saturating_mul(CATEGORY_OVERFETCH);
-    }
+    let request = parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
+    let (query, threshold) = (request.query.clone(), request.threshold);
     let found = semantic.search(&request).await?;
     let mut results: Vec<SearchResultDto> = found
         .hits
@@ -372,8 +359,6 @@ pub(crate) async fn search(
             let relevance = Relevance { similarity: hit.similarity, score: hit.score };
             SearchResultDto::new(&hit.span, hit.summary, hit.error_log, relevance)
         })
-        .filter(|result| category.is_none_or(|category| result.error_categories.contains(&category)))
-        .take(limit)
         .collect();
     with_traces(&state, &mut results).await?;
     Ok(Json(serde_json::json!({
@@ -440,8 +425,6 @@ pub struct ErrorsRequest {
     pub query: String,
     pub filter: SpanFilter,
     pub limit: usize,
-    /// The category results must fall in, by short name.
-    pub category: Option<&'static str>,
 }
 
 /// An `/api/v1/errors` query string, parsed and checked as the handler does.
@@ -456,11 +439,11 @@ pub fn parse_errors(query_string: &str) -> Result<ErrorsRequest, ApiError> {
             end: params.end,
             min_duration: params.min_duration,
             max_duration: params.max_duration,
+            category: params.category,
             ..FilterText::default()
         })?,
         query: params.q.unwrap_or_default(),
         limit: parse_limit(params.limit)?,
-        category: parse_category(params.category)?,
     })
 }
 
@@ -468,10 +451,9 @@ pub(crate) async fn errors(
     State(state): State<QueryState>,
     RawQuery(query_string): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let ErrorsRequest { query, filter, limit, category } = parse_errors(query_string.as_deref().unwrap_or(""))?;
-    let fetched = if category.is_some() { limit.saturating_mul(CATEGORY_OVERFETCH) } else { limit };
+    let ErrorsRequest { query, filter, limit } = parse_errors(query_string.as_deref().unwrap_or(""))?;
     let (hits, log_hits) = tokio::try_join!(
-        state.store.search_errors(&query, &filter, fetched),
+        state.store.search_errors(&query, &filter, limit),
         state.store.search_logs(&query, &filter, limit)
     )?;
     let mut logs = semtrace_semantic::span_evidence(&*state.store, hits.iter().map(|hit| &hit.span)).await?;
@@ -480,11 +462,6 @@ pub(crate) async fn errors(
         .map(|hit| {
             let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
             let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
-            (hit, logs, summary)
-        })
-        .filter(|(_, _, summary)| category.is_none_or(|category| labels(&summary.error_categories).contains(&category)))
-        .take(limit)
-        .map(|(hit, logs, summary)| {
             let error_log = semtrace_summary::error_log(&hit.span, &logs);
             let span = &hit.span;
             let error_categories = labels(&summary.error_categories);
@@ -509,16 +486,8 @@ pub(crate) async fn errors(
         })
         .collect();
     // Log records that match but that no stored span holds (no trace context, or a span that
-    // never arrived); a category is read from the record's body.
-    let logs: Vec<LogResultDto> = log_hits
-        .iter()
-        .filter(|hit| {
-            category.is_none_or(|category| {
-                labels(&semtrace_summary::categorize(&hit.record.body_text())).contains(&category)
-            })
-        })
-        .map(|hit| LogResultDto::new(&hit.record, hit.score))
-        .collect();
+    // never arrived).
+    let logs: Vec<LogResultDto> = log_hits.iter().map(|hit| LogResultDto::new(&hit.record, hit.score)).collect();
     Ok(Json(serde_json::json!({ "query": query, "results": results, "logs": logs })))
 }
 

@@ -8,6 +8,9 @@
 //! long line of service names, statements and addresses. The category vectors are embedded
 //! once per process and kept.
 //!
+//! Once nothing waits to be embedded, it files failed templates that no signature placed in
+//! an error category (`crate::category`): zero-shot, by the model.
+//!
 //! Crash safety: a template's embedding is written to the store before it enters the
 //! in-memory index, and the index is rebuilt from the store at start; templates whose
 //! embedding was not written are still pending and are embedded again.
@@ -21,6 +24,7 @@ use semtrace_embed::Embedder;
 use semtrace_store::Store;
 use tokio::runtime::Handle;
 
+use crate::category::{signature_category, CategoryPrototypes, UNKNOWN, ZERO_SHOT_FLOOR};
 use crate::index::{blend, VectorIndex};
 
 /// Templates embedded per model call.
@@ -102,11 +106,16 @@ impl CategoryVectors {
 
 fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle, stopped: &mpsc::Receiver<()>) {
     let mut categories = CategoryVectors::default();
+    let mut prototypes: Option<CategoryPrototypes> = None;
     loop {
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
         }
-        let wait = match round(store, embedder, &mut categories, index, runtime) {
+        let done = round(store, embedder, &mut categories, index, runtime).and_then(|round| match round {
+            Round::Embedded => Ok(Round::Embedded),
+            Round::Idle => categorize(store, embedder, &mut prototypes, runtime),
+        });
+        let wait = match done {
             Ok(Round::Embedded) => continue,
             Ok(Round::Idle) => IDLE,
             Err(err) => {
@@ -118,6 +127,63 @@ fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Ha
             return;
         }
     }
+}
+
+/// Files one batch of failed templates stored without an error category: under the category
+/// their text names (templates stored before categories were), else the one the model finds
+/// nearest their failure above [`ZERO_SHOT_FLOOR`], else `unknown`.
+fn categorize(
+    store: &dyn Store,
+    embedder: &Embedder,
+    prototypes: &mut Option<CategoryPrototypes>,
+    runtime: &Handle,
+) -> Result<Round, String> {
+    let pending = runtime
+        .block_on(store.uncategorized_templates(BATCH))
+        .map_err(|err| format!("cannot read uncategorized templates: {err}"))?;
+    if pending.is_empty() {
+        return Ok(Round::Idle);
+    }
+    if prototypes.is_none() {
+        *prototypes =
+            Some(CategoryPrototypes::embed(embedder).map_err(|err| format!("embedding the categories failed: {err}"))?);
+    }
+    let prototypes = prototypes.as_ref().expect("embedded above");
+    let unsigned: Vec<(usize, std::borrow::Cow<'_, str>)> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, template)| signature_category(&template.text).is_none())
+        .map(|(at, template)| (at, semtrace_summary::readable(template.failure.as_deref().unwrap_or(&template.text))))
+        .collect();
+    let texts: Vec<&str> = unsigned.iter().map(|(_, text)| text.as_ref()).collect();
+    let vectors = if texts.is_empty() {
+        Vec::new()
+    } else {
+        embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?
+    };
+    let mut guessed: HashMap<usize, &'static str> = HashMap::new();
+    for ((at, _), vector) in unsigned.iter().zip(&vectors) {
+        let category = prototypes.classify(vector, ZERO_SHOT_FLOOR).map_or(UNKNOWN, |(category, _)| category);
+        guessed.insert(*at, category);
+    }
+    let filed: Vec<(i64, String)> = pending
+        .iter()
+        .enumerate()
+        .map(|(at, template)| {
+            let category = signature_category(&template.text).or_else(|| guessed.get(&at).copied()).unwrap_or(UNKNOWN);
+            (template.id, category.to_owned())
+        })
+        .collect();
+    runtime
+        .block_on(store.set_template_categories(&filed))
+        .map_err(|err| format!("cannot store template categories: {err}"))?;
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "signature")
+        .increment((pending.len() - unsigned.len()) as u64);
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "model")
+        .increment(guessed.values().filter(|category| **category != UNKNOWN).count() as u64);
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "unknown")
+        .increment(guessed.values().filter(|category| **category == UNKNOWN).count() as u64);
+    Ok(Round::Embedded)
 }
 
 /// Embeds one batch of pending templates: the vectors are stored before they are indexed.

@@ -6,6 +6,7 @@
 //! best templates, newest first within a template, best span per trace. Templates get their
 //! vectors from the [`Indexer`], off the ingest path.
 
+pub mod category;
 pub mod index;
 mod indexer;
 mod similar;

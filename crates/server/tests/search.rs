@@ -433,3 +433,60 @@ async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
     assert_eq!(body["results"][0]["span_id"], format!("{:016x}", 1), "{body}");
     server.server.shutdown().await.unwrap();
 }
+
+/// A failure no signature knows is filed by the model under the category nearest its words, or
+/// `unknown` when none is near; the category filter then finds it, and the overview counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_no_signature_knows_are_filed_by_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let api = server.api.clone();
+    send_json_spans(
+        &server.otlp_http,
+        vec![
+            trace(
+                31,
+                "exporter",
+                "nightly export",
+                (2, "nightly export aborted: the volume ran out of free space for the archive"),
+                json!([]),
+                json!([]),
+            ),
+            trace(
+                32,
+                "reports",
+                "render",
+                (2, "renderer gave up: template widget-7 has an unbalanced brace"),
+                json!([]),
+                json!([]),
+            ),
+        ],
+    )
+    .await;
+    wait_searchable(&api, 2).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, disk) = get_json(&format!("{api}/api/v1/errors?category=disk+full")).await;
+        let (_, unknown) = get_json(&format!("{api}/api/v1/errors?category=unknown")).await;
+        if traces_of(&disk) == vec![trace_id(31)] && traces_of(&unknown) == vec![trace_id(32)] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not filed in time: {disk:#} {unknown:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let window = "start=2025-11-23T00:00:00Z&end=2025-11-24T00:00:00Z";
+    let (status, categories) = get_json(&format!("{api}/api/v1/errors/categories?{window}")).await;
+    assert_eq!(status, 200, "{categories}");
+    let counted: Vec<(&str, u64)> = categories["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|category| (category["category"].as_str().unwrap(), category["spans"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counted, vec![("disk full", 1), ("unknown", 1)], "{categories:#}");
+    assert_eq!(categories["categories"][0]["services"], json!([{ "service": "exporter", "spans": 1 }]));
+    assert!(categories["taxonomy"].as_array().unwrap().len() > 50);
+    let (_, found) = get_json(&format!("{api}/api/v1/search?q=storage+problems&category=disk+full&threshold=0")).await;
+    assert_eq!(traces_of(&found), vec![trace_id(31)], "{found:#}");
+    server.server.shutdown().await.unwrap();
+}

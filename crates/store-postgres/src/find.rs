@@ -131,11 +131,11 @@ pub(crate) async fn failure_counts(client: &Client, window: &FailureWindow) -> R
     let rows = client
         .query(
             "SELECT ((s.start_ns - $3) / $5)::int8, s.service, t.id, t.text, count(*)::int8, max(s.start_ns),
-                    (array_agg(s.trace_id ORDER BY s.start_ns DESC))[1]
+                    (array_agg(s.trace_id ORDER BY s.start_ns DESC))[1], t.category
              FROM templates t JOIN spans s ON s.template_id = t.id
              WHERE t.failed <> 0 AND s.start_time >= $1 AND s.start_time <= $2 AND s.start_ns >= $3 AND s.start_ns < $4
                AND ($6::text IS NULL OR s.service = $6)
-             GROUP BY 1, s.service, t.id, t.text",
+             GROUP BY 1, s.service, t.id, t.text, t.category",
             &[
                 &sql::timestamp(start_ns / 1000 * 1000),
                 &sql::timestamp(end_ns.saturating_add(999) / 1000 * 1000),
@@ -155,6 +155,7 @@ pub(crate) async fn failure_counts(client: &Client, window: &FailureWindow) -> R
                 service: row.get(1),
                 template_id: row.get(2),
                 template: row.get(3),
+                category: row.get(7),
                 spans: row.get::<_, i64>(4) as u64,
                 newest_ns: row.get::<_, i64>(5) as u64,
                 newest_trace: TraceId::from_slice(&trace)

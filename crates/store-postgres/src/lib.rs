@@ -339,6 +339,19 @@ impl Store for PostgresStore {
         read::pending_templates(&client, limit).await
     }
 
+    async fn uncategorized_templates(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<semtrace_store::UncategorizedTemplate>, StoreError> {
+        let client = self.client().await?;
+        read::uncategorized_templates(&client, limit).await
+    }
+
+    async fn set_template_categories(&self, categories: &[(i64, String)]) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        write::set_categories(&client, categories).await
+    }
+
     async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         write::set_embeddings(&mut client, embeddings, true).await

@@ -181,6 +181,23 @@ pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<V
         .collect())
 }
 
+pub(crate) async fn uncategorized_templates(
+    client: &Client,
+    limit: usize,
+) -> Result<Vec<semtrace_store::UncategorizedTemplate>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, text, failure FROM templates WHERE failed <> 0 AND category IS NULL ORDER BY id LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|row| semtrace_store::UncategorizedTemplate { id: row.get(0), text: row.get(1), failure: row.get(2) })
+        .collect())
+}
+
 pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateVector>, StoreError> {
     let rows = client
         .query("SELECT id, embedding, failed, text, failure_embedding FROM templates WHERE embedding IS NOT NULL", &[])
@@ -255,6 +272,7 @@ struct Bound {
     min_duration_ns: Option<i64>,
     max_duration_ns: Option<i64>,
     operation: Option<String>,
+    category: Option<String>,
 }
 
 const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
@@ -262,7 +280,8 @@ const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS 
      AND ($8::bytea IS NULL OR s.trace_id <> $8)
      AND ($10::bool IS NULL OR coalesce((SELECT t.failed <> 0 FROM templates t WHERE t.id = s.template_id), false) = $10)
      AND ($11::int8 IS NULL OR s.end_ns - s.start_ns >= $11) AND ($12::int8 IS NULL OR s.end_ns - s.start_ns <= $12)
-     AND ($13::text IS NULL OR s.name = $13)";
+     AND ($13::text IS NULL OR s.name = $13)
+     AND ($14::text IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = $14))";
 
 impl Bound {
     fn new(filter: &SpanFilter) -> Self {
@@ -282,16 +301,18 @@ impl Bound {
             min_duration_ns: filter.min_duration_ns.map(to_i64),
             max_duration_ns: filter.max_duration_ns.map(to_i64),
             operation: filter.operation.clone(),
+            category: filter.category.clone(),
         }
     }
 
-    /// Parameters $1 to $13: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
-    /// the minimum and maximum durations ($11, $12) and the operation ($13).
+    /// Parameters $1 to $14: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
+    /// the minimum and maximum durations ($11, $12), the operation ($13) and the error
+    /// category ($14).
     fn params<'a>(
         &'a self,
         first: &'a (dyn tokio_postgres::types::ToSql + Sync),
         limit: &'a i64,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 13] {
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 14] {
         [
             first,
             &self.service,
@@ -306,6 +327,7 @@ impl Bound {
             &self.min_duration_ns,
             &self.max_duration_ns,
             &self.operation,
+            &self.category,
         ]
     }
 }

@@ -157,6 +157,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE templates ADD COLUMN failure text,
                           ADD COLUMN failure_embedding vector({dim});
     "#,
+    // 7: a failed template's error category (short name, or `unknown`): set from its text's
+    // signatures when stored, else by the indexer (zero-shot); templates stored before have
+    // none until the indexer files them.
+    r#"
+    ALTER TABLE templates ADD COLUMN category text;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

@@ -475,13 +475,15 @@ pub(crate) async fn template_ids(
         // embedded again to get its failure vector.
         let failures: Vec<Option<String>> =
             missing.values().map(|row| row.failure.map(|failure| sql::text(failure).into_owned())).collect();
+        let categories: Vec<Option<&str>> =
+            missing.values().map(|row| semtrace_store::template_category(row.text, row.outcome)).collect();
         client
             .execute(
-                "INSERT INTO templates (hash, text, failed, words, failure)
-                 SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[], $5::text[])
+                "INSERT INTO templates (hash, text, failed, words, failure, category)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[], $5::text[], $6::text[])
                  ON CONFLICT (hash) DO UPDATE SET failure = excluded.failure, embedding = NULL
                  WHERE templates.failure IS NULL AND excluded.failure IS NOT NULL",
-                &[&hashes, &texts, &failed, &words, &failures],
+                &[&hashes, &texts, &failed, &words, &failures, &categories],
             )
             .await
             .map_err(internal)?;
@@ -623,6 +625,20 @@ pub(crate) async fn set_embeddings(
         transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
     }
     transaction.commit().await.map_err(internal)
+}
+
+pub(crate) async fn set_categories(client: &Client, categories: &[(i64, String)]) -> Result<(), StoreError> {
+    let ids: Vec<i64> = categories.iter().map(|(id, _)| *id).collect();
+    let names: Vec<&str> = categories.iter().map(|(_, name)| name.as_str()).collect();
+    client
+        .execute(
+            "UPDATE templates t SET category = c.category FROM unnest($1::int8[], $2::text[]) AS c(id, category)
+             WHERE t.id = c.id",
+            &[&ids, &names],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(())
 }
 
 #[cfg(test)]

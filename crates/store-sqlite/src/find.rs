@@ -187,7 +187,7 @@ pub(crate) fn failure_counts(connection: &Connection, window: &FailureWindow) ->
     // spans_template_start. The bare trace_id column comes from the row holding max(start_ns).
     let mut statement = connection
         .prepare_cached(
-            "SELECT (s.start_ns - ?1) / ?3, sv.name, t.id, t.text, count(*), max(s.start_ns), s.trace_id
+            "SELECT (s.start_ns - ?1) / ?3, sv.name, t.id, t.text, count(*), max(s.start_ns), s.trace_id, t.category
              FROM templates t JOIN spans s ON s.template_id = t.id JOIN services sv ON sv.id = s.service_id
              WHERE t.failed != 0 AND s.start_ns >= ?1 AND s.start_ns < ?2 AND (?4 IS NULL OR s.service_id = ?4)
              GROUP BY 1, s.service_id, t.id",
@@ -204,16 +204,16 @@ pub(crate) fn failure_counts(connection: &Connection, window: &FailureWindow) ->
                     row.get(1)?,
                     row.get(2)?,
                     row.get(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, i64>(5)?,
+                    (row.get::<_, i64>(4)?, row.get::<_, i64>(5)?),
                     trace,
+                    row.get(7)?,
                 ))
             },
         )
         .map_err(internal)?;
     let mut counts = Vec::new();
     for row in rows {
-        let (bucket, service, template_id, template, spans, newest_ns, trace) = row.map_err(internal)?;
+        let (bucket, service, template_id, template, (spans, newest_ns), trace, category) = row.map_err(internal)?;
         let newest_trace =
             TraceId::from_slice(&trace).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
         counts.push(FailureCount {
@@ -221,6 +221,7 @@ pub(crate) fn failure_counts(connection: &Connection, window: &FailureWindow) ->
             service,
             template_id,
             template,
+            category,
             spans: spans as u64,
             newest_ns: newest_ns as u64,
             newest_trace,

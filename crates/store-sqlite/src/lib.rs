@@ -319,6 +319,21 @@ impl Store for SqliteStore {
         self.set_embeddings(embeddings, true).await
     }
 
+    async fn uncategorized_templates(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<semtrace_store::UncategorizedTemplate>, StoreError> {
+        self.read(move |connection| search::uncategorized_templates(connection, limit)).await
+    }
+
+    async fn set_template_categories(&self, categories: &[(i64, String)]) -> Result<(), StoreError> {
+        let categories = categories.to_vec();
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || writer.lock().expect("writer lock").set_categories(&categories))
+            .await
+            .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
+    }
+
     async fn template_embeddings(&self) -> Result<Vec<semtrace_store::TemplateVector>, StoreError> {
         self.read(search::template_embeddings).await
     }

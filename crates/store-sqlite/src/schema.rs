@@ -151,6 +151,12 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX logs_service_time;
     CREATE INDEX logs_service_time ON logs (service_id, time_ns) WHERE severe = 1;
     "#,
+    // 10: a failed template's error category (short name, or `unknown`): set from its text's
+    // signatures when stored, else by the indexer (zero-shot); templates stored before have
+    // none until the indexer files them.
+    r#"
+    ALTER TABLE templates ADD COLUMN category TEXT;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

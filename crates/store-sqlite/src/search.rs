@@ -27,6 +27,23 @@ pub(crate) fn pending_templates(connection: &Connection, limit: usize) -> Result
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
+pub(crate) fn uncategorized_templates(
+    connection: &Connection,
+    limit: usize,
+) -> Result<Vec<semtrace_store::UncategorizedTemplate>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT id, text, failure FROM templates WHERE failed != 0 AND category IS NULL ORDER BY id LIMIT ?1",
+        )
+        .map_err(internal)?;
+    let rows = statement
+        .query_map([limit as i64], |row| {
+            Ok(semtrace_store::UncategorizedTemplate { id: row.get(0)?, text: row.get(1)?, failure: row.get(2)? })
+        })
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
 pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<TemplateVector>, StoreError> {
     let mut statement = connection
         .prepare_cached(
@@ -101,6 +118,7 @@ pub(crate) struct Bound {
     min_duration_ns: Option<i64>,
     max_duration_ns: Option<i64>,
     operation: Option<String>,
+    category: Option<String>,
 }
 
 pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
@@ -128,18 +146,19 @@ pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Optio
         min_duration_ns: filter.min_duration_ns.map(to_i64),
         max_duration_ns: filter.max_duration_ns.map(to_i64),
         operation: filter.operation.clone(),
+        category: filter.category.clone(),
     }))
 }
 
 impl Bound {
-    /// Parameters ?1 to ?11 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
-    /// then the outcome wanted (?8), the minimum duration (?9), the maximum duration (?10) and
-    /// the operation (?11).
+    /// Parameters ?1 to ?12 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
+    /// then the outcome wanted (?8), the minimum duration (?9), the maximum duration (?10), the
+    /// operation (?11) and the error category (?12).
     pub(crate) fn params<'a>(
         &'a self,
         first: &'a dyn rusqlite::ToSql,
         limit: &'a i64,
-    ) -> [&'a dyn rusqlite::ToSql; 11] {
+    ) -> [&'a dyn rusqlite::ToSql; 12] {
         [
             first,
             &self.service_id,
@@ -152,6 +171,7 @@ impl Bound {
             &self.min_duration_ns,
             &self.max_duration_ns,
             &self.operation,
+            &self.category,
         ]
     }
 }
@@ -160,7 +180,8 @@ const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s
      AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)
      AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)
      AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9) AND (?10 IS NULL OR s.end_ns - s.start_ns <= ?10)
-     AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11))";
+     AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11))
+     AND (?12 IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = ?12))";
 
 /// Reads the spans of the chosen rows, in the order given.
 fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {

@@ -224,6 +224,18 @@ impl Writer {
         }
         transaction.commit().map_err(internal)
     }
+
+    pub fn set_categories(&mut self, categories: &[(i64, String)]) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction().map_err(internal)?;
+        {
+            let mut update =
+                transaction.prepare_cached("UPDATE templates SET category = ?2 WHERE id = ?1").map_err(internal)?;
+            for (id, category) in categories {
+                update.execute(params![id, category]).map_err(internal)?;
+            }
+        }
+        transaction.commit().map_err(internal)
+    }
 }
 
 struct Tables<'a> {
@@ -552,8 +564,13 @@ fn template_id(
         }
         None => {
             transaction
-                .prepare_cached("INSERT INTO templates (hash, text, failed, failure) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut statement| statement.execute(params![hash, text, failed, failure]))
+                .prepare_cached(
+                    "INSERT INTO templates (hash, text, failed, failure, category) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut statement| {
+                    let category = semtrace_store::template_category(text, semtrace_summary::Outcome::from_i64(failed));
+                    statement.execute(params![hash, text, failed, failure, category])
+                })
                 .map_err(internal)?;
             let id = transaction.last_insert_rowid();
             transaction

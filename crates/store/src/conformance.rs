@@ -609,8 +609,37 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     let others = filtered(SpanFilter { exclude_trace: Some(trace_id(1)), ..Default::default() }).await;
     assert!(others.len() == 6 && others.iter().all(|hit| hit.span.trace_id != trace_id(1)));
 
-    // Failures counted for the errors overview: as many as the outcome filter finds, by bucket.
+    // Error categories as data: a failed template is stored with the category its text names;
+    // those with none wait for the indexer, which files them; the filter finds spans by it.
     let failed_spans = filtered(SpanFilter { failed: Some(true), ..Default::default() }).await;
+    let waiting = store.uncategorized_templates(100).await.expect("uncategorized templates");
+    let failed_templates: std::collections::HashSet<i64> =
+        failed_spans.iter().filter_map(|hit| hit.template_id).collect();
+    assert!(waiting.iter().all(|template| failed_templates.contains(&template.id)), "only failed ones wait");
+    for hit in &failed_spans {
+        let summary = semtrace_summary::summarize(&hit.span);
+        let named = crate::template_category(&summary.template, summary.outcome);
+        let waits = waiting.iter().any(|template| Some(template.id) == hit.template_id);
+        assert_eq!(waits, named.is_none(), "{:?} waits only without a named category", summary.template);
+        if let Some(category) = named {
+            let found = filtered(SpanFilter { category: Some(category.into()), ..Default::default() }).await;
+            assert!(found.iter().any(|found| found.span.span_id == hit.span.span_id), "found by {category}");
+            assert!(found.iter().all(|found| found.span.is_error() || found.template_id.is_some()));
+        }
+    }
+    let filed: Vec<(i64, String)> = waiting.iter().map(|template| (template.id, "unknown".to_owned())).collect();
+    store.set_template_categories(&filed).await.expect("set template categories");
+    assert!(store.uncategorized_templates(100).await.unwrap().is_empty(), "every failed template filed");
+    let unknown = filtered(SpanFilter { category: Some("unknown".into()), ..Default::default() }).await;
+    assert_eq!(
+        unknown.len(),
+        failed_spans.iter().filter(|hit| waiting.iter().any(|t| Some(t.id) == hit.template_id)).count()
+    );
+    assert!(filtered(SpanFilter { category: Some("disk full".into()), ..Default::default() }).await.is_empty());
+    let frontend = SpanFilter { category: Some("unknown".into()), ..Default::default() };
+    assert!(store.search_logs("timeout", &frontend, 10).await.unwrap().is_empty(), "records have no category");
+
+    // Failures counted for the errors overview: as many as the outcome filter finds, by bucket.
     let first = rich_trace(1)[0].start_time_unix_nano;
     let window = crate::FailureWindow {
         service: None,
@@ -622,6 +651,7 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
     assert_eq!(counts.iter().map(|count| count.spans).sum::<u64>(), failed_spans.len() as u64, "{counts:?}");
     assert!(counts.iter().any(|count| count.bucket == 0) && counts.iter().any(|count| count.bucket == 1), "{counts:?}");
     assert!(counts.iter().all(|count| !count.template.is_empty() && count.newest_ns >= first));
+    assert!(counts.iter().all(|count| count.category.is_some()), "every failed template is filed: {counts:?}");
     let newest = failed_spans.iter().map(|hit| hit.span.start_time_unix_nano).max().unwrap();
     let newest_group = counts.iter().max_by_key(|count| count.newest_ns).unwrap();
     assert_eq!(newest_group.newest_ns, newest);

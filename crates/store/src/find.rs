@@ -97,6 +97,8 @@ pub struct FailureCount {
     pub service: String,
     pub template_id: i64,
     pub template: String,
+    /// The template's error category; `None` while the indexer has not classified it.
+    pub category: Option<String>,
     pub spans: u64,
     /// The group's newest span: its start and its trace.
     pub newest_ns: u64,

@@ -65,6 +65,22 @@ pub struct PendingTemplate {
     pub failure: Option<String>,
 }
 
+/// A failed template whose error category is not decided yet: no signature named one when it
+/// was stored (or it was stored before categories were), so the model is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UncategorizedTemplate {
+    pub id: i64,
+    pub text: String,
+    pub failure: Option<String>,
+}
+
+/// The error category a template is stored with: for a failed one, the category its text
+/// names (`semtrace_summary::category_of_template`); `None` for a healthy one, and for a failed
+/// one no signature knows (the indexer then classifies it zero-shot, or files it `unknown`).
+pub fn template_category(text: &str, outcome: semtrace_summary::Outcome) -> Option<&'static str> {
+    outcome.is_failure().then(|| semtrace_summary::category_of_template(text)).flatten()
+}
+
 /// Which spans a search may return. Every field narrows; `None` leaves it open.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanFilter {
@@ -87,13 +103,18 @@ pub struct SpanFilter {
     /// Spans of this operation (span name), of any service unless `service` says; leaves out
     /// log records found on their own.
     pub operation: Option<String>,
+    /// Spans whose template is filed under this error category (its short name, or `unknown`).
+    pub category: Option<String>,
 }
 
 impl SpanFilter {
     /// Whether the filter asks for something a log record found on its own cannot have (a
-    /// duration, an operation): such searches find no record.
+    /// duration, an operation, a template's category): such searches find no record.
     pub fn excludes_records(&self) -> bool {
-        self.min_duration_ns.is_some() || self.max_duration_ns.is_some() || self.operation.is_some()
+        self.min_duration_ns.is_some()
+            || self.max_duration_ns.is_some()
+            || self.operation.is_some()
+            || self.category.is_some()
     }
 }
 
@@ -263,6 +284,12 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::set_template_embeddings`] of the same templates, so a crash between the two
     /// leaves them pending.
     async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError>;
+
+    /// Failed templates stored without an error category, oldest first.
+    async fn uncategorized_templates(&self, limit: usize) -> Result<Vec<UncategorizedTemplate>, StoreError>;
+
+    /// Files templates under error categories (short names, or `unknown`).
+    async fn set_template_categories(&self, categories: &[(i64, String)]) -> Result<(), StoreError>;
 
     /// Every embedded template with its vector, to rebuild the vector index at start.
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError>;

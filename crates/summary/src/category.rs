@@ -228,6 +228,57 @@ pub fn category_label(name: &str) -> &str {
     name.split_once(',').map_or(name, |(label, _)| label).trim()
 }
 
+/// Categories that say how something failed but not what: a failure is filed under one of
+/// them only when it names nothing more specific ("database timed out" before "timeout").
+const GENERIC: &[&str] = &[
+    TIMEOUT,
+    CONNECTION_FAILURE,
+    POOL_EXHAUSTED,
+    "dependency unavailable",
+    "crash",
+    "authentication or permission failure",
+];
+
+/// Categories named after the dependency that failed (`name_the_dependency`): more than a
+/// generic one, less than a signature of the failure itself ("query cancelled for running too
+/// long" before "database timed out").
+const NAMED: &[&str] = &[
+    DATABASE_POOL_EXHAUSTED,
+    CACHE_POOL_EXHAUSTED,
+    CACHE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE,
+    BROKER_UNAVAILABLE,
+    CALL_TIMEOUT,
+    DATABASE_TIMEOUT,
+    CACHE_TIMEOUT,
+    BROKER_TIMEOUT,
+];
+
+/// The category a failure is filed under, among those its text names (in their order): the
+/// first signature of the failure itself, else the first named after its dependency, else the
+/// first generic one.
+pub fn primary_category(names: &[&'static str]) -> Option<&'static str> {
+    let specific = |name: &&'static str| !GENERIC.contains(name) && !NAMED.contains(name);
+    names
+        .iter()
+        .copied()
+        .find(specific)
+        .or_else(|| names.iter().copied().find(|name| NAMED.contains(name)))
+        .or_else(|| names.first().copied())
+}
+
+/// The category a template's text files its failure under (its short name), if the text names
+/// any: the primary one ([`primary_category`]) of its `Category:` sentence.
+pub fn category_of_template(template: &str) -> Option<&'static str> {
+    primary_category(&categories_of(template)).map(category_label)
+}
+
+/// Every category's full name (its short name, a comma, and words saying it again), in the
+/// taxonomy's order: what a category's embedding is made from.
+pub fn category_names() -> Vec<&'static str> {
+    names().collect()
+}
+
 /// Every category's short name ([`category_label`]), in the taxonomy's order, once each.
 pub fn category_labels() -> Vec<&'static str> {
     let mut labels: Vec<&'static str> = Vec::new();
@@ -241,17 +292,7 @@ pub fn category_labels() -> Vec<&'static str> {
 
 /// Every category a summary can name.
 fn names() -> impl Iterator<Item = &'static str> {
-    CATEGORIES.iter().map(|(name, _)| *name).chain([
-        DATABASE_POOL_EXHAUSTED,
-        CACHE_POOL_EXHAUSTED,
-        CACHE_UNAVAILABLE,
-        DATABASE_UNAVAILABLE,
-        BROKER_UNAVAILABLE,
-        CALL_TIMEOUT,
-        DATABASE_TIMEOUT,
-        CACHE_TIMEOUT,
-        BROKER_TIMEOUT,
-    ])
+    CATEGORIES.iter().map(|(name, _)| *name).chain(NAMED.iter().copied())
 }
 
 /// The categories a summary or template names in its `Category:` sentence, in its order.

@@ -29,7 +29,9 @@ use regex::Regex;
 
 use semtrace_model::{AnyValue, Attributes, Event, Span, SpanKind, StatusCode};
 
-pub use category::{categories_of, categorize, category_label, category_labels};
+pub use category::{
+    categories_of, categorize, category_label, category_labels, category_names, category_of_template, primary_category,
+};
 pub use mask::{mask, mask_statement};
 pub use words::readable;
 
