@@ -14,6 +14,7 @@ mod batcher;
 mod breaker;
 pub mod join;
 mod pace;
+pub mod redact;
 mod replay;
 pub mod spool;
 
@@ -48,6 +49,8 @@ pub struct PipelineConfig {
     /// Request bytes (decompressed) being decoded, queued or written at once; past it, requests
     /// are refused with a retryable error before their bodies are read. Bounds memory.
     pub max_inflight_bytes: usize,
+    /// PII redaction applied to every accepted batch before it is queued; `None`: off.
+    pub redactor: Option<Arc<redact::Redactor>>,
 }
 
 impl Default for PipelineConfig {
@@ -60,6 +63,7 @@ impl Default for PipelineConfig {
             breaker_threshold: 5,
             spool: None,
             max_inflight_bytes: 128 << 20,
+            redactor: None,
         }
     }
 }
@@ -179,6 +183,7 @@ pub struct Pipeline {
     inflight: Arc<Semaphore>,
     inflight_budget: usize,
     pace: Arc<pace::Pace>,
+    redactor: Option<Arc<redact::Redactor>>,
 }
 
 /// Memory a request holds from before its body is read until it is answered; see
@@ -271,8 +276,9 @@ impl Pipeline {
         });
         let inflight_budget = config.max_inflight_bytes.max(1024);
         let inflight = Arc::new(Semaphore::new(kib(inflight_budget) as usize));
+        let redactor = config.redactor.clone();
         let batcher = tokio::spawn(batcher::run(shared, config, receiver));
-        let pipeline = Pipeline { sender, breaker, spool, inflight, inflight_budget, pace };
+        let pipeline = Pipeline { sender, breaker, spool, inflight, inflight_budget, pace, redactor };
         Ok((pipeline, PipelineTask { batcher, replayer }))
     }
 
@@ -320,9 +326,18 @@ impl Pipeline {
         self.submit_batch(Batch { spans: Vec::new(), logs }, reservation).await
     }
 
-    async fn submit_batch(&self, batch: Batch, reservation: Option<Reservation>) -> Result<(), SubmitError> {
+    async fn submit_batch(&self, mut batch: Batch, reservation: Option<Reservation>) -> Result<(), SubmitError> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if let Some(redactor) = &self.redactor {
+            // Before the queue: the spool and the store only ever see redacted text. Regex work
+            // over every string, so the runtime is told this worker blocks.
+            let mut redact = || redactor.batch(&mut batch.spans, &mut batch.logs);
+            match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(redact),
+                _ => redact(),
+            }
         }
         let (n_spans, n_logs) = (batch.spans.len(), batch.logs.len());
         let permit = self.sender.try_reserve().map_err(|err| match err {

@@ -33,10 +33,36 @@ pub struct Config {
     pub semantic: SemanticSettings,
     pub postgres: PostgresSettings,
     pub logs: LogsSettings,
+    pub redaction: RedactionSettings,
     /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
     /// start, printed by `semtrace config`.
     #[serde(skip)]
     pub notices: Vec<String>,
+}
+
+/// PII redaction, applied to spans and log records before they are queued, so the original
+/// never reaches the spool, the store, templates or embeddings. Off while no pattern is listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactionSettings {
+    /// Built-in patterns: `email`, `card` (Luhn-checked), `bearer`, `api_key` (key=value
+    /// secrets and well-known key shapes), `ip` (v4 and v6).
+    pub patterns: Vec<String>,
+    /// Custom patterns, name = regex (Rust regex syntax); a match becomes `<redacted:name>`.
+    pub custom: std::collections::BTreeMap<String, String>,
+}
+
+impl RedactionSettings {
+    /// The redactor these settings describe; `None` when none is configured.
+    pub fn redactor(&self) -> anyhow::Result<Option<semtrace_pipeline::redact::Redactor>> {
+        if self.patterns.is_empty() && self.custom.is_empty() {
+            return Ok(None);
+        }
+        let custom: Vec<(String, String)> = self.custom.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let redactor = semtrace_pipeline::redact::Redactor::new(&self.patterns, &custom)
+            .map_err(|err| anyhow::anyhow!("redaction: {err}"))?;
+        Ok(Some(redactor))
+    }
 }
 
 /// OTLP log records and how they join spans.
@@ -336,6 +362,7 @@ impl Config {
         check_range("postgres.pool_size", self.postgres.pool_size.into(), 2, 256)?;
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
         check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
+        self.redaction.redactor()?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
         check_range(
@@ -378,6 +405,8 @@ impl Config {
                 max_bytes: self.pipeline.spool_max_bytes,
             }),
             max_inflight_bytes: self.pipeline.max_inflight_bytes as usize,
+            // Checked by `validate`.
+            redactor: self.redaction.redactor().ok().flatten().map(std::sync::Arc::new),
         }
     }
 }
@@ -558,6 +587,20 @@ mod tests {
         assert_eq!(config.otel_storage.cache_size, 700, "environment beats the files");
         assert_eq!(config.server.data_dir, PathBuf::from("/tmp/a"));
         assert_eq!(config.server.http_addr, "127.0.0.1:1234", "flags beat the environment");
+    }
+
+    #[test]
+    fn redaction_is_configured_by_pattern_and_checked_at_load() {
+        let yaml = "redaction:\n  patterns: [email, card]\n  custom:\n    order: '\\bORD-\\d{6}\\b'\n";
+        let config = load(Some(yaml), None, &[], Overrides::default()).unwrap();
+        assert_eq!(config.redaction.patterns, vec!["email", "card"]);
+        let redactor = config.pipeline_config().redactor.expect("redaction is on");
+        assert_eq!(redactor.text("ORD-123456 for a@b.io").as_deref(), Some("<redacted:order> for <redacted:email>"));
+        assert!(Config::default().pipeline_config().redactor.is_none(), "off by default");
+        let err = load(Some("redaction:\n  patterns: [ssn]\n"), None, &[], Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown redaction pattern \"ssn\""), "{err:#}");
+        let err = load(Some("redaction:\n  custom:\n    broken: '('\n"), None, &[], Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("\"broken\" is not a valid regex"), "{err:#}");
     }
 
     #[test]
