@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use semtrace_model::{AnyValue, Attributes, LogRecord, Resource, Scope, Span};
 
 /// The built-in patterns, by name.
@@ -30,6 +30,8 @@ struct Pattern {
 /// The patterns to apply, compiled once.
 pub struct Redactor {
     patterns: Vec<Pattern>,
+    /// All patterns at once: most strings match none, and one pass over them says so.
+    any: RegexSet,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -53,22 +55,23 @@ impl Redactor {
         let mut patterns = Vec::new();
         for name in built_in {
             let (regex, replacement, check): (&str, String, Option<Check>) = match name.as_str() {
-                "email" => (r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b", "<redacted:email>".into(), None),
-                "card" => (r"\b\d(?:[ -]?\d){12,18}\b", "<redacted:card>".into(), Some(luhn)),
-                "bearer" => (r"(?i)\bbearer\s+[a-z0-9\-._~+/]{8,}=*", "Bearer <redacted:bearer>".into(), None),
+                "email" => (r"(?i-u)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b", "<redacted:email>".into(), None),
+                "card" => (r"(?-u)\b\d(?:[ -]?\d){12,18}\b", "<redacted:card>".into(), Some(luhn)),
+                "bearer" => (r"(?i-u)\bbearer\s+[a-z0-9\-._~+/]{8,}=*", "Bearer <redacted:bearer>".into(), None),
                 "api_key" => (
                     concat!(
-                        r#"(?i)(?P<key>\b(?:api[_-]?key|apikey|access[_-]?token|secret|password|passwd|token)\b"#,
+                        r#"(?i)(?P<key>(?-u:\b)(?:api[_-]?key|apikey|access[_-]?token|secret|password|passwd|token)(?-u:\b)"#,
                         r#"["']?\s*[:=]\s*)["']?[^\s"'&,;]{4,}"#,
-                        r"|\b(?:sk|pk|rk)_(?:live|test)_[a-z0-9]{10,}\b|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-                        r"|\bxox[baprs]-[A-Za-z0-9-]{10,}\b"
+                        r"|(?-u:\b)(?:sk|pk|rk)_(?:live|test)_[a-z0-9]{10,}(?-u:\b)|(?-u:\b)AKIA[0-9A-Z]{16}(?-u:\b)",
+                        r"|(?-u:\b)gh[pousr]_[A-Za-z0-9]{30,}(?-u:\b)",
+                        r"|(?-u:\b)xox[baprs]-[A-Za-z0-9-]{10,}(?-u:\b)"
                     ),
                     "${key}<redacted:api_key>".into(),
                     None,
                 ),
                 "ip" => (
                     concat!(
-                        r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b",
+                        r"(?i-u)\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b",
                         r"|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b|\b(?:[0-9a-f]{1,4}:){1,6}:[0-9a-f]{1,4}\b"
                     ),
                     "<redacted:ip>".into(),
@@ -88,17 +91,20 @@ impl Redactor {
                 check: None,
             });
         }
-        Ok(Redactor { patterns })
+        let any = RegexSet::new(patterns.iter().map(|pattern| pattern.regex.as_str()))
+            .map_err(|error| RedactError::Invalid { name: "(all patterns together)".into(), error })?;
+        Ok(Redactor { patterns, any })
     }
 
     /// The text with every match replaced, or `None` when nothing matched.
     pub fn text(&self, text: &str) -> Option<String> {
+        let matched = self.any.matches(text);
+        if !matched.matched_any() {
+            return None;
+        }
         let mut current: Option<String> = None;
-        for pattern in &self.patterns {
+        for pattern in matched.iter().map(|at| &self.patterns[at]) {
             let input = current.as_deref().unwrap_or(text);
-            if !pattern.regex.is_match(input) {
-                continue;
-            }
             let mut count = 0u64;
             let replaced = pattern.regex.replace_all(input, |captures: &regex::Captures<'_>| {
                 let found = captures.get(0).map_or("", |m| m.as_str());
