@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use deadpool_postgres::ClientWrapper as Client;
 use semtrace_model::{Attributes, SpanKind, StatusCode, TraceId};
-use semtrace_store::{encoding, FailureCount, FailureWindow, ServiceCall, StoreError, TraceQuery};
+use semtrace_store::{encoding, FailureCount, FailureWindow, ServiceCall, StoreError, TaggedSpan, TraceQuery};
 
 use crate::{internal, sql};
 
@@ -30,7 +30,8 @@ pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<V
     // use the (service, start_time) index.
     let service_clause = if query.service.is_some() { "s.service = $1" } else { "$1::text IS NULL" };
     let sql = format!(
-        "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status
+        "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status,
+                    (SELECT t.category FROM templates t WHERE t.id = s.template_id)
              FROM spans s JOIN resources r ON r.id = s.resource_id
              WHERE {service_clause} AND ($2::text IS NULL OR s.name = $2)
                AND s.start_time >= $3 AND s.start_time <= $4 AND s.start_ns >= $5 AND s.start_ns < $6
@@ -83,7 +84,15 @@ pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<V
                 }
                 let kind = SpanKind::from_otlp(i32::from(row.get::<_, i16>(5)));
                 let status = StatusCode::from_otlp(i32::from(row.get::<_, i16>(6)));
-                if !query.tags_match(kind, status, &attributes, &resources[&body]) {
+                let category: Option<String> = row.get(7);
+                let span = TaggedSpan {
+                    kind,
+                    status,
+                    category: category.as_deref(),
+                    attributes: &attributes,
+                    resource: &resources[&body],
+                };
+                if !query.tags_match(span) {
                     continue;
                 }
             }

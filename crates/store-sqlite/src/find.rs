@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use semtrace_model::{SpanKind, StatusCode, TraceId};
-use semtrace_store::{encoding, FailureCount, FailureWindow, ServiceCall, StoreError, TraceQuery};
+use semtrace_store::{encoding, FailureCount, FailureWindow, ServiceCall, StoreError, TaggedSpan, TraceQuery};
 
 use crate::internal;
 
@@ -28,7 +28,8 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
     // start) index and sort every span.
     let mut statement = connection
         .prepare_cached(
-            "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code
+            "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code,
+                    (SELECT t.category FROM templates t WHERE t.id = s.template_id)
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
              WHERE s.service_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3
                AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
@@ -68,8 +69,8 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
     Ok(found)
 }
 
-/// Whether the span in `row` has the query's tags: its attributes, resource body, kind and
-/// status in four columns from `first`. Resources repeat: each is decoded once.
+/// Whether the span in `row` has the query's tags: its attributes, resource body, kind, status
+/// and template category in five columns from `first`. Resources repeat: each is decoded once.
 fn has_tags(
     query: &TraceQuery,
     row: &rusqlite::Row<'_>,
@@ -90,7 +91,14 @@ fn has_tags(
     }
     let kind = SpanKind::from_otlp(row.get(first + 2).map_err(internal)?);
     let status = StatusCode::from_otlp(row.get(first + 3).map_err(internal)?);
-    Ok(query.tags_match(kind, status, &attributes, &resources[&body]))
+    let category: Option<String> = row.get(first + 4).map_err(internal)?;
+    Ok(query.tags_match(TaggedSpan {
+        kind,
+        status,
+        category: category.as_deref(),
+        attributes: &attributes,
+        resource: &resources[&body],
+    }))
 }
 
 /// Without a service no span index leads by time: traces are read newest first through
@@ -102,7 +110,8 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
         .map_err(internal)?;
     let mut spans = connection
         .prepare_cached(
-            "SELECT s.attributes, r.body, o.kind, s.status_code, o.name, s.start_ns, s.end_ns
+            "SELECT s.attributes, r.body, o.kind, s.status_code,
+                    (SELECT t.category FROM templates t WHERE t.id = s.template_id), o.name, s.start_ns, s.end_ns
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
              WHERE s.trace_id = ?1",
         )
@@ -117,8 +126,8 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
             TraceId::from_slice(&bytes).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
         let mut candidates = spans.query([bytes.as_slice()]).map_err(internal)?;
         while let Some(span) = candidates.next().map_err(internal)? {
-            let name: String = span.get(4).map_err(internal)?;
-            let (start, end): (i64, i64) = (span.get(5).map_err(internal)?, span.get(6).map_err(internal)?);
+            let name: String = span.get(5).map_err(internal)?;
+            let (start, end): (i64, i64) = (span.get(6).map_err(internal)?, span.get(7).map_err(internal)?);
             let duration = end.saturating_sub(start).max(0) as u64;
             if query.operation.as_ref().is_some_and(|operation| *operation != name)
                 || !(start_ns..end_ns).contains(&(start.max(0) as u64))

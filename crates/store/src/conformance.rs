@@ -625,6 +625,14 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
             let found = filtered(SpanFilter { category: Some(category.into()), ..Default::default() }).await;
             assert!(found.iter().any(|found| found.span.span_id == hit.span.span_id), "found by {category}");
             assert!(found.iter().all(|found| found.span.is_error() || found.template_id.is_some()));
+            // Jaeger's trace search by semtrace's derived tag, with a service and without.
+            let tags = vec![("error.category".to_owned(), category.to_owned())];
+            let anywhere = crate::TraceQuery { tags, limit: 10, ..Default::default() };
+            let of_service = crate::TraceQuery { service: Some(hit.span.service_name().into()), ..anywhere.clone() };
+            for query in [anywhere, of_service] {
+                let traces = store.find_traces(&query).await.expect("find traces");
+                assert!(traces.contains(&hit.span.trace_id), "{query:?} finds {:?}", hit.span.trace_id);
+            }
         }
     }
     let filed: Vec<(i64, String)> = waiting.iter().map(|template| (template.id, "unknown".to_owned())).collect();

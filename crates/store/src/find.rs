@@ -13,7 +13,8 @@ pub struct TraceQuery {
     /// The span's name (Jaeger's operation).
     pub operation: Option<String>,
     /// (key, value) pairs the span has, each as text: its own attributes, its resource's, or
-    /// Jaeger's derived tags (`error=true`, `span.kind=server`, `otel.status_code=ERROR`).
+    /// Jaeger's derived tags (`error=true`, `span.kind=server`, `otel.status_code=ERROR`), and
+    /// semtrace's `error.category` (the error category of the span's template).
     pub tags: Vec<(String, String)>,
     /// Spans starting at or after this time (Unix ns).
     pub start_ns: Option<u64>,
@@ -26,19 +27,15 @@ pub struct TraceQuery {
 }
 
 impl TraceQuery {
-    /// Whether a span of this kind and status, with these attributes and its resource's,
-    /// has every tag asked for. Values compare as text: a string as it is, other values as
-    /// JSON writes them (`500`, `true`, `1.5`).
-    pub fn tags_match(
-        &self,
-        kind: SpanKind,
-        status: StatusCode,
-        attributes: &Attributes,
-        resource: &Attributes,
-    ) -> bool {
+    /// Whether a span of this kind, status and error category, with these attributes and its
+    /// resource's, has every tag asked for. Values compare as text: a string as it is, other
+    /// values as JSON writes them (`500`, `true`, `1.5`).
+    pub fn tags_match(&self, span: TaggedSpan<'_>) -> bool {
+        let TaggedSpan { kind, status, category, attributes, resource } = span;
         self.tags.iter().all(|(key, wanted)| {
             let derived = match key.as_str() {
                 "error" => Some(status == StatusCode::Error && wanted == "true"),
+                "error.category" => Some(category.is_some_and(|category| category.eq_ignore_ascii_case(wanted))),
                 "span.kind" => Some(kind_name(kind) == Some(wanted.as_str())),
                 "otel.status_code" => Some(status_name(status) == Some(wanted.as_str())),
                 _ => None,
@@ -49,6 +46,17 @@ impl TraceQuery {
                     .any(|attributes| attributes.get(key).is_some_and(|value| value_text(value) == *wanted))
         })
     }
+}
+
+/// What a span's tags are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct TaggedSpan<'a> {
+    pub kind: SpanKind,
+    pub status: StatusCode,
+    /// Its template's error category, for a failed span.
+    pub category: Option<&'a str>,
+    pub attributes: &'a Attributes,
+    pub resource: &'a Attributes,
 }
 
 /// An attribute's value as a tag compares it.
@@ -130,8 +138,14 @@ mod tests {
             tags: tags.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
             ..TraceQuery::default()
         };
-        let matches =
-            |tags: &[(&str, &str)], status| query(tags).tags_match(SpanKind::Server, status, &attributes, &resource);
+        let tagged = |status, category| TaggedSpan {
+            kind: SpanKind::Server,
+            status,
+            category,
+            attributes: &attributes,
+            resource: &resource,
+        };
+        let matches = |tags: &[(&str, &str)], status| query(tags).tags_match(tagged(status, None));
         assert!(matches(&[], StatusCode::Unset), "no tags: every span");
         assert!(matches(&[("http.response.status_code", "500"), ("http.route", "/orders/{id}")], StatusCode::Unset));
         assert!(matches(&[("k8s.namespace.name", "shop")], StatusCode::Unset), "a resource attribute");
@@ -141,5 +155,9 @@ mod tests {
         assert!(!matches(&[("error", "true")], StatusCode::Ok));
         assert!(matches(&[("span.kind", "server")], StatusCode::Ok));
         assert!(!matches(&[("span.kind", "client")], StatusCode::Ok));
+        let timed_out = tagged(StatusCode::Error, Some("database timed out"));
+        assert!(query(&[("error.category", "Database timed out")]).tags_match(timed_out), "case aside");
+        assert!(!query(&[("error.category", "timeout")]).tags_match(timed_out));
+        assert!(!matches(&[("error.category", "timeout")], StatusCode::Error), "no category: no match");
     }
 }

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use semtrace_model::{LogRecord, Span, SpanId, Trace, TraceId};
 
 pub use error::StoreError;
-pub use find::{FailureCount, FailureWindow, ServiceCall, TraceQuery};
+pub use find::{FailureCount, FailureWindow, ServiceCall, TaggedSpan, TraceQuery};
 
 /// What one `write` did. Spans already stored (same trace id and span id) are not written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
