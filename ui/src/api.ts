@@ -26,6 +26,8 @@ export interface SearchResult {
   error_log: string | null;
   error_type: string | null;
   error_categories: string[];
+  /** The category the failure is filed under (by its text, or by the model). */
+  error_category: string | null;
   trace?: TraceBrief;
 }
 
@@ -125,6 +127,7 @@ export interface ErrorResult {
   error_message: string | null;
   error_log: string | null;
   error_categories: string[];
+  error_category: string | null;
 }
 
 export interface OverviewGroup {

@@ -392,9 +392,16 @@ export function ResultRow(props: { result: SearchResult; similarityLabel?: strin
           <ServiceChip name={result.service} />
           <span class="op">{result.name}</span>
           {result.error_type && <span class="badge error">{result.error_type}</span>}
-          {result.error_categories.map((category) => (
-            <span class="badge">{category}</span>
-          ))}
+          {result.error_category && (
+            <span class="badge filed" title="The category this failure is filed under">
+              {result.error_category}
+            </span>
+          )}
+          {result.error_categories
+            .filter((category) => category !== result.error_category)
+            .map((category) => (
+              <span class="badge">{category}</span>
+            ))}
           {trace && (
             <span class="trace-brief" title={`services: ${trace.services.join(", ")}`}>
               {trace.span_count} spans · {trace.services.slice(0, 3).join(", ")}

@@ -95,6 +95,10 @@ impl Store for FlakyStore {
         self.inner.set_template_categories(categories).await
     }
 
+    async fn template_categories(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        self.inner.template_categories(ids).await
+    }
+
     async fn failure_counts(
         &self,
         window: &semtrace_store::FailureWindow,

@@ -67,6 +67,9 @@ pub struct SearchResultDto {
     pub error_type: Option<String>,
     /// The failure's categories, by short name (`semtrace_summary::category_label`).
     pub error_categories: Vec<&'static str>,
+    /// The category the failure is filed under (as stored with its template: by its text's
+    /// signatures, or by the model), what `category=` filters by; absent for a healthy span.
+    pub error_category: Option<String>,
     /// The result's trace in brief; absent when its spans could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceBriefDto>,
@@ -120,6 +123,28 @@ async fn with_traces<'a>(
     Ok(())
 }
 
+/// Sets each result's stored error category, where its template has one (the model's guess
+/// for a failure no signature knows is only there).
+async fn with_categories<'a>(
+    state: &QueryState,
+    results: impl IntoIterator<Item = (Option<i64>, &'a mut Option<String>)>,
+) -> Result<(), ApiError> {
+    let results: Vec<(Option<i64>, &mut Option<String>)> = results.into_iter().collect();
+    let mut ids: Vec<i64> = results.iter().filter_map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stored = state.store.template_categories(&ids).await?;
+    for (id, category) in results {
+        if let Some(found) = id.and_then(|id| stored.get(&id)) {
+            *category = Some(found.clone());
+        }
+    }
+    Ok(())
+}
+
 /// The labels of a summary's categories.
 fn labels(categories: &[&'static str]) -> Vec<&'static str> {
     categories.iter().map(|name| semtrace_summary::category_label(name)).collect()
@@ -161,6 +186,7 @@ impl SearchResultDto {
             error_log,
             error_type: summary.error_type,
             error_categories: labels(&summary.error_categories),
+            error_category: semtrace_store::template_category(&summary.template, summary.outcome).map(str::to_owned),
             trace: None,
         }
     }
@@ -352,6 +378,7 @@ pub(crate) async fn search(
     let request = parse_search(query_string.as_deref().unwrap_or(""), state.similarity_threshold)?;
     let (query, threshold) = (request.query.clone(), request.threshold);
     let found = semantic.search(&request).await?;
+    let templates: Vec<Option<i64>> = found.hits.iter().map(|hit| hit.template_id).collect();
     let mut results: Vec<SearchResultDto> = found
         .hits
         .into_iter()
@@ -361,6 +388,8 @@ pub(crate) async fn search(
         })
         .collect();
     with_traces(&state, &mut results).await?;
+    with_categories(&state, templates.into_iter().zip(results.iter_mut().map(|result| &mut result.error_category)))
+        .await?;
     Ok(Json(serde_json::json!({
         "query": query,
         "threshold": threshold,
@@ -401,6 +430,8 @@ pub struct ErrorResultDto {
     pub error_log: Option<String>,
     /// The failure's categories, by short name.
     pub error_categories: Vec<&'static str>,
+    /// The category the failure is filed under (see `SearchResultDto::error_category`).
+    pub error_category: Option<String>,
     /// Full-text relevance (BM25, higher is better); 0 when listing the newest errors.
     pub score: f64,
 }
@@ -457,7 +488,8 @@ pub(crate) async fn errors(
         state.store.search_logs(&query, &filter, limit)
     )?;
     let mut logs = semtrace_semantic::span_evidence(&*state.store, hits.iter().map(|hit| &hit.span)).await?;
-    let results: Vec<ErrorResultDto> = hits
+    let templates: Vec<Option<i64>> = hits.iter().map(|hit| hit.template_id).collect();
+    let mut results: Vec<ErrorResultDto> = hits
         .into_iter()
         .map(|hit| {
             let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
@@ -465,6 +497,8 @@ pub(crate) async fn errors(
             let error_log = semtrace_summary::error_log(&hit.span, &logs);
             let span = &hit.span;
             let error_categories = labels(&summary.error_categories);
+            let error_category =
+                semtrace_store::template_category(&summary.template, summary.outcome).map(str::to_owned);
             let error_message = summary.error_text.map(|text| match &summary.error_type {
                 Some(kind) => text.strip_prefix(kind.as_str()).map(|rest| rest.trim_start().to_owned()).unwrap_or(text),
                 None => text,
@@ -481,10 +515,13 @@ pub(crate) async fn errors(
                 error_message,
                 error_log,
                 error_categories,
+                error_category,
                 score: hit.score,
             }
         })
         .collect();
+    with_categories(&state, templates.into_iter().zip(results.iter_mut().map(|result| &mut result.error_category)))
+        .await?;
     // Log records that match but that no stored span holds (no trace context, or a span that
     // never arrived).
     let logs: Vec<LogResultDto> = log_hits.iter().map(|hit| LogResultDto::new(&hit.record, hit.score)).collect();

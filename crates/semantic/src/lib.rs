@@ -168,6 +168,8 @@ pub struct SearchHit {
     pub summary: SpanSummary,
     /// The most severe log line told about the span (`semtrace_summary::error_log`).
     pub error_log: Option<String>,
+    /// The span's template, once the writer gave it one.
+    pub template_id: Option<i64>,
 }
 
 /// The semantic side of semtrace: model, vector index, query cache.
@@ -327,7 +329,7 @@ impl Semantic {
                 let logs = logs.remove(&(hit.span.trace_id, hit.span.span_id)).unwrap_or_default();
                 let summary = semtrace_summary::summarize_with_logs(&hit.span, &logs);
                 let error_log = semtrace_summary::error_log(&hit.span, &logs);
-                SearchHit { span: hit.span, similarity, score, summary, error_log }
+                SearchHit { span: hit.span, similarity, score, summary, error_log, template_id: hit.template_id }
             })
             .collect::<Vec<_>>();
         let mut hits = hits;

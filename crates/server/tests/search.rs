@@ -149,6 +149,7 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) {
         get_json(&format!("{api}/api/v1/search?q=something+went+wrong&category=disk+full&threshold=0")).await;
     assert_eq!(traces_of(&disk), vec![trace_id(4)], "{disk:#}");
     assert_eq!(disk["results"][0]["error_categories"], json!(["disk full"]));
+    assert_eq!(disk["results"][0]["error_category"], "disk full");
     let brief = &disk["results"][0]["trace"];
     assert_eq!(
         (&brief["span_count"], &brief["services"], &brief["root_name"], &brief["failed_count"]),
@@ -488,5 +489,12 @@ async fn failures_no_signature_knows_are_filed_by_the_model() {
     assert!(categories["taxonomy"].as_array().unwrap().len() > 50);
     let (_, found) = get_json(&format!("{api}/api/v1/search?q=storage+problems&category=disk+full&threshold=0")).await;
     assert_eq!(traces_of(&found), vec![trace_id(31)], "{found:#}");
+    // The model's category is shown with the result, though the text names none.
+    assert_eq!(
+        (&found["results"][0]["error_category"], &found["results"][0]["error_categories"]),
+        (&json!("disk full"), &json!([]))
+    );
+    let (_, errors) = get_json(&format!("{api}/api/v1/errors?q=volume")).await;
+    assert_eq!(errors["results"][0]["error_category"], "disk full", "{errors:#}");
     server.server.shutdown().await.unwrap();
 }

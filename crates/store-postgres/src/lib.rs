@@ -352,6 +352,15 @@ impl Store for PostgresStore {
         write::set_categories(&client, categories).await
     }
 
+    async fn template_categories(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT id, category FROM templates WHERE id = ANY($1) AND category IS NOT NULL", &[&ids])
+            .await
+            .map_err(internal)?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
     async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         write::set_embeddings(&mut client, embeddings, true).await

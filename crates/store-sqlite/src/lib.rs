@@ -334,6 +334,11 @@ impl Store for SqliteStore {
             .map_err(|err| StoreError::Internal(format!("write task failed: {err}")))?
     }
 
+    async fn template_categories(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |connection| search::template_categories(connection, &ids)).await
+    }
+
     async fn template_embeddings(&self) -> Result<Vec<semtrace_store::TemplateVector>, StoreError> {
         self.read(search::template_embeddings).await
     }

@@ -44,6 +44,22 @@ pub(crate) fn uncategorized_templates(
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
+pub(crate) fn template_categories(
+    connection: &Connection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut statement = connection
+        .prepare_cached("SELECT category FROM templates WHERE id = ?1 AND category IS NOT NULL")
+        .map_err(internal)?;
+    let mut categories = std::collections::HashMap::new();
+    for id in ids {
+        if let Some(category) = statement.query_row([id], |row| row.get::<_, String>(0)).optional().map_err(internal)? {
+            categories.insert(*id, category);
+        }
+    }
+    Ok(categories)
+}
+
 pub(crate) fn template_embeddings(connection: &Connection) -> Result<Vec<TemplateVector>, StoreError> {
     let mut statement = connection
         .prepare_cached(

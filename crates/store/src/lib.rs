@@ -291,6 +291,9 @@ pub trait Store: Send + Sync + 'static {
     /// Files templates under error categories (short names, or `unknown`).
     async fn set_template_categories(&self, categories: &[(i64, String)]) -> Result<(), StoreError>;
 
+    /// The error categories these templates are filed under (those filed), by id.
+    async fn template_categories(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, StoreError>;
+
     /// Every embedded template with its vector, to rebuild the vector index at start.
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError>;
 
