@@ -197,7 +197,8 @@ const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s
      AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)
      AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9) AND (?10 IS NULL OR s.end_ns - s.start_ns <= ?10)
      AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11))
-     AND (?12 IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = ?12))";
+     AND (?12 IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = ?12
+          OR (?12 = 'unknown' AND c.category IS NULL AND c.failed != 0)))";
 
 /// Reads the spans of the chosen rows, in the order given.
 fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {

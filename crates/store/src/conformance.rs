@@ -635,6 +635,10 @@ async fn spans_are_found_by_template_and_error_text(store: &dyn Store) {
             }
         }
     }
+    // Not filed yet counts as unknown.
+    let unknown = filtered(SpanFilter { category: Some("unknown".into()), ..Default::default() }).await;
+    let unfiled = failed_spans.iter().filter(|hit| waiting.iter().any(|t| Some(t.id) == hit.template_id)).count();
+    assert_eq!(unknown.len(), unfiled);
     let filed: Vec<(i64, String)> = waiting.iter().map(|template| (template.id, "unknown".to_owned())).collect();
     store.set_template_categories(&filed).await.expect("set template categories");
     assert!(store.uncategorized_templates(100).await.unwrap().is_empty(), "every failed template filed");

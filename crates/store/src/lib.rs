@@ -103,7 +103,9 @@ pub struct SpanFilter {
     /// Spans of this operation (span name), of any service unless `service` says; leaves out
     /// log records found on their own.
     pub operation: Option<String>,
-    /// Spans whose template is filed under this error category (its short name, or `unknown`).
+    /// Spans whose template is filed under this error category (its short name, or `unknown`,
+    /// which also takes failed templates not filed yet: without the model, those no signature
+    /// knows are never filed).
     pub category: Option<String>,
 }
 
