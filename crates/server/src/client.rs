@@ -58,6 +58,27 @@ pub struct SearchCommand {
     /// Only spans with this status: OK, ERROR or UNSET.
     #[arg(long)]
     pub status: Option<String>,
+    /// Only spans of this operation (span name).
+    #[arg(long)]
+    pub operation: Option<String>,
+    /// Only spans that failed (`failed`: an error status, an exception or an error log) or not (`ok`).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Only failures filed under this error category, e.g. `database timed out` or `unknown`.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only spans that took at least this long: `250ms`, `1.5s`, or milliseconds.
+    #[arg(long)]
+    pub min_duration: Option<String>,
+    /// Only spans that took at most this long.
+    #[arg(long)]
+    pub max_duration: Option<String>,
+    /// Only spans starting at or after this time: RFC 3339 or Unix seconds/ms/µs/ns.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Only spans starting before this time.
+    #[arg(long)]
+    pub end: Option<String>,
     /// Every matching span instead of the best span per trace.
     #[arg(long)]
     pub spans: bool,
@@ -78,8 +99,20 @@ pub async fn search(args: SearchCommand) -> anyhow::Result<()> {
     if let Some(service) = &args.service {
         query.append_pair("service", service);
     }
-    if let Some(status) = &args.status {
-        query.append_pair("status", status);
+    let filters = [
+        ("status", &args.status),
+        ("operation", &args.operation),
+        ("outcome", &args.outcome),
+        ("category", &args.category),
+        ("min_duration", &args.min_duration),
+        ("max_duration", &args.max_duration),
+        ("start", &args.start),
+        ("end", &args.end),
+    ];
+    for (name, value) in filters {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
     }
     if args.spans {
         query.append_pair("group", "span");
@@ -210,6 +243,9 @@ pub fn render_similar(body: &Value) -> String {
                 let _ = writeln!(out, "       {label}: {}", operations.join(", "));
             }
         }
+        if let Some(category) = result["error_category"].as_str() {
+            let _ = writeln!(out, "       [{category}]");
+        }
         let _ = writeln!(out, "       {}", result["summary"].as_str().unwrap_or(""));
     }
     out
@@ -283,6 +319,9 @@ pub fn render_search_results(body: &Value) -> String {
             result["start_time"].as_str().unwrap_or(""),
             result["duration_ms"].as_f64().unwrap_or(0.0),
         );
+        if let Some(category) = result["error_category"].as_str() {
+            let _ = writeln!(out, "       [{category}]");
+        }
         let _ = writeln!(out, "       {}", result["summary"].as_str().unwrap_or(""));
     }
     out
@@ -378,6 +417,20 @@ fn nanos(span: &Value, field: &str) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_results_show_their_filed_category() {
+        let body = serde_json::json!({ "threshold": 0.15, "results": [
+            { "similarity": 0.61, "status": "ERROR", "service": "orders", "trace_id": "ab", "start_time": "t",
+              "duration_ms": 30000.0, "summary": "orders span SELECT failed", "error_category": "database timed out" },
+            { "similarity": 0.42, "status": "OK", "service": "web", "trace_id": "cd", "start_time": "t",
+              "duration_ms": 3.0, "summary": "web span GET /", "error_category": null },
+        ]});
+        let text = render_search_results(&body);
+        assert!(text.contains("0.610  ERROR  orders  trace ab"), "{text}");
+        assert_eq!(text.matches('[').count(), 1, "only the failure has a category: {text}");
+        assert!(text.contains("       [database timed out]\n       orders span SELECT failed"), "{text}");
+    }
 
     #[test]
     fn renders_an_indented_tree_with_orphans_as_roots() {
