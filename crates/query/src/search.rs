@@ -637,6 +637,7 @@ pub(crate) async fn similar(
             times_typical: span.times_typical,
         })
         .collect();
+    let templates: Vec<Option<i64>> = similar.results.iter().map(|found| found.template_id).collect();
     let mut results: Vec<SimilarResultDto> = similar
         .results
         .into_iter()
@@ -653,6 +654,8 @@ pub(crate) async fn similar(
         })
         .collect();
     with_traces(&state, results.iter_mut().map(|result| &mut result.span)).await?;
+    let categories = results.iter_mut().map(|result| &mut result.span.error_category);
+    with_categories(&state, templates.into_iter().zip(categories)).await?;
     Ok(Json(serde_json::json!({
         "trace_id": trace_id.to_hex(),
         "by": similar.by.as_str(),

@@ -124,6 +124,8 @@ pub struct SimilarTrace {
     /// The most severe log line told about the span (`semtrace_summary::error_log`).
     pub error_log: Option<String>,
     pub reason: Reason,
+    /// The span's template, once the writer gave it one.
+    pub template_id: Option<i64>,
 }
 
 /// What two traces share and how they differ.
@@ -501,7 +503,7 @@ impl Semantic {
                 _ => (1.0 - SHAPE_WEIGHT) * telling_similarity + SHAPE_WEIGHT * shape,
             };
             let reason = reason(&given, &candidate, shared);
-            scored.push((score, telling_similarity, shape, hit.span, reason));
+            scored.push((score, telling_similarity, shape, hit.span, reason, hit.template_id));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.3.start_time_unix_nano.cmp(&a.3.start_time_unix_nano)));
         scored.truncate(request.limit);
@@ -509,7 +511,7 @@ impl Semantic {
         let mut logs = span_evidence(&*self.store, scored.iter().map(|found| &found.3)).await?;
         let results = scored
             .into_iter()
-            .map(|(score, telling_similarity, shape_similarity, span, reason)| {
+            .map(|(score, telling_similarity, shape_similarity, span, reason, template_id)| {
                 let logs = logs.remove(&(span.trace_id, span.span_id)).unwrap_or_default();
                 let summary = semtrace_summary::summarize_with_logs(&span, &logs);
                 let error_log = semtrace_summary::error_log(&span, &logs);
@@ -522,6 +524,7 @@ impl Semantic {
                     summary,
                     error_log,
                     reason,
+                    template_id,
                 }
             })
             .collect();

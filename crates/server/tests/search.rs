@@ -194,6 +194,7 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) {
     let (status, similar) = get_json(&format!("{api}/api/v1/traces/{}/similar?limit=3", trace_id(1))).await;
     assert_eq!(status, 200, "{similar}");
     assert_eq!(traces_of(&similar), vec![trace_id(2)], "{similar:#}");
+    assert!(similar["results"][0]["error_category"].is_string(), "a failure is filed: {similar:#}");
 
     // Bad requests.
     for (path, status) in [
