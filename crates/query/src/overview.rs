@@ -227,22 +227,33 @@ pub(crate) async fn categories(
 }
 
 /// Sets `semtrace_failed_spans_last_hour{service, category}` for a scrape of `/metrics`: failed
-/// spans that started in the last hour, by service and error category.
+/// spans that started in the last hour, by service and error category. A pair reported before
+/// and absent now is set to 0, not left at its old count.
 pub(crate) async fn failure_gauges(state: &QueryState) {
+    static REPORTED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
     let end_ns = now_ns();
-    match counts_by_category(state, None, end_ns.saturating_sub(3600 * 1_000_000_000), end_ns).await {
-        Ok(categories) => {
-            for category in categories {
-                for service in category.services {
-                    metrics::gauge!(
-                        "semtrace_failed_spans_last_hour",
-                        "service" => service.service,
-                        "category" => category.category.clone()
-                    )
-                    .set(service.spans as f64);
-                }
-            }
+    let categories = match counts_by_category(state, None, end_ns.saturating_sub(3600 * 1_000_000_000), end_ns).await {
+        Ok(categories) => categories,
+        Err(err) => return tracing::warn!(%err, "cannot count failed spans for /metrics"),
+    };
+    let mut now: Vec<(String, String, u64)> = Vec::new();
+    for category in categories {
+        for service in category.services {
+            now.push((service.service, category.category.clone(), service.spans));
         }
-        Err(err) => tracing::warn!(%err, "cannot count failed spans for /metrics"),
+    }
+    let mut reported = REPORTED.lock().expect("reported gauges lock");
+    for (service, category) in reported.iter() {
+        if !now.iter().any(|(s, c, _)| s == service && c == category) {
+            metrics::gauge!("semtrace_failed_spans_last_hour", "service" => service.clone(), "category" => category.clone())
+                .set(0.0);
+        }
+    }
+    for (service, category, spans) in &now {
+        metrics::gauge!("semtrace_failed_spans_last_hour", "service" => service.clone(), "category" => category.clone())
+            .set(*spans as f64);
+        if !reported.iter().any(|(s, c)| s == service && c == category) {
+            reported.push((service.clone(), category.clone()));
+        }
     }
 }

@@ -499,3 +499,24 @@ async fn failures_no_signature_knows_are_filed_by_the_model() {
     assert_eq!(errors["results"][0]["error_category"], "disk full", "{errors:#}");
     server.server.shutdown().await.unwrap();
 }
+
+/// `/metrics` counts the last hour's failed spans by service and error category.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_recent_failures_by_service_and_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| config.semantic.enabled = false).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut span =
+        trace(41, "media", "write thumbnail", (2, "ENOSPC: no space left on device, write"), json!([]), json!([]));
+    let recent = &mut span["scopeSpans"][0]["spans"][0];
+    recent["startTimeUnixNano"] = json!((now - 60_000_000_000).to_string());
+    recent["endTimeUnixNano"] = json!((now - 59_000_000_000).to_string());
+    send_json_spans(&server.otlp_http, vec![span]).await;
+    let metrics = reqwest::get(format!("{}/metrics", server.api)).await.unwrap().text().await.unwrap();
+    let line = metrics
+        .lines()
+        .find(|line| line.starts_with("semtrace_failed_spans_last_hour{") && line.contains("service=\"media\""))
+        .unwrap_or_else(|| panic!("no gauge for media: {metrics}"));
+    assert!(line.contains("category=\"disk full\"") && line.ends_with(" 1"), "{line}");
+    server.server.shutdown().await.unwrap();
+}
