@@ -213,7 +213,33 @@ async fn apply(client: &mut Client, dimension: u32) -> Result<(), StoreError> {
         transaction.commit().await.map_err(internal)?;
         tracing::info!(version, "applied schema migration");
     }
+    if applied < CATEGORY_MIGRATION {
+        file_old_templates(client).await?;
+    }
     Ok(())
+}
+
+/// The migration that added `templates.category`.
+const CATEGORY_MIGRATION: usize = 7;
+
+/// Files failed templates stored before categories were under the category their text names,
+/// once, so stores without the model find them by category too; the rest wait for the indexer.
+async fn file_old_templates(client: &Client) -> Result<(), StoreError> {
+    let rows = client
+        .query("SELECT id, text FROM templates WHERE failed <> 0 AND category IS NULL", &[])
+        .await
+        .map_err(internal)?;
+    let filed: Vec<(i64, String)> = rows
+        .iter()
+        .filter_map(|row| {
+            let text: &str = row.get(1);
+            Some((row.get(0), semtrace_summary::category_of_template(text)?.to_owned()))
+        })
+        .collect();
+    if filed.is_empty() {
+        return Ok(());
+    }
+    crate::write::set_categories(client, &filed).await
 }
 
 async fn ensure_pgvector(client: &Client) -> Result<(), StoreError> {

@@ -567,4 +567,30 @@ mod tests {
         assert_eq!(store.stats().await.unwrap().templates, 3, "no template is stored twice");
         assert_eq!(store.match_templates("HikariPool", 10).await.unwrap().len(), 1, "nor indexed twice");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_templates_stored_before_categories_are_filed_by_their_text_at_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = {
+            let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+            store.write(&semtrace_store::conformance::rich_trace(1)).await.unwrap();
+            let connection = rusqlite::Connection::open(dir.path().join("semtrace.db")).unwrap();
+            let named: Vec<(i64, String)> = connection
+                .prepare("SELECT id, category FROM templates WHERE category IS NOT NULL ORDER BY id")
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(!named.is_empty(), "the rich trace's failures name categories");
+            // As the semtrace before migration 10 left them: no category column, schema version 9.
+            connection.execute_batch("ALTER TABLE templates DROP COLUMN category; PRAGMA user_version = 9;").unwrap();
+            named
+        };
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        let categories = store.template_categories(&named.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await.unwrap();
+        for (id, category) in &named {
+            assert_eq!(categories.get(id), Some(category), "template {id} filed again at the upgrade");
+        }
+    }
 }

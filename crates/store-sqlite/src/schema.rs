@@ -176,5 +176,27 @@ pub(crate) fn migrate(connection: &Connection) -> Result<(), StoreError> {
             StoreError::Internal(format!("schema migration {version} failed: {err}"))
         })?;
     }
+    if applied < CATEGORY_MIGRATION {
+        file_old_templates(connection)?;
+    }
+    Ok(())
+}
+
+/// The migration that added `templates.category`.
+const CATEGORY_MIGRATION: usize = 10;
+
+/// Files failed templates stored before categories were under the category their text names,
+/// once, so stores without the model find them by category too; the rest wait for the indexer.
+fn file_old_templates(connection: &Connection) -> Result<(), StoreError> {
+    let templates: Vec<(i64, String)> = connection
+        .prepare("SELECT id, text FROM templates WHERE failed != 0 AND category IS NULL")
+        .and_then(|mut statement| statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .map_err(internal)?;
+    let mut update = connection.prepare("UPDATE templates SET category = ?2 WHERE id = ?1").map_err(internal)?;
+    for (id, text) in templates {
+        if let Some(category) = semtrace_summary::category_of_template(&text) {
+            update.execute(rusqlite::params![id, category]).map_err(internal)?;
+        }
+    }
     Ok(())
 }
