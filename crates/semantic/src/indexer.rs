@@ -149,10 +149,12 @@ fn categorize(
             Some(CategoryPrototypes::embed(embedder).map_err(|err| format!("embedding the categories failed: {err}"))?);
     }
     let prototypes = prototypes.as_ref().expect("embedded above");
+    // Each template's signature category, read once; those without one go to the model.
+    let signed: Vec<Option<&'static str>> = pending.iter().map(|template| signature_category(&template.text)).collect();
     let unsigned: Vec<(usize, std::borrow::Cow<'_, str>)> = pending
         .iter()
         .enumerate()
-        .filter(|(_, template)| signature_category(&template.text).is_none())
+        .filter(|(at, _)| signed[*at].is_none())
         .map(|(at, template)| (at, semtrace_summary::readable(template.failure.as_deref().unwrap_or(&template.text))))
         .collect();
     let texts: Vec<&str> = unsigned.iter().map(|(_, text)| text.as_ref()).collect();
@@ -161,28 +163,24 @@ fn categorize(
     } else {
         embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?
     };
-    let mut guessed: HashMap<usize, &'static str> = HashMap::new();
+    let mut filed_as = signed.clone();
     for ((at, _), vector) in unsigned.iter().zip(&vectors) {
-        let category = prototypes.classify(vector, ZERO_SHOT_FLOOR).map_or(UNKNOWN, |(category, _)| category);
-        guessed.insert(*at, category);
+        filed_as[*at] = Some(prototypes.classify(vector, ZERO_SHOT_FLOOR).map_or(UNKNOWN, |(category, _)| category));
     }
     let filed: Vec<(i64, String)> = pending
         .iter()
-        .enumerate()
-        .map(|(at, template)| {
-            let category = signature_category(&template.text).or_else(|| guessed.get(&at).copied()).unwrap_or(UNKNOWN);
-            (template.id, category.to_owned())
-        })
+        .zip(&filed_as)
+        .map(|(template, category)| (template.id, category.unwrap_or(UNKNOWN).to_owned()))
         .collect();
+    let by_model = filed_as.iter().zip(&signed).filter(|(filed, signed)| signed.is_none() && **filed != Some(UNKNOWN));
+    let (by_model, unknown) = (by_model.count(), filed.iter().filter(|(_, category)| category == UNKNOWN).count());
     runtime
         .block_on(store.set_template_categories(&filed))
         .map_err(|err| format!("cannot store template categories: {err}"))?;
     metrics::counter!("semtrace_templates_categorized_total", "by" => "signature")
         .increment((pending.len() - unsigned.len()) as u64);
-    metrics::counter!("semtrace_templates_categorized_total", "by" => "model")
-        .increment(guessed.values().filter(|category| **category != UNKNOWN).count() as u64);
-    metrics::counter!("semtrace_templates_categorized_total", "by" => "unknown")
-        .increment(guessed.values().filter(|category| **category == UNKNOWN).count() as u64);
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "model").increment(by_model as u64);
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "unknown").increment(unknown as u64);
     Ok(Round::Embedded)
 }
 

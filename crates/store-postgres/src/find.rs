@@ -31,7 +31,7 @@ pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<V
     let service_clause = if query.service.is_some() { "s.service = $1" } else { "$1::text IS NULL" };
     let sql = format!(
         "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status,
-                    (SELECT t.category FROM templates t WHERE t.id = s.template_id)
+                    CASE WHEN $13 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END
              FROM spans s JOIN resources r ON r.id = s.resource_id
              WHERE {service_clause} AND ($2::text IS NULL OR s.name = $2)
                AND s.start_time >= $3 AND s.start_time <= $4 AND s.start_ns >= $5 AND s.start_ns < $6
@@ -61,6 +61,7 @@ pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<V
                     &after.1,
                     &after.2,
                     &PAGE,
+                    &query.wants_category(),
                 ],
             )
             .await

@@ -29,7 +29,7 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
     let mut statement = connection
         .prepare_cached(
             "SELECT s.trace_id, s.attributes, r.body, o.kind, s.status_code,
-                    (SELECT t.category FROM templates t WHERE t.id = s.template_id)
+                    CASE WHEN ?7 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
              WHERE s.service_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3
                AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
@@ -44,6 +44,7 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
             query.operation,
             query.min_duration_ns.unwrap_or(0).min(i64::MAX as u64) as i64,
             query.max_duration_ns.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64,
+            query.wants_category(),
         ])
         .map_err(internal)?;
     let mut found = Vec::new();
@@ -111,7 +112,8 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
     let mut spans = connection
         .prepare_cached(
             "SELECT s.attributes, r.body, o.kind, s.status_code,
-                    (SELECT t.category FROM templates t WHERE t.id = s.template_id), o.name, s.start_ns, s.end_ns
+                    CASE WHEN ?2 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END,
+                    o.name, s.start_ns, s.end_ns
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
              WHERE s.trace_id = ?1",
         )
@@ -124,7 +126,7 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
         let bytes: Vec<u8> = row.get(0).map_err(internal)?;
         let trace_id =
             TraceId::from_slice(&bytes).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
-        let mut candidates = spans.query([bytes.as_slice()]).map_err(internal)?;
+        let mut candidates = spans.query(params![bytes.as_slice(), query.wants_category()]).map_err(internal)?;
         while let Some(span) = candidates.next().map_err(internal)? {
             let name: String = span.get(5).map_err(internal)?;
             let (start, end): (i64, i64) = (span.get(6).map_err(internal)?, span.get(7).map_err(internal)?);

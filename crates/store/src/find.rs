@@ -27,6 +27,11 @@ pub struct TraceQuery {
 }
 
 impl TraceQuery {
+    /// Whether a tag asks for the span's error category: only then do backends read it.
+    pub fn wants_category(&self) -> bool {
+        self.tags.iter().any(|(key, _)| key == "error.category")
+    }
+
     /// Whether a span of this kind, status and error category, with these attributes and its
     /// resource's, has every tag asked for. Values compare as text: a string as it is, other
     /// values as JSON writes them (`500`, `true`, `1.5`).
