@@ -78,9 +78,17 @@ async fn write_batch(shared: &Shared, batch: Vec<WriteRequest>) {
     drop(batch);
 }
 
+/// Holds a batch for tail sampling when it is on; else [`deliver_to_store`].
+async fn deliver(shared: &Shared, batch: &mut Batch) -> Result<(), StoreError> {
+    match shared.sampler.as_ref().filter(|sampler| sampler.is_active()) {
+        Some(sampler) => sampler.hold(shared, batch).await,
+        None => deliver_to_store(shared, batch).await,
+    }
+}
+
 /// Writes a batch to the store, or to the spool when the store cannot take it.
 /// The batch is left in place unless it went to the spool.
-async fn deliver(shared: &Shared, batch: &mut Batch) -> Result<(), StoreError> {
+pub(crate) async fn deliver_to_store(shared: &Shared, batch: &mut Batch) -> Result<(), StoreError> {
     if let Some(spool) = shared.spool.as_ref().filter(|spool| !spool.is_empty()) {
         // Older batches wait in the spool: this one goes behind them, so the store gets
         // batches in the order they were acknowledged.
@@ -190,7 +198,7 @@ async fn to_spool(spool: &Arc<Spool>, batch: Batch) -> Result<(), StoreError> {
     };
     metrics::histogram!("semtrace_spool_append_seconds").record(started.elapsed().as_secs_f64());
     match result {
-        Ok(()) => {
+        Ok(_) => {
             metrics::counter!("semtrace_pipeline_spans_spooled_total").increment(n_spans as u64);
             metrics::counter!("semtrace_pipeline_log_records_spooled_total").increment(n_logs as u64);
             Ok(())

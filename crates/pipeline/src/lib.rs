@@ -16,6 +16,7 @@ pub mod join;
 mod pace;
 pub mod redact;
 mod replay;
+pub mod sampling;
 pub mod spool;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use breaker::Breaker;
 pub use breaker::BreakerState;
+pub use sampling::{SamplingConfig, SamplingStatus};
 use spool::Spool;
 pub use spool::{SpoolConfig, SpoolError};
 
@@ -51,6 +53,8 @@ pub struct PipelineConfig {
     pub max_inflight_bytes: usize,
     /// PII redaction applied to every accepted batch before it is queued; `None`: off.
     pub redactor: Option<Arc<redact::Redactor>>,
+    /// Tail sampling ([`sampling`]); `None`: every span is stored.
+    pub sampling: Option<SamplingConfig>,
 }
 
 impl Default for PipelineConfig {
@@ -64,6 +68,7 @@ impl Default for PipelineConfig {
             spool: None,
             max_inflight_bytes: 128 << 20,
             redactor: None,
+            sampling: None,
         }
     }
 }
@@ -184,6 +189,7 @@ pub struct Pipeline {
     inflight_budget: usize,
     pace: Arc<pace::Pace>,
     redactor: Option<Arc<redact::Redactor>>,
+    sampler: Option<Arc<sampling::Sampler>>,
 }
 
 /// Memory a request holds from before its body is read until it is answered; see
@@ -240,6 +246,7 @@ fn try_reserve(
 pub struct PipelineTask {
     batcher: JoinHandle<()>,
     replayer: Option<(JoinHandle<()>, tokio::sync::watch::Sender<bool>)>,
+    decider: Option<(JoinHandle<()>, tokio::sync::watch::Sender<bool>)>,
 }
 
 /// What the batcher and the replayer share.
@@ -251,6 +258,9 @@ pub(crate) struct Shared {
     /// Store writes at once (the batcher's workers; the replayer's chunks).
     concurrency: usize,
     pace: Arc<pace::Pace>,
+    queue_capacity: usize,
+    /// Tail sampling, when on (or draining what an earlier run held).
+    sampler: Option<Arc<sampling::Sampler>>,
 }
 
 impl Pipeline {
@@ -259,6 +269,10 @@ impl Pipeline {
     pub fn start(store: Arc<dyn Store>, config: PipelineConfig) -> Result<(Pipeline, PipelineTask), SpoolError> {
         debug_assert!(config.queue_size > 0 && config.batch_size > 0 && config.concurrency > 0);
         let spool = config.spool.as_ref().map(Spool::open).transpose()?.map(Arc::new);
+        let sampler = match &config.sampling {
+            Some(sampling) => sampling::Sampler::open(sampling)?.map(Arc::new),
+            None => None,
+        };
         let (sender, receiver) = mpsc::channel(config.queue_size);
         let breaker = Arc::new(Breaker::new(config.breaker_threshold));
         let pace = Arc::new(pace::Pace::new(config.batch_size, config.concurrency));
@@ -269,6 +283,8 @@ impl Pipeline {
             spool: spool.clone(),
             max_retries: config.max_retries,
             concurrency: config.concurrency,
+            queue_capacity: config.queue_size,
+            sampler: sampler.clone(),
         });
         let replayer = spool.clone().map(|spool| {
             let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -277,9 +293,13 @@ impl Pipeline {
         let inflight_budget = config.max_inflight_bytes.max(1024);
         let inflight = Arc::new(Semaphore::new(kib(inflight_budget) as usize));
         let redactor = config.redactor.clone();
+        let decider = sampler.clone().map(|sampler| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            (tokio::spawn(sampling::run(shared.clone(), sampler, stopped)), stop)
+        });
         let batcher = tokio::spawn(batcher::run(shared, config, receiver));
-        let pipeline = Pipeline { sender, breaker, spool, inflight, inflight_budget, pace, redactor };
-        Ok((pipeline, PipelineTask { batcher, replayer }))
+        let pipeline = Pipeline { sender, breaker, spool, inflight, inflight_budget, pace, redactor, sampler };
+        Ok((pipeline, PipelineTask { batcher, replayer, decider }))
     }
 
     /// Reserves memory for a request of `bytes` before it is read or decoded: refused at once,
@@ -383,6 +403,11 @@ impl Pipeline {
         self.breaker.last_error()
     }
 
+    /// Tail sampling's state; `None` while it is off.
+    pub fn sampling_status(&self) -> Option<SamplingStatus> {
+        self.sampler.as_ref().map(|sampler| sampler.status())
+    }
+
     /// The spool's size; `None` when there is no spool.
     pub fn spool_status(&self) -> Option<SpoolStatus> {
         self.spool.as_ref().map(|spool| SpoolStatus {
@@ -400,6 +425,13 @@ impl PipelineTask {
     pub async fn shutdown(self) {
         if let Err(err) = self.batcher.await {
             tracing::error!(%err, "the batcher task failed");
+        }
+        // Undecided traces stay in the hold log: the next start decides them.
+        if let Some((decider, stop)) = self.decider {
+            let _ = stop.send(true);
+            if let Err(err) = decider.await {
+                tracing::error!(%err, "the sampling decider task failed");
+            }
         }
         if let Some((replayer, stop)) = self.replayer {
             let _ = stop.send(true);

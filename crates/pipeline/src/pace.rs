@@ -38,6 +38,16 @@ impl Pace {
         self.batch_seconds.store(smoothed.to_bits(), Ordering::Relaxed);
     }
 
+    /// The smoothed seconds a batch write takes (0 before the first).
+    pub(crate) fn batch_seconds(&self) -> f64 {
+        f64::from_bits(self.batch_seconds.load(Ordering::Relaxed))
+    }
+
+    /// Requests waiting, as the batcher last saw them.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn set_queued(&self, requests: usize) {
         self.queued.store(requests, Ordering::Relaxed);
     }

@@ -63,6 +63,10 @@ pub(crate) struct Spool {
     max_bytes: u64,
     used_bytes: AtomicU64,
     records: AtomicUsize,
+    /// The sequence number of the next record appended: records read at open are 0, 1, …
+    next_seq: AtomicU64,
+    /// The gauges of its bytes and records.
+    gauges: (&'static str, &'static str),
     /// Woken when a record is appended, so the replayer need not poll.
     pub(crate) appended: tokio::sync::Notify,
 }
@@ -73,7 +77,22 @@ pub type SpooledBatch = Result<Batch, String>;
 impl Spool {
     /// Opens (or creates) the spool in `config.dir`; records left by an earlier run stay queued.
     pub fn open(config: &SpoolConfig) -> Result<Spool, SpoolError> {
-        let path = config.dir.join(FILE_NAME);
+        let spool = Spool::open_file(config, FILE_NAME, ("semtrace_spool_bytes", "semtrace_spool_records"))?;
+        if !spool.is_empty() {
+            tracing::info!(records = spool.records(), bytes = spool.bytes(), path = %spool.path.display(),
+                "spooled batches from an earlier run will be replayed into the store");
+        }
+        Ok(spool)
+    }
+
+    /// A queue of batches in `config.dir/file_name` whose size is reported by `gauges` (bytes,
+    /// records): the spool, or tail sampling's hold log.
+    pub(crate) fn open_file(
+        config: &SpoolConfig,
+        file_name: &str,
+        gauges: (&'static str, &'static str),
+    ) -> Result<Spool, SpoolError> {
+        let path = config.dir.join(file_name);
         let open_error =
             |source: Box<dyn std::error::Error + Send + Sync>| SpoolError::Open { path: path.clone(), source };
         std::fs::create_dir_all(&config.dir).map_err(|err| open_error(Box::new(err)))?;
@@ -84,16 +103,15 @@ impl Spool {
         let spool = Spool {
             used_bytes: AtomicU64::new(0),
             records: AtomicUsize::new(0),
+            next_seq: AtomicU64::new(0),
+            gauges,
             file: Mutex::new(file),
             path,
             max_bytes: config.max_bytes,
             appended: tokio::sync::Notify::new(),
         };
         spool.refresh(&spool.file.lock().expect("spool lock"));
-        if !spool.is_empty() {
-            tracing::info!(records = spool.records(), bytes = spool.bytes(), path = %spool.path.display(),
-                "spooled batches from an earlier run will be replayed into the store");
-        }
+        spool.next_seq.store(spool.records() as u64, Ordering::Release);
         Ok(spool)
     }
 
@@ -119,8 +137,10 @@ impl Spool {
         &self.path
     }
 
-    /// Appends one batch and `fsync`s it. Blocking: file IO and encoding.
-    pub fn append(&self, batch: &Batch) -> Result<(), SpoolError> {
+    /// Appends one batch and `fsync`s it; returns the record's sequence number (the records
+    /// found at open are numbered from 0, and removing records renumbers nothing). Blocking:
+    /// file IO and encoding.
+    pub fn append(&self, batch: &Batch) -> Result<u64, SpoolError> {
         let record = encode(batch);
         let mut file = self.file.lock().expect("spool lock");
         let used = file.used_bytes().saturating_sub(HEADER_BYTES);
@@ -129,10 +149,11 @@ impl Spool {
         }
         let result = file.add(&record).map_err(|source| self.io_error(source));
         self.refresh(&file);
+        let seq = self.next_seq.fetch_add(u64::from(result.is_ok()), Ordering::AcqRel);
         drop(file);
         result?;
         self.appended.notify_one();
-        Ok(())
+        Ok(seq)
     }
 
     /// Reads the oldest records after the first `skip`, as many as hold about `max_items` spans
@@ -210,8 +231,8 @@ impl Spool {
         let (records, used) = (file.size(), file.used_bytes().saturating_sub(HEADER_BYTES));
         self.records.store(records, Ordering::Release);
         self.used_bytes.store(used, Ordering::Release);
-        metrics::gauge!("semtrace_spool_bytes").set(used as f64);
-        metrics::gauge!("semtrace_spool_records").set(records as f64);
+        metrics::gauge!(self.gauges.0).set(used as f64);
+        metrics::gauge!(self.gauges.1).set(records as f64);
     }
 
     fn io_error(&self, source: queue_file::Error) -> SpoolError {

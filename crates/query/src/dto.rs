@@ -306,6 +306,9 @@ pub struct HealthDto {
     pub logs_join_waiting: Option<u64>,
     pub logs_joined: Option<u64>,
     pub logs_join_missed: Option<u64>,
+    /// Tail sampling, while on: traces and spans buffered for a decision, the hold log, the
+    /// adaptive factor, and traces and spans kept and dropped since start.
+    pub sampling: Option<semtrace_pipeline::SamplingStatus>,
     pub uptime_seconds: u64,
     pub version: &'static str,
 }
@@ -352,6 +355,7 @@ impl HealthDto {
             logs_join_waiting: state.joins.as_ref().map(|joins| joins.waiting.load(Ordering::Relaxed)),
             logs_joined: state.joins.as_ref().map(|joins| joins.joined.load(Ordering::Relaxed)),
             logs_join_missed: state.joins.as_ref().map(|joins| joins.missed.load(Ordering::Relaxed)),
+            sampling: state.pipeline.as_ref().and_then(|pipeline| pipeline.sampling_status()),
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }

@@ -117,6 +117,13 @@ async fn metrics(State(state): State<QueryState>) -> impl IntoResponse {
             metrics::gauge!("semtrace_spool_records").set(spool.records as f64);
             metrics::gauge!("semtrace_spool_max_bytes").set(spool.max_bytes as f64);
         }
+        if let Some(sampling) = pipeline.sampling_status() {
+            metrics::gauge!("semtrace_sampling_buffered_traces").set(sampling.buffered_traces as f64);
+            metrics::gauge!("semtrace_sampling_buffered_spans").set(sampling.buffered_spans as f64);
+            metrics::gauge!("semtrace_sampling_hold_bytes").set(sampling.hold_bytes as f64);
+            metrics::gauge!("semtrace_sampling_hold_max_bytes").set(sampling.hold_max_bytes as f64);
+            metrics::gauge!("semtrace_sampling_adaptive_factor").set(sampling.adaptive_factor);
+        }
     }
     overview::failure_gauges(&state).await;
     let text = state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();

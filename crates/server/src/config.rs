@@ -34,6 +34,7 @@ pub struct Config {
     pub postgres: PostgresSettings,
     pub logs: LogsSettings,
     pub redaction: RedactionSettings,
+    pub sampling: SamplingSettings,
     /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
     /// start, printed by `semtrace config`.
     #[serde(skip)]
@@ -62,6 +63,159 @@ impl RedactionSettings {
         let redactor = semtrace_pipeline::redact::Redactor::new(&self.patterns, &custom)
             .map_err(|err| anyhow::anyhow!("redaction: {err}"))?;
         Ok(Some(redactor))
+    }
+}
+
+/// Tail sampling (off by default): each trace is kept or dropped once complete, at the rate of
+/// the first rule that applies: errors (`error_events`), attribute rules, slow traces
+/// (`slow_spans`), operation patterns, services, the rest (`normal_spans`). Spans wait for the
+/// decision in an fsynced hold log, so a crash loses nothing acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingSettings {
+    pub enabled: bool,
+    /// Decide and count (metrics, health), but keep every trace.
+    pub dry_run: bool,
+    /// The seeds' rates (0–1).
+    pub error_events: f64,
+    pub slow_spans: f64,
+    pub normal_spans: f64,
+    /// A root span this long (ms) makes its trace slow; 0: no fixed threshold.
+    pub slow_threshold_ms: u64,
+    /// A root span at this quantile of its operation's recent durations makes its trace slow
+    /// (0.5–0.999); 0: only the fixed threshold.
+    pub slow_percentile: f64,
+    /// A trace is decided once no span of it arrived for this long (0.01–3600 s).
+    pub decision_wait_seconds: f64,
+    /// A trace still receiving spans is decided after this long anyway (at least the wait).
+    pub max_trace_wait_seconds: f64,
+    /// Past this many buffered spans the oldest traces are decided early (1000–100000000).
+    pub max_buffered_spans: u64,
+    /// Held bytes past which clients are told to retry (1 MiB–1 TiB).
+    pub max_hold_bytes: u64,
+    /// Where the hold log lives; empty means `<server.data_dir>/sampling`.
+    pub dir: PathBuf,
+    /// Traces kept per second at most, errors aside; 0: no limit.
+    pub max_traces_per_sec: f64,
+    /// Rates by the root span's service.
+    pub services: std::collections::BTreeMap<String, f64>,
+    /// Rates by the root span's name; `*` matches any text, case is ignored, the longest
+    /// pattern that matches wins. By default health checks are kept at 0.01.
+    pub operations: std::collections::BTreeMap<String, f64>,
+    /// Traces with a span or resource attribute `key` (equal to `value`, if given) get `rate`.
+    pub attributes: Vec<AttributeRuleSettings>,
+    pub adaptive: AdaptiveSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeRuleSettings {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    pub rate: f64,
+}
+
+/// Adaptive sampling: the operation, service and normal rates are halved each tick while the
+/// write queue or the hold log is over 80 % full or batch writes are slower than
+/// `target_write_seconds`, down to `min_factor` of their value, and restored as it eases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdaptiveSettings {
+    pub enabled: bool,
+    pub min_factor: f64,
+    pub target_write_seconds: f64,
+}
+
+impl Default for AdaptiveSettings {
+    fn default() -> Self {
+        AdaptiveSettings { enabled: false, min_factor: 0.01, target_write_seconds: 0.5 }
+    }
+}
+
+impl Default for SamplingSettings {
+    fn default() -> Self {
+        let policy = semtrace_pipeline::sampling::PolicyConfig::default();
+        SamplingSettings {
+            enabled: false,
+            dry_run: false,
+            error_events: policy.error_rate,
+            slow_spans: policy.slow_rate,
+            normal_spans: policy.normal_rate,
+            slow_threshold_ms: policy.slow_threshold_nanos / 1_000_000,
+            slow_percentile: policy.slow_percentile.unwrap_or(0.0),
+            decision_wait_seconds: 10.0,
+            max_trace_wait_seconds: 120.0,
+            max_buffered_spans: 500_000,
+            max_hold_bytes: 1 << 30,
+            dir: PathBuf::new(),
+            max_traces_per_sec: 0.0,
+            services: Default::default(),
+            operations: ["*health*", "*healthz*", "*readyz*", "*livez*", "*readiness*", "*liveness*"]
+                .into_iter()
+                .map(|pattern| (pattern.to_owned(), 0.01))
+                .collect(),
+            attributes: Vec::new(),
+            adaptive: AdaptiveSettings::default(),
+        }
+    }
+}
+
+impl SamplingSettings {
+    /// The sampler's settings; `data_dir` holds the hold log unless `dir` says otherwise.
+    pub fn sampling_config(&self, data_dir: &Path) -> semtrace_pipeline::SamplingConfig {
+        use semtrace_pipeline::sampling::{AdaptiveConfig, AttributeRule, PolicyConfig};
+        let dir = if self.dir.as_os_str().is_empty() { data_dir.join("sampling") } else { self.dir.clone() };
+        let mut operations: Vec<(String, f64)> = self.operations.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        operations.sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.len()));
+        let policy = PolicyConfig {
+            error_rate: self.error_events,
+            slow_rate: self.slow_spans,
+            normal_rate: self.normal_spans,
+            slow_threshold_nanos: self.slow_threshold_ms.saturating_mul(1_000_000),
+            slow_percentile: (self.slow_percentile > 0.0).then_some(self.slow_percentile),
+            services: self.services.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            operations,
+            attributes: self
+                .attributes
+                .iter()
+                .map(|rule| AttributeRule { key: rule.key.clone(), value: rule.value.clone(), rate: rule.rate })
+                .collect(),
+            max_traces_per_sec: (self.max_traces_per_sec > 0.0).then_some(self.max_traces_per_sec),
+        };
+        let wait = std::time::Duration::from_secs_f64(self.decision_wait_seconds.clamp(0.0, 3600.0));
+        semtrace_pipeline::SamplingConfig {
+            enabled: self.enabled,
+            dir,
+            max_hold_bytes: self.max_hold_bytes,
+            decision_wait: wait,
+            max_trace_wait: std::time::Duration::from_secs_f64(self.max_trace_wait_seconds.clamp(0.0, 86_400.0))
+                .max(wait),
+            max_buffered_spans: self.max_buffered_spans as usize,
+            policy,
+            adaptive: self.adaptive.enabled.then_some(AdaptiveConfig {
+                min_factor: self.adaptive.min_factor,
+                target_write_seconds: self.adaptive.target_write_seconds,
+            }),
+            dry_run: self.dry_run,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(0.01..=3600.0).contains(&self.decision_wait_seconds) {
+            bail!(
+                "sampling.decision_wait_seconds = {} is out of range: allowed 0.01 to 3600",
+                self.decision_wait_seconds
+            );
+        }
+        check_range("sampling.max_buffered_spans", self.max_buffered_spans, 1000, 100_000_000)?;
+        check_range("sampling.max_hold_bytes", self.max_hold_bytes, 1 << 20, 1 << 40)?;
+        if !(0.0..=1.0).contains(&self.adaptive.min_factor) || self.adaptive.target_write_seconds <= 0.0 {
+            bail!("sampling.adaptive: min_factor is from 0 to 1 and target_write_seconds above 0");
+        }
+        semtrace_pipeline::sampling::policy::Policy::new(self.sampling_config(Path::new("")).policy)
+            .map_err(|err| anyhow::anyhow!("sampling: {err}"))?;
+        Ok(())
     }
 }
 
@@ -363,6 +517,7 @@ impl Config {
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
         check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
         self.redaction.redactor()?;
+        self.sampling.validate()?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
         check_range(
@@ -407,6 +562,7 @@ impl Config {
             max_inflight_bytes: self.pipeline.max_inflight_bytes as usize,
             // Checked by `validate`.
             redactor: self.redaction.redactor().ok().flatten().map(std::sync::Arc::new),
+            sampling: Some(self.sampling.sampling_config(&self.server.data_dir)),
         }
     }
 }
@@ -587,6 +743,27 @@ mod tests {
         assert_eq!(config.otel_storage.cache_size, 700, "environment beats the files");
         assert_eq!(config.server.data_dir, PathBuf::from("/tmp/a"));
         assert_eq!(config.server.http_addr, "127.0.0.1:1234", "flags beat the environment");
+    }
+
+    #[test]
+    fn sampling_takes_the_seeds_rates_and_is_checked_at_load() {
+        let yaml = "sampling:\n  enabled: true\n  error_events: 1.0\n  slow_spans: 0.8\n  normal_spans: 0.05\n  \
+                    decision_wait_seconds: 5\n  services: {billing: 0.5}\n  operations: {'GET /status*': 0.02}\n  \
+                    attributes: [{key: tenant.tier, value: gold, rate: 1.0}]\n  adaptive: {enabled: true}\n";
+        let config = load(Some(yaml), None, &[], Overrides::default()).unwrap();
+        let sampling = config.pipeline_config().sampling.expect("configured");
+        assert!(sampling.enabled && sampling.adaptive.is_some());
+        assert_eq!(sampling.dir, config.server.data_dir.join("sampling"));
+        assert_eq!(sampling.decision_wait, std::time::Duration::from_secs(5));
+        assert_eq!(sampling.policy.normal_rate, 0.05);
+        assert_eq!(sampling.policy.services, vec![("billing".to_owned(), 0.5)]);
+        assert_eq!(sampling.policy.operations[0], ("GET /status*".to_owned(), 0.02), "the longest pattern first");
+        assert_eq!(sampling.policy.attributes[0].value.as_deref(), Some("gold"));
+        assert!(!Config::default().pipeline_config().sampling.unwrap().enabled, "off by default");
+        let err = load(Some("sampling:\n  normal_spans: 2\n"), None, &[], Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("rates are between 0 and 1"), "{err:#}");
+        let err = load(Some("sampling:\n  decision_wait_seconds: 0\n"), None, &[], Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("decision_wait_seconds"), "{err:#}");
     }
 
     #[test]

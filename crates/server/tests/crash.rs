@@ -73,3 +73,54 @@ async fn sigterm_drains_and_exits_zero() {
     assert_stored_whole(&restarted.api, &acknowledged).await;
     restarted.child.kill().unwrap();
 }
+
+/// Tail sampling holds spans for `decision_wait` before they reach the store: `kill -9` in that
+/// window loses none of them. The restarted server decides the held traces and keeps them whole,
+/// with their sample rate recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_decision_wait_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let sampling = |wait: &str| -> Vec<(String, String)> {
+        [
+            ("SEMTRACE_SAMPLING__ENABLED", "true"),
+            ("SEMTRACE_SAMPLING__NORMAL_SPANS", "1.0"),
+            ("SEMTRACE_SAMPLING__SLOW_SPANS", "1.0"),
+            ("SEMTRACE_SAMPLING__DECISION_WAIT_SECONDS", wait),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+    };
+    let mut server = spawn_binary_with(dir.path(), &sampling("600")).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> =
+        (0..2).map(|seed| tokio::spawn(load(server.otlp_http.clone(), 300 + seed, 20, stop.clone()))).collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["total_spans"], 0, "nothing is stored before its decision");
+    assert!(health["sampling"]["buffered_spans"].as_u64().unwrap() > 0, "{health}");
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.unwrap().acknowledged);
+    }
+    assert!(acknowledged.len() > 50, "the load ran ({} traces acknowledged)", acknowledged.len());
+
+    let mut restarted = spawn_binary_with(dir.path(), &sampling("0.2")).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, health) = get_json(&format!("{}/api/v1/health", restarted.api)).await;
+        if health["sampling"]["buffered_spans"] == 0 && health["sampling"]["hold_records"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "held traces not decided: {health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_stored_whole(&restarted.api, &acknowledged).await;
+    let (_, trace) = get_json(&format!("{}/api/v1/traces/{}", restarted.api, common::hex(&acknowledged[0]))).await;
+    let attributes = &trace["spans"][0]["attributes"];
+    assert_eq!(attributes["semtrace.sampling.rate"], 1.0, "{attributes}");
+    restarted.child.kill().unwrap();
+}
