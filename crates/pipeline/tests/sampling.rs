@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use semtrace_model::{AnyValue, Span, StatusCode, TraceId};
-use semtrace_pipeline::sampling::{policy, PolicyConfig, RATE_ATTRIBUTE, REASON_ATTRIBUTE};
+use semtrace_pipeline::sampling::{policy, AdaptiveConfig, PolicyConfig, RATE_ATTRIBUTE, REASON_ATTRIBUTE};
 use semtrace_pipeline::{Pipeline, PipelineConfig, PipelineTask, SamplingConfig};
 use semtrace_store::conformance::{log_about, rich_trace, trace_id};
 use semtrace_store::Store;
@@ -230,6 +230,41 @@ async fn a_dry_run_counts_what_it_would_drop_and_keeps_everything() {
         let trace = store.get_trace(trace_id(n)).await.unwrap().expect("a dry run keeps every trace");
         assert!(trace.spans.iter().all(|span| rate_of(span).is_none()), "nothing was sampled");
     }
+    stop(pipeline, task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_write_pressure_adaptive_mode_keeps_fewer_normal_traces_and_every_error_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let mut config = config(dir.path(), Duration::from_millis(200), policy(1.0));
+    // Every write is slower than this target: the pipeline reads as under pressure throughout.
+    config.sampling.as_mut().unwrap().adaptive = Some(AdaptiveConfig { min_factor: 0.1, target_write_seconds: 1e-7 });
+    let (pipeline, task) = Pipeline::start(store.clone(), config).unwrap();
+    for chunk in (0..500u64).collect::<Vec<_>>().chunks(25) {
+        pipeline
+            .submit(chunk.iter().flat_map(|&n| if n % 5 == 0 { rich_trace(n) } else { healthy(n) }).collect())
+            .await
+            .unwrap();
+    }
+    settled(&pipeline).await;
+    let status = pipeline.sampling_status().unwrap();
+    assert!(status.adaptive_factor <= 0.2, "{status:?}");
+    let (mut errors, mut normal) = (0, 0);
+    for n in 0..500u64 {
+        if let Some(trace) = store.get_trace(trace_id(n)).await.unwrap() {
+            if n % 5 == 0 {
+                errors += 1;
+            } else {
+                normal += 1;
+                // The rate recorded is the one applied: the normal rate times the factor.
+                let rate = rate_of(&trace.spans[0]).unwrap();
+                assert!(rate < 1.0 && policy::draw(&trace_id(n)) < rate, "{rate}");
+            }
+        }
+    }
+    assert_eq!(errors, 100, "every error trace is kept under pressure");
+    assert!(normal < 200, "{normal} of 400 normal traces kept at rate 1.0 under pressure");
     stop(pipeline, task).await;
 }
 

@@ -457,23 +457,44 @@ impl Sampler {
         }
     }
 
-    /// Adaptive mode: the factor after reading the pipeline's pressure.
+    /// Adaptive mode: the factor after reading the pipeline's pressure (at most once a tick).
     fn adapt(&self, shared: &Shared) -> f64 {
-        let mut factor = f64::from_bits(self.factor.load(Ordering::Relaxed));
-        if let Some(adaptive) = &self.config.adaptive {
-            let queue = shared.pace.queued() as f64 / shared.queue_capacity.max(1) as f64;
-            let hold = self.log.bytes() as f64 / self.log.max_bytes().max(1) as f64;
-            let writes = shared.pace.batch_seconds() / adaptive.target_write_seconds.max(1e-3);
-            let pressure = queue.max(hold).max(writes * 0.8);
-            if pressure >= 0.8 {
-                factor = (factor / 2.0).max(adaptive.min_factor);
-            } else if pressure < 0.4 {
-                factor = (factor * 1.5).min(1.0);
-            }
-            self.factor.store(factor.to_bits(), Ordering::Relaxed);
-            metrics::gauge!("semtrace_sampling_adaptive_factor").set(factor);
-        }
+        let factor = f64::from_bits(self.factor.load(Ordering::Relaxed));
+        let Some(adaptive) = &self.config.adaptive else { return factor };
+        let pressure = Pressure {
+            queue: shared.pace.queued() as f64 / shared.queue_capacity.max(1) as f64,
+            hold: self.log.bytes() as f64 / self.log.max_bytes().max(1) as f64,
+            write_seconds: shared.pace.batch_seconds(),
+        };
+        let factor = adaptive.next_factor(factor, &pressure);
+        self.factor.store(factor.to_bits(), Ordering::Relaxed);
+        metrics::gauge!("semtrace_sampling_adaptive_factor").set(factor);
         factor
+    }
+}
+
+/// What adaptive mode reads: the write queue's and the hold log's use (0–1), and the smoothed
+/// seconds a batch write takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pressure {
+    pub queue: f64,
+    pub hold: f64,
+    pub write_seconds: f64,
+}
+
+impl AdaptiveConfig {
+    /// Halved (to `min_factor` at least) while the queue or the hold log is 80 % full or writes
+    /// take longer than the target; grown by half (to 1 at most) once all are under 40 % of it.
+    pub fn next_factor(&self, factor: f64, pressure: &Pressure) -> f64 {
+        let writes = pressure.write_seconds / self.target_write_seconds.max(1e-9) * 0.8;
+        let level = pressure.queue.max(pressure.hold).max(writes);
+        if level >= 0.8 {
+            (factor / 2.0).max(self.min_factor)
+        } else if level < 0.4 {
+            (factor * 1.5).min(1.0)
+        } else {
+            factor
+        }
     }
 }
 
@@ -627,4 +648,33 @@ fn count(sampler: &Sampler, decision: &Decision) {
     metrics::counter!("semtrace_sampling_traces_total", "decision" => label, "reason" => reason).increment(1);
     let counter = if decision.keep { &sampler.counts.kept_traces } else { &sampler.counts.dropped_traces };
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_mode_halves_under_pressure_to_its_floor_and_recovers_after() {
+        let adaptive = AdaptiveConfig { min_factor: 0.05, target_write_seconds: 0.5 };
+        let calm = Pressure { queue: 0.1, hold: 0.0, write_seconds: 0.05 };
+        let mut factor = 1.0;
+        for (pressure, expected) in [
+            (Pressure { queue: 0.9, ..calm }, 0.5),
+            (Pressure { hold: 0.85, ..calm }, 0.25),
+            (Pressure { write_seconds: 0.6, ..calm }, 0.125),
+            (Pressure { queue: 0.95, ..calm }, 0.0625),
+            (Pressure { queue: 0.95, ..calm }, 0.05),
+            // Between the marks: held where it is.
+            (Pressure { queue: 0.6, ..calm }, 0.05),
+            (calm, 0.075),
+        ] {
+            factor = adaptive.next_factor(factor, &pressure);
+            assert!((factor - expected).abs() < 1e-9, "{pressure:?}: {factor} != {expected}");
+        }
+        for _ in 0..20 {
+            factor = adaptive.next_factor(factor, &calm);
+        }
+        assert_eq!(factor, 1.0, "restored once the pressure is gone");
+    }
 }
