@@ -244,7 +244,34 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     }
 
     let http = reqwest::Client::new();
-    let health: serde_json::Value = http.get(format!("{}/api/v1/health", target.api)).send().await?.json().await?;
+    let mut health: serde_json::Value = http.get(format!("{}/api/v1/health", target.api)).send().await?.json().await?;
+    let sampling = !health["sampling"].is_null();
+    if sampling {
+        // Tail sampling holds spans until their traces are decided: the ingest is done when
+        // nothing is held any more.
+        let settling = Instant::now();
+        while health["sampling"]["buffered_spans"] != 0 || health["sampling"]["hold_records"] != 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            health = http.get(format!("{}/api/v1/health", target.api)).send().await?.json().await?;
+        }
+        let total = elapsed + settling.elapsed();
+        let cpu = target.pid.and_then(cpu_seconds).zip(cpu_before).map(|(after, before)| after - before);
+        let sampled = &health["sampling"];
+        println!(
+            "sampling: all decided {:.2} s after the last ack (decision wait included); kept {} traces ({} spans), \
+             dropped {} ({} spans); acknowledged-and-decided spans/s: {:.0}{}",
+            settling.elapsed().as_secs_f64(),
+            sampled["kept_traces"],
+            sampled["kept_spans"],
+            sampled["dropped_traces"],
+            sampled["dropped_spans"],
+            n_spans_total as f64 / total.as_secs_f64(),
+            cpu.map_or(String::new(), |cpu| format!(
+                ", server CPU {:.1} µs per span",
+                cpu * 1e6 / n_spans_total as f64
+            )),
+        );
+    }
     println!("stored: {} spans, {} traces", health["total_spans"], health["total_traces"]);
     if sample_ids.is_empty() {
         return Ok(());
@@ -257,6 +284,9 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         let status = response.status();
         let body = response.bytes().await?;
         query_latencies.push(sent.elapsed());
+        if sampling && status == reqwest::StatusCode::NOT_FOUND {
+            continue; // sampled out
+        }
         if !status.is_success() {
             bail!("GET {url} answered {status}: {}", String::from_utf8_lossy(&body));
         }

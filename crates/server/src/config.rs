@@ -146,7 +146,7 @@ impl Default for SamplingSettings {
             slow_percentile: policy.slow_percentile.unwrap_or(0.0),
             decision_wait_seconds: 10.0,
             max_trace_wait_seconds: 120.0,
-            max_buffered_spans: 500_000,
+            max_buffered_spans: 200_000,
             max_hold_bytes: 1 << 30,
             dir: PathBuf::new(),
             max_traces_per_sec: 0.0,

@@ -83,7 +83,7 @@ impl SamplingConfig {
             max_hold_bytes: 1 << 30,
             decision_wait: Duration::from_secs(10),
             max_trace_wait: Duration::from_secs(120),
-            max_buffered_spans: 500_000,
+            max_buffered_spans: 200_000,
             policy: PolicyConfig::default(),
             adaptive: None,
             dry_run: false,
