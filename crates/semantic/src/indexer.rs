@@ -45,12 +45,13 @@ impl Indexer {
         store: Arc<dyn Store>,
         embedder: Arc<Embedder>,
         index: Arc<VectorIndex>,
+        classification: Classification,
         runtime: Handle,
     ) -> std::io::Result<Indexer> {
         let (stop, stopped) = mpsc::channel::<()>();
         let join = std::thread::Builder::new()
             .name("semtrace-indexer".into())
-            .spawn(move || run(&*store, &embedder, &index, &runtime, &stopped))?;
+            .spawn(move || run(&*store, &embedder, &index, &classification, &runtime, &stopped))?;
         Ok(Indexer { stop: Some(stop), join: Some(join) })
     }
 
@@ -104,7 +105,14 @@ impl CategoryVectors {
     }
 }
 
-fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Handle, stopped: &mpsc::Receiver<()>) {
+fn run(
+    store: &dyn Store,
+    embedder: &Embedder,
+    index: &VectorIndex,
+    classification: &Classification,
+    runtime: &Handle,
+    stopped: &mpsc::Receiver<()>,
+) {
     let mut categories = CategoryVectors::default();
     let mut prototypes: Option<CategoryPrototypes> = None;
     loop {
@@ -113,7 +121,7 @@ fn run(store: &dyn Store, embedder: &Embedder, index: &VectorIndex, runtime: &Ha
         }
         let done = round(store, embedder, &mut categories, index, runtime).and_then(|round| match round {
             Round::Embedded => Ok(Round::Embedded),
-            Round::Idle => categorize(store, embedder, &mut prototypes, runtime),
+            Round::Idle => categorize(store, embedder, &mut prototypes, classification, runtime),
         });
         let wait = match done {
             Ok(Round::Embedded) => continue,
@@ -136,6 +144,7 @@ fn categorize(
     store: &dyn Store,
     embedder: &Embedder,
     prototypes: &mut Option<CategoryPrototypes>,
+    classification: &Classification,
     runtime: &Handle,
 ) -> Result<Round, String> {
     let pending = runtime
@@ -144,44 +153,76 @@ fn categorize(
     if pending.is_empty() {
         return Ok(Round::Idle);
     }
-    if prototypes.is_none() {
+    if prototypes.is_none() && classification.zero_shot {
         *prototypes =
             Some(CategoryPrototypes::embed(embedder).map_err(|err| format!("embedding the categories failed: {err}"))?);
     }
-    let prototypes = prototypes.as_ref().expect("embedded above");
-    // Each template's signature category, read once; those without one go to the model.
-    let signed: Vec<Option<&'static str>> = pending.iter().map(|template| signature_category(&template.text)).collect();
-    let unsigned: Vec<(usize, std::borrow::Cow<'_, str>)> = pending
+    // Each template's signature category, read once; those without one go to the custom model,
+    // then to the embedding model.
+    let mut filed_as: Vec<Option<String>> =
+        pending.iter().map(|template| signature_category(&template.text).map(str::to_owned)).collect();
+    let by_signature = filed_as.iter().filter(|filed| filed.is_some()).count();
+    let mut by_custom = 0;
+    if let Some(custom) = &classification.custom {
+        for (template, filed) in pending.iter().zip(&mut filed_as).filter(|(_, filed)| filed.is_none()) {
+            let text = template.failure.as_deref().unwrap_or(&template.text);
+            let input = semtrace_wasm::Input { abi: 1, kind: "error_classifier", text, ..Default::default() };
+            if let Some(answer) = custom.classify(&input) {
+                if answer.score.is_none_or(|score| score >= classification.min_score) {
+                    *filed = Some(answer.label);
+                    by_custom += 1;
+                }
+            }
+        }
+    }
+    let unfiled: Vec<(usize, std::borrow::Cow<'_, str>)> = pending
         .iter()
         .enumerate()
-        .filter(|(at, _)| signed[*at].is_none())
+        .filter(|(at, _)| filed_as[*at].is_none())
         .map(|(at, template)| (at, semtrace_summary::readable(template.failure.as_deref().unwrap_or(&template.text))))
         .collect();
-    let texts: Vec<&str> = unsigned.iter().map(|(_, text)| text.as_ref()).collect();
-    let vectors = if texts.is_empty() {
-        Vec::new()
-    } else {
-        embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?
-    };
-    let mut filed_as = signed.clone();
-    for ((at, _), vector) in unsigned.iter().zip(&vectors) {
-        filed_as[*at] = Some(prototypes.classify(vector, ZERO_SHOT_FLOOR).map_or(UNKNOWN, |(category, _)| category));
+    let mut by_model = 0;
+    if let Some(prototypes) = prototypes.as_ref().filter(|_| classification.zero_shot && !unfiled.is_empty()) {
+        let texts: Vec<&str> = unfiled.iter().map(|(_, text)| text.as_ref()).collect();
+        let vectors = embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?;
+        for ((at, _), vector) in unfiled.iter().zip(&vectors) {
+            if let Some((category, _)) = prototypes.classify(vector, ZERO_SHOT_FLOOR) {
+                filed_as[*at] = Some(category.to_owned());
+                by_model += 1;
+            }
+        }
     }
     let filed: Vec<(i64, String)> = pending
         .iter()
-        .zip(&filed_as)
-        .map(|(template, category)| (template.id, category.unwrap_or(UNKNOWN).to_owned()))
+        .zip(filed_as)
+        .map(|(template, category)| (template.id, category.unwrap_or_else(|| UNKNOWN.to_owned())))
         .collect();
-    let by_model = filed_as.iter().zip(&signed).filter(|(filed, signed)| signed.is_none() && **filed != Some(UNKNOWN));
-    let (by_model, unknown) = (by_model.count(), filed.iter().filter(|(_, category)| category == UNKNOWN).count());
+    let unknown = pending.len() - by_signature - by_custom - by_model;
     runtime
         .block_on(store.set_template_categories(&filed))
         .map_err(|err| format!("cannot store template categories: {err}"))?;
-    metrics::counter!("semtrace_templates_categorized_total", "by" => "signature")
-        .increment((pending.len() - unsigned.len()) as u64);
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "signature").increment(by_signature as u64);
+    metrics::counter!("semtrace_templates_categorized_total", "by" => "custom_model").increment(by_custom as u64);
     metrics::counter!("semtrace_templates_categorized_total", "by" => "model").increment(by_model as u64);
     metrics::counter!("semtrace_templates_categorized_total", "by" => "unknown").increment(unknown as u64);
     Ok(Round::Embedded)
+}
+
+/// How the indexer files failed templates no signature knows.
+#[derive(Clone)]
+pub struct Classification {
+    /// By the embedding model's nearest category (`features.error_classification`).
+    pub zero_shot: bool,
+    /// A custom WebAssembly model, asked first (`models.error_classifier.path`).
+    pub custom: Option<Arc<semtrace_wasm::GuardedModel>>,
+    /// A custom model's answers scored below this are ignored.
+    pub min_score: f32,
+}
+
+impl Default for Classification {
+    fn default() -> Self {
+        Classification { zero_shot: true, custom: None, min_score: 0.5 }
+    }
 }
 
 /// Embeds one batch of pending templates: the vectors are stored before they are indexed.

@@ -24,7 +24,7 @@ use semtrace_store::{SpanFilter, Store, StoreError};
 use semtrace_summary::{Outcome, SpanSummary};
 
 use crate::index::{Priors, Ranked, TemplateKind, VectorIndex};
-pub use crate::indexer::Indexer;
+pub use crate::indexer::{Classification, Indexer};
 pub use crate::similar::{
     Comparison, MatchedSpan, Reason, SharedSpan, SimilarBy, SimilarRequest, SimilarTrace, SimilarTraces, TellingSpan,
 };
@@ -188,6 +188,7 @@ impl Semantic {
         store: Arc<dyn Store>,
         embedder: Arc<Embedder>,
         cache_size: usize,
+        classification: Classification,
     ) -> Result<(Arc<Semantic>, Indexer), SearchError> {
         let index = Arc::new(VectorIndex::new(embedder.dimension()));
         let stored = store.template_embeddings().await?;
@@ -208,8 +209,14 @@ impl Semantic {
             ))));
         }
         tracing::info!(templates = stored.len(), model = embedder.name(), "semantic index loaded");
-        let indexer = Indexer::start(store.clone(), embedder.clone(), index.clone(), tokio::runtime::Handle::current())
-            .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
+        let indexer = Indexer::start(
+            store.clone(),
+            embedder.clone(),
+            index.clone(),
+            classification,
+            tokio::runtime::Handle::current(),
+        )
+        .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
         let capacity = NonZeroUsize::new(cache_size.max(1)).expect("at least 1");
         let semantic = Semantic { store, embedder, index, cache: Mutex::new(LruCache::new(capacity)), cache_size };
         Ok((Arc::new(semantic), indexer))

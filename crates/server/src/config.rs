@@ -35,6 +35,11 @@ pub struct Config {
     pub logs: LogsSettings,
     pub redaction: RedactionSettings,
     pub sampling: SamplingSettings,
+    /// Seed 003's processor sections: `processing` names settings of other sections,
+    /// `features` turns processors on and off, `models` configures them.
+    pub processing: ProcessingSettings,
+    pub features: FeaturesSettings,
+    pub models: std::collections::BTreeMap<String, ModelSettings>,
     /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
     /// start, printed by `semtrace config`.
     #[serde(skip)]
@@ -63,6 +68,106 @@ impl RedactionSettings {
         let redactor = semtrace_pipeline::redact::Redactor::new(&self.patterns, &custom)
             .map_err(|err| anyhow::anyhow!("redaction: {err}"))?;
         Ok(Some(redactor))
+    }
+}
+
+/// Seed 003's `processing` section: each field, when set, sets the setting it names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessingSettings {
+    /// Export requests per store transaction (`otel_storage.batch_size`).
+    pub batch_size: Option<u32>,
+    /// Batches written at once (`pipeline.concurrency`).
+    pub concurrency: Option<u32>,
+    /// Export requests waiting for the writer (`pipeline.queue_size`).
+    pub queue_size: Option<u32>,
+    /// The time limit of a model call when its own `timeout_ms` is not set.
+    pub timeout_ms: Option<u64>,
+}
+
+/// Seed 003's feature toggles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesSettings {
+    /// File failed templates no signature knows by a custom model and the embedding model
+    /// (off: they are filed `unknown`; signatures still apply, they cost nothing).
+    pub error_classification: bool,
+    /// Tail sampling; the same as `sampling.enabled` (either turns it on).
+    pub smart_sampling: bool,
+    /// Not built yet: setting it changes nothing (a notice says so).
+    pub entity_extraction: bool,
+}
+
+impl Default for FeaturesSettings {
+    fn default() -> Self {
+        FeaturesSettings { error_classification: true, smart_sampling: false, entity_extraction: false }
+    }
+}
+
+/// A custom model (`models.<name>`): a WebAssembly module (ABI in the README), sandboxed.
+/// `error_classifier` is the one semtrace runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// The `.wasm` (or `.wat`) file; empty: the built-in classifier alone.
+    pub path: PathBuf,
+    /// Linear memory the module may use (1–4096 MiB).
+    pub memory_limit_mb: u32,
+    /// Time per call (1–10000 ms), as a fuel budget calibrated on this CPU at start; unset:
+    /// `processing.timeout_ms`, else 50.
+    pub timeout_ms: Option<u64>,
+    /// Answers cached by input text.
+    pub cache_size: u32,
+    /// Answers scored below this are ignored (0–1).
+    pub min_score: f32,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings { path: PathBuf::new(), memory_limit_mb: 100, timeout_ms: None, cache_size: 1000, min_score: 0.5 }
+    }
+}
+
+/// The model name semtrace runs custom models as.
+pub const ERROR_CLASSIFIER: &str = "error_classifier";
+
+impl Config {
+    /// Applies `processing` and `features` to the settings they name.
+    fn apply_processor_sections(&mut self) {
+        let processing = &self.processing;
+        if let Some(batch_size) = processing.batch_size {
+            self.otel_storage.batch_size = batch_size;
+        }
+        if let Some(concurrency) = processing.concurrency {
+            self.pipeline.concurrency = concurrency;
+        }
+        if let Some(queue_size) = processing.queue_size {
+            self.pipeline.queue_size = queue_size;
+        }
+        self.sampling.enabled |= self.features.smart_sampling;
+    }
+
+    /// The custom error classifier's limits and file, when one is configured.
+    pub fn error_classifier(&self) -> Option<(&Path, semtrace_wasm::Limits, &ModelSettings)> {
+        let model = self.models.get(ERROR_CLASSIFIER).filter(|model| !model.path.as_os_str().is_empty())?;
+        let timeout_ms = model.timeout_ms.or(self.processing.timeout_ms).unwrap_or(50);
+        Some((&model.path, semtrace_wasm::Limits { memory_limit_mb: model.memory_limit_mb, timeout_ms }, model))
+    }
+
+    fn validate_models(&self) -> anyhow::Result<()> {
+        for (name, model) in &self.models {
+            check_range(&format!("models.{name}.memory_limit_mb"), model.memory_limit_mb.into(), 1, 4096)?;
+            if let Some(timeout) = model.timeout_ms {
+                check_range(&format!("models.{name}.timeout_ms"), timeout, 1, 10_000)?;
+            }
+            if !(0.0..=1.0).contains(&model.min_score) {
+                bail!("models.{name}.min_score = {} is out of range: allowed 0 to 1", model.min_score);
+            }
+        }
+        if let Some(timeout) = self.processing.timeout_ms {
+            check_range("processing.timeout_ms", timeout, 1, 10_000)?;
+        }
+        Ok(())
     }
 }
 
@@ -483,6 +588,7 @@ impl Config {
         if let Some(value) = &overrides.http_addr {
             server.http_addr = value.clone();
         }
+        config.apply_processor_sections();
         config.validate()?;
         config.notices = notices(&explicit);
         Ok(config)
@@ -518,6 +624,7 @@ impl Config {
         check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
         self.redaction.redactor()?;
         self.sampling.validate()?;
+        self.validate_models()?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
         check_range(
@@ -584,6 +691,18 @@ fn notices(explicit: &Value) -> Vec<String> {
              no batch waits for an interval (README \"Batching\"); batch_size still applies"
                 .to_owned(),
         );
+    }
+    if explicit["features"]["entity_extraction"] == Value::Bool(true) {
+        notices.push(
+            "features.entity_extraction is true, which changes nothing yet: entities are not extracted".to_owned(),
+        );
+    }
+    if let Value::Object(models) = &explicit["models"] {
+        for name in models.keys().filter(|name| name.as_str() != ERROR_CLASSIFIER) {
+            notices.push(format!(
+                "models.{name} changes nothing: semtrace runs a custom model only as models.{ERROR_CLASSIFIER}"
+            ));
+        }
     }
     notices
 }
@@ -743,6 +862,52 @@ mod tests {
         assert_eq!(config.otel_storage.cache_size, 700, "environment beats the files");
         assert_eq!(config.server.data_dir, PathBuf::from("/tmp/a"));
         assert_eq!(config.server.http_addr, "127.0.0.1:1234", "flags beat the environment");
+    }
+
+    /// The profiles under `examples/config/` load, validate, and mean what they say; the
+    /// custom model each names loads.
+    #[test]
+    fn the_example_profiles_load_with_their_processor_sections_applied() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(root.join("examples/config")).unwrap() {
+            let path = entry.unwrap().path();
+            let config = Config::load(Some(&path), Vec::new(), &Overrides::default())
+                .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+            let processing = &config.processing;
+            assert_eq!(Some(config.otel_storage.batch_size), processing.batch_size, "{}", path.display());
+            assert_eq!(Some(config.pipeline.concurrency), processing.concurrency);
+            assert_eq!(Some(config.pipeline.queue_size), processing.queue_size);
+            assert_eq!(config.sampling.enabled, config.features.smart_sampling);
+            assert!(config.notices.is_empty(), "{}: {:?}", path.display(), config.notices);
+            let (model, limits, _) = config.error_classifier().expect("each profile names the example model");
+            semtrace_wasm::WasmModel::load(&root.join(model), limits).unwrap();
+            seen += 1;
+        }
+        assert_eq!(seen, 3, "high-volume, resource-constrained, low-latency");
+    }
+
+    #[test]
+    fn processing_features_and_models_sections_are_seed_003s() {
+        let yaml = "processing:\n  batch_size: 50\n  concurrency: 4\n  queue_size: 1000\n  timeout_ms: 500\n\
+                    features:\n  error_classification: true\n  smart_sampling: true\n  entity_extraction: true\n\
+                    models:\n  error_classifier:\n    path: /models/error-classifier.wasm\n    memory_limit_mb: 100\n    \
+                    cache_size: 1000\n  importance_sampler:\n    memory_limit_mb: 50\n";
+        let config = load(Some(yaml), None, &[], Overrides::default()).unwrap();
+        assert_eq!(
+            (config.otel_storage.batch_size, config.pipeline.concurrency, config.pipeline.queue_size),
+            (50, 4, 1000)
+        );
+        assert!(config.sampling.enabled, "smart_sampling turns sampling on");
+        let (path, limits, _) = config.error_classifier().unwrap();
+        assert_eq!(path, Path::new("/models/error-classifier.wasm"));
+        assert_eq!(limits, semtrace_wasm::Limits { memory_limit_mb: 100, timeout_ms: 500 }, "processing.timeout_ms");
+        assert_eq!(config.notices.len(), 2, "{:?}", config.notices);
+        assert!(config.notices.iter().any(|notice| notice.starts_with("features.entity_extraction")));
+        assert!(config.notices.iter().any(|notice| notice.starts_with("models.importance_sampler")));
+        let err = load(Some("models:\n  error_classifier:\n    timeout_ms: 0\n"), None, &[], Overrides::default())
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("models.error_classifier.timeout_ms"), "{err:#}");
     }
 
     #[test]

@@ -53,6 +53,28 @@ async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener>
         .with_context(|| format!("cannot listen on {addr} for {what}: pass another address with {flag}"))
 }
 
+/// How the indexer files failures no signature knows: `features.error_classification` and
+/// the custom model `models.error_classifier`, loaded (and checked against the ABI) here.
+fn classification(config: &Config) -> anyhow::Result<semtrace_semantic::Classification> {
+    let custom = match config.error_classifier() {
+        Some((path, limits, settings)) if config.features.error_classification => {
+            let model = semtrace_wasm::WasmModel::load(path, limits)?;
+            tracing::info!(path = %path.display(), memory_limit_mb = limits.memory_limit_mb,
+                timeout_ms = limits.timeout_ms, "custom error classifier loaded");
+            Some((
+                std::sync::Arc::new(semtrace_wasm::GuardedModel::new(model, settings.cache_size as usize)),
+                settings.min_score,
+            ))
+        }
+        _ => None,
+    };
+    Ok(semtrace_semantic::Classification {
+        zero_shot: config.features.error_classification,
+        min_score: custom.as_ref().map_or(0.5, |(_, min_score)| *min_score),
+        custom: custom.map(|(model, _)| model),
+    })
+}
+
 /// Opens the store and starts every listener. Returns once all are bound.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let started = Instant::now();
@@ -63,10 +85,15 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let store = open_store(config).await?;
     let (semantic, indexer) = if config.semantic.enabled {
         let embedder = load_embedder(config).await?;
-        let (semantic, indexer) =
-            semtrace_semantic::Semantic::start(store.clone(), embedder, config.otel_storage.cache_size as usize)
-                .await
-                .context("cannot start semantic search")?;
+        let classification = classification(config)?;
+        let (semantic, indexer) = semtrace_semantic::Semantic::start(
+            store.clone(),
+            embedder,
+            config.otel_storage.cache_size as usize,
+            classification,
+        )
+        .await
+        .context("cannot start semantic search")?;
         (Some(semantic), Some(indexer))
     } else {
         tracing::info!("semantic search is off (semantic.enabled = false)");

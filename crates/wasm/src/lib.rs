@@ -260,3 +260,72 @@ impl WasmModel {
         }
     }
 }
+
+/// A model as the pipeline uses it: answers cached by input text (`cache_size`, cleared when
+/// full), and stood down for a minute after [`STAND_DOWN_AFTER`] failed calls in a row, so a
+/// model that loops or traps on everything costs at most that many timeouts a minute.
+pub struct GuardedModel {
+    model: WasmModel,
+    cache: std::sync::Mutex<std::collections::HashMap<String, Option<Output>>>,
+    cache_size: usize,
+    failures: std::sync::Mutex<(u32, Option<Instant>)>,
+}
+
+/// Failed calls in a row after which a model is stood down for [`STAND_DOWN`].
+pub const STAND_DOWN_AFTER: u32 = 5;
+pub const STAND_DOWN: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl GuardedModel {
+    pub fn new(model: WasmModel, cache_size: usize) -> Self {
+        GuardedModel { model, cache: Default::default(), cache_size, failures: std::sync::Mutex::new((0, None)) }
+    }
+
+    pub fn name(&self) -> &str {
+        self.model.name()
+    }
+
+    /// Calls of the model so far (cached answers and stood-down skips are not calls).
+    pub fn calls(&self) -> u64 {
+        self.model.calls()
+    }
+
+    /// The model's answer, `None` when it has none, failed, or is stood down.
+    pub fn classify(&self, input: &Input<'_>) -> Option<Output> {
+        if let Some(answer) = self.cache.lock().expect("cache lock").get(input.text) {
+            return answer.clone();
+        }
+        {
+            let mut failures = self.failures.lock().expect("failures lock");
+            match failures.1 {
+                Some(until) if Instant::now() < until => return None,
+                Some(_) => *failures = (0, None),
+                None => {}
+            }
+        }
+        match self.model.classify(input) {
+            Ok(answer) => {
+                self.failures.lock().expect("failures lock").0 = 0;
+                let mut cache = self.cache.lock().expect("cache lock");
+                if cache.len() >= self.cache_size {
+                    cache.clear();
+                }
+                if self.cache_size > 0 {
+                    cache.insert(input.text.to_owned(), answer.clone());
+                }
+                answer
+            }
+            Err(err) => {
+                let mut failures = self.failures.lock().expect("failures lock");
+                failures.0 += 1;
+                if failures.0 >= STAND_DOWN_AFTER {
+                    failures.1 = Some(Instant::now() + STAND_DOWN);
+                    metrics::counter!("semtrace_model_stood_down_total", "model" => self.model.name.clone())
+                        .increment(1);
+                    tracing::warn!(model = %self.model.name, %err, "the model failed {} calls in a row; \
+                        not called for {} s", STAND_DOWN_AFTER, STAND_DOWN.as_secs());
+                }
+                None
+            }
+        }
+    }
+}

@@ -91,3 +91,22 @@ fn traps_bad_answers_and_bad_modules_are_reported() {
     assert!(err.to_string().contains("semtrace_alloc"), "{err}");
     assert!(WasmModel::from_bytes("garbage", b"\0asm garbage", LIMITS).is_err());
 }
+
+#[test]
+fn a_model_failing_call_after_call_is_stood_down_and_answers_are_cached() {
+    let looper = WasmModel::from_bytes("looper", module("(loop (br 0)) (i64.const 0)").as_bytes(), LIMITS).unwrap();
+    let guarded = semtrace_wasm::GuardedModel::new(looper, 100);
+    let started = Instant::now();
+    for n in 0..50 {
+        assert_eq!(guarded.classify(&input(&format!("message {n}"))), None);
+    }
+    // Five timeouts, then no more calls: 50 inputs cost five time limits, not fifty.
+    assert_eq!(guarded.calls(), semtrace_wasm::STAND_DOWN_AFTER as u64);
+    assert!(started.elapsed() < Duration::from_millis(50 * 20), "{:?}", started.elapsed());
+
+    let guarded = semtrace_wasm::GuardedModel::new(example(), 100);
+    let text = "No instances available for orders";
+    let first = guarded.classify(&input(text));
+    assert_eq!(first.as_ref().map(|output| output.label.as_str()), Some("service discovery failure"));
+    assert_eq!(guarded.classify(&input(text)), first);
+}
