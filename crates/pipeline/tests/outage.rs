@@ -105,6 +105,14 @@ impl Store for FlakyStore {
     ) -> Result<Vec<semtrace_store::FailureCount>, StoreError> {
         self.inner.failure_counts(window).await
     }
+    async fn entities(
+        &self,
+        kind: Option<semtrace_store::entity::EntityKind>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<semtrace_store::entity::EntityCount>, StoreError> {
+        self.inner.entities(kind, prefix, limit).await
+    }
     async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
         self.inner.operations(service).await
     }

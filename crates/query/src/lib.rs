@@ -5,6 +5,7 @@
 //! `semtrace_store::Store` trait.
 
 mod dto;
+mod entities;
 mod error;
 mod jaeger;
 mod overview;
@@ -56,6 +57,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/errors", get(search::errors))
         .route("/api/v1/errors/overview", get(overview::overview))
         .route("/api/v1/errors/categories", get(overview::categories))
+        .route("/api/v1/entities", get(entities::entities))
         .route("/api/v1/health", get(health))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))

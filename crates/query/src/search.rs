@@ -29,6 +29,8 @@ pub(crate) struct SearchParams {
     max_duration: Option<String>,
     /// Results whose failure falls in this category (its short name, e.g. `timeout`).
     category: Option<String>,
+    /// Results of traces that touched this entity, `kind:value` (e.g. `user:12345`).
+    entity: Option<String>,
     status: Option<String>,
     /// `failed` or `ok`: the derived outcome, whatever the status (see `SpanFilter::failed`).
     outcome: Option<String>,
@@ -151,14 +153,14 @@ fn labels(categories: &[&'static str]) -> Vec<&'static str> {
 }
 
 /// A `category=` parameter: one of the taxonomy's short names, or `unknown`, case aside.
-fn parse_category(text: Option<String>) -> Result<Option<&'static str>, ApiError> {
+fn parse_category(text: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(text) = text.filter(|text| !text.trim().is_empty()) else { return Ok(None) };
     let mut labels = semtrace_summary::category_labels();
     labels.push(semtrace_semantic::category::UNKNOWN);
     let wanted = semtrace_summary::category_label(text.trim());
-    labels.iter().find(|label| label.eq_ignore_ascii_case(wanted)).map(|label| Some(*label)).ok_or_else(|| {
-        ApiError::BadRequest(format!("category={text:?} is not a category: pass one of {}", labels.join(", ")))
-    })
+    labels.iter().find(|label| label.eq_ignore_ascii_case(wanted)).map(|label| Some((*label).to_owned())).ok_or_else(
+        || ApiError::BadRequest(format!("category={text:?} is not a category: pass one of {}", labels.join(", "))),
+    )
 }
 
 /// How a result relates to what was asked: the cosine similarity of its template (to the
@@ -228,6 +230,8 @@ struct FilterText {
     min_duration: Option<String>,
     max_duration: Option<String>,
     category: Option<String>,
+    /// Results of traces that touched this entity, `kind:value` (e.g. `user:12345`).
+    entity: Option<String>,
 }
 
 /// A duration as Go writes it (`250ms`, `1.5s`, `2m`, `1h30m`) or a bare number of milliseconds.
@@ -240,7 +244,8 @@ fn parse_duration(name: &str, text: &str) -> Result<u64, ApiError> {
 }
 
 fn parse_filter(text: FilterText) -> Result<SpanFilter, ApiError> {
-    let FilterText { service, operation, status, outcome, start, end, min_duration, max_duration, category } = text;
+    let FilterText { service, operation, status, outcome, start, end, min_duration, max_duration, category, entity } =
+        text;
     let failed = match outcome.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("any") => None,
         Some("failed") => Some(true),
@@ -284,7 +289,10 @@ fn parse_filter(text: FilterText) -> Result<SpanFilter, ApiError> {
         failed,
         min_duration_ns,
         max_duration_ns,
-        category: parse_category(category)?.map(str::to_owned),
+        category: parse_category(category)?,
+        entity: nonempty(entity)
+            .map(|text| semtrace_store::entity::parse_filter(&text).map_err(ApiError::BadRequest))
+            .transpose()?,
     })
 }
 
@@ -348,6 +356,7 @@ pub fn parse_search(query_string: &str, default_threshold: f32) -> Result<Search
             min_duration: params.min_duration,
             max_duration: params.max_duration,
             category: params.category,
+            entity: params.entity,
         })?,
         per_trace,
         ranking,
@@ -409,6 +418,8 @@ pub(crate) struct ErrorParams {
     max_duration: Option<String>,
     /// Results whose failure falls in this category (its short name, e.g. `timeout`).
     category: Option<String>,
+    /// Results of traces that touched this entity, `kind:value` (e.g. `user:12345`).
+    entity: Option<String>,
     /// `failed` or `ok`: the derived outcome (see `SpanFilter::failed`).
     outcome: Option<String>,
     start: Option<String>,
@@ -471,6 +482,7 @@ pub fn parse_errors(query_string: &str) -> Result<ErrorsRequest, ApiError> {
             min_duration: params.min_duration,
             max_duration: params.max_duration,
             category: params.category,
+            entity: params.entity,
             ..FilterText::default()
         })?,
         query: params.q.unwrap_or_default(),

@@ -167,10 +167,21 @@ fn categorize(
         for (template, filed) in pending.iter().zip(&mut filed_as).filter(|(_, filed)| filed.is_none()) {
             let text = template.failure.as_deref().unwrap_or(&template.text);
             let input = semtrace_wasm::Input { abi: 1, kind: "error_classifier", text, ..Default::default() };
-            if let Some(answer) = custom.classify(&input) {
-                if answer.score.is_none_or(|score| score >= classification.min_score) {
-                    *filed = Some(answer.label);
+            let Some(answer) = custom.classify(&input) else { continue };
+            if !answer.score.is_none_or(|score| score >= classification.min_score) {
+                continue;
+            }
+            // Categories are a fixed taxonomy (what `category=` and the UI know): a label
+            // outside it is not filed.
+            match semtrace_summary::category_labels().into_iter().find(|label| *label == answer.label) {
+                Some(label) => {
+                    *filed = Some(label.to_owned());
                     by_custom += 1;
+                }
+                None => {
+                    metrics::counter!("semtrace_model_labels_refused_total", "model" => custom.name().to_owned())
+                        .increment(1);
+                    tracing::debug!(label = %answer.label, "a custom model's label is not in the taxonomy");
                 }
             }
         }

@@ -159,7 +159,10 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config.storage {
         StorageKind::Sqlite => {
-            let options = SqliteOptions::new(&config.server.data_dir);
+            let options = SqliteOptions {
+                entities: config.features.entity_extraction,
+                ..SqliteOptions::new(&config.server.data_dir)
+            };
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
                 .await?
                 .with_context(|| format!("cannot open the embedded store in {}", config.server.data_dir.display()))?;
@@ -175,6 +178,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                     crate::config::VectorIndexKind::Hnsw => semtrace_store_postgres::VectorIndex::Hnsw,
                     crate::config::VectorIndexKind::Ivfflat => semtrace_store_postgres::VectorIndex::Ivfflat,
                 },
+                entities: config.features.entity_extraction,
             };
             Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
         }

@@ -209,6 +209,10 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) {
         ("/api/v1/search?q=x&max_duration=soon", 400),
         ("/api/v1/search?q=x&min_duration=2s&max_duration=1s", 400),
         ("/api/v1/errors?category=nonsense", 400),
+        ("/api/v1/search?q=x&entity=planet:mars", 400),
+        ("/api/v1/errors?entity=user", 400),
+        ("/api/v1/entities?kind=planet", 400),
+        ("/api/v1/entities?limit=0", 400),
         ("/api/v1/errors/overview?buckets=0", 400),
         ("/api/v1/errors/overview?start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", 400),
         ("/api/v1/traces/00000000000000000000000000000bad/similar", 404),
@@ -433,6 +437,54 @@ async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
     // A filter the cause does not pass leaves the span found.
     let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&limit=5&status=ERROR", server.api)).await;
     assert_eq!(body["results"][0]["span_id"], format!("{:016x}", 1), "{body}");
+    server.server.shutdown().await.unwrap();
+}
+
+/// Entities a trace touches, from attributes and from the failure's words, filter search and
+/// error search, and are listed with their trace counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_are_found_by_the_users_hosts_and_orders_they_touch() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| config.features.entity_extraction = true).await;
+    let api = server.api.clone();
+    send_json_spans(
+        &server.otlp_http,
+        vec![
+            trace(
+                51,
+                "checkout",
+                "POST /checkout",
+                (2, "payment for order ORD-1234 timed out"),
+                json!([attr("enduser.id", "12345"), attr("server.address", "pay-1.internal")]),
+                json!([]),
+            ),
+            trace(
+                52,
+                "checkout",
+                "POST /checkout",
+                (2, "payment timed out"),
+                json!([attr("enduser.id", "777"), attr("server.address", "pay-2.internal")]),
+                json!([]),
+            ),
+        ],
+    )
+    .await;
+    wait_searchable(&api, 2).await;
+    let (_, found) = get_json(&format!("{api}/api/v1/search?q=payment+timeout&entity=user:12345&threshold=0")).await;
+    assert_eq!(traces_of(&found), vec![trace_id(51)], "{found:#}");
+    let (_, found) = get_json(&format!("{api}/api/v1/errors?q=timed+out&entity=host:pay-2.internal")).await;
+    assert_eq!(traces_of(&found), vec![trace_id(52)], "{found:#}");
+    let (_, found) = get_json(&format!("{api}/api/v1/errors?entity=order:ORD-1234")).await;
+    assert_eq!(traces_of(&found), vec![trace_id(51)], "from the status message's words: {found:#}");
+    let (status, listed) = get_json(&format!("{api}/api/v1/entities?kind=host&prefix=pay-")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed["entities"],
+        json!([
+            { "kind": "host", "value": "pay-1.internal", "entity": "host:pay-1.internal", "traces": 1, "resources": 0 },
+            { "kind": "host", "value": "pay-2.internal", "entity": "host:pay-2.internal", "traces": 1, "resources": 0 },
+        ])
+    );
     server.server.shutdown().await.unwrap();
 }
 

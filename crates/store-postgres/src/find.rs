@@ -174,3 +174,37 @@ pub(crate) async fn failure_counts(client: &Client, window: &FailureWindow) -> R
         })
         .collect()
 }
+
+/// Entities of `kind` (any) whose value starts with `prefix`, with their trace counts.
+pub(crate) async fn entities(
+    client: &Client,
+    kind: Option<semtrace_store::entity::EntityKind>,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<semtrace_store::entity::EntityCount>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT kind, value, sum(traces)::int8, sum(resources)::int8 FROM (
+                 SELECT kind, value, count(*) AS traces, 0 AS resources FROM trace_entities
+                 WHERE ($1::int2 IS NULL OR kind = $1) AND starts_with(value, $2) GROUP BY kind, value
+                 UNION ALL
+                 SELECT kind, value, 0, count(*) FROM resource_entities
+                 WHERE ($1::int2 IS NULL OR kind = $1) AND starts_with(value, $2) GROUP BY kind, value) AS e
+             GROUP BY kind, value ORDER BY 3 DESC, 4 DESC, kind, value LIMIT $3",
+            &[&kind.map(|kind| kind.code()), &prefix, &(limit as i64)],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let kind = semtrace_store::entity::EntityKind::from_code(row.get::<_, i16>(0).into())?;
+            Some(semtrace_store::entity::EntityCount {
+                kind,
+                value: row.get(1),
+                traces: row.get::<_, i64>(2) as u64,
+                resources: row.get::<_, i64>(3) as u64,
+            })
+        })
+        .collect())
+}

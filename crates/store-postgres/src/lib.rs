@@ -44,6 +44,8 @@ pub struct PostgresOptions {
     /// The index over template embeddings in PostgreSQL (for SQL users and ANN queries; semtrace's
     /// own search ranks templates in memory).
     pub vector_index: VectorIndex,
+    /// Extract and store the entities each trace touches (`features.entity_extraction`).
+    pub entities: bool,
 }
 
 /// Kind of pgvector index over template embeddings.
@@ -64,6 +66,7 @@ impl PostgresOptions {
             embedding_dimension: 384,
             retention_days: 0,
             vector_index: VectorIndex::Hnsw,
+            entities: true,
         }
     }
 }
@@ -71,6 +74,7 @@ impl PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     vector_index: VectorIndex,
+    entities: bool,
     caches: Arc<write::Caches>,
     total_spans: Arc<AtomicU64>,
     total_traces: Arc<AtomicU64>,
@@ -124,6 +128,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             vector_index: options.vector_index,
+            entities: options.entities,
             caches,
             total_spans: Arc::new(AtomicU64::new(spans)),
             total_traces: Arc::new(AtomicU64::new(traces)),
@@ -269,7 +274,7 @@ impl Store for PostgresStore {
         if spans.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        let rows = semtrace_store::row::encode_batch_in_place(spans);
+        let rows = semtrace_store::row::encode_batch_in_place(spans, self.entities);
         let mut client = self.client().await?;
         let committed = write::write(&mut client, &self.caches, &rows).await?;
         // A batch holding retried spans is left out of the baselines rather than counted twice.
@@ -468,6 +473,16 @@ impl Store for PostgresStore {
     async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<semtrace_store::ServiceCall>, StoreError> {
         let client = self.client().await?;
         find::service_calls(&client, start_ns, end_ns).await
+    }
+
+    async fn entities(
+        &self,
+        kind: Option<semtrace_store::entity::EntityKind>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<semtrace_store::entity::EntityCount>, StoreError> {
+        let client = self.client().await?;
+        find::entities(&client, kind, prefix, limit).await
     }
 
     async fn failure_counts(

@@ -273,6 +273,8 @@ struct Bound {
     max_duration_ns: Option<i64>,
     operation: Option<String>,
     category: Option<String>,
+    entity_kind: Option<i16>,
+    entity_value: Option<String>,
 }
 
 const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
@@ -282,7 +284,10 @@ const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS 
      AND ($11::int8 IS NULL OR s.end_ns - s.start_ns >= $11) AND ($12::int8 IS NULL OR s.end_ns - s.start_ns <= $12)
      AND ($13::text IS NULL OR s.name = $13)
      AND ($14::text IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = $14
-          OR ($14 = 'unknown' AND c.category IS NULL AND c.failed <> 0)))";
+          OR ($14 = 'unknown' AND c.category IS NULL AND c.failed <> 0)))
+     AND ($15::int2 IS NULL OR s.trace_id IN (SELECT e.trace_id FROM trace_entities e
+          WHERE e.kind = $15 AND e.value = $16::text)
+          OR s.resource_id IN (SELECT r.resource_id FROM resource_entities r WHERE r.kind = $15 AND r.value = $16::text))";
 
 impl Bound {
     fn new(filter: &SpanFilter) -> Self {
@@ -303,17 +308,19 @@ impl Bound {
             max_duration_ns: filter.max_duration_ns.map(to_i64),
             operation: filter.operation.clone(),
             category: filter.category.clone(),
+            entity_kind: filter.entity.as_ref().map(|(kind, _)| kind.code()),
+            entity_value: filter.entity.as_ref().map(|(_, value)| value.clone()),
         }
     }
 
-    /// Parameters $1 to $14: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
-    /// the minimum and maximum durations ($11, $12), the operation ($13) and the error
-    /// category ($14).
+    /// Parameters $1 to $16: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
+    /// the minimum and maximum durations ($11, $12), the operation ($13), the error category
+    /// ($14) and the entity's kind and value ($15, $16).
     fn params<'a>(
         &'a self,
         first: &'a (dyn tokio_postgres::types::ToSql + Sync),
         limit: &'a i64,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 14] {
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 16] {
         [
             first,
             &self.service,
@@ -329,6 +336,8 @@ impl Bound {
             &self.max_duration_ns,
             &self.operation,
             &self.category,
+            &self.entity_kind,
+            &self.entity_value,
         ]
     }
 }

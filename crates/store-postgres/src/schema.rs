@@ -163,6 +163,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE templates ADD COLUMN category text;
     "#,
+    // 8: the entities spans name (semtrace_store::entity), once per trace, and those their
+    // resources name (host.name, k8s.pod.name…), once per resource: `entity=` filters and
+    // `/api/v1/entities` read them by (kind, value); retention deletes trace rows by start.
+    r#"
+    CREATE TABLE trace_entities (
+        kind int2 NOT NULL,                 -- semtrace_store::entity::EntityKind::code
+        value text NOT NULL,
+        trace_id bytea NOT NULL,
+        start_ns int8 NOT NULL,             -- the trace's earliest span carrying it
+        PRIMARY KEY (kind, value, trace_id)
+    );
+    CREATE INDEX trace_entities_start ON trace_entities (start_ns);
+    CREATE TABLE resource_entities (
+        kind int2 NOT NULL,
+        value text NOT NULL,
+        resource_id int8 NOT NULL,
+        PRIMARY KEY (kind, value, resource_id)
+    );
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

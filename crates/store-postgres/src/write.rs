@@ -86,6 +86,7 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
         template: template_ids(client, caches, &templates).await?,
     };
     ensure_template_services(client, caches, &templates, &ids.template).await?;
+    ensure_resource_entities(client, rows, &ids.resource).await?;
 
     // Most batches hold only new spans: they are copied straight into `spans`. A batch holding a
     // span already stored (a client's retry) fails that copy on the primary key and goes through
@@ -178,7 +179,19 @@ async fn upsert_traces<'a>(
     transaction: &tokio_postgres::Transaction<'_>,
     rows: impl Iterator<Item = &'a SpanRow>,
 ) -> Result<u64, tokio_postgres::Error> {
-    let traces = TraceColumns::of(rows);
+    let rows: Vec<&SpanRow> = rows.collect();
+    let entities = semtrace_store::row::trace_entities(rows.iter().copied());
+    if !entities.is_empty() {
+        let (mut kinds, mut values, mut trace_ids, mut starts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (trace_id, start_ns, kind, value) in &entities {
+            kinds.push(kind.code());
+            values.push(*value);
+            trace_ids.push(trace_id.as_slice());
+            starts.push(*start_ns);
+        }
+        transaction.execute(INSERT_ENTITIES, &[&kinds, &values, &trace_ids, &starts]).await?;
+    }
+    let traces = TraceColumns::of(rows.into_iter());
     let new = transaction
         .query_one(
             UPSERT_TRACES,
@@ -361,6 +374,13 @@ const UPSERT_TRACES: &str = "WITH upserted AS (
     )
     SELECT count(*) FROM upserted WHERE new";
 
+/// Records the entities of a batch's traces, once per trace (sorted, so concurrent writers
+/// take row locks in one order).
+const INSERT_ENTITIES: &str = "INSERT INTO trace_entities (kind, value, trace_id, start_ns)
+    SELECT * FROM unnest($1::int2[], $2::text[], $3::bytea[], $4::int8[])
+    ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING";
+
 /// Moves staged spans into `spans`, skipping those already stored; answers the keys inserted.
 const MOVE: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time,
         end_time, start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
@@ -396,6 +416,33 @@ async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -
         .await
         .map_err(internal)?;
     caches.operations.lock().expect("cache lock").extend(new);
+    Ok(())
+}
+
+/// Records what each distinct resource of the batch names (a handful of rows a batch).
+async fn ensure_resource_entities(client: &Client, rows: &[SpanRow], resource_ids: &[i64]) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    let (mut kinds, mut values, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, id) in rows.iter().zip(resource_ids) {
+        if !row.resource_entities.is_empty() && seen.insert(*id) {
+            for (kind, value) in row.resource_entities.iter() {
+                kinds.push(kind.code());
+                values.push(value.as_str());
+                ids.push(*id);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute(
+            "INSERT INTO resource_entities (kind, value, resource_id)
+             SELECT * FROM unnest($1::int2[], $2::text[], $3::int8[]) ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+            &[&kinds, &values, &ids],
+        )
+        .await
+        .map_err(internal)?;
     Ok(())
 }
 
@@ -602,6 +649,8 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
     }
     let cutoff = sql::timestamp(first_kept * 86_400_000_000_000);
     transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)?;
+    let cutoff_ns = first_kept * 86_400_000_000_000;
+    transaction.execute("DELETE FROM trace_entities WHERE start_ns < $1", &[&cutoff_ns]).await.map_err(internal)?;
     transaction.commit().await.map_err(internal)?;
     let mut known = caches.partitions.lock().expect("cache lock");
     for (day, _) in &expired {

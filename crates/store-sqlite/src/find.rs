@@ -240,3 +240,43 @@ pub(crate) fn failure_counts(connection: &Connection, window: &FailureWindow) ->
     }
     Ok(counts)
 }
+
+/// Entities of `kind` (any) whose value starts with `prefix`, with their trace counts.
+pub(crate) fn entities(
+    connection: &Connection,
+    kind: Option<semtrace_store::entity::EntityKind>,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<semtrace_store::entity::EntityCount>, StoreError> {
+    // The prefix as a key range, so the primary keys (kind, value, …) serve it.
+    let upper = format!("{prefix}\u{10FFFF}");
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT kind, value, sum(traces), sum(resources) FROM (
+                 SELECT kind, value, traces, 0 AS resources FROM entity_values
+                 WHERE (?1 IS NULL OR kind = ?1) AND value >= ?2 AND value < ?3
+                 UNION ALL
+                 SELECT kind, value, 0, count(*) FROM resource_entities
+                 WHERE (?1 IS NULL OR kind = ?1) AND value >= ?2 AND value < ?3 GROUP BY kind, value)
+             GROUP BY kind, value ORDER BY 3 DESC, 4 DESC, kind, value LIMIT ?4",
+        )
+        .map_err(internal)?;
+    let rows = statement
+        .query_map(rusqlite::params![kind.map(|kind| kind.code()), prefix, upper, limit as i64], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, i64>(3)?))
+        })
+        .map_err(internal)?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (code, value, traces, resources) = row.map_err(internal)?;
+        if let Some(kind) = semtrace_store::entity::EntityKind::from_code(code) {
+            found.push(semtrace_store::entity::EntityCount {
+                kind,
+                value,
+                traces: traces as u64,
+                resources: resources as u64,
+            });
+        }
+    }
+    Ok(found)
+}

@@ -49,11 +49,18 @@ pub struct SqliteOptions {
     pub writer_cache_kib: u32,
     /// Page cache of each read connection (at most eight are open), in KiB.
     pub reader_cache_kib: u32,
+    /// Extract and store the entities each trace touches (`features.entity_extraction`).
+    pub entities: bool,
 }
 
 impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        SqliteOptions { data_dir: data_dir.into(), writer_cache_kib: 256 * 1024, reader_cache_kib: 64 * 1024 }
+        SqliteOptions {
+            data_dir: data_dir.into(),
+            writer_cache_kib: 256 * 1024,
+            reader_cache_kib: 64 * 1024,
+            entities: true,
+        }
     }
 }
 
@@ -214,7 +221,7 @@ impl Store for SqliteStore {
         }
         // Encoding (JSON of attributes, events, summaries...) happens here, outside the writer
         // lock, so it overlaps with the previous batch's commit.
-        let rows: Vec<SpanRow> = semtrace_store::row::encode_batch_in_place(spans);
+        let rows: Vec<SpanRow> = semtrace_store::row::encode_batch_in_place(spans, self.options.entities);
         let log_rows = semtrace_store::row::encode_logs(logs);
         let received_ns = semtrace_store::now_ns();
         let writer = self.writer.clone();
@@ -382,6 +389,16 @@ impl Store for SqliteStore {
 
     async fn service_calls(&self, start_ns: u64, end_ns: u64) -> Result<Vec<semtrace_store::ServiceCall>, StoreError> {
         self.read(move |connection| find::service_calls(connection, start_ns, end_ns)).await
+    }
+
+    async fn entities(
+        &self,
+        kind: Option<semtrace_store::entity::EntityKind>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<semtrace_store::entity::EntityCount>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.read(move |connection| find::entities(connection, kind, &prefix, limit)).await
     }
 
     async fn failure_counts(
@@ -584,7 +601,12 @@ mod tests {
                 .unwrap();
             assert!(!named.is_empty(), "the rich trace's failures name categories");
             // As the semtrace before migration 10 left them: no category column, schema version 9.
-            connection.execute_batch("ALTER TABLE templates DROP COLUMN category; PRAGMA user_version = 9;").unwrap();
+            connection
+                .execute_batch(
+                    "DROP TABLE entities_fts; DROP TABLE entity_values; DROP TABLE resource_entities; \
+                     ALTER TABLE templates DROP COLUMN category; PRAGMA user_version = 9;",
+                )
+                .unwrap();
             named
         };
         let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();

@@ -57,10 +57,11 @@ pub(crate) fn of_trace(connection: &Connection, trace_id: TraceId) -> Result<Vec
 
 /// The filter over `logs l`: service, time range, trace excluded; a status filter other than
 /// ERROR, an outcome other than failed, or a duration (records have none) finds no severe record;
-/// nor does an operation or an error category (records found on their own have neither).
+/// nor does an operation, an error category or an entity (records found on their own have none).
 const FILTER_SQL: &str = "(?2 IS NULL OR l.service_id = ?2) AND (?3 IS NULL OR ?3 = 2)
      AND l.time_ns >= ?4 AND l.time_ns < ?5 AND (?6 IS NULL OR l.trace_id IS NULL OR l.trace_id != ?6)
-     AND (?8 IS NULL OR ?8 = 1) AND ?9 IS NULL AND ?10 IS NULL AND ?11 IS NULL AND ?12 IS NULL";
+     AND (?8 IS NULL OR ?8 = 1) AND ?9 IS NULL AND ?10 IS NULL AND ?11 IS NULL AND ?12 IS NULL
+     AND ?13 IS NULL AND ?14 IS NULL AND ?15 IS NULL";
 
 /// Severe records no stored span holds, matching the words of `query`.
 pub(crate) fn search(

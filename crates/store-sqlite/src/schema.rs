@@ -157,6 +157,28 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE templates ADD COLUMN category TEXT;
     "#,
+    // 11: the entities spans name (semtrace_store::entity), and those their resources name
+    // (host.name, k8s.pod.name…). A trace's are one document of `entities_fts` per batch that
+    // brought spans of it (rowid = one of those spans; a word per entity,
+    // `semtrace_store::entity::term`): a full-text index takes a document's words far cheaper
+    // than a B-tree takes a row per entity. `entity_values` lists the values with about how many
+    // traces name each (for `/api/v1/entities`); a resource's are rows of `resource_entities`.
+    // Spans stored before have none.
+    r#"
+    CREATE VIRTUAL TABLE entities_fts USING fts5(terms, content='', detail='none');
+    CREATE TABLE entity_values (
+        kind INTEGER NOT NULL,              -- semtrace_store::entity::EntityKind::code
+        value TEXT NOT NULL,
+        traces INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE resource_entities (
+        kind INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        PRIMARY KEY (kind, value, resource_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

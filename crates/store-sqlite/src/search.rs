@@ -135,6 +135,9 @@ pub(crate) struct Bound {
     max_duration_ns: Option<i64>,
     operation: Option<String>,
     category: Option<String>,
+    entity_kind: Option<i16>,
+    entity_value: Option<String>,
+    entity_term: Option<String>,
 }
 
 pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Option<Bound>, StoreError> {
@@ -163,18 +166,21 @@ pub(crate) fn bind(connection: &Connection, filter: &SpanFilter) -> Result<Optio
         max_duration_ns: filter.max_duration_ns.map(to_i64),
         operation: filter.operation.clone(),
         category: filter.category.clone(),
+        entity_kind: filter.entity.as_ref().map(|(kind, _)| kind.code()),
+        entity_value: filter.entity.as_ref().map(|(_, value)| value.clone()),
+        entity_term: filter.entity.as_ref().map(|(kind, value)| semtrace_store::entity::term(*kind, value)),
     }))
 }
 
 impl Bound {
-    /// Parameters ?1 to ?12 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
+    /// Parameters ?1 to ?14 of a query using [`FILTER_SQL`]: `first`, the filter, `limit` (?7),
     /// then the outcome wanted (?8), the minimum duration (?9), the maximum duration (?10), the
-    /// operation (?11) and the error category (?12).
+    /// operation (?11), the error category (?12) and the entity's kind, value and word (?13 to ?15).
     pub(crate) fn params<'a>(
         &'a self,
         first: &'a dyn rusqlite::ToSql,
         limit: &'a i64,
-    ) -> [&'a dyn rusqlite::ToSql; 12] {
+    ) -> [&'a dyn rusqlite::ToSql; 15] {
         [
             first,
             &self.service_id,
@@ -188,6 +194,9 @@ impl Bound {
             &self.max_duration_ns,
             &self.operation,
             &self.category,
+            &self.entity_kind,
+            &self.entity_value,
+            &self.entity_term,
         ]
     }
 }
@@ -198,7 +207,10 @@ const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s
      AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9) AND (?10 IS NULL OR s.end_ns - s.start_ns <= ?10)
      AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11))
      AND (?12 IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = ?12
-          OR (?12 = 'unknown' AND c.category IS NULL AND c.failed != 0)))";
+          OR (?12 = 'unknown' AND c.category IS NULL AND c.failed != 0)))
+     AND (?13 IS NULL OR s.trace_id IN (SELECT e.trace_id FROM entities_fts JOIN spans e ON e.id = entities_fts.rowid
+                                        WHERE entities_fts MATCH ?15)
+          OR s.resource_id IN (SELECT r.resource_id FROM resource_entities r WHERE r.kind = ?13 AND r.value = ?14))";
 
 /// Reads the spans of the chosen rows, in the order given.
 fn hits(connection: &Connection, rows: Vec<(i64, f64)>) -> Result<Vec<SpanHit>, StoreError> {

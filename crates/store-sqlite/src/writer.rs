@@ -256,12 +256,13 @@ fn insert_all(
 ) -> Result<Committed, StoreError> {
     let (inserted, outcome) = insert_spans(transaction, tables, rows)?;
     add_to_baselines(transaction, &inserted)?;
+    add_entities(transaction, &inserted)?;
     let new_traces = add_to_traces(transaction, inserted)?;
     Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
 }
 
-/// A span row the transaction inserted, with its operation's id.
-type Inserted<'r> = (&'r SpanRow, i64);
+/// A span row the transaction inserted, with its operation's id and its own row id.
+type Inserted<'r> = (&'r SpanRow, i64, i64);
 
 /// Inserts the span rows not stored yet, with their lookup rows and full-text entries; returns
 /// those inserted.
@@ -285,8 +286,20 @@ fn insert_spans<'r>(
     let mut batch_resources: HashMap<*const u8, i64> = HashMap::new();
     let mut batch_scopes: HashMap<*const u8, i64> = HashMap::new();
     for row in rows {
+        let known = batch_resources.len();
         let resource_id =
             shared_body_id(transaction, "resources", &row.resource, tables.resources, &mut batch_resources)?;
+        if batch_resources.len() > known && !row.resource_entities.is_empty() {
+            // Once per distinct resource of the batch (a handful): what it names.
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO resource_entities (kind, value, resource_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(internal)?;
+            for (kind, value) in row.resource_entities.iter() {
+                insert.execute(params![kind.code(), value, resource_id]).map_err(internal)?;
+            }
+        }
         let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
@@ -332,6 +345,7 @@ fn insert_spans<'r>(
             outcome.duplicates += 1;
             continue;
         }
+        let span_rowid = transaction.last_insert_rowid();
         if let Some(error_text) = &row.error_text {
             transaction
                 .prepare_cached(
@@ -341,7 +355,7 @@ fn insert_spans<'r>(
                 .map_err(internal)?;
         }
         outcome.inserted += 1;
-        inserted.push((row, operation_id));
+        inserted.push((row, operation_id, span_rowid));
     }
     Ok((inserted, outcome))
 }
@@ -350,7 +364,7 @@ fn insert_spans<'r>(
 /// operation baselines latency questions compare a span with).
 fn add_to_baselines(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<(), StoreError> {
     let mut durations: HashMap<i64, (i64, f64)> = HashMap::new();
-    for (row, operation_id) in inserted {
+    for (row, operation_id, _) in inserted {
         let duration = durations.entry(*operation_id).or_insert((0, 0.0));
         duration.0 += 1;
         duration.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
@@ -362,6 +376,49 @@ fn add_to_baselines(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) ->
         .map_err(internal)?;
     for (operation_id, (count, log_sum)) in &durations {
         update_operation.execute(params![operation_id, count, log_sum]).map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Indexes the entities the inserted spans name: one `entities_fts` document per trace of the
+/// batch, and each value's trace count in `entity_values`.
+fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<(), StoreError> {
+    // Each trace's first inserted span stands for it in the index.
+    let mut first_rowid: HashMap<[u8; 16], i64> = HashMap::new();
+    for (row, _, rowid) in inserted {
+        if !row.entities.is_empty() {
+            first_rowid.entry(row.trace_id).or_insert(*rowid);
+        }
+    }
+    if first_rowid.is_empty() {
+        return Ok(());
+    }
+    let entities = semtrace_store::row::trace_entities(inserted.iter().map(|(row, _, _)| *row));
+    let mut documents: HashMap<[u8; 16], String> = HashMap::new();
+    let mut values: HashMap<(semtrace_store::entity::EntityKind, &str), i64> = HashMap::new();
+    for (trace_id, _, kind, value) in &entities {
+        let document = documents.entry(*trace_id).or_default();
+        if !document.is_empty() {
+            document.push(' ');
+        }
+        document.push_str(&semtrace_store::entity::term(*kind, value));
+        *values.entry((*kind, value)).or_default() += 1;
+    }
+    let mut index =
+        transaction.prepare_cached("INSERT INTO entities_fts (rowid, terms) VALUES (?1, ?2)").map_err(internal)?;
+    for (trace_id, document) in &documents {
+        index.execute(params![first_rowid[trace_id], document]).map_err(internal)?;
+    }
+    let mut count = transaction
+        .prepare_cached(
+            "INSERT INTO entity_values (kind, value, traces) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, value) DO UPDATE SET traces = traces + excluded.traces",
+        )
+        .map_err(internal)?;
+    let mut values: Vec<_> = values.into_iter().collect();
+    values.sort_unstable();
+    for ((kind, value), traces) in values {
+        count.execute(params![kind.code(), value, traces]).map_err(internal)?;
     }
     Ok(())
 }
@@ -389,7 +446,7 @@ fn add_to_traces(transaction: &Transaction<'_>, inserted: Vec<Inserted<'_>>) -> 
         )
         .map_err(internal)?;
     let mut new_traces = 0u64;
-    for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _)| row)) {
+    for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _, _)| row)) {
         let (root_service, root_name) = delta.root.unzip();
         let values = params![
             delta.trace_id.as_slice(),

@@ -25,6 +25,72 @@ pub async fn run(store: &dyn Store) {
     log_records_are_stored_joined_and_searched(store).await;
     operations_have_baselines(store).await;
     traces_are_found_by_fields(store).await;
+    traces_are_found_by_the_entities_they_touch(store).await;
+}
+
+/// Traces 970 to 972: each names its own user; 971's failure names an order and an address.
+async fn traces_are_found_by_the_entities_they_touch(store: &dyn Store) {
+    use crate::entity::EntityKind;
+    let mut spans = Vec::new();
+    for n in 970..973u64 {
+        let mut trace = rich_trace(n);
+        trace[0].attributes.push("enduser.id", AnyValue::String(format!("u-{n}")));
+        if n == 971 {
+            trace[1].status.message = "charging order ORD-4711 failed: 10.9.8.7 refused".into();
+        }
+        if n == 972 {
+            // A service instance of its own: its resource names the pod it ran in.
+            let mut resource = (*trace[0].resource).clone();
+            resource.attributes.push("k8s.pod.name", AnyValue::String("checkout-5d9f".into()));
+            trace[0].resource = Arc::new(resource);
+        }
+        spans.extend(trace);
+    }
+    store.write(&spans).await.unwrap();
+    store.write(&spans).await.unwrap();
+    let open = SpanFilter::default();
+    let ids: Vec<TraceId> = (970..973).map(trace_id).collect();
+    let profiles = store.trace_profiles(&ids).await.unwrap();
+    let mut templates: Vec<i64> = profiles.values().flatten().filter_map(|brief| brief.template_id).collect();
+    templates.sort_unstable();
+    templates.dedup();
+    let traces_touching = |kind: EntityKind, value: &str| {
+        let filter = SpanFilter { entity: Some((kind, value.to_owned())), ..open.clone() };
+        let templates = templates.clone();
+        async move {
+            let hits = store.spans_of_templates(&templates, &filter, 1000, PerTrace::EverySpan).await.unwrap();
+            let mut traces: Vec<u64> =
+                hits.iter().filter_map(|hit| (970..973).find(|n| trace_id(*n) == hit.span.trace_id)).collect();
+            traces.sort_unstable();
+            traces.dedup();
+            (traces, hits.len())
+        }
+    };
+    // Every span of the trace, though only its root names the user.
+    assert_eq!(traces_touching(EntityKind::User, "u-971").await, (vec![971], 3));
+    assert_eq!(traces_touching(EntityKind::Order, "ORD-4711").await.0, vec![971], "from the failure's words");
+    assert_eq!(traces_touching(EntityKind::Ip, "10.9.8.7").await.0, vec![971]);
+    assert!(traces_touching(EntityKind::User, "u-999").await.0.is_empty());
+    let errors = store
+        .search_errors("refused", &SpanFilter { entity: Some((EntityKind::User, "u-971".into())), ..open.clone() }, 10)
+        .await
+        .unwrap();
+    assert!(!errors.is_empty() && errors.iter().all(|hit| hit.span.trace_id == trace_id(971)), "{errors:?}");
+    let users = store.entities(Some(EntityKind::User), "u-97", 10).await.unwrap();
+    let listed: Vec<(&str, u64)> = users.iter().map(|entity| (entity.value.as_str(), entity.traces)).collect();
+    assert_eq!(listed, vec![("u-970", 1), ("u-971", 1), ("u-972", 1)], "each trace once, retries aside");
+    assert!(store.entities(Some(EntityKind::User), "u-98", 10).await.unwrap().is_empty());
+    let routes = store.entities(Some(EntityKind::Route), "", 10).await.unwrap();
+    assert!(routes.iter().any(|entity| entity.value == "/api/orders" && entity.traces >= 3), "{routes:?}");
+    let any = store.entities(None, "u-970", 10).await.unwrap();
+    assert_eq!(any.len(), 1);
+    assert_eq!(any[0].kind, EntityKind::User);
+    // A resource's entity: the spans that ran there, not their whole trace.
+    let (traces, spans) = traces_touching(EntityKind::Pod, "checkout-5d9f").await;
+    assert_eq!((traces, spans), (vec![972], 1));
+    let pods = store.entities(Some(EntityKind::Pod), "checkout", 10).await.unwrap();
+    assert_eq!(pods.len(), 1);
+    assert_eq!((pods[0].value.as_str(), pods[0].traces, pods[0].resources), ("checkout-5d9f", 0, 1));
 }
 
 /// Traces 950 to 953 of services of their own: the third took 2 s, the fourth answered 404.

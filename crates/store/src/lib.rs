@@ -5,6 +5,7 @@
 
 pub mod conformance;
 pub mod encoding;
+pub mod entity;
 mod error;
 pub mod find;
 pub mod policy;
@@ -107,6 +108,9 @@ pub struct SpanFilter {
     /// which also takes failed templates not filed yet: without the model, those no signature
     /// knows are never filed).
     pub category: Option<String>,
+    /// Spans of traces that touched this entity (`entity`); leaves out log records found on
+    /// their own.
+    pub entity: Option<(entity::EntityKind, String)>,
 }
 
 impl SpanFilter {
@@ -117,6 +121,7 @@ impl SpanFilter {
             || self.max_duration_ns.is_some()
             || self.operation.is_some()
             || self.category.is_some()
+            || self.entity.is_some()
     }
 }
 
@@ -378,4 +383,13 @@ pub trait Store: Send + Sync + 'static {
     /// (no trace context, or their span never arrived), best match first, then newest.
     /// Records about stored spans are found through their span by [`Store::search_errors`].
     async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError>;
+
+    /// Entities stored traces touched, of `kind` (any when `None`) and whose value starts with
+    /// `prefix`, with how many traces touch each; most traces first, then by kind and value.
+    async fn entities(
+        &self,
+        kind: Option<entity::EntityKind>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<entity::EntityCount>, StoreError>;
 }

@@ -40,27 +40,39 @@ pub struct SpanRow {
     pub template_failure: Option<String>,
     pub error_type: Option<String>,
     pub error_text: Option<String>,
+    /// What the span names ([`crate::entity::extract`]); empty when extraction is off.
+    pub entities: Vec<(crate::entity::EntityKind, String)>,
+    /// What its resource names ([`crate::entity::extract_resource`]), shared by the batch's
+    /// spans of that resource; empty when extraction is off.
+    pub resource_entities: Named,
 }
+
+/// Entities a resource names, shared by its spans' rows.
+pub type Named = Arc<[(crate::entity::EntityKind, String)]>;
 
 /// [`encode_batch`] from an async store's `write`: it is CPU work (JSON, summaries), so on a
 /// multi-threaded runtime the worker is marked as blocking while it runs.
-pub fn encode_batch_in_place(spans: &[Span]) -> Vec<SpanRow> {
+pub fn encode_batch_in_place(spans: &[Span], entities: bool) -> Vec<SpanRow> {
     match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| encode_batch(spans)),
-        _ => encode_batch(spans),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| encode_batch(spans, entities)),
+        _ => encode_batch(spans, entities),
     }
 }
 
-/// Encodes spans, serialising each distinct resource and scope once.
-pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
-    let mut resources: HashMap<*const Resource, Arc<str>> = HashMap::new();
+/// Encodes spans, serialising each distinct resource and scope once; with `entities`, what
+/// each names is extracted too.
+pub fn encode_batch(spans: &[Span], entities: bool) -> Vec<SpanRow> {
+    let mut resources: HashMap<*const Resource, (Arc<str>, Named)> = HashMap::new();
     let mut scopes: HashMap<*const Scope, Arc<str>> = HashMap::new();
     spans
         .iter()
         .map(|span| {
-            let resource = resources
+            let (resource, resource_entities) = resources
                 .entry(Arc::as_ptr(&span.resource))
-                .or_insert_with(|| encoding::to_json(&*span.resource).into())
+                .or_insert_with(|| {
+                    let named = if entities { crate::entity::extract_resource(&span.resource) } else { Vec::new() };
+                    (encoding::to_json(&*span.resource).into(), named.into())
+                })
                 .clone();
             let scope = scopes
                 .entry(Arc::as_ptr(&span.scope))
@@ -95,9 +107,28 @@ pub fn encode_batch(spans: &[Span]) -> Vec<SpanRow> {
                 template_failure: summary.failure,
                 error_type: summary.error_type,
                 error_text: summary.error_text,
+                entities: if entities { crate::entity::extract(span).into_iter().collect() } else { Vec::new() },
+                resource_entities,
             }
         })
         .collect()
+}
+
+/// Each trace's entities among the rows, once per trace, with the trace's earliest start.
+pub fn trace_entities<'r>(
+    rows: impl IntoIterator<Item = &'r SpanRow>,
+) -> Vec<([u8; 16], i64, crate::entity::EntityKind, &'r str)> {
+    let mut seen: HashMap<([u8; 16], crate::entity::EntityKind, &'r str), i64> = HashMap::new();
+    for row in rows {
+        for (kind, value) in &row.entities {
+            let start = seen.entry((row.trace_id, *kind, value.as_str())).or_insert(row.start_ns);
+            *start = (*start).min(row.start_ns);
+        }
+    }
+    let mut entities: Vec<_> =
+        seen.into_iter().map(|((trace, kind, value), start)| (trace, start, kind, value)).collect();
+    entities.sort_unstable();
+    entities
 }
 
 /// Timestamps are stored as SQLite's signed 64-bit integers (good until the year 2262).
@@ -249,7 +280,7 @@ mod trace_delta_tests {
     fn spans_fold_into_one_delta_per_trace_in_order() {
         let spans: Vec<semtrace_model::Span> =
             [crate::conformance::rich_trace(1), crate::conformance::rich_trace(2)].concat();
-        let rows = encode_batch_in_place(&spans);
+        let rows = encode_batch_in_place(&spans, true);
         let deltas = trace_deltas(&rows);
         assert_eq!(deltas.len(), 2);
         for (delta, trace) in deltas.iter().zip([1, 2]) {

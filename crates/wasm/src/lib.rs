@@ -12,8 +12,8 @@
 //!   (fields it does not know are to be ignored), and returns `(out_ptr << 32) | out_len`: the
 //!   address and length of its answer, UTF-8 JSON `{"label": "...", "score": 0.93}`. A length
 //!   of 0 means "no opinion". The label is 1–64 characters of `a-z`, `0-9`, space, `_` and
-//!   `-` (an error classifier's labels are best the taxonomy's short names, e.g. `"connection
-//!   pool exhausted"`); the score, if given, is from 0 to 1.
+//!   `-` (an error classifier's labels are the taxonomy's short names, e.g. `"connection
+//!   pool exhausted"`; others are not filed); the score, if given, is from 0 to 1.
 //!
 //! Every call runs in a fresh instance (compiled once), so nothing a call leaves in memory, and
 //! no state a trap corrupts, reaches the next one.
