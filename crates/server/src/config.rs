@@ -694,11 +694,6 @@ fn notices(explicit: &Value) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if explicit["features"]["entity_extraction"] == Value::Bool(true) {
-        notices.push(
-            "features.entity_extraction is true, which changes nothing yet: entities are not extracted".to_owned(),
-        );
-    }
     if let Value::Object(models) = &explicit["models"] {
         for name in models.keys().filter(|name| name.as_str() != ERROR_CLASSIFIER) {
             notices.push(format!(
