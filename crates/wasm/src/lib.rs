@@ -1,7 +1,8 @@
 //! Custom models as WebAssembly modules, sandboxed: a module gets no imports (no files, no
-//! network, no clock), at most `memory_limit_mb` of linear memory, and a fuel budget that stands
-//! for `timeout_ms` of this machine's time; a module that traps, runs out of fuel or grows its
-//! memory past the limit is stopped, counted, and its input goes on unclassified.
+//! network, no clock), at most `memory_limit_mb` of linear memory, and `timeout_ms` of wall
+//! time, enforced by giving it fuel (instructions) in slices worth 2 ms of this CPU and reading
+//! the clock between slices; a module that traps, runs past its time or grows its memory past
+//! the limit is stopped, counted, and its input goes on unclassified.
 //!
 //! # The ABI (version 1)
 //! A model module exports:
@@ -22,7 +23,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use wasmi::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode};
+use wasmi::{
+    Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode, TypedFunc, TypedResumableCall,
+    WasmParams, WasmResults,
+};
 
 /// What a model is given.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -124,6 +128,9 @@ struct State {
     limits: StoreLimits,
 }
 
+/// Fuel is given in slices worth this many milliseconds; the clock is read between slices.
+const SLICE_MS: u64 = 2;
+
 impl WasmModel {
     /// Loads, validates and compiles a module (`.wasm`, or `.wat` text), and checks its exports
     /// by instantiating it once.
@@ -217,11 +224,12 @@ impl WasmModel {
             .get_typed_func::<(i32, i32), i64>(&store, "semtrace_classify")
             .map_err(|err| ModelError::BadOutput(format!("semtrace_classify: {err}")))?;
         let len = i32::try_from(payload.len()).map_err(|_| ModelError::BadOutput("input too large".into()))?;
-        let ptr = alloc.call(&mut store, len).map_err(|err| self.stopped(err))?;
+        let started = Instant::now();
+        let ptr = self.run(&mut store, &alloc, len, started)?;
         memory
             .write(&mut store, ptr as u32 as usize, &payload)
             .map_err(|err| ModelError::BadOutput(format!("the input does not fit where semtrace_alloc said: {err}")))?;
-        let packed = classify.call(&mut store, (ptr, len)).map_err(|err| self.stopped(err))?;
+        let packed = self.run(&mut store, &classify, (ptr, len), started)?;
         let (out_ptr, out_len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
         if out_len == 0 {
             return Ok(None);
@@ -243,6 +251,36 @@ impl WasmModel {
             return Err(ModelError::BadOutput(format!("score {:?} is not from 0 to 1", output.score)));
         }
         Ok(Some(output))
+    }
+
+    /// Calls `func` in slices of fuel worth [`SLICE_MS`] of this CPU's time, checking the clock
+    /// between slices: a call is stopped once `timeout_ms` have passed since `started`, however
+    /// busy the machine (a fuel budget alone runs long when other threads share the cores).
+    fn run<P: WasmParams, R: WasmResults>(
+        &self,
+        store: &mut Store<State>,
+        func: &TypedFunc<P, R>,
+        params: P,
+        started: Instant,
+    ) -> Result<R, ModelError> {
+        let timeout = std::time::Duration::from_millis(self.limits.timeout_ms);
+        let slice = fuel_per_ms().saturating_mul(SLICE_MS);
+        store.set_fuel(slice).map_err(|err| ModelError::Trap(err.to_string()))?;
+        let mut call = func.call_resumable(&mut *store, params).map_err(|err| self.stopped(err))?;
+        loop {
+            match call {
+                TypedResumableCall::Finished(results) => return Ok(results),
+                TypedResumableCall::OutOfFuel(paused) => {
+                    if started.elapsed() >= timeout {
+                        return Err(ModelError::Timeout { timeout_ms: self.limits.timeout_ms });
+                    }
+                    store.set_fuel(slice).map_err(|err| ModelError::Trap(err.to_string()))?;
+                    call = paused.resume(&mut *store).map_err(|err| self.stopped(err))?;
+                }
+                // A model imports nothing, so no host function can trap.
+                TypedResumableCall::HostTrap(_) => return Err(ModelError::Trap("a host function trapped".into())),
+            }
+        }
     }
 
     /// What a failed instantiation or call means.
