@@ -67,6 +67,10 @@ pub struct SearchCommand {
     /// Only failures filed under this error category, e.g. `database timed out` or `unknown`.
     #[arg(long)]
     pub category: Option<String>,
+    /// Only spans of traces that touched this entity, `kind:value`: `user:12345`, `host:db-7`
+    /// (needs `features.entity_extraction`).
+    #[arg(long)]
+    pub entity: Option<String>,
     /// Only spans that took at least this long: `250ms`, `1.5s`, or milliseconds.
     #[arg(long)]
     pub min_duration: Option<String>,
@@ -104,6 +108,7 @@ pub async fn search(args: SearchCommand) -> anyhow::Result<()> {
         ("operation", &args.operation),
         ("outcome", &args.outcome),
         ("category", &args.category),
+        ("entity", &args.entity),
         ("min_duration", &args.min_duration),
         ("max_duration", &args.max_duration),
         ("start", &args.start),
