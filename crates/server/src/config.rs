@@ -96,7 +96,7 @@ pub struct FeaturesSettings {
     pub smart_sampling: bool,
     /// Extract the entities each trace touches (users, orders, hosts, IPs, URLs, routes, tables,
     /// pods, namespaces, emails) and index them for `entity=` and `/api/v1/entities`. Off by
-    /// default, as seed 003 has it: it costs about a fifth of the ingest rate (README "Entities").
+    /// default, as seed 003 has it: it costs a fifth of the embedded store's ingest rate (README "Entities").
     pub entity_extraction: bool,
 }
 

@@ -185,8 +185,8 @@ pub(crate) async fn entities(
     let rows = client
         .query(
             "SELECT kind, value, sum(traces)::int8, sum(resources)::int8 FROM (
-                 SELECT kind, value, count(*) AS traces, 0 AS resources FROM trace_entities
-                 WHERE ($1::int2 IS NULL OR kind = $1) AND starts_with(value, $2) GROUP BY kind, value
+                 SELECT kind, value, traces, 0 AS resources FROM entity_values
+                 WHERE ($1::int2 IS NULL OR kind = $1) AND starts_with(value, $2)
                  UNION ALL
                  SELECT kind, value, 0, count(*) FROM resource_entities
                  WHERE ($1::int2 IS NULL OR kind = $1) AND starts_with(value, $2) GROUP BY kind, value) AS e

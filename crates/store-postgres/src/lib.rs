@@ -280,6 +280,7 @@ impl Store for PostgresStore {
         // A batch holding retried spans is left out of the baselines rather than counted twice.
         if committed.outcome.duplicates == 0 {
             write::add_to_baselines(&client, &rows).await;
+            write::count_entity_values(&client, &rows).await;
         }
         self.total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
         self.total_traces.fetch_add(committed.new_traces, Ordering::Relaxed);

@@ -275,6 +275,7 @@ struct Bound {
     category: Option<String>,
     entity_kind: Option<i16>,
     entity_value: Option<String>,
+    entity_term: Option<i64>,
 }
 
 const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS NULL OR s.status = $3)
@@ -285,8 +286,8 @@ const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS 
      AND ($13::text IS NULL OR s.name = $13)
      AND ($14::text IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = $14
           OR ($14 = 'unknown' AND c.category IS NULL AND c.failed <> 0)))
-     AND ($15::int2 IS NULL OR s.trace_id IN (SELECT e.trace_id FROM trace_entities e
-          WHERE e.kind = $15 AND e.value = $16::text)
+     AND ($15::int2 IS NULL OR s.trace_id IN (SELECT e.trace_id FROM trace_entity_terms e
+          WHERE e.terms @> ARRAY[$17::int8])
           OR s.resource_id IN (SELECT r.resource_id FROM resource_entities r WHERE r.kind = $15 AND r.value = $16::text))";
 
 impl Bound {
@@ -310,17 +311,18 @@ impl Bound {
             category: filter.category.clone(),
             entity_kind: filter.entity.as_ref().map(|(kind, _)| kind.code()),
             entity_value: filter.entity.as_ref().map(|(_, value)| value.clone()),
+            entity_term: filter.entity.as_ref().map(|(kind, value)| semtrace_store::entity::term_id(*kind, value)),
         }
     }
 
-    /// Parameters $1 to $16: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
+    /// Parameters $1 to $17: `first`, the filter, `limit` ($9), then the outcome wanted ($10),
     /// the minimum and maximum durations ($11, $12), the operation ($13), the error category
-    /// ($14) and the entity's kind and value ($15, $16).
+    /// ($14) and the entity's kind, value and word ($15 to $17).
     fn params<'a>(
         &'a self,
         first: &'a (dyn tokio_postgres::types::ToSql + Sync),
         limit: &'a i64,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 16] {
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 17] {
         [
             first,
             &self.service,
@@ -338,6 +340,7 @@ impl Bound {
             &self.category,
             &self.entity_kind,
             &self.entity_value,
+            &self.entity_term,
         ]
     }
 }

@@ -182,14 +182,24 @@ async fn upsert_traces<'a>(
     let rows: Vec<&SpanRow> = rows.collect();
     let entities = semtrace_store::row::trace_entities(rows.iter().copied());
     if !entities.is_empty() {
-        let (mut kinds, mut values, mut trace_ids, mut starts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // One row per trace: its earliest start and its entities' words.
+        let mut per_trace: HashMap<[u8; 16], (i64, Vec<i64>)> = HashMap::new();
         for (trace_id, start_ns, kind, value) in &entities {
-            kinds.push(kind.code());
-            values.push(*value);
-            trace_ids.push(trace_id.as_slice());
-            starts.push(*start_ns);
+            let (start, terms) = per_trace.entry(*trace_id).or_insert((*start_ns, Vec::new()));
+            *start = (*start).min(*start_ns);
+            terms.push(semtrace_store::entity::term_id(*kind, value));
         }
-        transaction.execute(INSERT_ENTITIES, &[&kinds, &values, &trace_ids, &starts]).await?;
+        let mut trace_ids = Vec::with_capacity(per_trace.len());
+        let mut starts = Vec::with_capacity(per_trace.len());
+        let mut terms = Vec::with_capacity(per_trace.len());
+        for (trace_id, (start, words)) in &per_trace {
+            trace_ids.push(trace_id.as_slice());
+            starts.push(*start);
+            // An array per trace, as text (`{1,2,3}`): unnest cannot take an array of arrays
+            // of different lengths.
+            terms.push(format!("{{{}}}", words.iter().map(i64::to_string).collect::<Vec<_>>().join(",")));
+        }
+        transaction.execute(INSERT_ENTITY_TERMS, &[&trace_ids, &starts, &terms]).await?;
     }
     let traces = TraceColumns::of(rows.into_iter());
     let new = transaction
@@ -374,12 +384,40 @@ const UPSERT_TRACES: &str = "WITH upserted AS (
     )
     SELECT count(*) FROM upserted WHERE new";
 
-/// Records the entities of a batch's traces, once per trace (sorted, so concurrent writers
-/// take row locks in one order).
-const INSERT_ENTITIES: &str = "INSERT INTO trace_entities (kind, value, trace_id, start_ns)
-    SELECT * FROM unnest($1::int2[], $2::text[], $3::bytea[], $4::int8[])
-    ORDER BY 1, 2, 3
-    ON CONFLICT DO NOTHING";
+/// Indexes the entities of a batch's traces: a row per trace, its words in an array.
+const INSERT_ENTITY_TERMS: &str = "INSERT INTO trace_entity_terms (trace_id, start_ns, terms)
+    SELECT trace_id, start_ns, terms::int8[] FROM unnest($1::bytea[], $2::int8[], $3::text[]) AS t(trace_id, start_ns, terms)";
+
+/// Adds a committed batch's entity values to their trace counts, after the span transaction
+/// (hot rows, a route every trace names, are locked for a moment, not for a batch's commit),
+/// in key order (no deadlock between writers). Counts are statistics: a failure is logged.
+pub(crate) async fn count_entity_values(client: &Client, rows: &[SpanRow]) {
+    let entities = semtrace_store::row::trace_entities(rows.iter());
+    let mut counts: std::collections::BTreeMap<(i16, &str), i64> = std::collections::BTreeMap::new();
+    for (_, _, kind, value) in &entities {
+        *counts.entry((kind.code(), value)).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return;
+    }
+    let (mut kinds, mut values, mut traces) = (Vec::new(), Vec::new(), Vec::new());
+    for ((kind, value), count) in counts {
+        kinds.push(kind);
+        values.push(value);
+        traces.push(count);
+    }
+    let counted = client
+        .execute(
+            "INSERT INTO entity_values (kind, value, traces)
+             SELECT * FROM unnest($1::int2[], $2::text[], $3::int8[])
+             ON CONFLICT (kind, value) DO UPDATE SET traces = entity_values.traces + excluded.traces",
+            &[&kinds, &values, &traces],
+        )
+        .await;
+    if let Err(err) = counted {
+        tracing::warn!(error = %describe(&err), "cannot count entity values");
+    }
+}
 
 /// Moves staged spans into `spans`, skipping those already stored; answers the keys inserted.
 const MOVE: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time,
@@ -650,7 +688,7 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
     let cutoff = sql::timestamp(first_kept * 86_400_000_000_000);
     transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)?;
     let cutoff_ns = first_kept * 86_400_000_000_000;
-    transaction.execute("DELETE FROM trace_entities WHERE start_ns < $1", &[&cutoff_ns]).await.map_err(internal)?;
+    transaction.execute("DELETE FROM trace_entity_terms WHERE start_ns < $1", &[&cutoff_ns]).await.map_err(internal)?;
     transaction.commit().await.map_err(internal)?;
     let mut known = caches.partitions.lock().expect("cache lock");
     for (day, _) in &expired {

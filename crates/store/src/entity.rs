@@ -74,12 +74,17 @@ impl EntityKind {
 /// One word standing for an entity in a full-text index: `e` and a 64-bit hash of its kind
 /// and value in hex (a value's own words would be split by a tokenizer).
 pub fn term(kind: EntityKind, value: &str) -> String {
+    format!("e{:016x}", term_id(kind, value) as u64)
+}
+
+/// [`term`] as a number (an array element of an inverted index).
+pub fn term_id(kind: EntityKind, value: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in [kind.code() as u8].iter().chain(value.as_bytes()) {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("e{hash:016x}")
+    hash as i64
 }
 
 /// `kind:value`, as the API's `entity=` takes it (`user:12345`, `host:db-7`).
