@@ -462,3 +462,43 @@ async fn a_request_the_store_refuses_for_good_fails_alone_not_its_whole_batch() 
     drop(pipeline);
     task.shutdown().await;
 }
+
+/// With tail sampling, a batch is acknowledged once held, whatever the store's state; a kept
+/// trace the store cannot take stays held (spans of it arriving meanwhile join it) and is
+/// written once the store answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_traces_wait_in_the_hold_log_while_the_store_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flaky(dir.path());
+    store.down.store(true, Ordering::SeqCst);
+    let mut sampling = semtrace_pipeline::SamplingConfig::new(dir.path().join("sampling"));
+    sampling.decision_wait = Duration::from_millis(50);
+    let (pipeline, task) =
+        Pipeline::start(store.clone(), PipelineConfig { sampling: Some(sampling), ..config(0, 3) }).unwrap();
+    let mut spans = rich_trace(60);
+    let late = spans.pop().unwrap();
+    pipeline.submit(spans).await.expect("held, though the store is down");
+    // Decided (an error trace: kept), tried, refused: still held.
+    let started = Instant::now();
+    while store.writes.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never tried");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pipeline.submit(vec![late]).await.expect("a late span is held too");
+    let status = pipeline.sampling_status().unwrap();
+    assert_eq!((status.buffered_spans, status.hold_records), (3, 2), "{status:?}");
+    store.down.store(false, Ordering::SeqCst);
+    let started = Instant::now();
+    loop {
+        let status = pipeline.sampling_status().unwrap();
+        if status.buffered_spans == 0 && status.hold_records == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "not written after the store came back: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let trace = store.inner.get_trace(rich_trace(60)[0].trace_id).await.unwrap().expect("kept");
+    assert_eq!(trace.spans.len(), 3, "the late span joined its trace");
+    drop(pipeline);
+    task.shutdown().await;
+}
