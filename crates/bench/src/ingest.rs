@@ -318,7 +318,7 @@ fn logs_about(
             for i in 0..count {
                 let (severity_number, severity_text, body) = if failed && i == 0 {
                     (17, "ERROR", format!("{} failed: request could not be completed", span.name))
-                } else if i == 0 && n % 20 == 0 {
+                } else if i == 0 && n.is_multiple_of(20) {
                     (
                         13,
                         "WARN",

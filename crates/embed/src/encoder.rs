@@ -292,7 +292,7 @@ impl SmallEncoder {
         prefix: &str,
         config: &BertConfig,
     ) -> candle_core::Result<SmallEncoder> {
-        if config.hidden_size % config.num_attention_heads != 0 {
+        if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!(
                 "hidden_size {} is not a multiple of the {} heads",
                 config.hidden_size,

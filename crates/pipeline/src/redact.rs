@@ -209,7 +209,7 @@ fn luhn(text: &str) -> bool {
             _ => *digit,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ impl TraceGenerator {
             if parts.peek().is_some() {
                 let value: u32 = self.rng.random_range(1..99_999);
                 out.push_str(&(value % 255).max(1).to_string());
-                if value % 3 == 0 {
+                if value.is_multiple_of(3) {
                     out.push_str(&value.to_string());
                 }
             }
