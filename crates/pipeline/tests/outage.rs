@@ -105,6 +105,12 @@ impl Store for FlakyStore {
     ) -> Result<Vec<semtrace_store::FailureCount>, StoreError> {
         self.inner.failure_counts(window).await
     }
+    async fn trace_importance(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, f64>, StoreError> {
+        self.inner.trace_importance(trace_ids).await
+    }
     async fn entities(
         &self,
         kind: Option<semtrace_store::entity::EntityKind>,

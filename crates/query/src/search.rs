@@ -88,6 +88,9 @@ pub struct TraceBriefDto {
     pub root_name: Option<String>,
     /// Spans that failed (by their derived outcome).
     pub failed_count: usize,
+    /// How much the trace deserves a look, 0 to 1 (`semtrace_store::importance`): failed,
+    /// slow for its operation, or the first with a new template. Ties in `score` rank by it.
+    pub importance: f64,
 }
 
 impl TraceBriefDto {
@@ -105,6 +108,7 @@ impl TraceBriefDto {
             root_service: root.map(|span| span.service.clone()),
             root_name: root.map(|span| span.name.clone()),
             failed_count: spans.iter().filter(|span| span.outcome.is_failure()).count(),
+            importance: 0.0,
         })
     }
 }
@@ -119,10 +123,24 @@ async fn with_traces<'a>(
     ids.sort();
     ids.dedup();
     let profiles = state.store.trace_profiles(&ids).await?;
+    let importance = state.store.trace_importance(&ids).await?;
     for result in results {
-        result.trace = result.trace_id.parse().ok().and_then(|id: TraceId| TraceBriefDto::of(profiles.get(&id)?));
+        let id: Option<TraceId> = result.trace_id.parse().ok();
+        result.trace = id.and_then(|id| {
+            let mut brief = TraceBriefDto::of(profiles.get(&id)?)?;
+            brief.importance = importance.get(&id).copied().unwrap_or(0.0);
+            Some(brief)
+        });
     }
     Ok(())
+}
+
+/// Results of equal score (to 3 decimals, as shown) ranked by their trace's importance; the
+/// order is otherwise kept.
+fn break_ties_by_importance(results: &mut [SearchResultDto]) {
+    let shown = |score: f32| (f64::from(score) * 1000.0).round() as i64;
+    let importance = |result: &SearchResultDto| result.trace.as_ref().map_or(0.0, |trace| trace.importance);
+    results.sort_by(|a, b| shown(b.score).cmp(&shown(a.score)).then(importance(b).total_cmp(&importance(a))));
 }
 
 /// Sets each result's stored error category, where its template has one (the model's guess
@@ -399,6 +417,7 @@ pub(crate) async fn search(
     with_traces(&state, &mut results).await?;
     with_categories(&state, templates.into_iter().zip(results.iter_mut().map(|result| &mut result.error_category)))
         .await?;
+    break_ties_by_importance(&mut results);
     Ok(Json(serde_json::json!({
         "query": query,
         "threshold": threshold,
@@ -738,4 +757,34 @@ pub(crate) async fn compare(
         "only_in_a": listed(&comparison.only_in_a),
         "only_in_b": listed(&comparison.only_in_b),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_scores_rank_by_importance_and_the_rest_keeps_its_order() {
+        let span = semtrace_store::conformance::rich_trace(1).swap_remove(0);
+        let result = |score: f32, importance: f64| {
+            let summary = semtrace_summary::summarize(&span);
+            let mut result = SearchResultDto::new(&span, summary, None, Relevance { similarity: score, score });
+            result.trace = Some(TraceBriefDto {
+                span_count: 1,
+                services: Vec::new(),
+                duration_ms: 0.0,
+                root_service: None,
+                root_name: None,
+                failed_count: 0,
+                importance,
+            });
+            result
+        };
+        let mut results =
+            vec![result(0.9, 0.0), result(0.7, 0.1), result(0.70001, 0.0), result(0.7, 0.65), result(0.5, 1.0)];
+        break_ties_by_importance(&mut results);
+        let order: Vec<(f32, f64)> =
+            results.iter().map(|result| (result.score, result.trace.as_ref().unwrap().importance)).collect();
+        assert_eq!(order, vec![(0.9, 0.0), (0.7, 0.65), (0.7, 0.1), (0.70001, 0.0), (0.5, 1.0)]);
+    }
 }

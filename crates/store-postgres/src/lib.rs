@@ -476,6 +476,22 @@ impl Store for PostgresStore {
         find::service_calls(&client, start_ns, end_ns).await
     }
 
+    async fn trace_importance(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, f64>, StoreError> {
+        let client = self.client().await?;
+        let ids: Vec<&[u8]> = trace_ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+        let rows = client
+            .query("SELECT trace_id, importance FROM traces WHERE trace_id = ANY($1)", &[&ids])
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| Some((TraceId::from_slice(row.get::<_, &[u8]>(0)).ok()?, row.get::<_, f64>(1))))
+            .collect())
+    }
+
     async fn entities(
         &self,
         kind: Option<semtrace_store::entity::EntityKind>,

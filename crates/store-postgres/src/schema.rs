@@ -191,6 +191,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, value, resource_id)
     );
     "#,
+    // 9: each trace's importance (semtrace_store::importance), set as its spans are written;
+    // traces stored before have 0.
+    r#"
+    ALTER TABLE traces ADD COLUMN importance double precision NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

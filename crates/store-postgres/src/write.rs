@@ -64,6 +64,8 @@ struct Ids {
     resource: Vec<i64>,
     scope: Vec<i64>,
     template: Vec<i64>,
+    /// Each trace's importance from this batch's spans ([`semtrace_store::importance`]).
+    importance: HashMap<[u8; 16], f64>,
 }
 
 pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]) -> Result<Committed, StoreError> {
@@ -80,10 +82,13 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
             service: &row.service,
         })
         .collect();
+    let (template, novel) = template_ids_new(client, caches, &templates).await?;
+    let importance = importance(client, rows, &novel).await?;
     let ids = Ids {
         resource: body_ids(client, &caches.resources, "resources", rows.iter().map(|row| &row.resource)).await?,
         scope: body_ids(client, &caches.scopes, "scopes", rows.iter().map(|row| &row.scope)).await?,
-        template: template_ids(client, caches, &templates).await?,
+        template,
+        importance,
     };
     ensure_template_services(client, caches, &templates, &ids.template).await?;
     ensure_resource_entities(client, rows, &ids.resource).await?;
@@ -169,7 +174,7 @@ async fn copy_and_move(
     // Each inserted key once: a span twice in the batch was inserted once.
     let new_rows: Vec<&SpanRow> =
         rows.iter().filter(|row| inserted.remove(&(row.trace_id.to_vec(), row.span_id.to_vec()))).collect();
-    let new_traces = upsert_traces(&transaction, new_rows.iter().copied()).await?;
+    let new_traces = upsert_traces(&transaction, new_rows.iter().copied(), &ids.importance).await?;
     transaction.commit().await?;
     Ok((new_rows.len(), new_traces))
 }
@@ -178,6 +183,7 @@ async fn copy_and_move(
 async fn upsert_traces<'a>(
     transaction: &tokio_postgres::Transaction<'_>,
     rows: impl Iterator<Item = &'a SpanRow>,
+    importance: &HashMap<[u8; 16], f64>,
 ) -> Result<u64, tokio_postgres::Error> {
     let rows: Vec<&SpanRow> = rows.collect();
     let entities = semtrace_store::row::trace_entities(rows.iter().copied());
@@ -201,7 +207,7 @@ async fn upsert_traces<'a>(
         }
         transaction.execute(INSERT_ENTITY_TERMS, &[&trace_ids, &starts, &terms]).await?;
     }
-    let traces = TraceColumns::of(rows.into_iter());
+    let traces = TraceColumns::of(rows.into_iter(), importance);
     let new = transaction
         .query_one(
             UPSERT_TRACES,
@@ -213,6 +219,7 @@ async fn upsert_traces<'a>(
                 &traces.errors,
                 &traces.root_services,
                 &traces.root_names,
+                &traces.importance,
             ],
         )
         .await?;
@@ -224,7 +231,7 @@ async fn upsert_traces<'a>(
 async fn copy_direct(client: &mut Object, rows: &[SpanRow], ids: &Ids) -> Result<(usize, u64), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     copy_rows(&transaction, COPY_DIRECT, rows, ids).await?;
-    let new_traces = upsert_traces(&transaction, rows.iter()).await?;
+    let new_traces = upsert_traces(&transaction, rows.iter(), &ids.importance).await?;
     transaction.commit().await?;
     Ok((rows.len(), new_traces))
 }
@@ -239,12 +246,14 @@ struct TraceColumns<'a> {
     errors: Vec<i64>,
     root_services: Vec<Option<std::borrow::Cow<'a, str>>>,
     root_names: Vec<Option<std::borrow::Cow<'a, str>>>,
+    importance: Vec<f64>,
 }
 
 impl<'a> TraceColumns<'a> {
-    fn of(rows: impl Iterator<Item = &'a SpanRow>) -> Self {
+    fn of(rows: impl Iterator<Item = &'a SpanRow>, importance: &HashMap<[u8; 16], f64>) -> Self {
         let mut columns = TraceColumns::default();
         for delta in semtrace_store::row::trace_deltas(rows) {
+            columns.importance.push(importance.get(delta.trace_id).copied().unwrap_or(0.0));
             columns.trace_ids.push(delta.trace_id.as_slice());
             columns.start_ns.push(delta.start_ns);
             columns.end_ns.push(delta.end_ns);
@@ -367,10 +376,12 @@ const COPY_DIRECT: &str = "COPY spans (trace_id, span_id, parent_span_id, trace_
 
 /// Folds per-trace aggregates into `traces`; answers how many traces are new.
 const UPSERT_TRACES: &str = "WITH upserted AS (
-        INSERT INTO traces (trace_id, start_time, start_ns, end_ns, span_count, error_count, root_service, root_name)
-        SELECT trace_id, to_timestamp(start_ns / 1e9), start_ns, end_ns, spans, errors, root_service, root_name
-        FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[])
-             AS t(trace_id, start_ns, end_ns, spans, errors, root_service, root_name)
+        INSERT INTO traces (trace_id, start_time, start_ns, end_ns, span_count, error_count, root_service, root_name,
+                            importance)
+        SELECT trace_id, to_timestamp(start_ns / 1e9), start_ns, end_ns, spans, errors, root_service, root_name,
+               importance
+        FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::float8[])
+             AS t(trace_id, start_ns, end_ns, spans, errors, root_service, root_name, importance)
         ORDER BY trace_id
         ON CONFLICT (trace_id) DO UPDATE SET
             start_time = least(traces.start_time, excluded.start_time),
@@ -379,7 +390,8 @@ const UPSERT_TRACES: &str = "WITH upserted AS (
             span_count = traces.span_count + excluded.span_count,
             error_count = traces.error_count + excluded.error_count,
             root_service = coalesce(excluded.root_service, traces.root_service),
-            root_name = coalesce(excluded.root_name, traces.root_name)
+            root_name = coalesce(excluded.root_name, traces.root_name),
+            importance = greatest(traces.importance, excluded.importance)
         RETURNING xmax = 0 AS new
     )
     SELECT count(*) FROM upserted WHERE new";
@@ -546,6 +558,49 @@ pub(crate) async fn template_ids(
     caches: &Caches,
     rows: &[TemplateOf<'_>],
 ) -> Result<Vec<i64>, StoreError> {
+    template_ids_new(client, caches, rows).await.map(|(ids, _)| ids)
+}
+
+/// Each trace's importance from the batch's spans: against their operations' durations so far,
+/// and the templates this batch stored first.
+async fn importance(
+    client: &Client,
+    rows: &[SpanRow],
+    novel: &HashSet<i64>,
+) -> Result<HashMap<[u8; 16], f64>, StoreError> {
+    let pairs: HashSet<(&str, &str)> = rows.iter().map(|row| (row.service.as_str(), row.name.as_str())).collect();
+    let (services, names): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+    let found = client
+        .query(
+            "SELECT o.service, o.name, sum(o.span_count)::int8, sum(o.log_duration_sum)::float8
+             FROM operations o JOIN unnest($1::text[], $2::text[]) AS k(s, n) ON o.service = k.s AND o.name = k.n
+             GROUP BY o.service, o.name",
+            &[&services, &names],
+        )
+        .await
+        .map_err(internal)?;
+    let typical: HashMap<(String, String), f64> = found
+        .iter()
+        .filter_map(|row| {
+            let typical = semtrace_store::importance::typical_ns(row.get(2), row.get(3))?;
+            Some(((row.get(0), row.get(1)), typical))
+        })
+        .collect();
+    // The first span of each new template stands for its novelty.
+    let mut fresh = novel.clone();
+    Ok(semtrace_store::importance::by_trace(rows.iter().map(|row| {
+        let typical = typical.get(&(row.service.clone(), row.name.clone())).copied();
+        (row, semtrace_store::importance::of_span(row, typical, fresh.remove(&row.template_hash)))
+    })))
+}
+
+/// [`template_ids`], and the hashes of the templates this call stored.
+async fn template_ids_new(
+    client: &Client,
+    caches: &Caches,
+    rows: &[TemplateOf<'_>],
+) -> Result<(Vec<i64>, HashSet<i64>), StoreError> {
+    let mut novel = HashSet::new();
     let missing: HashMap<i64, &TemplateOf<'_>> = {
         let known = caches.templates.lock().expect("cache lock");
         rows.iter().filter(|row| !known.contains_key(&row.hash)).map(|row| (row.hash, row)).collect()
@@ -562,16 +617,18 @@ pub(crate) async fn template_ids(
             missing.values().map(|row| row.failure.map(|failure| sql::text(failure).into_owned())).collect();
         let categories: Vec<Option<&str>> =
             missing.values().map(|row| semtrace_store::template_category(row.text, row.outcome)).collect();
-        client
-            .execute(
+        let stored = client
+            .query(
                 "INSERT INTO templates (hash, text, failed, words, failure, category)
                  SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[], $5::text[], $6::text[])
                  ON CONFLICT (hash) DO UPDATE SET failure = excluded.failure, embedding = NULL
-                 WHERE templates.failure IS NULL AND excluded.failure IS NOT NULL",
+                 WHERE templates.failure IS NULL AND excluded.failure IS NOT NULL
+                 RETURNING hash, xmax = 0",
                 &[&hashes, &texts, &failed, &words, &failures, &categories],
             )
             .await
             .map_err(internal)?;
+        novel.extend(stored.iter().filter(|row| row.get::<_, bool>(1)).map(|row| row.get::<_, i64>(0)));
         let found =
             client.query("SELECT hash, id FROM templates WHERE hash = ANY($1)", &[&hashes]).await.map_err(internal)?;
         let mut known = caches.templates.lock().expect("cache lock");
@@ -580,9 +637,11 @@ pub(crate) async fn template_ids(
         }
     }
     let known = caches.templates.lock().expect("cache lock");
-    rows.iter()
+    let ids = rows
+        .iter()
         .map(|row| known.get(&row.hash).copied().ok_or_else(|| StoreError::Internal("template row vanished".into())))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((ids, novel))
 }
 
 /// Records which services have spans of which templates.

@@ -391,6 +391,27 @@ impl Store for SqliteStore {
         self.read(move |connection| find::service_calls(connection, start_ns, end_ns)).await
     }
 
+    async fn trace_importance(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, f64>, StoreError> {
+        let trace_ids = trace_ids.to_vec();
+        self.read(move |connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT importance FROM traces WHERE trace_id = ?1").map_err(internal)?;
+            let mut found = std::collections::HashMap::new();
+            for id in trace_ids {
+                let importance: Option<f64> =
+                    statement.query_row([id.as_bytes().as_slice()], |row| row.get(0)).optional().map_err(internal)?;
+                if let Some(importance) = importance {
+                    found.insert(id, importance);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn entities(
         &self,
         kind: Option<semtrace_store::entity::EntityKind>,
@@ -604,7 +625,8 @@ mod tests {
             connection
                 .execute_batch(
                     "DROP TABLE entities_fts; DROP TABLE entity_values; DROP TABLE resource_entities; \
-                     ALTER TABLE templates DROP COLUMN category; PRAGMA user_version = 9;",
+                     ALTER TABLE traces DROP COLUMN importance; ALTER TABLE templates DROP COLUMN category; \
+                     PRAGMA user_version = 9;",
                 )
                 .unwrap();
             named

@@ -179,6 +179,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, value, resource_id)
     ) WITHOUT ROWID;
     "#,
+    // 12: each trace's importance (semtrace_store::importance), set as its spans are written;
+    // traces stored before have 0.
+    r#"
+    ALTER TABLE traces ADD COLUMN importance REAL NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

@@ -255,14 +255,17 @@ fn insert_all(
     rows: &[SpanRow],
 ) -> Result<Committed, StoreError> {
     let (inserted, outcome) = insert_spans(transaction, tables, rows)?;
+    // Judged against the operations' durations before this batch's are added.
+    let importance = importance(transaction, &inserted)?;
     add_to_baselines(transaction, &inserted)?;
     add_entities(transaction, &inserted)?;
-    let new_traces = add_to_traces(transaction, inserted)?;
+    let new_traces = add_to_traces(transaction, inserted, &importance)?;
     Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
 }
 
-/// A span row the transaction inserted, with its operation's id and its own row id.
-type Inserted<'r> = (&'r SpanRow, i64, i64);
+/// A span row the transaction inserted, with its operation's id, its own row id, and whether
+/// its template was first stored by this batch.
+type Inserted<'r> = (&'r SpanRow, i64, i64, bool);
 
 /// Inserts the span rows not stored yet, with their lookup rows and full-text entries; returns
 /// those inserted.
@@ -303,13 +306,15 @@ fn insert_spans<'r>(
         let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
-        let template_id = template_id(
+        let known = tables.templates.get(&row.template_hash).is_some();
+        let (template_id, novel) = template_id_new(
             transaction,
             row.template_hash,
             (&row.template, row.template_failure.as_deref()),
             row.template_outcome.to_i64(),
             tables.templates,
         )?;
+        let novel = novel && !known;
         if tables.template_services.get(&(template_id, service_id)).is_none() {
             transaction
                 .prepare_cached("INSERT OR IGNORE INTO template_services (template_id, service_id) VALUES (?1, ?2)")
@@ -355,7 +360,7 @@ fn insert_spans<'r>(
                 .map_err(internal)?;
         }
         outcome.inserted += 1;
-        inserted.push((row, operation_id, span_rowid));
+        inserted.push((row, operation_id, span_rowid, novel));
     }
     Ok((inserted, outcome))
 }
@@ -364,7 +369,7 @@ fn insert_spans<'r>(
 /// operation baselines latency questions compare a span with).
 fn add_to_baselines(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<(), StoreError> {
     let mut durations: HashMap<i64, (i64, f64)> = HashMap::new();
-    for (row, operation_id, _) in inserted {
+    for (row, operation_id, _, _) in inserted {
         let duration = durations.entry(*operation_id).or_insert((0, 0.0));
         duration.0 += 1;
         duration.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
@@ -385,7 +390,7 @@ fn add_to_baselines(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) ->
 fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<(), StoreError> {
     // Each trace's first inserted span stands for it in the index.
     let mut first_rowid: HashMap<[u8; 16], i64> = HashMap::new();
-    for (row, _, rowid) in inserted {
+    for (row, _, rowid, _) in inserted {
         if !row.entities.is_empty() {
             first_rowid.entry(row.trace_id).or_insert(*rowid);
         }
@@ -393,7 +398,7 @@ fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Res
     if first_rowid.is_empty() {
         return Ok(());
     }
-    let entities = semtrace_store::row::trace_entities(inserted.iter().map(|(row, _, _)| *row));
+    let entities = semtrace_store::row::trace_entities(inserted.iter().map(|(row, _, _, _)| *row));
     let mut documents: HashMap<[u8; 16], String> = HashMap::new();
     let mut values: HashMap<(semtrace_store::entity::EntityKind, &str), i64> = HashMap::new();
     for (trace_id, _, kind, value) in &entities {
@@ -423,14 +428,39 @@ fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Res
     Ok(())
 }
 
+/// Each trace's importance from the inserted spans ([`semtrace_store::importance`]).
+fn importance(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<HashMap<[u8; 16], f64>, StoreError> {
+    let mut typical: HashMap<i64, Option<f64>> = HashMap::new();
+    let mut read = transaction
+        .prepare_cached("SELECT span_count, log_duration_sum FROM operations WHERE id = ?1")
+        .map_err(internal)?;
+    for (_, operation_id, _, _) in inserted {
+        if !typical.contains_key(operation_id) {
+            let sums: Option<(i64, f64)> =
+                read.query_row([operation_id], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(internal)?;
+            typical.insert(
+                *operation_id,
+                sums.and_then(|(spans, sum)| semtrace_store::importance::typical_ns(spans, sum)),
+            );
+        }
+    }
+    Ok(semtrace_store::importance::by_trace(inserted.iter().map(|(row, operation_id, _, novel)| {
+        (*row, semtrace_store::importance::of_span(row, typical[operation_id], *novel))
+    })))
+}
+
 /// Adds the inserted spans to their traces' aggregate rows; returns how many traces are new.
-fn add_to_traces(transaction: &Transaction<'_>, inserted: Vec<Inserted<'_>>) -> Result<u64, StoreError> {
+fn add_to_traces(
+    transaction: &Transaction<'_>,
+    inserted: Vec<Inserted<'_>>,
+    importance: &HashMap<[u8; 16], f64>,
+) -> Result<u64, StoreError> {
     // Most traces arrive in one batch: a plain insert, and an update only when the trace exists
     // (an upsert with `RETURNING` cost ~30 µs a trace, mostly its result table).
     let mut insert_trace = transaction
         .prepare_cached(
-            "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (trace_id) DO NOTHING",
+            "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, importance)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (trace_id) DO NOTHING",
         )
         .map_err(internal)?;
     let mut update_trace = transaction
@@ -441,12 +471,13 @@ fn add_to_traces(transaction: &Transaction<'_>, inserted: Vec<Inserted<'_>>) -> 
                 span_count = span_count + ?4,
                 error_count = error_count + ?5,
                 root_service = coalesce(?6, root_service),
-                root_name = coalesce(?7, root_name)
+                root_name = coalesce(?7, root_name),
+                importance = max(importance, ?8)
              WHERE trace_id = ?1",
         )
         .map_err(internal)?;
     let mut new_traces = 0u64;
-    for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _, _)| row)) {
+    for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _, _, _)| row)) {
         let (root_service, root_name) = delta.root.unzip();
         let values = params![
             delta.trace_id.as_slice(),
@@ -455,7 +486,8 @@ fn add_to_traces(transaction: &Transaction<'_>, inserted: Vec<Inserted<'_>>) -> 
             delta.span_count,
             delta.error_count,
             root_service,
-            root_name
+            root_name,
+            importance.get(delta.trace_id).copied().unwrap_or(0.0)
         ];
         if insert_trace.execute(values).map_err(internal)? == 1 {
             new_traces += 1;
@@ -595,12 +627,23 @@ fn operation_id(
 fn template_id(
     transaction: &Transaction<'_>,
     hash: i64,
-    (text, failure): (&str, Option<&str>),
+    text_and_failure: (&str, Option<&str>),
     failed: i64,
     interned: &mut Interned<i64>,
 ) -> Result<i64, StoreError> {
+    template_id_new(transaction, hash, text_and_failure, failed, interned).map(|(id, _)| id)
+}
+
+/// [`template_id`], and whether this call stored the template.
+fn template_id_new(
+    transaction: &Transaction<'_>,
+    hash: i64,
+    (text, failure): (&str, Option<&str>),
+    failed: i64,
+    interned: &mut Interned<i64>,
+) -> Result<(i64, bool), StoreError> {
     if let Some(id) = interned.get(&hash) {
-        return Ok(id);
+        return Ok((id, false));
     }
     let stored: Option<(i64, bool)> = transaction
         .prepare_cached("SELECT id, failure IS NULL FROM templates WHERE hash = ?1")
@@ -634,11 +677,12 @@ fn template_id(
                 .prepare_cached("INSERT INTO templates_fts (rowid, text) VALUES (?1, ?2)")
                 .and_then(|mut statement| statement.execute(params![id, text]))
                 .map_err(internal)?;
-            id
+            interned.pending.insert(hash, id);
+            return Ok((id, true));
         }
     };
     interned.pending.insert(hash, id);
-    Ok(id)
+    Ok((id, false))
 }
 
 /// Inserts a lookup row unless present, and returns its id either way.

@@ -26,6 +26,34 @@ pub async fn run(store: &dyn Store) {
     operations_have_baselines(store).await;
     traces_are_found_by_fields(store).await;
     traces_are_found_by_the_entities_they_touch(store).await;
+    traces_have_an_importance(store).await;
+}
+
+/// Traces 990 to 992 of an operation of their own: the first brings new templates, the second
+/// repeats it, the third fails.
+async fn traces_have_an_importance(store: &dyn Store) {
+    let quiet = |n: u64| {
+        let mut span = quiet_span(n);
+        span.name = "GET /api/importance".into();
+        span
+    };
+    let first = quiet(990);
+    store.write(std::slice::from_ref(&first)).await.unwrap();
+    let second = quiet(991);
+    store.write(std::slice::from_ref(&second)).await.unwrap();
+    let mut third = quiet(992);
+    third.status = semtrace_model::Status { code: StatusCode::Error, message: "importance check failed".into() };
+    store.write(std::slice::from_ref(&third)).await.unwrap();
+    let ids = [first.trace_id, second.trace_id, third.trace_id, trace_id(123_456_789)];
+    let importance = store.trace_importance(&ids).await.expect("trace importance");
+    assert_eq!(importance.len(), 3, "only stored traces: {importance:?}");
+    let of = |span: &Span| importance[&span.trace_id];
+    assert!((of(&first) - crate::importance::NOVEL).abs() < 1e-9, "a new template: {importance:?}");
+    assert_eq!(of(&second), 0.0, "nothing new, nothing failed, not slow");
+    assert!(of(&third) >= crate::importance::FAILED, "failed (and a new template): {importance:?}");
+    // A retry changes nothing; a later batch of the trace can only raise it.
+    store.write(std::slice::from_ref(&second)).await.unwrap();
+    assert_eq!(store.trace_importance(&ids[1..2]).await.unwrap()[&second.trace_id], 0.0);
 }
 
 /// Traces 970 to 972: each names its own user; 971's failure names an order and an address.

@@ -8,6 +8,7 @@ pub mod encoding;
 pub mod entity;
 mod error;
 pub mod find;
+pub mod importance;
 pub mod policy;
 pub mod row;
 pub mod text;
@@ -386,6 +387,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Entities stored traces touched, of `kind` (any when `None`) and whose value starts with
     /// `prefix`, with how many traces touch each; most traces first, then by kind and value.
+    /// The stored importance of these traces ([`importance`]); traces not stored are absent.
+    async fn trace_importance(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<std::collections::HashMap<TraceId, f64>, StoreError>;
+
     async fn entities(
         &self,
         kind: Option<entity::EntityKind>,

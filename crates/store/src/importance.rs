@@ -1,0 +1,73 @@
+//! How much a trace deserves a look, from 0 to 1, decided by the store as its spans are written
+//! and kept with the trace: a failed span (0.5), a span slow for its operation (0.3: at least
+//! [`SLOW_FACTOR`] times the operation's typical duration, once it has [`MIN_SPANS`]; with
+//! latencies log-normal and spread as services' usually are, that is about their p95), a span
+//! whose template the store had never seen (0.3). Signals combine as independent chances
+//! (1 − Π(1 − s)); a trace written in several batches keeps its highest. Search ranks results of
+//! equal score by it.
+
+use std::collections::HashMap;
+
+use crate::row::SpanRow;
+
+pub const FAILED: f64 = 0.5;
+pub const SLOW: f64 = 0.3;
+pub const NOVEL: f64 = 0.3;
+/// A span this many times its operation's typical duration is slow for it.
+pub const SLOW_FACTOR: f64 = 3.0;
+/// Spans an operation needs before its typical duration is trusted.
+pub const MIN_SPANS: i64 = 20;
+
+/// One span's signals.
+pub fn of_span(row: &SpanRow, typical_ns: Option<f64>, novel: bool) -> f64 {
+    let duration = row.end_ns.saturating_sub(row.start_ns).max(0) as f64;
+    let slow = typical_ns.is_some_and(|typical| typical > 0.0 && duration >= SLOW_FACTOR * typical);
+    combine([
+        if row.template_outcome.is_failure() { FAILED } else { 0.0 },
+        if slow { SLOW } else { 0.0 },
+        if novel { NOVEL } else { 0.0 },
+    ])
+}
+
+/// Independent chances combined: 1 − Π(1 − s).
+pub fn combine(signals: impl IntoIterator<Item = f64>) -> f64 {
+    1.0 - signals.into_iter().fold(1.0, |rest, signal| rest * (1.0 - signal.clamp(0.0, 1.0)))
+}
+
+/// Each trace's importance from its spans' (`span(row)`), combined.
+pub fn by_trace<'r>(rows: impl IntoIterator<Item = (&'r SpanRow, f64)>) -> HashMap<[u8; 16], f64> {
+    let mut rest: HashMap<[u8; 16], f64> = HashMap::new();
+    for (row, importance) in rows {
+        *rest.entry(row.trace_id).or_insert(1.0) *= 1.0 - importance.clamp(0.0, 1.0);
+    }
+    rest.into_iter().map(|(trace, rest)| (trace, 1.0 - rest)).collect()
+}
+
+/// The typical duration (ns) of an operation from its stored count and sum of log durations,
+/// once it has enough spans.
+pub fn typical_ns(spans: i64, log_duration_sum: f64) -> Option<f64> {
+    (spans >= MIN_SPANS)
+        .then(|| crate::OperationBaseline::from_sums(spans, log_duration_sum))
+        .flatten()
+        .map(|b| b.typical_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_combine_as_independent_chances() {
+        assert_eq!(combine([]), 0.0);
+        assert!((combine([FAILED, NOVEL]) - 0.65).abs() < 1e-9);
+        assert!(combine([FAILED, SLOW, NOVEL]) < 1.0);
+        let spans = crate::conformance::rich_trace(1);
+        let rows = crate::row::encode_batch(&spans, false);
+        let failed = rows.iter().find(|row| row.template_outcome.is_failure()).unwrap();
+        assert_eq!(of_span(failed, None, false), FAILED);
+        let duration = (failed.end_ns - failed.start_ns) as f64;
+        assert!(of_span(failed, Some(duration / 4.0), false) > FAILED, "slow too");
+        assert_eq!(of_span(failed, Some(duration), false), FAILED, "not slow at its typical duration");
+        assert_eq!(typical_ns(MIN_SPANS - 1, 100.0), None, "too few spans to trust");
+    }
+}
