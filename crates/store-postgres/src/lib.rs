@@ -414,21 +414,10 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let services: Vec<&str> = operations.iter().map(|(service, _)| service.as_str()).collect();
         let names: Vec<&str> = operations.iter().map(|(_, name)| name.as_str()).collect();
-        let rows = client
-            .query(
-                "SELECT o.service, o.name, sum(o.span_count)::int8, sum(o.log_duration_sum)::float8
-                 FROM operations o JOIN unnest($1::text[], $2::text[]) AS k(s, n) ON o.service = k.s AND o.name = k.n
-                 GROUP BY o.service, o.name",
-                &[&services, &names],
-            )
-            .await
-            .map_err(internal)?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let baseline = semtrace_store::OperationBaseline::from_sums(row.get(2), row.get(3))?;
-                Some(((row.get(0), row.get(1)), baseline))
-            })
+        Ok(write::operation_sums(&client, &services, &names)
+            .await?
+            .into_iter()
+            .filter_map(|(key, spans, sum)| Some((key, semtrace_store::OperationBaseline::from_sums(spans, sum)?)))
             .collect())
     }
 

@@ -570,7 +570,27 @@ async fn importance(
 ) -> Result<HashMap<[u8; 16], f64>, StoreError> {
     let pairs: HashSet<(&str, &str)> = rows.iter().map(|row| (row.service.as_str(), row.name.as_str())).collect();
     let (services, names): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
-    let found = client
+    let typical: HashMap<(String, String), f64> = operation_sums(client, &services, &names)
+        .await?
+        .into_iter()
+        .filter_map(|(key, spans, sum)| Some((key, semtrace_store::importance::typical_ns(spans, sum)?)))
+        .collect();
+    // The first span of each new template stands for its novelty.
+    let mut fresh = novel.clone();
+    Ok(semtrace_store::importance::by_trace(rows.iter().map(|row| {
+        let typical = typical.get(&(row.service.clone(), row.name.clone())).copied();
+        (row, semtrace_store::importance::of_span(row, typical, fresh.remove(&row.template_hash)))
+    })))
+}
+
+/// Each (service, name) operation's stored span count and sum of log durations, all kinds
+/// together; operations not stored are absent.
+pub(crate) async fn operation_sums(
+    client: &Client,
+    services: &[&str],
+    names: &[&str],
+) -> Result<Vec<((String, String), i64, f64)>, StoreError> {
+    let rows = client
         .query(
             "SELECT o.service, o.name, sum(o.span_count)::int8, sum(o.log_duration_sum)::float8
              FROM operations o JOIN unnest($1::text[], $2::text[]) AS k(s, n) ON o.service = k.s AND o.name = k.n
@@ -579,19 +599,7 @@ async fn importance(
         )
         .await
         .map_err(internal)?;
-    let typical: HashMap<(String, String), f64> = found
-        .iter()
-        .filter_map(|row| {
-            let typical = semtrace_store::importance::typical_ns(row.get(2), row.get(3))?;
-            Some(((row.get(0), row.get(1)), typical))
-        })
-        .collect();
-    // The first span of each new template stands for its novelty.
-    let mut fresh = novel.clone();
-    Ok(semtrace_store::importance::by_trace(rows.iter().map(|row| {
-        let typical = typical.get(&(row.service.clone(), row.name.clone())).copied();
-        (row, semtrace_store::importance::of_span(row, typical, fresh.remove(&row.template_hash)))
-    })))
+    Ok(rows.iter().map(|row| ((row.get(0), row.get(1)), row.get(2), row.get(3))).collect())
 }
 
 /// [`template_ids`], and the hashes of the templates this call stored.
