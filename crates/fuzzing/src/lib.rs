@@ -52,7 +52,10 @@ fn export_body(data: &[u8], json: bool) {
             let summary = semtrace_summary::summarize(span);
             assert!(!summary.text.is_empty(), "an empty summary for {span:?}");
         }
-        let _ = semtrace_store::row::encode_batch(&converted.accepted, true);
+        let _ = semtrace_store::row::encode_batch(
+            &converted.accepted,
+            &semtrace_store::row::EncodeOptions { entities: true, ..Default::default() },
+        );
         Batch::of_spans(converted.accepted)
     };
     // The spool gives back what it took (compared re-encoded: NaN attributes are unequal to themselves).

@@ -40,6 +40,7 @@ pub struct Config {
     pub processing: ProcessingSettings,
     pub features: FeaturesSettings,
     pub models: std::collections::BTreeMap<String, ModelSettings>,
+    pub importance: ImportanceSettings,
     /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
     /// start, printed by `semtrace config`.
     #[serde(skip)]
@@ -68,6 +69,47 @@ impl RedactionSettings {
         let redactor = semtrace_pipeline::redact::Redactor::new(&self.patterns, &custom)
             .map_err(|err| anyhow::anyhow!("redaction: {err}"))?;
         Ok(Some(redactor))
+    }
+}
+
+/// A trace's importance (README "Importance"): beyond failures, slowness and new templates,
+/// the weights of configured attributes, which tail sampling also keeps as a floor under a
+/// trace's rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportanceSettings {
+    pub attributes: Vec<AttributeWeightSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeWeightSettings {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    /// 0–1.
+    pub weight: f64,
+}
+
+impl ImportanceSettings {
+    pub fn weights(&self) -> Vec<semtrace_store::importance::AttributeWeight> {
+        self.attributes
+            .iter()
+            .map(|rule| semtrace_store::importance::AttributeWeight {
+                key: rule.key.clone(),
+                value: rule.value.clone(),
+                weight: rule.weight,
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for rule in &self.attributes {
+            if !(0.0..=1.0).contains(&rule.weight) {
+                bail!("importance.attributes: the weight of {} is {}; weights are from 0 to 1", rule.key, rule.weight);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -289,6 +331,8 @@ impl SamplingSettings {
                 .map(|rule| AttributeRule { key: rule.key.clone(), value: rule.value.clone(), rate: rule.rate })
                 .collect(),
             max_traces_per_sec: (self.max_traces_per_sec > 0.0).then_some(self.max_traces_per_sec),
+            // Set from the `importance` section by `Config::pipeline_config`.
+            importance: Vec::new(),
         };
         let wait = std::time::Duration::from_secs_f64(self.decision_wait_seconds.clamp(0.0, 3600.0));
         semtrace_pipeline::SamplingConfig {
@@ -627,6 +671,7 @@ impl Config {
         self.redaction.redactor()?;
         self.sampling.validate()?;
         self.validate_models()?;
+        self.importance.validate()?;
         let limits = &self.limits;
         check_range("limits.max_body_bytes", limits.max_body_bytes, 1024, 1 << 32)?;
         check_range(
@@ -671,7 +716,11 @@ impl Config {
             max_inflight_bytes: self.pipeline.max_inflight_bytes as usize,
             // Checked by `validate`.
             redactor: self.redaction.redactor().ok().flatten().map(std::sync::Arc::new),
-            sampling: Some(self.sampling.sampling_config(&self.server.data_dir)),
+            sampling: Some({
+                let mut sampling = self.sampling.sampling_config(&self.server.data_dir);
+                sampling.policy.importance = self.importance.weights();
+                sampling
+            }),
         }
     }
 }
@@ -904,6 +953,18 @@ mod tests {
         let err = load(Some("models:\n  error_classifier:\n    timeout_ms: 0\n"), None, &[], Overrides::default())
             .unwrap_err();
         assert!(format!("{err:#}").contains("models.error_classifier.timeout_ms"), "{err:#}");
+    }
+
+    #[test]
+    fn importance_weights_reach_the_sampler_and_are_checked() {
+        let yaml = "importance:\n  attributes: [{key: tenant.tier, value: gold, weight: 0.8}]\n";
+        let config = load(Some(yaml), None, &[], Overrides::default()).unwrap();
+        let weights = config.importance.weights();
+        assert_eq!(weights.len(), 1);
+        assert_eq!(config.pipeline_config().sampling.unwrap().policy.importance, weights);
+        let err = load(Some("importance:\n  attributes: [{key: a, weight: 2}]\n"), None, &[], Overrides::default())
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("weights are from 0 to 1"), "{err:#}");
     }
 
     #[test]

@@ -179,6 +179,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                     crate::config::VectorIndexKind::Ivfflat => semtrace_store_postgres::VectorIndex::Ivfflat,
                 },
                 entities: config.features.entity_extraction,
+                importance: config.importance.weights().into(),
             };
             Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
         }

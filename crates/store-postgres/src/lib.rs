@@ -46,6 +46,8 @@ pub struct PostgresOptions {
     pub vector_index: VectorIndex,
     /// Extract and store the entities each trace touches (`features.entity_extraction`).
     pub entities: bool,
+    /// Attribute weights of traces' importance (`importance.attributes`).
+    pub importance: std::sync::Arc<[semtrace_store::importance::AttributeWeight]>,
 }
 
 /// Kind of pgvector index over template embeddings.
@@ -67,6 +69,7 @@ impl PostgresOptions {
             retention_days: 0,
             vector_index: VectorIndex::Hnsw,
             entities: true,
+            importance: Vec::new().into(),
         }
     }
 }
@@ -74,7 +77,7 @@ impl PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     vector_index: VectorIndex,
-    entities: bool,
+    encode: semtrace_store::row::EncodeOptions,
     caches: Arc<write::Caches>,
     total_spans: Arc<AtomicU64>,
     total_traces: Arc<AtomicU64>,
@@ -128,7 +131,10 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             vector_index: options.vector_index,
-            entities: options.entities,
+            encode: semtrace_store::row::EncodeOptions {
+                entities: options.entities,
+                importance: options.importance.clone(),
+            },
             caches,
             total_spans: Arc::new(AtomicU64::new(spans)),
             total_traces: Arc::new(AtomicU64::new(traces)),
@@ -274,7 +280,7 @@ impl Store for PostgresStore {
         if spans.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        let rows = semtrace_store::row::encode_batch_in_place(spans, self.entities);
+        let rows = semtrace_store::row::encode_batch_in_place(spans, &self.encode);
         let mut client = self.client().await?;
         let committed = write::write(&mut client, &self.caches, &rows).await?;
         // A batch holding retried spans is left out of the baselines rather than counted twice.

@@ -51,6 +51,8 @@ pub struct SqliteOptions {
     pub reader_cache_kib: u32,
     /// Extract and store the entities each trace touches (`features.entity_extraction`).
     pub entities: bool,
+    /// Attribute weights of traces' importance (`importance.attributes`).
+    pub importance: std::sync::Arc<[semtrace_store::importance::AttributeWeight]>,
 }
 
 impl SqliteOptions {
@@ -60,6 +62,7 @@ impl SqliteOptions {
             writer_cache_kib: 256 * 1024,
             reader_cache_kib: 64 * 1024,
             entities: true,
+            importance: Vec::new().into(),
         }
     }
 }
@@ -221,7 +224,13 @@ impl Store for SqliteStore {
         }
         // Encoding (JSON of attributes, events, summaries...) happens here, outside the writer
         // lock, so it overlaps with the previous batch's commit.
-        let rows: Vec<SpanRow> = semtrace_store::row::encode_batch_in_place(spans, self.options.entities);
+        let rows: Vec<SpanRow> = semtrace_store::row::encode_batch_in_place(
+            spans,
+            &semtrace_store::row::EncodeOptions {
+                entities: self.options.entities,
+                importance: self.options.importance.clone(),
+            },
+        );
         let log_rows = semtrace_store::row::encode_logs(logs);
         let received_ns = semtrace_store::now_ns();
         let writer = self.writer.clone();

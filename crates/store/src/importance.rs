@@ -2,7 +2,8 @@
 //! and kept with the trace: a failed span (0.5), a span slow for its operation (0.3: at least
 //! [`SLOW_FACTOR`] times the operation's typical duration, once it has [`MIN_SPANS`]; with
 //! latencies log-normal and spread as services' usually are, that is about their p95), a span
-//! whose template the store had never seen (0.3). Signals combine as independent chances
+//! whose template the store had never seen (0.3), and the weights of configured attributes
+//! ([`AttributeWeight`], `importance.attributes`). Signals combine as independent chances
 //! (1 − Π(1 − s)); a trace written in several batches keeps its highest. Search ranks results of
 //! equal score by it.
 
@@ -18,7 +19,7 @@ pub const SLOW_FACTOR: f64 = 3.0;
 /// Spans an operation needs before its typical duration is trusted.
 pub const MIN_SPANS: i64 = 20;
 
-/// One span's signals.
+/// One span's signals (its attributes' weight was read when it was encoded).
 pub fn of_span(row: &SpanRow, typical_ns: Option<f64>, novel: bool) -> f64 {
     let duration = row.end_ns.saturating_sub(row.start_ns).max(0) as f64;
     let slow = typical_ns.is_some_and(|typical| typical > 0.0 && duration >= SLOW_FACTOR * typical);
@@ -26,7 +27,35 @@ pub fn of_span(row: &SpanRow, typical_ns: Option<f64>, novel: bool) -> f64 {
         if row.template_outcome.is_failure() { FAILED } else { 0.0 },
         if slow { SLOW } else { 0.0 },
         if novel { NOVEL } else { 0.0 },
+        row.attribute_importance,
     ])
+}
+
+/// Spans with attribute `key` (a span's or its resource's), equal to `value` when given, weigh
+/// `weight` (0–1): `{key: tenant.tier, value: gold, weight: 0.8}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeWeight {
+    pub key: String,
+    pub value: Option<String>,
+    pub weight: f64,
+}
+
+/// The combined weight of the rules a span matches.
+pub fn attribute_weight(span: &semtrace_model::Span, rules: &[AttributeWeight]) -> f64 {
+    combine(
+        rules
+            .iter()
+            .filter(|rule| {
+                let value = span.attribute(&rule.key).or_else(|| span.resource.attributes.get(&rule.key));
+                match (value, &rule.value) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some(semtrace_model::AnyValue::String(text)), Some(wanted)) => text == wanted,
+                    (Some(other), Some(wanted)) => other.to_text() == *wanted,
+                }
+            })
+            .map(|rule| rule.weight),
+    )
 }
 
 /// Independent chances combined: 1 − Π(1 − s).
@@ -62,12 +91,18 @@ mod tests {
         assert!((combine([FAILED, NOVEL]) - 0.65).abs() < 1e-9);
         assert!(combine([FAILED, SLOW, NOVEL]) < 1.0);
         let spans = crate::conformance::rich_trace(1);
-        let rows = crate::row::encode_batch(&spans, false);
+        let rows = crate::row::encode_batch(&spans, &crate::row::EncodeOptions::default());
         let failed = rows.iter().find(|row| row.template_outcome.is_failure()).unwrap();
         assert_eq!(of_span(failed, None, false), FAILED);
         let duration = (failed.end_ns - failed.start_ns) as f64;
         assert!(of_span(failed, Some(duration / 4.0), false) > FAILED, "slow too");
         assert_eq!(of_span(failed, Some(duration), false), FAILED, "not slow at its typical duration");
         assert_eq!(typical_ns(MIN_SPANS - 1, 100.0), None, "too few spans to trust");
+        let gold = AttributeWeight { key: "http.route".into(), value: Some("/api/orders".into()), weight: 0.8 };
+        let other = AttributeWeight { key: "http.route".into(), value: Some("/other".into()), weight: 0.8 };
+        assert_eq!(attribute_weight(&spans[0], &[gold.clone(), other]), 0.8);
+        let options = crate::row::EncodeOptions { importance: vec![gold].into(), ..Default::default() };
+        let root = &crate::row::encode_batch(&spans, &options)[0];
+        assert!((of_span(root, None, false) - combine([FAILED, 0.8])).abs() < 1e-9);
     }
 }

@@ -45,6 +45,17 @@ pub struct SpanRow {
     /// What its resource names ([`crate::entity::extract_resource`]), shared by the batch's
     /// spans of that resource; empty when extraction is off.
     pub resource_entities: Named,
+    /// The weight of the configured attributes it has ([`crate::importance::attribute_weight`]).
+    pub attribute_importance: f64,
+}
+
+/// What encoding computes beyond the columns.
+#[derive(Debug, Clone, Default)]
+pub struct EncodeOptions {
+    /// Extract entities ([`crate::entity`]).
+    pub entities: bool,
+    /// Attribute weights of traces' importance ([`crate::importance`]).
+    pub importance: Arc<[crate::importance::AttributeWeight]>,
 }
 
 /// Entities a resource names, shared by its spans' rows.
@@ -52,16 +63,17 @@ pub type Named = Arc<[(crate::entity::EntityKind, String)]>;
 
 /// [`encode_batch`] from an async store's `write`: it is CPU work (JSON, summaries), so on a
 /// multi-threaded runtime the worker is marked as blocking while it runs.
-pub fn encode_batch_in_place(spans: &[Span], entities: bool) -> Vec<SpanRow> {
+pub fn encode_batch_in_place(spans: &[Span], options: &EncodeOptions) -> Vec<SpanRow> {
     match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| encode_batch(spans, entities)),
-        _ => encode_batch(spans, entities),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| encode_batch(spans, options)),
+        _ => encode_batch(spans, options),
     }
 }
 
 /// Encodes spans, serialising each distinct resource and scope once; with `entities`, what
 /// each names is extracted too.
-pub fn encode_batch(spans: &[Span], entities: bool) -> Vec<SpanRow> {
+pub fn encode_batch(spans: &[Span], options: &EncodeOptions) -> Vec<SpanRow> {
+    let entities = options.entities;
     let mut resources: HashMap<*const Resource, (Arc<str>, Named)> = HashMap::new();
     let mut scopes: HashMap<*const Scope, Arc<str>> = HashMap::new();
     spans
@@ -109,6 +121,7 @@ pub fn encode_batch(spans: &[Span], entities: bool) -> Vec<SpanRow> {
                 error_text: summary.error_text,
                 entities: if entities { crate::entity::extract(span).into_iter().collect() } else { Vec::new() },
                 resource_entities,
+                attribute_importance: crate::importance::attribute_weight(span, &options.importance),
             }
         })
         .collect()
@@ -280,7 +293,7 @@ mod trace_delta_tests {
     fn spans_fold_into_one_delta_per_trace_in_order() {
         let spans: Vec<semtrace_model::Span> =
             [crate::conformance::rich_trace(1), crate::conformance::rich_trace(2)].concat();
-        let rows = encode_batch_in_place(&spans, true);
+        let rows = encode_batch_in_place(&spans, &EncodeOptions { entities: true, ..Default::default() });
         let deltas = trace_deltas(&rows);
         assert_eq!(deltas.len(), 2);
         for (delta, trace) in deltas.iter().zip([1, 2]) {

@@ -13,7 +13,9 @@
 //! 5. **normal**: `normal_spans`.
 //!
 //! The rates of 4 and 5 are multiplied by the adaptive factor while the pipeline is under
-//! pressure; error, attribute and slow rates never are. The draw is consistent: a trace is kept
+//! pressure; error, attribute and slow rates never are. A trace's importance from its configured
+//! attribute weights (`importance.attributes`, the weights the store's importance reads too) is
+//! a floor under its rate: a trace weighing 0.8 is kept at least 80 % of the time. The draw is consistent: a trace is kept
 //! when a hash of its id falls below the rate, so every span of it, whenever it arrives, and a
 //! restarted semtrace deciding it again, get the same answer. `max_traces_per_sec`, when set,
 //! caps the traces kept per second by every rule but the error rule (a token bucket).
@@ -41,6 +43,8 @@ pub struct PolicyConfig {
     pub attributes: Vec<AttributeRule>,
     /// Traces kept per second at most, errors aside; `None`: no limit.
     pub max_traces_per_sec: Option<f64>,
+    /// Attribute weights of a trace's importance: a floor under its rate.
+    pub importance: Vec<semtrace_store::importance::AttributeWeight>,
 }
 
 impl Default for PolicyConfig {
@@ -56,6 +60,7 @@ impl Default for PolicyConfig {
             operations: Vec::new(),
             attributes: Vec::new(),
             max_traces_per_sec: None,
+            importance: Vec::new(),
         }
     }
 }
@@ -77,6 +82,8 @@ pub enum Reason {
     Operation,
     Service,
     Normal,
+    /// Kept at its importance, above what its rule gave.
+    Importance,
 }
 
 impl Reason {
@@ -88,6 +95,7 @@ impl Reason {
             Reason::Operation => "operation",
             Reason::Service => "service",
             Reason::Normal => "normal",
+            Reason::Importance => "importance",
         }
     }
 }
@@ -132,6 +140,7 @@ impl Policy {
         .chain(config.services.iter().map(|(name, rate)| (name.as_str(), *rate)))
         .chain(config.operations.iter().map(|(name, rate)| (name.as_str(), *rate)))
         .chain(config.attributes.iter().map(|rule| (rule.key.as_str(), rule.rate)))
+        .chain(config.importance.iter().map(|rule| (rule.key.as_str(), rule.weight)))
         {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("the sampling rate of {what} is {rate}; rates are between 0 and 1"));
@@ -160,7 +169,15 @@ impl Policy {
 
     /// Decides a whole trace: `factor` (0–1] scales the operation, service and normal rates.
     pub fn decide(&mut self, trace_id: &TraceId, spans: &[Span], logs: &[LogRecord], factor: f64) -> Decision {
-        let (rate, reason) = self.rate(spans, logs, factor);
+        let (mut rate, mut reason) = self.rate(spans, logs, factor);
+        if !self.config.importance.is_empty() {
+            let weights =
+                spans.iter().map(|span| semtrace_store::importance::attribute_weight(span, &self.config.importance));
+            let importance = semtrace_store::importance::combine(weights);
+            if importance > rate {
+                (rate, reason) = (importance, Reason::Importance);
+            }
+        }
         let keep = draw(trace_id) < rate;
         let mut decision = Decision { keep, rate, reason, rate_limited: false };
         if keep && reason != Reason::Error {
@@ -429,6 +446,30 @@ mod tests {
         let mut failed = span(1000, "a", "a", 1);
         failed.status.code = StatusCode::Error;
         assert!(policy.decide(&trace_id(1000), &[failed], &[], 1.0).keep);
+    }
+
+    #[test]
+    fn importance_weights_are_a_floor_under_the_rate() {
+        let gold = semtrace_store::importance::AttributeWeight {
+            key: "tenant.tier".into(),
+            value: Some("gold".into()),
+            weight: 0.8,
+        };
+        let mut policy = Policy::new(PolicyConfig { importance: vec![gold], ..no_quantile() }).unwrap();
+        let (mut gold_kept, mut plain_kept) = (0, 0);
+        for n in 0..2000u64 {
+            let mut span = span(n, "GET /x", "a", 5);
+            if n % 2 == 0 {
+                span.attributes.push("tenant.tier", AnyValue::String("gold".into()));
+                let decision = policy.decide(&trace_id(n), &[span], &[], 1.0);
+                assert_eq!((decision.rate, decision.reason), (0.8, Reason::Importance));
+                gold_kept += usize::from(decision.keep);
+            } else {
+                plain_kept += usize::from(policy.decide(&trace_id(n), &[span], &[], 1.0).keep);
+            }
+        }
+        assert!((720..880).contains(&gold_kept), "{gold_kept} of 1000 at 0.8");
+        assert!(plain_kept < 90, "{plain_kept} of 1000 at 0.05");
     }
 
     #[test]
