@@ -19,9 +19,9 @@
 //! arriving after their trace was decided follow the decision (a bounded cache of decisions).
 //!
 //! Adaptive mode multiplies the operation, service and normal rates by a factor that halves
-//! while the pipeline is under pressure (write queue or hold log over 80 % full, or batch
-//! writes slower than the target) and grows back while it is not; error, attribute and slow
-//! rates never change. Dry-run mode decides and counts but keeps everything.
+//! while the pipeline is under pressure (write queue or hold log over 80 % full, or the store
+//! taking longer than the target to write a round's kept traces, or the batcher its batches)
+//! and grows back while it is not; error, attribute and slow rates never change. Dry-run mode decides and counts but keeps everything.
 //!
 //! Undecided traces are not readable (they are not in the store yet): reads see a trace
 //! `decision_wait` after its last span.
@@ -168,6 +168,9 @@ pub(crate) struct Sampler {
     active: bool,
     wake: Notify,
     factor: AtomicU64,
+    /// Seconds the store took for a round's kept traces, smoothed (`f64` bits): the write
+    /// latency adaptive mode reads (the batcher's own writes are only hold-log appends).
+    store_seconds: AtomicU64,
     counts: Counts,
 }
 
@@ -203,6 +206,7 @@ impl Sampler {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             factor: AtomicU64::new(1f64.to_bits()),
+            store_seconds: AtomicU64::new(0f64.to_bits()),
             counts: Counts::default(),
         };
         sampler.reload()?;
@@ -464,7 +468,7 @@ impl Sampler {
         let pressure = Pressure {
             queue: shared.pace.queued() as f64 / shared.queue_capacity.max(1) as f64,
             hold: self.log.bytes() as f64 / self.log.max_bytes().max(1) as f64,
-            write_seconds: shared.pace.batch_seconds(),
+            write_seconds: shared.pace.batch_seconds().max(f64::from_bits(self.store_seconds.load(Ordering::Relaxed))),
         };
         let factor = adaptive.next_factor(factor, &pressure);
         self.factor.store(factor.to_bits(), Ordering::Relaxed);
@@ -616,7 +620,13 @@ async fn decide_due(
     let mut settled = dropped_records;
     if !batch.is_empty() {
         let n_spans = batch.spans.len();
-        match batcher::deliver_to_store(shared, &mut batch).await {
+        let started = Instant::now();
+        let delivered = batcher::deliver_to_store(shared, &mut batch).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let previous = f64::from_bits(sampler.store_seconds.load(Ordering::Relaxed));
+        let smoothed = if previous == 0.0 { seconds } else { previous + 0.3 * (seconds - previous) };
+        sampler.store_seconds.store(smoothed.to_bits(), Ordering::Relaxed);
+        match delivered {
             Ok(()) => {
                 sampler.counts.kept_spans.fetch_add(n_spans as u64, Ordering::Relaxed);
                 metrics::counter!("semtrace_sampling_spans_total", "decision" => "kept").increment(n_spans as u64);
