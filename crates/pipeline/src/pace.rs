@@ -33,9 +33,7 @@ impl Pace {
 
     /// A batch was written in `seconds` (single writer: updates race harmlessly).
     pub(crate) fn batch_written(&self, seconds: f64) {
-        let previous = f64::from_bits(self.batch_seconds.load(Ordering::Relaxed));
-        let smoothed = if previous == 0.0 { seconds } else { previous + SMOOTHING * (seconds - previous) };
-        self.batch_seconds.store(smoothed.to_bits(), Ordering::Relaxed);
+        smooth(&self.batch_seconds, seconds, SMOOTHING);
     }
 
     /// The smoothed seconds a batch write takes (0 before the first).
@@ -60,6 +58,14 @@ impl Pace {
         let seconds = f64::from_bits(self.batch_seconds.load(Ordering::Relaxed)) * rounds as f64;
         clamp(Duration::from_secs_f64(seconds.min(MAX_WAIT.as_secs_f64())))
     }
+}
+
+/// Folds `seconds` into the smoothed value held as `f64` bits in `held` (0: none yet), the
+/// newest weighing `weight`.
+pub(crate) fn smooth(held: &AtomicU64, seconds: f64, weight: f64) {
+    let previous = f64::from_bits(held.load(Ordering::Relaxed));
+    let smoothed = if previous == 0.0 { seconds } else { previous + weight * (seconds - previous) };
+    held.store(smoothed.to_bits(), Ordering::Relaxed);
 }
 
 pub(crate) fn clamp(wait: Duration) -> Duration {

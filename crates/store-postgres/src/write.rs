@@ -405,16 +405,13 @@ const INSERT_ENTITY_TERMS: &str = "INSERT INTO trace_entity_terms (trace_id, sta
 /// in key order (no deadlock between writers). Counts are statistics: a failure is logged.
 pub(crate) async fn count_entity_values(client: &Client, rows: &[SpanRow]) {
     let entities = semtrace_store::row::trace_entities(rows.iter());
-    let mut counts: std::collections::BTreeMap<(i16, &str), i64> = std::collections::BTreeMap::new();
-    for (_, _, kind, value) in &entities {
-        *counts.entry((kind.code(), value)).or_default() += 1;
-    }
+    let counts = semtrace_store::row::entity_value_counts(&entities);
     if counts.is_empty() {
         return;
     }
     let (mut kinds, mut values, mut traces) = (Vec::new(), Vec::new(), Vec::new());
     for ((kind, value), count) in counts {
-        kinds.push(kind);
+        kinds.push(kind.code());
         values.push(value);
         traces.push(count);
     }

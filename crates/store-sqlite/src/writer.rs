@@ -306,7 +306,6 @@ fn insert_spans<'r>(
         let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
-        let known = tables.templates.get(&row.template_hash).is_some();
         let (template_id, novel) = template_id_new(
             transaction,
             row.template_hash,
@@ -314,7 +313,6 @@ fn insert_spans<'r>(
             row.template_outcome.to_i64(),
             tables.templates,
         )?;
-        let novel = novel && !known;
         if tables.template_services.get(&(template_id, service_id)).is_none() {
             transaction
                 .prepare_cached("INSERT OR IGNORE INTO template_services (template_id, service_id) VALUES (?1, ?2)")
@@ -400,14 +398,12 @@ fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Res
     }
     let entities = semtrace_store::row::trace_entities(inserted.iter().map(|(row, _, _, _)| *row));
     let mut documents: HashMap<[u8; 16], String> = HashMap::new();
-    let mut values: HashMap<(semtrace_store::entity::EntityKind, &str), i64> = HashMap::new();
     for (trace_id, _, kind, value) in &entities {
         let document = documents.entry(*trace_id).or_default();
         if !document.is_empty() {
             document.push(' ');
         }
         document.push_str(&semtrace_store::entity::term(*kind, value));
-        *values.entry((*kind, value)).or_default() += 1;
     }
     let mut index =
         transaction.prepare_cached("INSERT INTO entities_fts (rowid, terms) VALUES (?1, ?2)").map_err(internal)?;
@@ -420,9 +416,7 @@ fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Res
              ON CONFLICT (kind, value) DO UPDATE SET traces = traces + excluded.traces",
         )
         .map_err(internal)?;
-    let mut values: Vec<_> = values.into_iter().collect();
-    values.sort_unstable();
-    for ((kind, value), traces) in values {
+    for ((kind, value), traces) in semtrace_store::row::entity_value_counts(&entities) {
         count.execute(params![kind.code(), value, traces]).map_err(internal)?;
     }
     Ok(())

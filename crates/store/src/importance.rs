@@ -42,20 +42,20 @@ pub struct AttributeWeight {
 
 /// The combined weight of the rules a span matches.
 pub fn attribute_weight(span: &semtrace_model::Span, rules: &[AttributeWeight]) -> f64 {
-    combine(
-        rules
-            .iter()
-            .filter(|rule| {
-                let value = span.attribute(&rule.key).or_else(|| span.resource.attributes.get(&rule.key));
-                match (value, &rule.value) {
-                    (None, _) => false,
-                    (Some(_), None) => true,
-                    (Some(semtrace_model::AnyValue::String(text)), Some(wanted)) => text == wanted,
-                    (Some(other), Some(wanted)) => other.to_text() == *wanted,
-                }
-            })
-            .map(|rule| rule.weight),
-    )
+    combine(rules.iter().filter(|rule| has_attribute(span, &rule.key, rule.value.as_deref())).map(|rule| rule.weight))
+}
+
+/// Whether the span (or its resource) has attribute `key`, equal to `value` when given (a
+/// value that is not a string compared by its text form). Tail sampling's attribute rules
+/// match the same way.
+pub fn has_attribute(span: &semtrace_model::Span, key: &str, value: Option<&str>) -> bool {
+    let found = span.attribute(key).or_else(|| span.resource.attributes.get(key));
+    match (found, value) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(semtrace_model::AnyValue::String(text)), Some(wanted)) => text == wanted,
+        (Some(other), Some(wanted)) => other.to_text() == wanted,
+    }
 }
 
 /// Independent chances combined: 1 − Π(1 − s).

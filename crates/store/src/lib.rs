@@ -385,14 +385,15 @@ pub trait Store: Send + Sync + 'static {
     /// Records about stored spans are found through their span by [`Store::search_errors`].
     async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError>;
 
-    /// Entities stored traces touched, of `kind` (any when `None`) and whose value starts with
-    /// `prefix`, with how many traces touch each; most traces first, then by kind and value.
     /// The stored importance of these traces ([`importance`]); traces not stored are absent.
     async fn trace_importance(
         &self,
         trace_ids: &[TraceId],
     ) -> Result<std::collections::HashMap<TraceId, f64>, StoreError>;
 
+    /// Entities stored spans named, of `kind` (any when `None`) and whose value starts with
+    /// `prefix`, with about how many traces name each and how many resources carry it; most
+    /// traces first, then most resources, then by kind and value.
     async fn entities(
         &self,
         kind: Option<entity::EntityKind>,

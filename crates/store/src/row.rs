@@ -144,6 +144,17 @@ pub fn trace_entities<'r>(
     entities
 }
 
+/// How many traces of `entities` ([`trace_entities`]) name each (kind, value), in key order.
+pub fn entity_value_counts<'r>(
+    entities: &[([u8; 16], i64, crate::entity::EntityKind, &'r str)],
+) -> Vec<((crate::entity::EntityKind, &'r str), i64)> {
+    let mut counts: std::collections::BTreeMap<(crate::entity::EntityKind, &'r str), i64> = Default::default();
+    for (_, _, kind, value) in entities {
+        *counts.entry((*kind, *value)).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
 /// Timestamps are stored as SQLite's signed 64-bit integers (good until the year 2262).
 fn to_i64(nanos: u64) -> i64 {
     i64::try_from(nanos).unwrap_or(i64::MAX)

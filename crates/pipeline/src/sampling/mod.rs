@@ -21,7 +21,8 @@
 //! Adaptive mode multiplies the operation, service and normal rates by a factor that halves
 //! while the pipeline is under pressure (write queue or hold log over 80 % full, or the store
 //! taking longer than the target to write a round's kept traces, or the batcher its batches)
-//! and grows back while it is not; error, attribute and slow rates never change. Dry-run mode decides and counts but keeps everything.
+//! and grows back while it is not; error, attribute and slow rates never change. Dry-run mode
+//! decides and counts but keeps everything.
 //!
 //! Undecided traces are not readable (they are not in the store yet): reads see a trace
 //! `decision_wait` after its last span.
@@ -622,10 +623,7 @@ async fn decide_due(
         let n_spans = batch.spans.len();
         let started = Instant::now();
         let delivered = batcher::deliver_to_store(shared, &mut batch).await;
-        let seconds = started.elapsed().as_secs_f64();
-        let previous = f64::from_bits(sampler.store_seconds.load(Ordering::Relaxed));
-        let smoothed = if previous == 0.0 { seconds } else { previous + 0.3 * (seconds - previous) };
-        sampler.store_seconds.store(smoothed.to_bits(), Ordering::Relaxed);
+        crate::pace::smooth(&sampler.store_seconds, started.elapsed().as_secs_f64(), 0.3);
         match delivered {
             Ok(()) => {
                 sampler.counts.kept_spans.fetch_add(n_spans as u64, Ordering::Relaxed);

@@ -23,7 +23,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use semtrace_model::{AnyValue, LogRecord, Span, TraceId};
+use semtrace_model::{LogRecord, Span, TraceId};
 
 /// What a policy says of traces.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,7 +197,10 @@ impl Policy {
             return (config.error_rate, Reason::Error);
         }
         for rule in &config.attributes {
-            if spans.iter().any(|span| has_attribute(span, rule)) {
+            if spans
+                .iter()
+                .any(|span| semtrace_store::importance::has_attribute(span, &rule.key, rule.value.as_deref()))
+            {
                 return (rule.rate, Reason::Attribute);
             }
         }
@@ -243,16 +246,6 @@ pub fn span_failed(span: &Span) -> bool {
     span.is_error()
         || span.events.iter().any(|event| event.name == "exception")
         || semtrace_summary::failure_logged(span)
-}
-
-fn has_attribute(span: &Span, rule: &AttributeRule) -> bool {
-    let value = span.attribute(&rule.key).or_else(|| span.resource.attributes.get(&rule.key));
-    match (value, &rule.value) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(AnyValue::String(text)), Some(wanted)) => text == wanted,
-        (Some(other), Some(wanted)) => other.to_text() == *wanted,
-    }
 }
 
 /// The trace's root: the span without a parent, else (a partial trace) the longest.
@@ -349,7 +342,7 @@ impl TokenBucket {
 mod tests {
     use std::sync::Arc;
 
-    use semtrace_model::{Event, Resource, Status, StatusCode};
+    use semtrace_model::{AnyValue, Event, Resource, Status, StatusCode};
     use semtrace_store::conformance::{rich_trace, trace_id};
 
     use super::*;
