@@ -10,7 +10,7 @@
 # KEEP_DATA=1 keeps the data directory (and the server log) afterwards, HELDOUT_CORPUS (default
 # this folder: the folder holding corpus.py and queries.json, where labels and results are
 # written) and HELDOUT_SEED (default 20241130) to run another corpus (tests/heldout2/run.sh).
-# After the search evaluation, `semtrace bench similar` measures similar traces on the same
+# Each corpus's exclusions.json, when present, is scored after queries.json. After the search evaluation, `semtrace bench similar` measures similar traces on the same
 # labels (same-fault share at 10 per fault kind); HELDOUT_SIMILAR=0 skips it, HELDOUT_BENCH_BIN
 # runs it from another binary (default SEMTRACE_BIN; to measure a server older than the bench).
 set -euo pipefail
@@ -86,6 +86,13 @@ PYEOF
 
 "$PY" "$HERE/evaluate.py" --server "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
   --queries "$CORPUS/queries.json" --out "$CORPUS/results.json"
+# Questions that exclude a subject or deny failure ("…, not database related", "slow but no
+# errors"), written blind by a helper session on 2026-12-06, scored apart from the main set.
+if [ -f "$CORPUS/exclusions.json" ]; then
+  echo "=== exclusion and denial questions ($CORPUS/exclusions.json)" >&2
+  "$PY" "$HERE/evaluate.py" --server "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \
+    --queries "$CORPUS/exclusions.json" --out "$CORPUS/results-exclusions.json"
+fi
 
 if [ "${HELDOUT_SIMILAR:-1}" = 1 ]; then
   env -u SEMTRACE_BIN "${HELDOUT_BENCH_BIN:-$BIN}" bench similar --api "http://127.0.0.1:$API_PORT" --labels "$CORPUS/labels.json" \

@@ -422,6 +422,8 @@ pub(crate) async fn search(
         "query": query,
         "threshold": threshold,
         "intent": found.intent.as_str(),
+        "healthy_only": found.healthy_only,
+        "excluded": found.excluded,
         "results": results,
     })))
 }

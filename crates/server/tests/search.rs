@@ -312,7 +312,8 @@ async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
     let server = start_server(dir.path(), |_| {}).await;
     let millis = 1_000_000u64;
     // Each trace: GET /checkout calling the database and then the payments service.
-    let checkout = |n: u8, root_ms: u64, query_ms: u64, call_ms: u64| {
+    // `query_error`: the query's failure, if it failed (the checkout itself answers normally).
+    let checkout = |n: u8, root_ms: u64, query_ms: u64, call_ms: u64, query_error: Option<&str>| {
         let start = 1_763_900_000_000_000_000u64 + u64::from(n) * 60_000 * millis;
         let span = |id: u64, parent: Option<u64>, name: &str, kind: u8, offset: u64, took: u64, attributes: Value| {
             json!({
@@ -326,7 +327,7 @@ async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
                 "attributes": attributes,
             })
         };
-        let spans = vec![
+        let mut spans = vec![
             span(
                 1,
                 None,
@@ -359,16 +360,21 @@ async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
                 ]),
             ),
         ];
+        if let Some(message) = query_error {
+            spans[1]["status"] = json!({ "code": 2, "message": message });
+        }
         json!({
             "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "shop" } }] },
             "scopeSpans": [{ "spans": spans }]
         })
     };
-    let mut traces: Vec<Value> = (1..=8).map(|n| checkout(n, 60, 5, 20)).collect();
-    traces.push(checkout(20, 8_000, 7_900, 20)); // the query was slow
-    traces.push(checkout(21, 6_100, 5, 6_000)); // the call to payments was slow
+    let mut traces: Vec<Value> = (1..=8).map(|n| checkout(n, 60, 5, 20, None)).collect();
+    traces.push(checkout(20, 8_000, 7_900, 20, None)); // the query was slow
+    traces.push(checkout(21, 6_100, 5, 6_000, None)); // the call to payments was slow
+                                                      // The query was slow and then timed out; the checkout answered anyway.
+    traces.push(checkout(22, 9_100, 9_000, 20, Some("canceling statement due to statement timeout")));
     send_json_spans(&server.otlp_http, traces).await;
-    wait_searchable(&server.api, 30).await;
+    wait_searchable(&server.api, 33).await;
 
     let (status, body) =
         get_json(&format!("{}/api/v1/search?q=slow+HTTP+calls+to+the+payments+service&limit=5", server.api)).await;
@@ -381,6 +387,18 @@ async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
     assert_eq!(results[0]["trace_id"], trace_id(21), "{body}");
     assert_eq!(shown(21), Some(json!(format!("{:016x}", 21 * 16 + 3))), "{body}");
     assert_eq!(shown(20), Some(json!(format!("{:016x}", 20 * 16 + 2))), "{body}");
+    assert_eq!(body["healthy_only"], false, "{body}");
+
+    // A question that says the requests succeeded leaves out the trace whose query failed,
+    // though its checkout span answered normally.
+    let (status, body) =
+        get_json(&format!("{}/api/v1/search?q=slow+checkout+requests+that+still+succeeded&limit=5", server.api)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["intent"].as_str(), body["healthy_only"].as_bool()), (Some("latency"), Some(true)), "{body}");
+    let results = body["results"].as_array().unwrap();
+    let traces: Vec<&str> = results.iter().filter_map(|result| result["trace_id"].as_str()).collect();
+    assert!(!traces.contains(&trace_id(22).as_str()), "{body}");
+    assert!(traces.contains(&trace_id(20).as_str()) && traces.contains(&trace_id(21).as_str()), "{body}");
     server.server.shutdown().await.unwrap();
 }
 
