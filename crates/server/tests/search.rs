@@ -455,6 +455,27 @@ async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
     // A filter the cause does not pass leaves the span found.
     let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&limit=5&status=ERROR", server.api)).await;
     assert_eq!(body["results"][0]["span_id"], format!("{:016x}", 1), "{body}");
+
+    // A trace shown by its cause ranks by it plus half its wrapper's lead, not by the wrapper: a
+    // failure whose own words are nearer the query than that comes first, though its template
+    // ranks below the wrapper's, so that a page of one does not reach it at first. Cosines
+    // (semantic, no prior): wrapper 0.560, cause 0.428, the other failure 0.503 (above 0.494).
+    let reset = "I/O error on POST request to inventory reserve: connection reset";
+    let mut other = span(1, None, "POST /checkout", 2, (2, reset), json!([]));
+    other["traceId"] = json!(trace_id(91));
+    let other = json!({
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "checkout" } }] },
+        "scopeSpans": [{ "spans": [other] }]
+    });
+    send_json_spans(&server.otlp_http, vec![other]).await;
+    wait_searchable(&server.api, 4).await;
+    let query = "ResourceAccessException on POST request to inventory reserve&failure_prior=0&mode=semantic";
+    let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&group=span&limit=5", server.api)).await;
+    let first: Vec<_> = body["results"].as_array().unwrap().iter().map(|r| (&r["trace_id"], &r["span_id"])).collect();
+    assert_eq!(first[0], (&json!(trace_id(90)), &json!(format!("{:016x}", 1))), "the wrapper ranks first: {body}");
+    assert_eq!(first[1].0, &json!(trace_id(91)), "{body}");
+    let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&limit=1", server.api)).await;
+    assert_eq!(body["results"][0]["trace_id"], trace_id(91), "{body}");
     server.server.shutdown().await.unwrap();
 }
 
