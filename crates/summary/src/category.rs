@@ -58,7 +58,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         CONNECTION_FAILURE,
-        r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error|communications link failure",
+        r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket",
     ),
     (
         DNS_FAILURE,

@@ -940,6 +940,13 @@ static CALL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the call pattern is valid")
 });
 
+/// Words of a gRPC client's error (Java's `StatusRuntimeException: DEADLINE_EXCEEDED`, Python's
+/// `_InactiveRpcError … StatusCode.UNAVAILABLE`, Go's `rpc error: code = …`): the call was gRPC.
+static RPC_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)grpc|StatusRuntimeException|RpcError|StatusCode\.[A-Z_]+|rpc error: code|DEADLINE_EXCEEDED")
+        .expect("the RPC pattern is valid")
+});
+
 /// The dependency a failed span names: attributes first (database, messaging, RPC, HTTP client),
 /// then the error's own words (a URL it called, a driver's or client's name).
 fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Dependency> {
@@ -982,6 +989,9 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
     }
     if BROKER_WORDS.is_match(said) {
         return Some(Dependency::Broker(None));
+    }
+    if RPC_WORDS.is_match(said) {
+        return Some(Dependency::Service { protocol: "gRPC".to_owned(), name: None });
     }
     if CALL_WORDS.is_match(said) {
         return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: None });

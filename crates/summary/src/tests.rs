@@ -418,6 +418,24 @@ fn a_failure_names_what_failed() {
         "update seat_inventory: Error 1205 (HY000): Lock wait timeout exceeded; mysql",
     );
     assert_eq!(grpc_server.1.as_deref(), Some("database"));
+    // A gRPC client's error names a gRPC call, not an HTTP one; a MongoDB driver that found no
+    // server to talk to, an unreachable database.
+    for message in [
+        "grpc._channel._InactiveRpcError: <_InactiveRpcError of RPC that terminated with: status = StatusCode.DEADLINE_EXCEEDED>",
+        "rpc error: code = Unavailable desc = connection error",
+        "io.grpc.StatusRuntimeException: DEADLINE_EXCEEDED: deadline exceeded after 1.999s",
+    ] {
+        let rpc = categories_and_dependency(SpanKind::Internal, attrs(&[]), message);
+        assert_eq!(rpc.1.as_deref(), Some("gRPC call to another service"), "{message}");
+    }
+    for message in [
+        "MongoServerSelectionError: Server selection timed out after 30000 ms",
+        "com.mongodb.MongoTimeoutException: Timed out after 30000 ms while waiting to connect",
+        "pymongo.errors.ServerSelectionTimeoutError: ts-delivery-mongo:27017: timed out",
+    ] {
+        let mongo = categories_and_dependency(SpanKind::Internal, attrs(&[]), message);
+        assert!(mongo.0.contains(&crate::category::DATABASE_UNAVAILABLE), "{message}: {mongo:?}");
+    }
     // A document store is named as one (in its database sentence); a malformed value in the
     // request as malformed data.
     let mut mongo =
