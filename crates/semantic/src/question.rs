@@ -64,6 +64,12 @@ pub fn denies_failure(query: &str) -> bool {
     DENIED_FAILURE.is_match(query)
 }
 
+/// Whether a query says in so many words that something failed ("errors", "timed out", "down",
+/// "refused"), not counting failure words it denies.
+pub fn asserts_failure(query: &str) -> bool {
+    FAILURE_WORDS.is_match(&DENIED_FAILURE.replace_all(query, " "))
+}
+
 /// What a query asks about: latency when it speaks of slowness and not of a failure (failure
 /// words it denies, "no errors", do not count).
 pub fn intent_of(query: &str) -> Intent {
@@ -211,6 +217,10 @@ mod tests {
         // Denied failures are read by `denies_failure`, not excluded as subjects.
         assert_eq!(read("slow checkout, not an error"), ("slow checkout, not an error".to_owned(), Vec::new()));
         assert!(denies_failure("slow checkout, not an error"));
+        assert!(asserts_failure("document store down for the contacts and food features"));
+        assert!(asserts_failure("calls that timed out"));
+        assert!(!asserts_failure("two passengers wanted the same seat"));
+        assert!(!asserts_failure("latency regression without any errors"), "a denied failure is not asserted");
         // Nothing else left: the query stands whole.
         assert_eq!(read("not redis"), ("not redis".to_owned(), Vec::new()));
     }
