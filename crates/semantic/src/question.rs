@@ -56,12 +56,22 @@ static DENIED_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the denial pattern is valid")
 });
 
+/// Denials of any failure at all ("no errors", "without any failures", "but still successful"),
+/// not of one kind of failure ("not a timeout" asks for failures of another kind).
+static DENIED_ANY_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
+    )
+    .expect("the denial pattern is valid")
+});
+
 /// Whether a query says the spans it asks for did not fail ("no errors", "but still
 /// successful", "then succeeded"): such a search leaves out failed spans, and with one result per
 /// trace, traces where any span failed (a healthy gateway span that waited 30 s on a database
-/// that timed out is not a request that "succeeded anyway").
+/// that timed out is not a request that "succeeded anyway"). Denying one kind of failure ("not
+/// a timeout") excludes that kind instead ([`Question::excluded`]).
 pub fn denies_failure(query: &str) -> bool {
-    DENIED_FAILURE.is_match(query)
+    DENIED_ANY_FAILURE.is_match(query)
 }
 
 /// Whether a query says in so many words that something failed ("errors", "timed out", "down",
@@ -95,7 +105,7 @@ static EXCLUSION: LazyLock<Regex> = LazyLock::new(|| {
 /// Words around an excluded subject that are not the subject ("not *the* database *related*").
 static SUBJECT_FILLER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(?:(?:a|an|the|any|from|in|on|by|due\s+to|caused\s+by|about|on\s+the)\s+)+|(?:\s+(?:related|issues?|problems?|ones?|stuff|involved|side|at\s+all|either))+$",
+        r"(?i)^(?:(?:a|an|the|any|from|in|on|by|due\s+to|because\s+of|caused\s+by|about|plain|simple|regular|ordinary|normal|usual)\s+)+|(?:\s+(?:related|issues?|problems?|ones?|stuff|involved|side|at\s+all|either))+$",
     )
     .expect("the filler pattern is valid")
 });
@@ -123,7 +133,7 @@ impl Question {
         for found in EXCLUSION.captures_iter(query) {
             let (whole, what) = (found.get(0).expect("match"), found.name("what").expect("group"));
             // "not an error", "never a timeout": a denied failure, read by `denies_failure`.
-            if DENIED_FAILURE
+            if DENIED_ANY_FAILURE
                 .find_iter(query)
                 .any(|denied| denied.start() <= what.start() && denied.end() >= what.start())
             {
@@ -217,6 +227,17 @@ mod tests {
         // Denied failures are read by `denies_failure`, not excluded as subjects.
         assert_eq!(read("slow checkout, not an error"), ("slow checkout, not an error".to_owned(), Vec::new()));
         assert!(denies_failure("slow checkout, not an error"));
+        // Denying one kind of failure excludes that kind; the query still asks for failures.
+        assert_eq!(
+            read("a call to another service could not be placed at all, not a timeout"),
+            ("a call to another service could not be placed at all".to_owned(), vec!["timeout".to_owned()])
+        );
+        assert!(!denies_failure("a call to another service could not be placed at all, not a timeout"));
+        assert_eq!(
+            read("the app told the user no, but not because of a business rule").1,
+            vec!["business rule".to_owned()]
+        );
+        assert_eq!(read("calls that gave up waiting, apart from plain HTTP ones").1, vec!["HTTP".to_owned()]);
         assert!(asserts_failure("document store down for the contacts and food features"));
         assert!(asserts_failure("calls that timed out"));
         assert!(!asserts_failure("two passengers wanted the same seat"));
