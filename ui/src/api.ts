@@ -34,6 +34,10 @@ export interface SearchResult {
 export interface SearchAnswer {
   query: string;
   intent: string;
+  /** The query denied failure ("no errors"): failed traces were left out. */
+  healthy_only?: boolean;
+  /** Subjects the query excluded ("…, not database related"). */
+  excluded?: string[];
   results: SearchResult[];
 }
 

@@ -2,7 +2,7 @@
 // every matching span). Everything the search is lives in the address, so it can be shared.
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, type SearchResult } from "./api";
+import { api, type SearchAnswer, type SearchResult } from "./api";
 import {
   ago,
   clock,
@@ -201,11 +201,19 @@ const EXAMPLES = [
   "requests that ran out of memory",
 ];
 
+/** How the server read the question: its intent, a denied failure, excluded subjects. */
+function readingOf(answer: SearchAnswer): string {
+  const parts = [`read as a ${answer.intent} question`];
+  if (answer.healthy_only) parts.push("failed traces left out");
+  if (answer.excluded?.length) parts.push(`excluding ${answer.excluded.join(", ")}`);
+  return parts.join(", ");
+}
+
 export function SearchPage(props: { location: Location }) {
   const submitted = formOf(props.location.params);
   const [form, setForm] = useState<Form>(submitted);
   const [results, setResults] = useState<SearchResult[] | null>(null);
-  const [intent, setIntent] = useState("");
+  const [reading, setReading] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [selected, setSelected] = useState(0);
@@ -232,7 +240,7 @@ export function SearchPage(props: { location: Location }) {
       (answer) => {
         if (ask !== asked.current) return;
         setResults(answer.results);
-        setIntent(answer.intent);
+        setReading(readingOf(answer));
         setSelected(0);
         setLoading(false);
         // Time from the question to the list on screen, once the browser has painted it.
@@ -322,7 +330,7 @@ export function SearchPage(props: { location: Location }) {
         {results && (
           <span class="meta" data-testid="result-count" data-ms={elapsed === null ? "" : elapsed.toFixed(1)}>
             {results.length} {bySpan ? "spans" : "traces"}
-            {intent && ` · read as a ${intent} question`}
+            {reading && ` · ${reading}`}
             {elapsed !== null && ` · ${Math.round(elapsed)} ms`}
           </span>
         )}
