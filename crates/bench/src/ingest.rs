@@ -16,6 +16,7 @@ use anyhow::{bail, Context};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
+use semtrace_testkit::shaped::{Shape, ShapedGenerator};
 use semtrace_testkit::{GeneratorConfig, TraceGenerator};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,8 +25,40 @@ pub enum Protocol {
     Grpc,
 }
 
+/// The traffic `bench ingest` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrafficShape {
+    /// A checkout crossing five services in four stacks, 11 spans a trace, errors written as each
+    /// stack prints them (`semtrace_testkit::TraceGenerator`); sized by `--traces-per-request`.
+    Shop,
+    /// A shape set by `--spans-per-trace`, `--attributes`, `--high-cardinality`, `--error-rate`
+    /// and `--spans-per-request` (`semtrace_testkit::shaped`); its defaults are the traffic of
+    /// an outside load generator: 10 spans a trace (HTTP server, database and gRPC client spans in
+    /// turn), 6 attributes a span, every value that can be unique unique, 500 spans a request.
+    Shaped,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestArgs {
+    /// The traffic to send.
+    #[arg(long, value_enum, default_value = "shop")]
+    pub shape: TrafficShape,
+    /// `--shape shaped`: spans in a trace.
+    #[arg(long, default_value_t = 10)]
+    pub spans_per_trace: usize,
+    /// `--shape shaped`: attributes on a span.
+    #[arg(long, default_value_t = 6)]
+    pub attributes: usize,
+    /// `--shape shaped`: share of attribute values drawn unique (URLs with ids, SQL with
+    /// literals, peer IPs, user agents, thread ids), 0.0–1.0.
+    #[arg(long, default_value_t = 1.0)]
+    pub high_cardinality: f64,
+    /// `--shape shaped`: share of traces with a failed span, 0.0–1.0.
+    #[arg(long, default_value_t = 0.05)]
+    pub error_rate: f64,
+    /// `--shape shaped`: spans in an export request (whole traces, so a few more).
+    #[arg(long, default_value_t = 500)]
+    pub spans_per_request: usize,
     /// Protocol the clients speak.
     #[arg(long, value_enum, default_value = "http")]
     pub protocol: Protocol,
@@ -119,8 +152,31 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     let machine =
         format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::env::consts::ARCH);
-    eprintln!("generating {} spans ({} traces per request)...", args.spans, args.traces_per_request);
-    let mut generator = TraceGenerator::new(GeneratorConfig { seed: args.seed, ..GeneratorConfig::default() });
+    let mut generator = match args.shape {
+        TrafficShape::Shop => {
+            eprintln!(
+                "generating {} spans of the shop's traffic, {} traces per request...",
+                args.spans, args.traces_per_request
+            );
+            Traffic::Shop(TraceGenerator::new(GeneratorConfig { seed: args.seed, ..GeneratorConfig::default() }))
+        }
+        TrafficShape::Shaped => {
+            let shape = Shape {
+                seed: args.seed,
+                spans_per_trace: args.spans_per_trace,
+                attributes_per_span: args.attributes,
+                high_cardinality: args.high_cardinality,
+                error_rate: args.error_rate,
+                ..Shape::default()
+            };
+            eprintln!(
+                "generating {} spans shaped {shape:?}, {} spans per request...",
+                args.spans, args.spans_per_request
+            );
+            Traffic::Shaped(ShapedGenerator::new(shape))
+        }
+    };
+    let (mut protobuf_bytes, mut wire_bytes) = (0usize, 0usize);
     let mut bodies = Vec::new();
     let mut sample_ids = Vec::new();
     let mut n_spans_total = 0usize;
@@ -129,8 +185,12 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         bail!("--logs-per-span is sent over OTLP/HTTP only: pass --protocol http");
     }
     while n_spans_total < args.spans {
-        let (request, ids) = generator.request(args.traces_per_request);
+        let (request, ids) = match &mut generator {
+            Traffic::Shop(generator) => generator.request(args.traces_per_request),
+            Traffic::Shaped(generator) => generator.request(args.spans_per_request),
+        };
         n_spans_total += span_count(&request);
+        protobuf_bytes += request.encoded_len();
         if sample_ids.len() < args.queries {
             sample_ids.extend(ids.into_iter().step_by(7));
         }
@@ -143,11 +203,18 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
             }
             None => None,
         };
-        bodies.push((logs, Payload::encode(args.protocol, args.gzip, &request)?));
+        let payload = Payload::encode(args.protocol, args.gzip, &request)?;
+        // gRPC frames a message in 5 bytes; tonic gzips it on the way out when asked.
+        wire_bytes += match &payload {
+            Payload::Http { body, .. } => body.len(),
+            Payload::Grpc(request) if args.gzip => encode_body(true, &request.encode_to_vec())?.len() + 5,
+            Payload::Grpc(request) => request.encoded_len() + 5,
+        };
+        bodies.push((logs, payload));
     }
     sample_ids.truncate(args.queries);
     let n_requests = bodies.len();
-    let bytes_per_request = bodies.iter().map(|(_, payload)| payload.wire_bytes()).sum::<usize>() / n_requests.max(1);
+    let bytes_per_request = wire_bytes / n_requests.max(1);
     eprintln!(
         "sending {n_requests} requests ({bytes_per_request} bytes each on average) from {} clients over {:?}...",
         args.clients, args.protocol
@@ -207,7 +274,8 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     let server_cpu = cpu_before.zip(target.pid.and_then(cpu_seconds)).map(|(before, after)| after - before);
     latencies.sort();
     println!(
-        "== ingest: {:?}{}, {} clients, {} requests, {} spans, machine: {machine}",
+        "== ingest: {:?} traffic over {:?}{}, {} clients, {} requests, {} spans, machine: {machine}",
+        args.shape,
         args.protocol,
         if args.gzip { " gzip" } else { "" },
         args.clients,
@@ -226,6 +294,11 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
             n_logs_total as f64 / elapsed.as_secs_f64()
         );
     }
+    println!(
+        "bytes per span: {:.0} on the wire as sent, {:.0} as protobuf (spans only)",
+        wire_bytes as f64 / n_spans_total as f64,
+        protobuf_bytes as f64 / n_spans_total as f64
+    );
     println!("ack latency per request: {}", percentiles(&latencies));
     if let Some(seconds) = server_cpu {
         // The server's own CPU per span: unlike spans/s, it does not depend on what else the
@@ -273,6 +346,15 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
         );
     }
     println!("stored: {} spans, {} traces", health["total_spans"], health["total_traces"]);
+    if let (Some(disk), Some(spans)) = (health["disk_bytes"].as_u64(), health["total_spans"].as_u64()) {
+        if spans > 0 {
+            println!(
+                "disk: {:.1} MiB, {:.0} bytes per stored span",
+                disk as f64 / 1048576.0,
+                disk as f64 / spans as f64
+            );
+        }
+    }
     if sample_ids.is_empty() {
         return Ok(());
     }
@@ -294,6 +376,12 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
     query_latencies.sort();
     println!("trace by id ({} queries, HTTP round trip): {}", query_latencies.len(), percentiles(&query_latencies));
     Ok(())
+}
+
+/// The generator of the traffic asked for.
+enum Traffic {
+    Shop(TraceGenerator),
+    Shaped(ShapedGenerator),
 }
 
 /// Log records about a request's spans, with their trace context and resource: on average
@@ -485,13 +573,6 @@ impl Payload {
             Protocol::Grpc => Payload::Grpc(request.clone()),
             Protocol::Http => Payload::Http { body: encode_body(gzip, &request.encode_to_vec())?, gzip },
         })
-    }
-
-    fn wire_bytes(&self) -> usize {
-        match self {
-            Payload::Http { body, .. } => body.len(),
-            Payload::Grpc(request) => request.encoded_len(),
-        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod corpus;
 pub mod postgres;
+pub mod shaped;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -121,10 +122,7 @@ impl TraceGenerator {
     }
 
     fn id<const N: usize>(&mut self) -> [u8; N] {
-        let mut bytes = [0u8; N];
-        self.rng.fill(&mut bytes[..]);
-        bytes[0] |= 1; // never all zero
-        bytes
+        crate::random_id(&mut self.rng)
     }
 
     fn volatile(&mut self, template: &str) -> String {
@@ -375,6 +373,14 @@ impl Builder<'_> {
             parent = ancestor.parent_span_id.clone();
         }
     }
+}
+
+/// A random trace or span id, never all zero.
+pub(crate) fn random_id<const N: usize>(rng: &mut SmallRng) -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rng.fill(&mut bytes[..]);
+    bytes[0] |= 1;
+    bytes
 }
 
 pub(crate) fn kv_str(key: &str, value: &str) -> KeyValue {
