@@ -305,6 +305,20 @@ pub fn render_comparison(body: &Value) -> String {
 /// One block per result: similarity, status, service, trace id, time, then the summary.
 pub fn render_search_results(body: &Value) -> String {
     let mut out = String::new();
+    // How the question was read, when it was read as more than its words.
+    let mut reading = Vec::new();
+    if body["healthy_only"] == true {
+        reading.push("failed traces left out".to_owned());
+    }
+    let excluded: Vec<&str> =
+        body["excluded"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(Value::as_str).collect();
+    if !excluded.is_empty() {
+        reading.push(format!("excluding {}", excluded.join(", ")));
+    }
+    if !reading.is_empty() {
+        let intent = body["intent"].as_str().unwrap_or("failure");
+        let _ = writeln!(out, "read as a {intent} question, {}", reading.join(", "));
+    }
     let results = body["results"].as_array().map(Vec::as_slice).unwrap_or_default();
     if results.is_empty() {
         let _ = writeln!(
@@ -432,9 +446,20 @@ mod tests {
               "duration_ms": 3.0, "summary": "web span GET /", "error_category": null },
         ]});
         let text = render_search_results(&body);
-        assert!(text.contains("0.610  ERROR  orders  trace ab"), "{text}");
+        assert!(text.starts_with("0.610  ERROR  orders  trace ab"), "nothing read beyond the words: {text}");
         assert_eq!(text.matches('[').count(), 1, "only the failure has a category: {text}");
         assert!(text.contains("       [database timed out]\n       orders span SELECT failed"), "{text}");
+    }
+
+    #[test]
+    fn search_results_say_how_the_question_was_read() {
+        let body = serde_json::json!({ "threshold": 0.15, "intent": "latency", "healthy_only": true,
+            "excluded": ["database", "redis"], "results": [] });
+        let text = render_search_results(&body);
+        assert!(
+            text.starts_with("read as a latency question, failed traces left out, excluding database, redis\n"),
+            "{text}"
+        );
     }
 
     #[test]
