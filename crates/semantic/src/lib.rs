@@ -321,35 +321,7 @@ impl Semantic {
         let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
         let mut scores = scores;
         let hits = match intent {
-            Intent::Failure if healthy_only && request.per_trace == PerTrace::OneSpan => {
-                // Some traces found will have failed elsewhere: read more, keep the healthy.
-                let wanted = request.limit.saturating_mul(HEALTHY_OVERREAD);
-                let hits = self.store.spans_of_templates(&ids, &request.filter, wanted, request.per_trace).await?;
-                let mut hits = self.healthy_traces(hits).await?;
-                hits.truncate(request.limit);
-                hits
-            }
-            Intent::Failure => {
-                let hits =
-                    self.store.spans_of_templates(&ids, &request.filter, request.limit, request.per_trace).await?;
-                match request.per_trace {
-                    PerTrace::EverySpan => hits,
-                    PerTrace::OneSpan => {
-                        let full = hits.len() >= request.limit;
-                        let (shown, demoted) = self.causes_over_wrappers(request, &query, hits, &mut scores).await?;
-                        if demoted && full {
-                            // A trace shown by its cause fell: traces the page did not reach may
-                            // now rank above it.
-                            let wanted = request.limit.saturating_mul(CAUSE_OVERREAD);
-                            let more =
-                                self.store.spans_of_templates(&ids, &request.filter, wanted, request.per_trace).await?;
-                            self.causes_over_wrappers(request, &query, more, &mut scores).await?.0
-                        } else {
-                            shown
-                        }
-                    }
-                }
-            }
+            Intent::Failure => self.failures(request, &query, &ids, &mut scores, healthy_only).await?,
             Intent::Latency => {
                 self.slowest_for_their_operation(request, &query, &ids, &mut scores, healthy_only).await?
             }
@@ -376,6 +348,38 @@ impl Semantic {
             hits.truncate(request.limit);
         }
         Ok(SearchResults { intent, healthy_only, excluded: question.excluded, hits })
+    }
+
+    /// For a failure question: spans of the best templates, one per trace (a wrapper shown by
+    /// its cause) or every span; with `healthy_only`, traces with a failed span left out.
+    async fn failures(
+        &self,
+        request: &SearchRequest,
+        query: &[f32],
+        ids: &[i64],
+        scores: &mut HashMap<i64, Ranked>,
+        healthy_only: bool,
+    ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
+        let read = |limit: usize| self.store.spans_of_templates(ids, &request.filter, limit, request.per_trace);
+        if request.per_trace == PerTrace::EverySpan {
+            return Ok(read(request.limit).await?);
+        }
+        if healthy_only {
+            // Some traces found will have failed elsewhere: read more, keep the healthy.
+            let hits = read(request.limit.saturating_mul(HEALTHY_OVERREAD)).await?;
+            let mut hits = self.healthy_traces(hits).await?;
+            hits.truncate(request.limit);
+            return Ok(hits);
+        }
+        let hits = read(request.limit).await?;
+        let full = hits.len() >= request.limit;
+        let (shown, demoted) = self.causes_over_wrappers(request, query, hits, scores).await?;
+        if !(demoted && full) {
+            return Ok(shown);
+        }
+        // A trace shown by its cause fell: traces the page did not reach may now rank above it.
+        let more = read(request.limit.saturating_mul(CAUSE_OVERREAD)).await?;
+        Ok(self.causes_over_wrappers(request, query, more, scores).await?.0)
     }
 
     /// The hits whose trace has no failed span (by the outcome its spans' templates record),
