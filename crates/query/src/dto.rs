@@ -291,6 +291,9 @@ pub struct HealthDto {
     /// Request bytes in flight (decoding, queued, being written) and their budget.
     pub inflight_bytes: Option<usize>,
     pub inflight_budget: Option<usize>,
+    /// Caches and buffers that hold memory beyond a request, with their ceilings in bytes: the
+    /// store's (SQLite page caches) and the query embeddings' LRU; each is sized in config.
+    pub caches: std::collections::BTreeMap<&'static str, u64>,
     /// The circuit breaker in front of the store: `closed`, `open` (writes refused, retryably)
     /// or `half_open` (one probe write in flight).
     pub circuit_breaker: Option<&'static str>,
@@ -347,6 +350,15 @@ impl HealthDto {
             queue_capacity: state.pipeline.as_ref().map(|pipeline| pipeline.queue_capacity()),
             inflight_bytes: state.pipeline.as_ref().map(|pipeline| pipeline.inflight_bytes()),
             inflight_budget: state.pipeline.as_ref().map(|pipeline| pipeline.inflight_budget()),
+            caches: {
+                let mut caches: std::collections::BTreeMap<&'static str, u64> =
+                    state.store.caches().into_iter().collect();
+                if let Some(semantic) = &state.semantic {
+                    let entry = semantic.dimension() as u64 * 4;
+                    caches.insert("query_embeddings", semantic.cache_usage().1 as u64 * entry);
+                }
+                caches
+            },
             circuit_breaker: state.pipeline.as_ref().map(|pipeline| pipeline.breaker_state().as_str()),
             store_reachable,
             spool_records: spool.map(|spool| spool.records),

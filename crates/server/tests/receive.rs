@@ -369,12 +369,20 @@ async fn a_restart_keeps_the_data() {
     assert_eq!(status, 200);
     server.server.shutdown().await.unwrap();
 
-    let server = start_server(dir.path(), |_| {}).await;
+    // Restarted with smaller page caches: health shows what they may hold.
+    let server = start_server(dir.path(), |config| {
+        config.sqlite.writer_cache_mb = 32;
+        config.sqlite.reader_cache_mb = 8;
+    })
+    .await;
     let (status, trace) = get_json(&format!("{}/api/v1/traces/{}", server.api, hex(&TRACE_ID))).await;
     assert_eq!(status, 200);
     check_rich_trace(&trace);
     let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
     assert_eq!((health["total_spans"].as_u64(), health["total_traces"].as_u64()), (Some(2), Some(1)));
+    let caches = &health["caches"];
+    assert_eq!(caches["sqlite_writer_page_cache"], 32 << 20, "{health}");
+    assert_eq!(caches["sqlite_reader_page_caches"], 8 * (8 << 20), "at most eight readers: {health}");
     server.server.shutdown().await.unwrap();
 }
 

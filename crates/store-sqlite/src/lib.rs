@@ -43,9 +43,9 @@ const MAX_READERS: usize = 8;
 pub struct SqliteOptions {
     /// Directory holding the database; created if missing.
     pub data_dir: PathBuf,
-    /// SQLite page cache of the writer connection, in KiB. Each span inserts into indexes on
-    /// random keys (trace id), so ingest slows once their pages no longer fit: 256 MiB against
-    /// 64 MiB took `bench ingest` (1M spans into an empty store) from 37k to 45k spans/s.
+    /// SQLite page cache of the writer connection, in KiB. 64 MiB ingests as fast as 256 MiB
+    /// (`bench ingest`, 0.6M–3M spans, two traffic shapes: README, "Memory"); a larger cache
+    /// also costs every commit a scan of it while the database is under 1 GiB.
     pub writer_cache_kib: u32,
     /// Page cache of each read connection (at most eight are open), in KiB.
     pub reader_cache_kib: u32,
@@ -59,7 +59,7 @@ impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         SqliteOptions {
             data_dir: data_dir.into(),
-            writer_cache_kib: 256 * 1024,
+            writer_cache_kib: 64 * 1024,
             reader_cache_kib: 64 * 1024,
             entities: true,
             importance: Vec::new().into(),
@@ -208,6 +208,14 @@ pub(crate) fn internal(err: rusqlite::Error) -> StoreError {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn caches(&self) -> Vec<(&'static str, u64)> {
+        let kib = |kib: u32| u64::from(kib) * 1024;
+        vec![
+            ("sqlite_writer_page_cache", kib(self.options.writer_cache_kib)),
+            ("sqlite_reader_page_caches", kib(self.options.reader_cache_kib) * MAX_READERS as u64),
+        ]
     }
 
     async fn write(&self, spans: &[semtrace_model::Span]) -> Result<WriteOutcome, StoreError> {

@@ -265,6 +265,12 @@ pub trait Store: Send + Sync + 'static {
     /// A short name for health and logs: `sqlite`, `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// The store's in-process caches and their ceilings in bytes, for health: what it may hold
+    /// in memory beyond what a request needs. None by default.
+    fn caches(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// Stores spans durably in one transaction.
     async fn write(&self, spans: &[Span]) -> Result<WriteOutcome, StoreError>;
 
