@@ -47,14 +47,17 @@ const SUBSUMES: &[(&str, &str)] = &[
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
-    (TIMEOUT, r"timed? ?out|timeout|deadline[ _]exceeded|\bETIMEDOUT\b|context deadline|took too long"),
+    (
+        TIMEOUT,
+        r"timed? ?out|timeout|deadline[ _]exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long",
+    ),
     (
         QUERY_TIME_LIMIT,
         r"statement cancell?ed|cancell?ing statement due to statement timeout|statement timeout|exceeded (the )?time ?limit|max(imum)?[_ ]statement[_ ]execution[_ ]time|max_execution_time|query execution was interrupted|QueryTimeoutException|MySQLTimeoutException|query.{0,20}(cancell?ed|killed|interrupted)",
     ),
     (
         POOL_EXHAUSTED,
-        r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)",
+        r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool",
     ),
     (
         CONNECTION_FAILURE,
@@ -67,7 +70,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
     (
         "out of memory",
-        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b",
+        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed",
     ),
     (
         "disk full, no storage space left",
@@ -75,7 +78,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "null reference, value was never set",
-        r"NullPointer|null reference|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b",
+        r"NullPointer|null reference|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value",
     ),
     (
         "deadlock or lock conflict between transactions",
@@ -83,11 +86,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "duplicate key, record already exists",
-        r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|ALREADY_EXISTS",
+        r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|ALREADY_EXISTS|unique_constraint|UniqueViolation",
     ),
     (
         "rate limited, throttled, too many requests, slow down and back off",
-        r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded",
+        r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded|ProvisionedThroughputExceeded|RequestLimitExceeded",
     ),
     (
         "expired credentials, token or session no longer valid",
@@ -95,7 +98,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "authentication or permission failure",
-        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password",
+        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password|password authentication failed|AuthorizationException|not authori[sz]ed|SASL auth",
     ),
     (
         "circuit breaker open, calls to a failing dependency cut off",
@@ -105,14 +108,20 @@ const CATEGORIES: &[(&str, &str)] = &[
         "dependency unavailable",
         r"\b50[234]\b|service unavailable|UNAVAILABLE|circuit.{0,20}open|BrokenCircuit|bad gateway|no healthy upstream|upstream",
     ),
-    ("write rejected, read-only, cannot write or store", r"READONLY|read[- ]only"),
-    ("payment declined", r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)"),
-    ("crash", r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped"),
+    ("write rejected, read-only, cannot write or store", r"READONLY|read[- ]only|MISCONF"),
+    (
+        "payment declined",
+        r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)|CardException|security code is incorrect|card (number )?is (invalid|incorrect|expired)",
+    ),
+    (
+        "crash",
+        r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped|panicked at|AccessViolation|Back-off restarting failed container|CrashLoopBackOff|exited on signal|GenServer .{0,60} terminating",
+    ),
     ("foreign key violation, referenced record missing", r"foreign key|ForeignKeyViolation|REFERENCE constraint"),
     ("SQL syntax error, malformed query", r"syntax error"),
     (
         SCHEMA_MISMATCH,
-        r"UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)",
+        r"UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)|FlywayValidateException|migrations? (have )?failed validation",
     ),
     (
         "stack overflow, runaway recursion",
@@ -122,14 +131,14 @@ const CATEGORIES: &[(&str, &str)] = &[
         "index out of range, no element at that position of the list or array",
         r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)",
     ),
-    ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero"),
+    ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero|ArithmeticError|/ 0\b"),
     (
         "malformed data, parsing or deserialization failed",
-        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format|ParseException|could not be parsed|(cannot|unable to|could not) parse|invalid syntax|For input string|Invalid (date|time value)",
+        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format|ParseException|could not be parsed|(cannot|unable to|could not) parse|invalid syntax|For input string|Invalid (date|time value)|UnicodeDecodeError|can't decode byte|invalid character .{1,10} looking for|MalformedCSV|Unclosed quoted field",
     ),
     (
         "invalid input, validation failed",
-        r"\b(400|422)\b|ValidationError|validation failed|IllegalArgument|ValueError|ArgumentException|invalid (argument|input|parameter|request|format)|INVALID_ARGUMENT|bad request|malformed",
+        r"\b(400|422)\b|ValidationError|validation failed|IllegalArgument|ValueError|ArgumentException|invalid (argument|input|parameter|request|format)|INVALID_ARGUMENT|bad request|malformed|ConstraintViolationException|must be a well-formed|InvalidArgument|must be between",
     ),
     (
         "request cancelled by the caller",
@@ -231,9 +240,11 @@ pub fn category_label(name: &str) -> &str {
 /// Categories that say how something failed but not what: a failure is filed under one of
 /// them only when it names nothing more specific ("database timed out" before "timeout").
 const GENERIC: &[&str] = &[
+    // A pool that timed out handing out a connection ran dry: it is filed as exhausted, not as
+    // a timeout.
+    POOL_EXHAUSTED,
     TIMEOUT,
     CONNECTION_FAILURE,
-    POOL_EXHAUSTED,
     "dependency unavailable",
     "crash",
     "authentication or permission failure",
@@ -256,7 +267,7 @@ const NAMED: &[&str] = &[
 
 /// The category a failure is filed under, among those its text names (in their order): the
 /// first signature of the failure itself, else the first named after its dependency, else the
-/// first generic one.
+/// generic one first in [`GENERIC`]'s order.
 pub fn primary_category(names: &[&'static str]) -> Option<&'static str> {
     let specific = |name: &&'static str| !GENERIC.contains(name) && !NAMED.contains(name);
     names
@@ -264,6 +275,7 @@ pub fn primary_category(names: &[&'static str]) -> Option<&'static str> {
         .copied()
         .find(specific)
         .or_else(|| names.iter().copied().find(|name| NAMED.contains(name)))
+        .or_else(|| GENERIC.iter().copied().find(|generic| names.contains(generic)))
         .or_else(|| names.first().copied())
 }
 
@@ -428,6 +440,32 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(categorize(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn libraries_own_words_for_common_failures() {
+        let primary = |text: &str| primary_category(&categorize(text)).map(category_label);
+        for (text, want) in [
+            // A pool that timed out handing out a connection ran dry.
+            (
+                "org.apache.http.conn.ConnectionPoolTimeoutException: Timeout waiting for connection from pool",
+                "connection pool exhausted",
+            ),
+            ("TimeoutError: ResourceRequest timed out", "connection pool exhausted"),
+            ("thread 'main' panicked at src/main.rs:4:5:\nexplicit panic", "crash"),
+            ("called `Option::unwrap()` on a `None` value", "null reference"),
+            ("memory allocation of 4294967296 bytes failed", "out of memory"),
+            (
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist on disk",
+                "write rejected",
+            ),
+            ("Stripe\\Exception\\CardException: Your card's security code is incorrect.", "payment declined"),
+            ("FATAL: password authentication failed for user \"app\"", "authentication or permission failure"),
+            ("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0", "malformed data"),
+            ("render failed: deadline has elapsed", "timeout"),
+        ] {
+            assert_eq!(primary(text), Some(want), "{text}");
         }
     }
 
