@@ -265,15 +265,27 @@ const NAMED: &[&str] = &[
     BROKER_TIMEOUT,
 ];
 
+/// A category named after the dependency that outranks a failure's own signature: the
+/// publish-failure signature also matches a broker that timed out or was unreachable.
+const NAMED_OVER_SPECIFIC: &[(&str, &str)] =
+    &[(BROKER_TIMEOUT, "message publish failure"), (BROKER_UNAVAILABLE, "message publish failure")];
+
 /// The category a failure is filed under, among those its text names (in their order): the
 /// first signature of the failure itself, else the first named after its dependency, else the
 /// generic one first in [`GENERIC`]'s order.
 pub fn primary_category(names: &[&'static str]) -> Option<&'static str> {
     let specific = |name: &&'static str| !GENERIC.contains(name) && !NAMED.contains(name);
-    names
-        .iter()
-        .copied()
-        .find(specific)
+    let first = names.iter().copied().find(specific);
+    // A broker that timed out or could not be reached says more than "the publish failed".
+    if let Some(named) = first.and_then(|first| {
+        NAMED_OVER_SPECIFIC
+            .iter()
+            .find(|(named, specific)| *specific == first && names.contains(named))
+            .map(|(named, _)| *named)
+    }) {
+        return Some(named);
+    }
+    first
         .or_else(|| names.iter().copied().find(|name| NAMED.contains(name)))
         .or_else(|| GENERIC.iter().copied().find(|generic| names.contains(generic)))
         .or_else(|| names.first().copied())
@@ -467,6 +479,12 @@ mod tests {
         ] {
             assert_eq!(primary(text), Some(want), "{text}");
         }
+        // A broker that timed out (named after the dependency by the summary) outranks the
+        // publish-failure signature; a publish failure alone stays one.
+        let publish = "message publish failure";
+        assert_eq!(primary_category(&[TIMEOUT, publish, BROKER_TIMEOUT]), Some(BROKER_TIMEOUT));
+        assert_eq!(primary_category(&[publish, CONNECTION_FAILURE, BROKER_UNAVAILABLE]), Some(BROKER_UNAVAILABLE));
+        assert_eq!(primary_category(&[publish, TIMEOUT]), Some(publish));
     }
 
     #[test]
