@@ -44,17 +44,17 @@ pub struct IngestArgs {
     #[arg(long, value_enum, default_value = "shop")]
     pub shape: TrafficShape,
     /// `--shape shaped`: spans in a trace.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Shape::default().spans_per_trace)]
     pub spans_per_trace: usize,
     /// `--shape shaped`: attributes on a span.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = Shape::default().attributes_per_span)]
     pub attributes: usize,
     /// `--shape shaped`: share of attribute values drawn unique (URLs with ids, SQL with
     /// literals, peer IPs, user agents, thread ids), 0.0–1.0.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = Shape::default().high_cardinality)]
     pub high_cardinality: f64,
     /// `--shape shaped`: share of traces with a failed span, 0.0–1.0.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = Shape::default().error_rate)]
     pub error_rate: f64,
     /// `--shape shaped`: spans in an export request (whole traces, so a few more).
     #[arg(long, default_value_t = 500)]

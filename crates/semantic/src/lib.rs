@@ -256,10 +256,11 @@ impl Semantic {
         query: &[f32],
         lexical: &HashMap<i64, f32>,
         excluded: &[Arc<Vec<f32>>],
+        asserts_failure: bool,
     ) -> Vec<Ranked> {
         // A query that says something failed ("document store down") wants failures more than one
         // that only describes what happened ("two passengers wanted the same seat").
-        let failure = match asserts_failure(&request.query) {
+        let failure = match asserts_failure {
             true => request.failure_prior * ASSERTED_FAILURE_SCALE,
             false => request.failure_prior,
         };
@@ -291,9 +292,10 @@ impl Semantic {
             let intent = request.intent.unwrap_or(Intent::Failure);
             return Ok(SearchResults { intent, healthy_only: false, excluded: Vec::new(), hits: Vec::new() });
         }
+        let question = Question::read(&request.query);
         // A query that says its spans did not fail asks for healthy ones, unless the caller
         // chose an outcome.
-        let healthy_only = request.filter.failed.is_none() && denies_failure(&request.query);
+        let healthy_only = request.filter.failed.is_none() && question.denies_failure;
         let healthy;
         let request = if healthy_only {
             healthy = SearchRequest {
@@ -307,7 +309,6 @@ impl Semantic {
         // What it excludes is taken out of what is embedded and matched, and counts against the
         // templates like it. The full-text match needs no embedding: it runs while the query is
         // embedded.
-        let question = Question::read(&request.query);
         let (query, lexical) =
             tokio::join!(self.embed_query(&question.text), self.lexical_scores(request, &question.text));
         let query = query?;
@@ -315,8 +316,8 @@ impl Semantic {
         for subject in &question.excluded {
             excluded.push(self.embed_query(subject).await?);
         }
-        let intent = request.intent.unwrap_or_else(|| intent_of(&request.query));
-        let ranked = self.rank_templates(request, intent, &query, &lexical?, &excluded);
+        let intent = request.intent.unwrap_or(question.intent);
+        let ranked = self.rank_templates(request, intent, &query, &lexical?, &excluded, question.asserts_failure);
         let ids: Vec<i64> = ranked.iter().map(|ranked| ranked.id).collect();
         let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
         let mut scores = scores;
@@ -465,7 +466,7 @@ impl Semantic {
                 .or_insert(Ranked { id: template, similarity, score: similarity + request.failure_prior })
                 .score;
             let bonus = f64::from(((wrapper - own) * WRAPPER_SHARE).max(0.0));
-            demoted |= wrapper > own && WRAPPER_SHARE < 1.0;
+            demoted |= bonus < f64::from(wrapper - own);
             ranked.push((hit, Some((span_id, template, bonus))));
         }
         // Ranked, then cut to the page, before the causes' spans are read.

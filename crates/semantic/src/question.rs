@@ -83,8 +83,12 @@ pub fn asserts_failure(query: &str) -> bool {
 /// What a query asks about: latency when it speaks of slowness and not of a failure (failure
 /// words it denies, "no errors", do not count).
 pub fn intent_of(query: &str) -> Intent {
-    let asserted = DENIED_FAILURE.replace_all(query, " ");
-    if LATENCY_WORDS.is_match(query) && !FAILURE_WORDS.is_match(&asserted) {
+    intent_given(query, asserts_failure(query))
+}
+
+/// [`intent_of`], once whether the query asserts a failure is known.
+fn intent_given(query: &str, asserts_failure: bool) -> Intent {
+    if LATENCY_WORDS.is_match(query) && !asserts_failure {
         Intent::Latency
     } else {
         Intent::Failure
@@ -114,7 +118,7 @@ static SUBJECT_FILLER: LazyLock<Regex> = LazyLock::new(|| {
 static SPACE_BEFORE_PUNCTUATION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\s+(?P<p>[,;:.)]|$)").expect("the spacing pattern is valid"));
 
-/// A query as it is ranked.
+/// A query as it is ranked, read once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Question {
     /// The text embedded and matched: the query without its exclusions (the whole query when
@@ -123,16 +127,35 @@ pub struct Question {
     /// Subjects the query excludes ("database" for "…, not database related"), each embedded
     /// to count against the templates that read like it.
     pub excluded: Vec<String>,
+    /// What it asks about ([`intent_of`]).
+    pub intent: Intent,
+    /// It says in words that something failed ([`asserts_failure`]).
+    pub asserts_failure: bool,
+    /// It denies any failure ([`denies_failure`]).
+    pub denies_failure: bool,
 }
 
 impl Question {
     pub fn read(query: &str) -> Question {
+        let asserts = asserts_failure(query);
+        let (text, excluded) = Self::exclusions(query);
+        Question {
+            text,
+            excluded,
+            intent: intent_given(query, asserts),
+            asserts_failure: asserts,
+            denies_failure: denies_failure(query),
+        }
+    }
+
+    /// The query without its exclusion clauses, and the subjects they exclude.
+    fn exclusions(query: &str) -> (String, Vec<String>) {
         let mut excluded = Vec::new();
         let mut text = String::with_capacity(query.len());
         let mut last = 0;
         for found in EXCLUSION.captures_iter(query) {
             let (whole, what) = (found.get(0).expect("match"), found.name("what").expect("group"));
-            // "not an error", "never a timeout": a denied failure, read by `denies_failure`.
+            // "not an error", "without any failures": a denied failure, read by `denies_failure`.
             if DENIED_ANY_FAILURE
                 .find_iter(query)
                 .any(|denied| denied.start() <= what.start() && denied.end() >= what.start())
@@ -152,9 +175,9 @@ impl Question {
         let text = SPACE_BEFORE_PUNCTUATION.replace_all(text.trim(), "$p");
         let text = text.trim_end_matches([',', ';', ':', '(', ' ']).to_owned();
         if text.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
-            return Question { text: query.trim().to_owned(), excluded: Vec::new() };
+            return (query.trim().to_owned(), Vec::new());
         }
-        Question { text, excluded }
+        (text, excluded)
     }
 }
 

@@ -400,7 +400,10 @@ pub struct SqliteSettings {
 
 impl Default for SqliteSettings {
     fn default() -> Self {
-        SqliteSettings { writer_cache_mb: 64, reader_cache_mb: 64 }
+        SqliteSettings {
+            writer_cache_mb: semtrace_store_sqlite::DEFAULT_WRITER_CACHE_MIB,
+            reader_cache_mb: semtrace_store_sqlite::DEFAULT_READER_CACHE_MIB,
+        }
     }
 }
 

@@ -38,6 +38,11 @@ pub const DB_FILE_NAME: &str = "semtrace.db";
 /// this many wait their turn instead of opening more.
 const MAX_READERS: usize = 8;
 
+/// Default page cache of the writer connection, in MiB ([`SqliteOptions::writer_cache_kib`]).
+pub const DEFAULT_WRITER_CACHE_MIB: u32 = 64;
+/// Default page cache of each read connection, in MiB.
+pub const DEFAULT_READER_CACHE_MIB: u32 = 64;
+
 /// Options of the embedded store.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -59,8 +64,8 @@ impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         SqliteOptions {
             data_dir: data_dir.into(),
-            writer_cache_kib: 64 * 1024,
-            reader_cache_kib: 64 * 1024,
+            writer_cache_kib: DEFAULT_WRITER_CACHE_MIB * 1024,
+            reader_cache_kib: DEFAULT_READER_CACHE_MIB * 1024,
             entities: true,
             importance: Vec::new().into(),
         }
