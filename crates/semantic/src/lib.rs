@@ -162,6 +162,7 @@ impl Semantic {
         embedder: Arc<Embedder>,
         cache_size: usize,
         classification: Classification,
+        indexer_nice: i32,
     ) -> Result<(Arc<Semantic>, Indexer), SearchError> {
         let index = Arc::new(VectorIndex::new(embedder.dimension()));
         let stored = store.template_embeddings().await?;
@@ -188,6 +189,7 @@ impl Semantic {
             index.clone(),
             classification,
             tokio::runtime::Handle::current(),
+            indexer_nice,
         )
         .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
         let capacity = NonZeroUsize::new(cache_size.max(1)).expect("at least 1");

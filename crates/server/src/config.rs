@@ -444,11 +444,15 @@ pub struct SemanticSettings {
     /// Folder holding one folder per model (`<models_dir>/all-MiniLM-L6-v2`), searched before
     /// the Hugging Face cache. Relative paths are from the working directory.
     pub models_dir: PathBuf,
+    /// Nice value of the threads that embed new templates (0–19): 19, the default, lets them
+    /// run on what CPU ingest leaves, so a burst of new templates grows the embedding backlog
+    /// instead of slowing ingest; 0 runs them at the server's own priority.
+    pub indexer_nice: u32,
 }
 
 impl Default for SemanticSettings {
     fn default() -> Self {
-        SemanticSettings { enabled: true, models_dir: PathBuf::from("./models") }
+        SemanticSettings { enabled: true, models_dir: PathBuf::from("./models"), indexer_nice: 19 }
     }
 }
 
@@ -689,6 +693,7 @@ impl Config {
         check_range("postgres.pool_size", self.postgres.pool_size.into(), 2, 256)?;
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
         check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
+        check_range("semantic.indexer_nice", self.semantic.indexer_nice.into(), 0, 19)?;
         check_range("sqlite.writer_cache_mb", self.sqlite.writer_cache_mb.into(), 4, 16_384)?;
         check_range("sqlite.reader_cache_mb", self.sqlite.reader_cache_mb.into(), 1, 4_096)?;
         self.redaction.redactor()?;

@@ -91,6 +91,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             embedder,
             config.otel_storage.cache_size as usize,
             classification,
+            config.semantic.indexer_nice as i32,
         )
         .await
         .context("cannot start semantic search")?;

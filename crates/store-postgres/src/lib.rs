@@ -134,6 +134,8 @@ impl PostgresStore {
             encode: semtrace_store::row::EncodeOptions {
                 entities: options.entities,
                 importance: options.importance.clone(),
+                // JSONB: PostgreSQL's own binary form, which its JSON operators read.
+                compact_attributes: false,
             },
             caches,
             total_spans: Arc::new(AtomicU64::new(spans)),

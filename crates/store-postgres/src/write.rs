@@ -286,7 +286,8 @@ async fn copy_rows(
         let kind = row.kind as i16;
         let status = row.status_code as i16;
         let flags = i64::from(row.flags);
-        let attributes = sql::json(&row.attributes);
+        let attributes = row.attributes.json();
+        let attributes = sql::json(&attributes);
         let events = row.events.as_deref().map(sql::json);
         let links = row.links.as_deref().map(sql::json);
         let dropped = [row.dropped_attributes as i32, row.dropped_events as i32, row.dropped_links as i32];

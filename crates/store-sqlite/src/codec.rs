@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 use semtrace_model::{Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
-use semtrace_store::encoding;
 pub(crate) use semtrace_store::row::SpanRow;
+use semtrace_store::row::StoredAttributes;
+use semtrace_store::{compact, encoding};
 
 /// A JSON column read back in its stored form (`semtrace_store::encoding`).
 fn from_json<T>(
@@ -16,6 +17,34 @@ fn from_json<T>(
 ) -> rusqlite::Result<T> {
     decode(text)
         .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(err)))
+}
+
+/// A span's attributes column: the compact form (`semtrace_store::compact`, a BLOB) of spans
+/// written since that form, or the JSON of spans written before it (TEXT): both are read.
+pub(crate) fn attributes_from_column(
+    value: rusqlite::types::ValueRef<'_>,
+    column: usize,
+) -> rusqlite::Result<semtrace_model::Attributes> {
+    use rusqlite::types::{Type, ValueRef};
+    match value {
+        ValueRef::Blob(bytes) => compact::attributes_from_compact(bytes)
+            .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, Type::Blob, Box::new(err))),
+        ValueRef::Text(text) => {
+            let text = std::str::from_utf8(text)
+                .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(err)))?;
+            from_json(text, column, encoding::attributes_from_json)
+        }
+        other => Err(rusqlite::Error::InvalidColumnType(column, "attributes".into(), other.data_type())),
+    }
+}
+
+/// A span's attributes as bound to the attributes column.
+pub(crate) fn attributes_column(attributes: &StoredAttributes) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    ToSqlOutput::Borrowed(match attributes {
+        StoredAttributes::Compact(bytes) => ValueRef::Blob(bytes),
+        StoredAttributes::Json(text) => ValueRef::Text(text.as_bytes()),
+    })
 }
 
 fn id_from_blob<T>(
@@ -91,7 +120,7 @@ pub(crate) fn read_spans<P: rusqlite::Params>(
                 status: Status { code: StatusCode::from_otlp(row.get(6)?), message: row.get(7)? },
                 trace_state: row.get(8)?,
                 flags: row.get(9)?,
-                attributes: from_json(row.get_ref(10)?.as_str()?, 10, encoding::attributes_from_json)?,
+                attributes: attributes_from_column(row.get_ref(10)?, 10)?,
                 events: events
                     .map(|text| from_json(&text, 11, encoding::events_from_json))
                     .transpose()?

@@ -81,8 +81,7 @@ fn has_tags(
     if query.tags.is_empty() {
         return Ok(true);
     }
-    let attributes: String = row.get(first).map_err(internal)?;
-    let attributes = encoding::attributes_from_json(&attributes)
+    let attributes = crate::codec::attributes_from_column(row.get_ref(first).map_err(internal)?, first)
         .map_err(|err| StoreError::Internal(format!("stored attributes: {err}")))?;
     let body: String = row.get(first + 1).map_err(internal)?;
     if !resources.contains_key(&body) {

@@ -178,11 +178,12 @@ fn configure(connection: &Connection, options: &SqliteOptions, access: Access) -
         // after releasing the writer (see `durable`), before acknowledging, so an acknowledged
         // span survives power loss while the next batch is already being inserted.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
-        // A background thread checkpoints (see `checkpoint`); the writer does so itself only
-        // if the WAL passes ~256 MiB, which bounds the WAL under continuous writes.
-        connection.pragma_update(None, "wal_autocheckpoint", 65_536)?;
-        // After the log restarts, a file past 512 MiB is cut back; below that it is reused as it is.
-        connection.pragma_update(None, "journal_size_limit", 512i64 << 20)?;
+        // A background thread checkpoints (see `checkpoint`); the writer does so itself once
+        // the WAL passes 64 MiB (16384 pages), which restarts the log under continuous writes
+        // (the thread has copied most of it by then, so the writer's stall is short).
+        connection.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+        // After the log restarts, a file past 64 MiB is cut back; below that it is reused as it is.
+        connection.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     }
     Ok(())
 }
@@ -242,6 +243,7 @@ impl Store for SqliteStore {
             &semtrace_store::row::EncodeOptions {
                 entities: self.options.entities,
                 importance: self.options.importance.clone(),
+                compact_attributes: true,
             },
         );
         let log_rows = semtrace_store::row::encode_logs(logs);

@@ -333,7 +333,7 @@ fn insert_spans<'r>(
                 row.status_message,
                 row.trace_state,
                 row.flags,
-                row.attributes,
+                crate::codec::attributes_column(&row.attributes),
                 row.events,
                 row.links,
                 row.dropped_attributes,

@@ -3,6 +3,7 @@
 //!
 //! API boundary: nothing above this crate knows SQL. Backends live in `store-*` crates.
 
+pub mod compact;
 pub mod conformance;
 pub mod encoding;
 pub mod entity;

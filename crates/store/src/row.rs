@@ -23,7 +23,7 @@ pub struct SpanRow {
     pub status_message: String,
     pub trace_state: String,
     pub flags: u32,
-    pub attributes: String,
+    pub attributes: StoredAttributes,
     pub events: Option<String>,
     pub links: Option<String>,
     pub dropped_attributes: u32,
@@ -56,6 +56,37 @@ pub struct EncodeOptions {
     pub entities: bool,
     /// Attribute weights of traces' importance ([`crate::importance`]).
     pub importance: Arc<[crate::importance::AttributeWeight]>,
+    /// Attributes in the compact binary form ([`crate::compact`]) rather than JSON.
+    pub compact_attributes: bool,
+}
+
+/// A span's attributes as its store keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredAttributes {
+    /// The JSON object of [`encoding`].
+    Json(String),
+    /// The binary form of [`crate::compact`].
+    Compact(Vec<u8>),
+}
+
+impl StoredAttributes {
+    fn encode(attributes: &semtrace_model::Attributes, compact: bool) -> StoredAttributes {
+        if compact {
+            StoredAttributes::Compact(crate::compact::attributes_to_compact(attributes))
+        } else {
+            StoredAttributes::Json(encoding::attributes_to_json(attributes))
+        }
+    }
+
+    /// The JSON object, converted from the compact form if need be.
+    pub fn json(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            StoredAttributes::Json(text) => std::borrow::Cow::Borrowed(text),
+            StoredAttributes::Compact(bytes) => std::borrow::Cow::Owned(encoding::attributes_to_json(
+                &crate::compact::attributes_from_compact(bytes).expect("written by this process"),
+            )),
+        }
+    }
 }
 
 /// Entities a resource names, shared by its spans' rows.
@@ -104,7 +135,7 @@ pub fn encode_batch(spans: &[Span], options: &EncodeOptions) -> Vec<SpanRow> {
                 status_message: span.status.message.clone(),
                 trace_state: span.trace_state.clone(),
                 flags: span.flags,
-                attributes: encoding::attributes_to_json(&span.attributes),
+                attributes: StoredAttributes::encode(&span.attributes, options.compact_attributes),
                 events: (!span.events.is_empty()).then(|| encoding::to_json(&span.events)),
                 links: (!span.links.is_empty()).then(|| encoding::to_json(&span.links)),
                 dropped_attributes: span.dropped_attributes_count,

@@ -30,8 +30,9 @@ static SQL_LITERAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"'(?:[^']|'')*'").expect("the SQL literal pattern is valid"));
 
 /// Masks volatile values in `text`: UUIDs, times, e-mails, IP addresses, hex ids and numbers
-/// become `<uuid>`, `<time>`, `<email>`, `<ip>`, `<hex>`, `<num>`. A lone digit stays (it is
-/// usually part of a name, like `HikariPool-1`, and has few values).
+/// become `<uuid>`, `<time>`, `<email>`, `<ip>`, `<hex>`, `<num>`. A lone digit glued to a
+/// name stays (`HikariPool-1`, `pool_2`); one standing as a value (`order 7`, `retries=3`) is
+/// masked, since each of its ten values would otherwise make a template of its own.
 pub fn mask(text: &str) -> Cow<'_, str> {
     VOLATILE.replace_all(text, |captures: &Captures<'_>| {
         let whole = &captures[0];
@@ -54,12 +55,17 @@ pub fn mask(text: &str) -> Cow<'_, str> {
             } else {
                 whole.to_owned()
             }
-        } else if whole.len() == 1 {
+        } else if whole.len() == 1 && part_of_a_name(text, captures.get(0).map_or(0, |found| found.start())) {
             whole.to_owned()
         } else {
             "<num>".to_owned()
         }
     })
+}
+
+/// Whether the lone digit at `at` belongs to a name: right after a letter, `-`, `_`, `.` or `/`.
+fn part_of_a_name(text: &str, at: usize) -> bool {
+    text[..at].chars().next_back().is_some_and(|before| before.is_alphanumeric() || "-_./".contains(before))
 }
 
 /// Masks a database statement: string literals become `?`, then as [`mask`].
@@ -84,7 +90,11 @@ mod tests {
             ("at 2026-11-23T10:15:42.123Z by alice@example.com", "at <time> by <email>"),
             ("trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7", "trace <hex> span <hex>"),
             ("ptr 0xdeadbeef size 1.5GB", "ptr <hex> size <num>"),
-            ("user42 retry 3 of 5 took 120ms", "user<num> retry 3 of 5 took <num>"),
+            ("user42 retry 3 of 5 took 120ms", "user<num> retry <num> of <num> took <num>"),
+            (
+                "duplicate key (order 7); pool_2 and worker-3 busy, retries=1",
+                "duplicate key (order <num>); pool_2 and worker-3 busy, retries=<num>",
+            ),
             ("connect [2001:db8::1]:443 refused", "connect <ip> refused"),
             ("keys a:b:cd stay", "keys a:b:cd stay"),
             ("fe80:0:0:0:202:b3ff:fe1e:8329 unreachable", "<ip> unreachable"),
