@@ -77,6 +77,12 @@ pub struct IngestArgs {
     /// Seed of the generated traffic.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Time of the first generated span, in Unix nanoseconds [default: 2025-11-13, fixed, so
+    /// runs compare]. To measure ingest into a store that already holds a run's spans, start
+    /// later than they did (e.g. `$(date +%s%N)`), as live traffic does: spans older than what
+    /// the store holds land in the middle of its time indexes instead of at their end.
+    #[arg(long)]
+    pub start_unix_nano: Option<u64>,
     /// Log records per span, sent over `POST /v1/logs` before the spans they are about (HTTP
     /// only): ERROR for a failed span, otherwise INFO, and WARN for one healthy span in twenty
     /// (a failure told only in logs, which the joiner joins). 0: no logs.
@@ -158,7 +164,12 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
                 "generating {} spans of the shop's traffic, {} traces per request...",
                 args.spans, args.traces_per_request
             );
-            Traffic::Shop(TraceGenerator::new(GeneratorConfig { seed: args.seed, ..GeneratorConfig::default() }))
+            let defaults = GeneratorConfig::default();
+            Traffic::Shop(TraceGenerator::new(GeneratorConfig {
+                seed: args.seed,
+                start_unix_nano: args.start_unix_nano.unwrap_or(defaults.start_unix_nano),
+                ..defaults
+            }))
         }
         TrafficShape::Shaped => {
             let shape = Shape {
@@ -167,6 +178,7 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
                 attributes_per_span: args.attributes,
                 high_cardinality: args.high_cardinality,
                 error_rate: args.error_rate,
+                start_unix_nano: args.start_unix_nano.unwrap_or(Shape::default().start_unix_nano),
                 ..Shape::default()
             };
             eprintln!(

@@ -58,7 +58,11 @@ fn id_from_blob<T>(
 
 /// Reads every span of a trace, sharing decoded resources and scopes between spans.
 pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlite::Result<Vec<Span>> {
-    let spans = read_spans(connection, "s.trace_id = ?1", [trace_id.as_bytes().as_slice()])?;
+    let spans = read_spans(
+        connection,
+        "s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
+        [trace_id.as_bytes().as_slice()],
+    )?;
     Ok(spans.into_iter().map(|(span, _)| span).collect())
 }
 

@@ -114,7 +114,7 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
                     CASE WHEN ?2 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END,
                     o.name, s.start_ns, s.end_ns
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
-             WHERE s.trace_id = ?1",
+             WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
         )
         .map_err(internal)?;
     let (start_ns, end_ns) = (query.start_ns.unwrap_or(0), query.end_ns.unwrap_or(u64::MAX));
@@ -159,8 +159,8 @@ pub(crate) fn service_calls(
     let mut statement = connection
         .prepare_cached(
             "SELECT ps.name, cs.name, count(*)
-             FROM traces t JOIN spans c ON c.trace_id = t.trace_id
-             JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+             FROM traces t JOIN spans c ON c.trace_no = t.id
+             JOIN spans p ON p.trace_no = c.trace_no AND p.span_id = c.parent_span_id
              JOIN services cs ON cs.id = c.service_id JOIN services ps ON ps.id = p.service_id
              WHERE t.start_ns >= ?1 AND t.start_ns < ?2 AND c.start_ns >= ?3 AND c.start_ns < ?2
                AND c.service_id != p.service_id

@@ -661,4 +661,59 @@ mod tests {
             assert_eq!(categories.get(id), Some(category), "template {id} filed again at the upgrade");
         }
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spans_stored_under_trace_ids_are_numbered_at_upgrade_and_stay_idempotent() {
+        use semtrace_model::{SpanId, TraceId};
+        let dir = tempfile::tempdir().unwrap();
+        let trace = semtrace_store::conformance::rich_trace(1);
+        let first = &trace[0];
+        {
+            // As semtrace before migration 13 left it: spans unique by (trace_id, span_id),
+            // attributes as JSON, traces keyed by trace id.
+            let connection = rusqlite::Connection::open(dir.path().join("semtrace.db")).unwrap();
+            schema::migrate_to(&connection, 12);
+            connection
+                .execute_batch(
+                    "INSERT INTO resources (id, body) VALUES (1, '{\"attributes\":{\"service.name\":\"old\"}}');
+                     INSERT INTO scopes (id, body) VALUES (1, '{\"name\":\"lib\"}');
+                     INSERT INTO services (id, name) VALUES (1, 'old');
+                     INSERT INTO operations (id, service_id, name, kind) VALUES (1, 1, 'GET /old', 2);",
+                )
+                .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO spans (trace_id, span_id, service_id, operation_id, start_ns, end_ns, status_code,
+                        status_message, trace_state, flags, attributes, dropped_attributes, dropped_events,
+                        dropped_links, resource_id, scope_id)
+                     VALUES (?1, ?2, 1, 1, 1000, 2000, 0, '', '', 0, '{\"http.route\":\"/old\",\"n\":7}', 0, 0, 0, 1, 1)",
+                    rusqlite::params![first.trace_id.as_bytes().as_slice(), [9u8; 8].as_slice()],
+                )
+                .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count) VALUES (?1, 1000, 2000, 1, 0)",
+                    [first.trace_id.as_bytes().as_slice()],
+                )
+                .unwrap();
+        }
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        let old = store.get_trace(first.trace_id).await.unwrap().expect("the old span is found by its trace id");
+        assert_eq!(old.spans.len(), 1);
+        assert_eq!(old.spans[0].span_id, SpanId::from_bytes([9; 8]).unwrap());
+        assert_eq!(old.spans[0].attributes.get_str("http.route"), Some("/old"), "JSON attributes still read");
+        // New spans of the old trace join it; sent twice, they are stored once.
+        for _ in 0..2 {
+            store.write(&trace).await.unwrap();
+        }
+        let joined = store.get_trace(first.trace_id).await.unwrap().unwrap();
+        assert_eq!(joined.spans.len(), 1 + trace.iter().filter(|span| span.trace_id == first.trace_id).count());
+        let stats = store.stats().await.unwrap();
+        let others = trace.iter().filter(|span| span.trace_id != first.trace_id).count() as u64;
+        assert_eq!(stats.total_spans, joined.spans.len() as u64 + others);
+        assert_eq!(
+            store.get_trace(TraceId::from_bytes([1; 16]).unwrap()).await.unwrap().map(|trace| trace.spans.len()),
+            None
+        );
+    }
 }

@@ -71,7 +71,8 @@ pub(crate) fn search(
     limit: usize,
 ) -> Result<Vec<LogHit>, StoreError> {
     let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
-    let unheld = "NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = l.trace_id AND s.span_id = l.span_id)";
+    let unheld = "NOT EXISTS (SELECT 1 FROM traces t JOIN spans s ON s.trace_no = t.id
+                  WHERE t.trace_id = l.trace_id AND s.span_id = l.span_id)";
     let words = semtrace_store::text::query_words(query);
     if words.is_empty() {
         // No words: the newest severe records.

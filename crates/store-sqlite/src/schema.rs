@@ -184,6 +184,71 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE traces ADD COLUMN importance REAL NOT NULL DEFAULT 0;
     "#,
+    // 13: no index keyed by a random trace id per span. A span's unique key was (trace_id,
+    // span_id): every trace of a batch dirtied a random leaf of that index (and another of
+    // `traces`, keyed by trace id too), and once the index outgrew the page cache each was a
+    // read as well: at 10M stored spans ingest ran at half its empty-store rate. Now a trace has
+    // a number in order of arrival (`traces.id`, a rowid: rows append), looked up once per trace
+    // and batch through `traces`' trace id index (one small entry per trace), and spans are
+    // unique by (trace number, span id), which appends too. Spans and traces are copied over:
+    // the time this takes grows with the store (about a minute per 10M spans).
+    r#"
+    CREATE TABLE traces_numbered (
+        id INTEGER PRIMARY KEY,             -- the trace's number, in order of arrival
+        trace_id BLOB NOT NULL UNIQUE,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        root_service TEXT,
+        root_name TEXT,
+        importance REAL NOT NULL DEFAULT 0
+    );
+    INSERT INTO traces_numbered (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, importance)
+        SELECT trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, importance
+        FROM traces ORDER BY start_ns;
+    DROP TABLE traces;
+    ALTER TABLE traces_numbered RENAME TO traces;
+    CREATE INDEX traces_start ON traces (start_ns);
+    CREATE TABLE spans_numbered (
+        id INTEGER PRIMARY KEY,
+        trace_no INTEGER NOT NULL,          -- traces.id
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        parent_span_id BLOB,
+        service_id INTEGER NOT NULL REFERENCES services(id),
+        operation_id INTEGER NOT NULL REFERENCES operations(id),
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        status_code INTEGER NOT NULL,
+        status_message TEXT NOT NULL,
+        trace_state TEXT NOT NULL,
+        flags INTEGER NOT NULL,
+        attributes NOT NULL,                -- semtrace_store::compact (BLOB), or JSON (TEXT) if older
+        events TEXT,
+        links TEXT,
+        dropped_attributes INTEGER NOT NULL,
+        dropped_events INTEGER NOT NULL,
+        dropped_links INTEGER NOT NULL,
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        scope_id INTEGER NOT NULL REFERENCES scopes(id),
+        template_id INTEGER REFERENCES templates(id),
+        UNIQUE (trace_no, span_id)          -- idempotent writes; also a trace's spans
+    );
+    INSERT INTO spans_numbered (id, trace_no, trace_id, span_id, parent_span_id, service_id, operation_id,
+            start_ns, end_ns, status_code, status_message, trace_state, flags, attributes, events, links,
+            dropped_attributes, dropped_events, dropped_links, resource_id, scope_id, template_id)
+        SELECT s.id, t.id, s.trace_id, s.span_id, s.parent_span_id, s.service_id, s.operation_id,
+            s.start_ns, s.end_ns, s.status_code, s.status_message, s.trace_state, s.flags, s.attributes, s.events,
+            s.links, s.dropped_attributes, s.dropped_events, s.dropped_links, s.resource_id, s.scope_id, s.template_id
+        FROM spans s JOIN traces t ON t.trace_id = s.trace_id
+        ORDER BY s.id;
+    DROP TABLE spans;
+    ALTER TABLE spans_numbered RENAME TO spans;
+    CREATE INDEX spans_service_start ON spans (service_id, start_ns);
+    CREATE INDEX spans_errors_start ON spans (start_ns) WHERE status_code = 2;
+    CREATE INDEX spans_template_start ON spans (template_id, start_ns);
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.
@@ -207,6 +272,14 @@ pub(crate) fn migrate(connection: &Connection) -> Result<(), StoreError> {
         file_old_templates(connection)?;
     }
     Ok(())
+}
+
+/// Applies the first `version` migrations only: a database as an older semtrace left it.
+#[cfg(test)]
+pub(crate) fn migrate_to(connection: &Connection, version: usize) {
+    for (index, migration) in MIGRATIONS.iter().enumerate().take(version) {
+        connection.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1)).unwrap();
+    }
 }
 
 /// The migration that added `templates.category`.

@@ -304,7 +304,8 @@ pub(crate) fn search_errors(
         .prepare_cached(&format!(
             "SELECT s.id, bm25(logs_fts, 2.0, 1.0) AS rank, s.start_ns FROM logs_fts
              JOIN logs l ON l.id = logs_fts.rowid
-             JOIN spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id
+             JOIN traces lt ON lt.trace_id = l.trace_id
+             JOIN spans s ON s.trace_no = lt.id AND s.span_id = l.span_id
              WHERE logs_fts MATCH ?1 AND {FILTER_SQL}
              ORDER BY rank, s.start_ns DESC LIMIT ?7"
         ))
@@ -341,7 +342,8 @@ pub(crate) fn trace_profiles(
         .prepare_cached(
             "SELECT s.span_id, s.parent_span_id, sv.name, o.name, s.start_ns, s.end_ns, s.template_id, t.failed
              FROM spans s JOIN services sv ON sv.id = s.service_id JOIN operations o ON o.id = s.operation_id
-             LEFT JOIN templates t ON t.id = s.template_id WHERE s.trace_id = ?1",
+             LEFT JOIN templates t ON t.id = s.template_id
+             WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
         )
         .map_err(internal)?;
     let mut profiles = HashMap::new();

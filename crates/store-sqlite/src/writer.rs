@@ -71,6 +71,8 @@ pub(crate) struct Writer {
     templates: Interned<i64>,
     /// (template id, service id) pairs known to be in `template_services`.
     template_services: Interned<(i64, i64)>,
+    /// The number the next new trace takes (`traces.id`).
+    next_trace: i64,
 }
 
 impl Writer {
@@ -106,7 +108,9 @@ impl Writer {
             let rows = statement.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), 0)))?;
             rows.collect::<rusqlite::Result<HashMap<(i64, i64), i64>>>()?
         };
+        let next_trace = next_trace(&connection)?;
         Ok(Writer {
+            next_trace,
             templates: Interned::new(templates),
             template_services: Interned::new(template_services),
             connection,
@@ -129,7 +133,7 @@ impl Writer {
             templates: &mut self.templates,
             template_services: &mut self.template_services,
         };
-        let result = insert_all(&transaction, &mut tables, rows)
+        let result = insert_all(&transaction, &mut tables, rows, &mut self.next_trace)
             .and_then(|committed| {
                 let logs = insert_logs(&transaction, &mut tables, logs, received_ns)?;
                 Ok(Committed { logs, ..committed })
@@ -139,6 +143,7 @@ impl Writer {
                 Ok(committed)
             });
         let ok = result.is_ok();
+        // Numbers handed to traces a rollback took back are skipped: numbers need only be unique.
         self.templates.settle(ok);
         self.template_services.settle(ok);
         for interned in [&mut self.resources, &mut self.scopes] {
@@ -175,7 +180,10 @@ impl Writer {
                     self.template_services.pending.insert((template_id, service_id), 0);
                 }
                 transaction
-                    .prepare_cached("UPDATE spans SET template_id = ?3 WHERE trace_id = ?1 AND span_id = ?2")
+                    .prepare_cached(
+                        "UPDATE spans SET template_id = ?3
+                         WHERE trace_no = (SELECT id FROM traces WHERE trace_id = ?1) AND span_id = ?2",
+                    )
                     .and_then(|mut statement| {
                         statement.execute(params![
                             span.trace_id.as_bytes().as_slice(),
@@ -253,14 +261,49 @@ fn insert_all(
     transaction: &Transaction<'_>,
     tables: &mut Tables<'_>,
     rows: &[SpanRow],
+    next_trace: &mut i64,
 ) -> Result<Committed, StoreError> {
-    let (inserted, outcome) = insert_spans(transaction, tables, rows)?;
+    let numbers = number_traces(transaction, rows, next_trace)?;
+    let (inserted, outcome) = insert_spans(transaction, tables, rows, &numbers)?;
     // Judged against the operations' durations before this batch's are added.
     let importance = importance(transaction, &inserted)?;
     add_to_baselines(transaction, &inserted)?;
     add_entities(transaction, &inserted)?;
-    let new_traces = add_to_traces(transaction, inserted, &importance)?;
+    let new_traces = add_to_traces(transaction, inserted, &importance, &numbers)?;
     Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
+}
+
+/// The number `traces.id` of the next new trace.
+fn next_trace(connection: &Connection) -> rusqlite::Result<i64> {
+    connection.query_row("SELECT coalesce(max(id), 0) + 1 FROM traces", [], |row| row.get(0))
+}
+
+/// A trace's number, and whether this batch brings it first (its `traces` row is inserted
+/// after its spans, with the batch's aggregates).
+type TraceNumbers = HashMap<[u8; 16], (i64, bool)>;
+
+/// Numbers the batch's traces: those stored already keep theirs (one lookup per trace, in
+/// trace id order, through the small `traces` trace id index), new ones take the next.
+fn number_traces(
+    transaction: &Transaction<'_>,
+    rows: &[SpanRow],
+    next_trace: &mut i64,
+) -> Result<TraceNumbers, StoreError> {
+    let mut trace_ids: Vec<&[u8; 16]> = rows.iter().map(|row| &row.trace_id).collect();
+    trace_ids.sort_unstable();
+    trace_ids.dedup();
+    let mut stored = transaction.prepare_cached("SELECT id FROM traces WHERE trace_id = ?1").map_err(internal)?;
+    let mut numbers = TraceNumbers::with_capacity(trace_ids.len());
+    for trace_id in trace_ids {
+        let number =
+            stored.query_row([trace_id.as_slice()], |row| row.get::<_, i64>(0)).optional().map_err(internal)?;
+        let number = number.map(|number| (number, false)).unwrap_or_else(|| {
+            *next_trace += 1;
+            (*next_trace - 1, true)
+        });
+        numbers.insert(*trace_id, number);
+    }
+    Ok(numbers)
 }
 
 /// A span row the transaction inserted, with its operation's id, its own row id, and whether
@@ -273,6 +316,7 @@ fn insert_spans<'r>(
     transaction: &Transaction<'_>,
     tables: &mut Tables<'_>,
     rows: &'r [SpanRow],
+    numbers: &TraceNumbers,
 ) -> Result<(Vec<Inserted<'r>>, WriteOutcome), StoreError> {
     let mut inserted = Vec::with_capacity(rows.len());
     let mut outcome = WriteOutcome::default();
@@ -280,8 +324,8 @@ fn insert_spans<'r>(
         .prepare_cached(
             "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, service_id, operation_id, start_ns,
                 end_ns, status_code, status_message, trace_state, flags, attributes, events, links,
-                dropped_attributes, dropped_events, dropped_links, resource_id, scope_id, template_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                dropped_attributes, dropped_events, dropped_links, resource_id, scope_id, template_id, trace_no)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         )
         .map_err(internal)?;
     // The spans of a batch share a few resource and scope bodies (one `Arc` each, see
@@ -342,6 +386,7 @@ fn insert_spans<'r>(
                 resource_id,
                 scope_id,
                 template_id,
+                numbers[&row.trace_id].0,
             ])
             .map_err(internal)?;
         if changed == 0 {
@@ -448,13 +493,15 @@ fn add_to_traces(
     transaction: &Transaction<'_>,
     inserted: Vec<Inserted<'_>>,
     importance: &HashMap<[u8; 16], f64>,
+    numbers: &TraceNumbers,
 ) -> Result<u64, StoreError> {
-    // Most traces arrive in one batch: a plain insert, and an update only when the trace exists
-    // (an upsert with `RETURNING` cost ~30 µs a trace, mostly its result table).
+    // Most traces arrive in one batch: a plain insert under the number they were given, and an
+    // update only when the trace was stored before.
     let mut insert_trace = transaction
         .prepare_cached(
-            "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, importance)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (trace_id) DO NOTHING",
+            "INSERT INTO traces (id, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name,
+                importance)
+             VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(internal)?;
     let mut update_trace = transaction
@@ -467,12 +514,13 @@ fn add_to_traces(
                 root_service = coalesce(?6, root_service),
                 root_name = coalesce(?7, root_name),
                 importance = max(importance, ?8)
-             WHERE trace_id = ?1",
+             WHERE id = ?9",
         )
         .map_err(internal)?;
     let mut new_traces = 0u64;
     for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _, _, _)| row)) {
         let (root_service, root_name) = delta.root.unzip();
+        let (number, new) = numbers[delta.trace_id];
         let values = params![
             delta.trace_id.as_slice(),
             delta.start_ns,
@@ -481,9 +529,11 @@ fn add_to_traces(
             delta.error_count,
             root_service,
             root_name,
-            importance.get(delta.trace_id).copied().unwrap_or(0.0)
+            importance.get(delta.trace_id).copied().unwrap_or(0.0),
+            number
         ];
-        if insert_trace.execute(values).map_err(internal)? == 1 {
+        if new {
+            insert_trace.execute(values).map_err(internal)?;
             new_traces += 1;
         } else {
             update_trace.execute(values).map_err(internal)?;
