@@ -16,7 +16,17 @@ pub(crate) async fn run(shared: Arc<Shared>, config: PipelineConfig, mut receive
     loop {
         // Wait for a free writer slot first, so requests keep gathering in the queue meanwhile.
         let permit = in_flight.clone().acquire_owned().await.expect("semaphore never closed");
-        let Some(first) = receiver.recv().await else { break };
+        // A request already waiting when a writer slot frees: the writer is the bottleneck.
+        let first = match receiver.try_recv() {
+            Ok(first) => {
+                shared.pace.writer_saturated();
+                first
+            }
+            Err(_) => match receiver.recv().await {
+                Some(first) => first,
+                None => break,
+            },
+        };
         let mut batch = vec![first];
         while batch.len() < config.batch_size {
             match receiver.try_recv() {

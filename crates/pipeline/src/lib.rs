@@ -192,6 +192,18 @@ pub struct Pipeline {
     sampler: Option<Arc<sampling::Sampler>>,
 }
 
+/// Whether the write pipeline is saturated: see [`Pipeline::saturation`].
+#[derive(Clone)]
+pub struct Saturation(Arc<pace::Pace>);
+
+impl Saturation {
+    /// Whether export requests waited for the writer (one was already queued as a writer slot
+    /// freed, or one was refused for a full queue) within the last `window`.
+    pub fn within(&self, window: std::time::Duration) -> bool {
+        self.0.saturated_within(window)
+    }
+}
+
 /// Memory a request holds from before its body is read until it is answered; see
 /// [`Pipeline::reserve`].
 pub struct Reservation {
@@ -381,7 +393,14 @@ impl Pipeline {
 
     fn queue_full(&self) -> SubmitError {
         self.pace.set_queued(self.queue_depth());
+        self.pace.writer_saturated();
         SubmitError::QueueFull { capacity: self.sender.max_capacity(), retry_after: self.pace.wait() }
+    }
+
+    /// A handle that tells whether the writer is the bottleneck, without keeping the queue
+    /// open (the batcher stops once every [`Pipeline`] is dropped).
+    pub fn saturation(&self) -> Saturation {
+        Saturation(self.pace.clone())
     }
 
     /// Requests waiting for the writer.

@@ -2,7 +2,7 @@
 //! (`Retry-After`, gRPC `RetryInfo`) from the pipeline's state instead of a constant.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The shortest and longest wait suggested.
 pub(crate) const MIN_WAIT: Duration = Duration::from_secs(1);
@@ -19,6 +19,11 @@ pub(crate) struct Pace {
     /// Requests a batch takes at most, and batches written at once.
     batch_size: usize,
     concurrency: usize,
+    /// When the batcher last found a request already waiting as a writer slot freed, or a
+    /// request was refused for a full queue (milliseconds since `epoch`, plus 1; 0: never): the
+    /// writer was the bottleneck then.
+    saturated_ms: AtomicU64,
+    epoch: Instant,
 }
 
 impl Pace {
@@ -28,6 +33,21 @@ impl Pace {
             queued: AtomicUsize::new(0),
             batch_size: batch_size.max(1),
             concurrency: concurrency.max(1),
+            saturated_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Work was waiting for the writer.
+    pub(crate) fn writer_saturated(&self) {
+        self.saturated_ms.store(self.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+
+    /// Whether work waited for the writer within the last `window`.
+    pub(crate) fn saturated_within(&self, window: Duration) -> bool {
+        match self.saturated_ms.load(Ordering::Relaxed) {
+            0 => false,
+            at => self.epoch.elapsed().as_millis() as u64 + 1 <= at + window.as_millis() as u64,
         }
     }
 
@@ -75,6 +95,18 @@ pub(crate) fn clamp(wait: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saturation_is_work_waiting_for_the_writer_recently() {
+        let pace = Pace::new(10, 2);
+        assert!(!pace.saturated_within(Duration::from_secs(60)), "never saturated yet");
+        pace.set_queued(3);
+        assert!(!pace.saturated_within(Duration::from_secs(60)), "requests queued are not yet a writer behind");
+        pace.writer_saturated();
+        assert!(pace.saturated_within(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!pace.saturated_within(Duration::from_millis(10)), "the saturation is past the window");
+    }
 
     #[test]
     fn the_wait_grows_with_the_queue_and_the_batch_time_within_bounds() {

@@ -11,6 +11,13 @@
 //! Once nothing waits to be embedded, it files failed templates that no signature placed in
 //! an error category (`crate::category`): zero-shot, by the model.
 //!
+//! Under load it yields: the model runs on threads of a lower CPU priority
+//! ([`semtrace_embed::Background`], `semantic.indexer_nice`), and while the write pipeline is
+//! saturated (its writer leaves export requests waiting) the indexer waits, up to
+//! [`IndexerSettings::max_lag`] from the start of the saturated stretch, then works through it.
+//! So a new template is searchable at most `max_lag` (plus a batch) after it arrived, and ingest
+//! keeps the CPU while it is the bottleneck.
+//!
 //! Crash safety: a template's embedding is written to the store before it enters the
 //! in-memory index, and the index is rebuilt from the store at start; templates whose
 //! embedding was not written are still pending and are embedded again.
@@ -34,6 +41,47 @@ const IDLE: Duration = Duration::from_millis(100);
 /// How long it waits after a store error before trying again.
 const BACKOFF: Duration = Duration::from_secs(1);
 
+/// How the indexer shares the machine with ingest.
+#[derive(Clone)]
+pub struct IndexerSettings {
+    /// Nice value of the threads the model runs on (0–19).
+    pub nice: i32,
+    /// Whether ingest is saturated now (the write pipeline's writer has requests waiting).
+    pub busy: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// How long the indexer may wait while ingest is saturated; zero: it never waits.
+    pub max_lag: Duration,
+}
+
+impl Default for IndexerSettings {
+    fn default() -> Self {
+        IndexerSettings { nice: 0, busy: Arc::new(|| false), max_lag: Duration::ZERO }
+    }
+}
+
+/// How often the indexer looks again while it waits for ingest.
+const DEFER_POLL: Duration = Duration::from_millis(100);
+
+/// When the indexer waits for a saturated ingest, and when it stops waiting.
+struct Deferral {
+    settings: IndexerSettings,
+    /// When the current stretch of saturated ingest began.
+    busy_since: Option<Instant>,
+}
+
+impl Deferral {
+    /// Whether to wait now rather than embed.
+    fn wait(&mut self) -> bool {
+        if self.settings.max_lag.is_zero() || !(self.settings.busy)() {
+            self.busy_since = None;
+            metrics::gauge!("semtrace_embedding_deferred").set(0.0);
+            return false;
+        }
+        let waiting = self.busy_since.get_or_insert_with(Instant::now).elapsed() < self.settings.max_lag;
+        metrics::gauge!("semtrace_embedding_deferred").set(if waiting { 1.0 } else { 0.0 });
+        waiting
+    }
+}
+
 /// Stops the indexer thread when dropped; [`Indexer::shutdown`] also waits for it.
 pub struct Indexer {
     stop: Option<mpsc::Sender<()>>,
@@ -47,13 +95,14 @@ impl Indexer {
         index: Arc<VectorIndex>,
         classification: Classification,
         runtime: Handle,
-        nice: i32,
+        settings: IndexerSettings,
     ) -> std::io::Result<Indexer> {
-        let background = Background::new(nice)?;
+        let background = Background::new(settings.nice)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let join = std::thread::Builder::new().name("semtrace-indexer".into()).spawn(move || {
             let model = Model { embedder: &embedder, background: &background };
-            run(&*store, &model, &index, &classification, &runtime, &stopped)
+            let mut deferral = Deferral { settings, busy_since: None };
+            run(&*store, &model, &index, &classification, &runtime, &stopped, &mut deferral)
         })?;
         Ok(Indexer { stop: Some(stop), join: Some(join) })
     }
@@ -128,12 +177,19 @@ fn run(
     classification: &Classification,
     runtime: &Handle,
     stopped: &mpsc::Receiver<()>,
+    deferral: &mut Deferral,
 ) {
     let mut categories = CategoryVectors::default();
     let mut prototypes: Option<CategoryPrototypes> = None;
     loop {
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
+        }
+        if deferral.wait() {
+            if pause(stopped, DEFER_POLL) {
+                return;
+            }
+            continue;
         }
         let done = round(store, model, &mut categories, index, runtime).and_then(|round| match round {
             Round::Embedded => Ok(Round::Embedded),
@@ -326,4 +382,36 @@ fn round(
         "embedded templates"
     );
     Ok(Round::Embedded)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    fn deferral(busy: &Arc<AtomicBool>, max_lag: Duration) -> Deferral {
+        let busy = busy.clone();
+        let settings = IndexerSettings { nice: 0, busy: Arc::new(move || busy.load(Ordering::Relaxed)), max_lag };
+        Deferral { settings, busy_since: None }
+    }
+
+    #[test]
+    fn the_indexer_waits_for_saturated_ingest_only_up_to_the_lag() {
+        let busy = Arc::new(AtomicBool::new(false));
+        let mut waits = deferral(&busy, Duration::from_millis(80));
+        assert!(!waits.wait(), "ingest is not saturated");
+        busy.store(true, Ordering::Relaxed);
+        assert!(waits.wait(), "ingest is saturated and the stretch just began");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!waits.wait(), "the stretch outlasted the lag: embed anyway");
+        assert!(!waits.wait(), "and keep embedding while it lasts");
+        busy.store(false, Ordering::Relaxed);
+        assert!(!waits.wait());
+        busy.store(true, Ordering::Relaxed);
+        assert!(waits.wait(), "a new stretch waits again");
+
+        let mut never = deferral(&busy, Duration::ZERO);
+        assert!(!never.wait(), "a zero lag never waits");
+    }
 }

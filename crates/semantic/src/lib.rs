@@ -24,7 +24,7 @@ use semtrace_store::{SpanFilter, Store, StoreError};
 use semtrace_summary::{Outcome, SpanSummary};
 
 use crate::index::{Priors, Ranked, TemplateKind, VectorIndex};
-pub use crate::indexer::{Classification, Indexer};
+pub use crate::indexer::{Classification, Indexer, IndexerSettings};
 pub use crate::question::{asserts_failure, denies_failure, intent_of, Intent, Question};
 pub use crate::similar::{
     Comparison, MatchedSpan, Reason, SharedSpan, SimilarBy, SimilarRequest, SimilarTrace, SimilarTraces, TellingSpan,
@@ -162,7 +162,7 @@ impl Semantic {
         embedder: Arc<Embedder>,
         cache_size: usize,
         classification: Classification,
-        indexer_nice: i32,
+        indexer: IndexerSettings,
     ) -> Result<(Arc<Semantic>, Indexer), SearchError> {
         let index = Arc::new(VectorIndex::new(embedder.dimension()));
         let stored = store.template_embeddings().await?;
@@ -189,7 +189,7 @@ impl Semantic {
             index.clone(),
             classification,
             tokio::runtime::Handle::current(),
-            indexer_nice,
+            indexer,
         )
         .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
         let capacity = NonZeroUsize::new(cache_size.max(1)).expect("at least 1");

@@ -448,11 +448,21 @@ pub struct SemanticSettings {
     /// run on what CPU ingest leaves, so a burst of new templates grows the embedding backlog
     /// instead of slowing ingest; 0 runs them at the server's own priority.
     pub indexer_nice: u32,
+    /// Seconds the indexer may wait while the write pipeline is saturated (its writer leaves
+    /// export requests waiting), counted from the start of that stretch; then it embeds anyway.
+    /// A new template is searchable at most this long after it arrived, plus a batch's
+    /// embedding. 0: embed at once whatever the load.
+    pub max_index_lag_seconds: u32,
 }
 
 impl Default for SemanticSettings {
     fn default() -> Self {
-        SemanticSettings { enabled: true, models_dir: PathBuf::from("./models"), indexer_nice: 19 }
+        SemanticSettings {
+            enabled: true,
+            models_dir: PathBuf::from("./models"),
+            indexer_nice: 19,
+            max_index_lag_seconds: 30,
+        }
     }
 }
 
@@ -694,6 +704,7 @@ impl Config {
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
         check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
         check_range("semantic.indexer_nice", self.semantic.indexer_nice.into(), 0, 19)?;
+        check_range("semantic.max_index_lag_seconds", self.semantic.max_index_lag_seconds.into(), 0, 3600)?;
         check_range("sqlite.writer_cache_mb", self.sqlite.writer_cache_mb.into(), 4, 16_384)?;
         check_range("sqlite.reader_cache_mb", self.sqlite.reader_cache_mb.into(), 1, 4_096)?;
         self.redaction.redactor()?;

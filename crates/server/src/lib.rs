@@ -6,7 +6,7 @@ pub mod config;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -20,6 +20,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, StorageKind};
+
+/// Ingest counts as saturated for the indexer while its writer left requests waiting this recently.
+const SATURATION_WINDOW: Duration = Duration::from_millis(500);
 
 /// A started server: where it listens, and how to stop it.
 pub struct RunningServer {
@@ -83,15 +86,23 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     }
     let metrics = metrics_handle();
     let store = open_store(config).await?;
+    let (pipeline, pipeline_task) =
+        Pipeline::start(store.clone(), config.pipeline_config()).context("cannot start the write pipeline")?;
     let (semantic, indexer) = if config.semantic.enabled {
         let embedder = load_embedder(config).await?;
         let classification = classification(config)?;
+        let saturation = pipeline.saturation();
+        let settings = semtrace_semantic::IndexerSettings {
+            nice: config.semantic.indexer_nice as i32,
+            busy: Arc::new(move || saturation.within(SATURATION_WINDOW)),
+            max_lag: Duration::from_secs(config.semantic.max_index_lag_seconds.into()),
+        };
         let (semantic, indexer) = semtrace_semantic::Semantic::start(
             store.clone(),
             embedder,
             config.otel_storage.cache_size as usize,
             classification,
-            config.semantic.indexer_nice as i32,
+            settings,
         )
         .await
         .context("cannot start semantic search")?;
@@ -100,8 +111,6 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tracing::info!("semantic search is off (semantic.enabled = false)");
         (None, None)
     };
-    let (pipeline, pipeline_task) =
-        Pipeline::start(store.clone(), config.pipeline_config()).context("cannot start the write pipeline")?;
     let limits = config.limits.build();
 
     let grpc_listener = bind(&config.server.otlp_grpc_addr, "OTLP/gRPC", "--otlp-grpc-addr").await?;
