@@ -47,7 +47,7 @@ impl Pace {
     pub(crate) fn saturated_within(&self, window: Duration) -> bool {
         match self.saturated_ms.load(Ordering::Relaxed) {
             0 => false,
-            at => self.epoch.elapsed().as_millis() as u64 + 1 <= at + window.as_millis() as u64,
+            at => (self.epoch.elapsed().as_millis() as u64) < at + window.as_millis() as u64,
         }
     }
 
