@@ -45,6 +45,37 @@ fn inference(err: impl std::fmt::Display) -> EmbedError {
 /// Texts per model call at most.
 pub const CALL_SIZE: usize = 16;
 
+/// A model call's attention scores take texts × heads × tokens² floats, several times over:
+/// calls of long texts hold fewer of them, so that 16 texts of 128 tokens and 4 of 256 cost
+/// the same memory (~25 MiB a score tensor for MiniLM) rather than 16 of 256 (~100 MiB).
+const CALL_TOKENS_SQUARED: usize = CALL_SIZE * 128 * 128;
+
+/// Tokens a text of `bytes` bytes is estimated to take (before tokenising: log lines and
+/// templates run about 3 bytes a token), at most a model's 512.
+fn estimated_tokens(bytes: usize) -> usize {
+    (bytes / 3 + 2).min(512)
+}
+
+/// Splits indices of texts sorted by length into model calls: at most [`CALL_SIZE`] texts,
+/// and texts × (the longest's estimated tokens)² within [`CALL_TOKENS_SQUARED`].
+fn calls(order: &[usize], texts: &[&str]) -> Vec<std::ops::Range<usize>> {
+    let mut calls = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && end - start < CALL_SIZE {
+            let longest = estimated_tokens(texts[order[end]].len());
+            if (end + 1 - start) * longest * longest > CALL_TOKENS_SQUARED {
+                break;
+            }
+            end += 1;
+        }
+        calls.push(start..end);
+        start = end;
+    }
+    calls
+}
+
 /// Up to this many tokens, a single text goes through [`encoder::SmallEncoder`]; longer ones
 /// through candle, whose packed products win once there are enough rows.
 const SMALL_TOKENS: usize = 64;
@@ -137,15 +168,17 @@ impl Embedder {
     }
 
     /// Embeds texts, one vector each, in the input order. Texts are grouped by length into
-    /// model calls of at most [`CALL_SIZE`], so short texts are not padded to the longest.
+    /// model calls of at most [`CALL_SIZE`], so short texts are not padded to the longest, and
+    /// calls of long texts hold fewer of them (memory: see `CALL_TOKENS_SQUARED`).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.len() <= CALL_SIZE {
+        if texts.len() <= 1 {
             return self.embed_padded(texts);
         }
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&index| texts[index].len());
         let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(CALL_SIZE) {
+        for call in calls(&order, texts) {
+            let chunk = &order[call];
             let batch: Vec<&str> = chunk.iter().map(|&index| texts[index]).collect();
             for (&index, vector) in chunk.iter().zip(self.embed_padded(&batch)?) {
                 vectors[index] = vector;
@@ -314,4 +347,26 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let norm_a: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let norm_b: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (norm_a * norm_b).max(1e-12)
+}
+
+#[cfg(test)]
+mod call_tests {
+    use super::*;
+
+    #[test]
+    fn calls_of_long_texts_hold_fewer_texts() {
+        let short = "a".repeat(90); // ~32 tokens
+        let long = "b".repeat(900); // ~256 tokens (capped estimate 302)
+        let mut texts: Vec<&str> = vec![short.as_str(); 40];
+        texts.extend(std::iter::repeat_n(long.as_str(), 10));
+        let order: Vec<usize> = (0..texts.len()).collect();
+        let split = calls(&order, &texts);
+        assert_eq!(split.iter().map(|call| call.len()).sum::<usize>(), texts.len(), "every text once");
+        assert!(split.windows(2).all(|pair| pair[0].end == pair[1].start), "in order, no gap");
+        assert_eq!(split[0].len(), CALL_SIZE, "short texts fill a call");
+        for call in split.iter().filter(|call| call.start >= 40) {
+            assert!(call.len() <= 3, "long texts: {call:?}");
+        }
+        assert_eq!(calls(&[0], &[long.as_str()]), vec![0..1], "a text too long for the budget still gets its call");
+    }
 }

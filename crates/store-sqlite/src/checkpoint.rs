@@ -1,7 +1,7 @@
 //! WAL checkpoints on their own thread, so the writer does not stall while WAL pages are copied
 //! into the database file. Under continuous writes a passive checkpoint never catches up with
 //! the last commit, so the log cannot restart from its beginning: the writer's own
-//! `wal_autocheckpoint` (64 MiB) restarts it, copying only what this thread has not. Once
+//! `wal_autocheckpoint` (16 MiB) restarts it, copying only what this thread has not. Once
 //! writes stop, this thread truncates the log to nothing, so an idle store's files are its
 //! data (a 600K-span run left a 270 MiB log beside 250 MiB of data before).
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 /// How often the checkpointer runs: often enough that under full ingest (~100 MB of WAL a
-/// second) it, not the writer, copies most of the log before the writer's 64 MiB restart.
+/// second) it, not the writer, copies most of the log before the writer's 16 MiB restart.
 const INTERVAL: Duration = Duration::from_millis(100);
 /// Rounds with nothing written before the log is truncated.
 const IDLE_ROUNDS: u32 = 10;
