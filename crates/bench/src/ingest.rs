@@ -56,6 +56,10 @@ pub struct IngestArgs {
     /// `--shape shaped`: share of traces with a failed span, 0.0–1.0.
     #[arg(long, default_value_t = Shape::default().error_rate)]
     pub error_rate: f64,
+    /// `--shape shaped`: share of spans named by their unique values (an HTTP server span by its
+    /// path with the id, a database span by its statement with literals), 0.0–1.0
+    #[arg(long, default_value_t = Shape::default().unique_names)]
+    pub unique_names: f64,
     /// `--shape shaped`: spans in an export request (whole traces, so a few more).
     #[arg(long, default_value_t = 500)]
     pub spans_per_request: usize,
@@ -178,6 +182,7 @@ async fn run_ingest(args: &IngestArgs, target: &Target) -> anyhow::Result<()> {
                 attributes_per_span: args.attributes,
                 high_cardinality: args.high_cardinality,
                 error_rate: args.error_rate,
+                unique_names: args.unique_names,
                 start_unix_nano: args.start_unix_nano.unwrap_or(Shape::default().start_unix_nano),
                 ..Shape::default()
             };

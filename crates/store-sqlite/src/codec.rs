@@ -73,7 +73,7 @@ pub(crate) fn read_spans<P: rusqlite::Params>(
     params: P,
 ) -> rusqlite::Result<Vec<(Span, Option<i64>)>> {
     let mut statement = connection.prepare_cached(&format!(
-        "SELECT s.span_id, s.parent_span_id, o.name, o.kind, s.start_ns, s.end_ns, s.status_code,
+        "SELECT s.span_id, s.parent_span_id, coalesce(s.name, o.name), o.kind, s.start_ns, s.end_ns, s.status_code,
                 s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links,
                 s.dropped_attributes, s.dropped_events, s.dropped_links,
                 s.resource_id, r.body, s.scope_id, c.body, s.trace_id, s.template_id

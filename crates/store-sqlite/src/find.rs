@@ -32,7 +32,7 @@ pub(crate) fn find_traces(connection: &Connection, query: &TraceQuery) -> Result
                     CASE WHEN ?7 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
              WHERE s.service_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3
-               AND (?4 IS NULL OR o.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
+               AND (?4 IS NULL OR o.name = ?4 OR s.name = ?4) AND s.end_ns - s.start_ns >= ?5 AND s.end_ns - s.start_ns <= ?6
              ORDER BY s.start_ns DESC",
         )
         .map_err(internal)?;
@@ -112,7 +112,7 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
         .prepare_cached(
             "SELECT s.attributes, r.body, o.kind, s.status_code,
                     CASE WHEN ?2 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END,
-                    o.name, s.start_ns, s.end_ns
+                    coalesce(s.name, o.name), o.name, s.start_ns, s.end_ns
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
              WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
         )
@@ -127,10 +127,11 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
             TraceId::from_slice(&bytes).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
         let mut candidates = spans.query(params![bytes.as_slice(), query.wants_category()]).map_err(internal)?;
         while let Some(span) = candidates.next().map_err(internal)? {
-            let name: String = span.get(5).map_err(internal)?;
-            let (start, end): (i64, i64) = (span.get(6).map_err(internal)?, span.get(7).map_err(internal)?);
+            // The span's own name, and the operation it counts under (the same unless masked).
+            let (name, counted_as): (String, String) = (span.get(5).map_err(internal)?, span.get(6).map_err(internal)?);
+            let (start, end): (i64, i64) = (span.get(7).map_err(internal)?, span.get(8).map_err(internal)?);
             let duration = end.saturating_sub(start).max(0) as u64;
-            if query.operation.as_ref().is_some_and(|operation| *operation != name)
+            if query.operation.as_ref().is_some_and(|operation| *operation != name && *operation != counted_as)
                 || !(start_ns..end_ns).contains(&(start.max(0) as u64))
                 || query.min_duration_ns.is_some_and(|min| duration < min)
                 || query.max_duration_ns.is_some_and(|max| duration > max)

@@ -469,8 +469,10 @@ impl Store for SqliteStore {
                 .map_err(internal)?;
             let mut baselines = std::collections::HashMap::new();
             for (service, name) in operations {
+                // Spans count under their masked operation (`operation_name`).
+                let operation = semtrace_store::row::operation_name(&name);
                 let (spans, sum): (Option<i64>, Option<f64>) = statement
-                    .query_row(rusqlite::params![service, name], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .query_row(rusqlite::params![service, operation.as_ref()], |row| Ok((row.get(0)?, row.get(1)?)))
                     .map_err(internal)?;
                 if let Some(baseline) =
                     semtrace_store::OperationBaseline::from_sums(spans.unwrap_or(0), sum.unwrap_or(0.0))
@@ -716,5 +718,38 @@ mod tests {
             store.get_trace(TraceId::from_bytes([1; 16]).unwrap()).await.unwrap().map(|trace| trace.spans.len()),
             None
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spans_named_by_their_ids_share_one_masked_operation_and_keep_their_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        let mut trace = semtrace_store::conformance::rich_trace(1);
+        let root = trace.iter().position(|span| span.parent_span_id.is_none()).unwrap();
+        let service = trace[root].service_name().to_owned();
+        let mut other = trace[root].clone();
+        trace[root].name = "GET /orders/12345".into();
+        other.name = "GET /orders/67890".into();
+        other.trace_id = semtrace_model::TraceId::from_bytes([7; 16]).unwrap();
+        store.write(&trace).await.unwrap();
+        store.write(&[other.clone()]).await.unwrap();
+        let names: Vec<String> =
+            store.operations(&service).await.unwrap().into_iter().map(|operation| operation.name).collect();
+        assert!(names.contains(&"GET /orders/<num>".to_owned()), "{names:?}");
+        assert!(!names.iter().any(|name| name.contains("12345") || name.contains("67890")), "{names:?}");
+        let stored = store.get_trace(trace[root].trace_id).await.unwrap().unwrap();
+        assert!(stored.spans.iter().any(|span| span.name == "GET /orders/12345"), "the span keeps its own name");
+        let find = |operation: &str| {
+            let query = semtrace_store::TraceQuery {
+                service: Some(service.clone()),
+                operation: Some(operation.to_owned()),
+                limit: 10,
+                ..Default::default()
+            };
+            let store = &store;
+            async move { store.find_traces(&query).await.unwrap() }
+        };
+        assert_eq!(find("GET /orders/<num>").await.len(), 2, "the operation finds both");
+        assert_eq!(find("GET /orders/67890").await, vec![other.trace_id], "the own name finds its span");
     }
 }

@@ -205,7 +205,7 @@ const FILTER_SQL: &str = "(?2 IS NULL OR s.service_id = ?2) AND (?3 IS NULL OR s
      AND s.start_ns >= ?4 AND s.start_ns < ?5 AND (?6 IS NULL OR s.trace_id != ?6)
      AND (?8 IS NULL OR coalesce((SELECT t.failed != 0 FROM templates t WHERE t.id = s.template_id), 0) = ?8)
      AND (?9 IS NULL OR s.end_ns - s.start_ns >= ?9) AND (?10 IS NULL OR s.end_ns - s.start_ns <= ?10)
-     AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11))
+     AND (?11 IS NULL OR s.operation_id IN (SELECT o.id FROM operations o WHERE o.name = ?11) OR s.name = ?11)
      AND (?12 IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = ?12
           OR (?12 = 'unknown' AND c.category IS NULL AND c.failed != 0)))
      AND (?13 IS NULL OR s.trace_id IN (SELECT e.trace_id FROM entities_fts JOIN spans e ON e.id = entities_fts.rowid
@@ -340,7 +340,7 @@ pub(crate) fn trace_profiles(
 ) -> Result<HashMap<TraceId, Vec<SpanProfile>>, StoreError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT s.span_id, s.parent_span_id, sv.name, o.name, s.start_ns, s.end_ns, s.template_id, t.failed
+            "SELECT s.span_id, s.parent_span_id, sv.name, coalesce(s.name, o.name), s.start_ns, s.end_ns, s.template_id, t.failed
              FROM spans s JOIN services sv ON sv.id = s.service_id JOIN operations o ON o.id = s.operation_id
              LEFT JOIN templates t ON t.id = s.template_id
              WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",

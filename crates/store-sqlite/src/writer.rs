@@ -324,8 +324,8 @@ fn insert_spans<'r>(
         .prepare_cached(
             "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, service_id, operation_id, start_ns,
                 end_ns, status_code, status_message, trace_state, flags, attributes, events, links,
-                dropped_attributes, dropped_events, dropped_links, resource_id, scope_id, template_id, trace_no)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                dropped_attributes, dropped_events, dropped_links, resource_id, scope_id, template_id, trace_no, name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
         )
         .map_err(internal)?;
     // The spans of a batch share a few resource and scope bodies (one `Arc` each, see
@@ -349,7 +349,7 @@ fn insert_spans<'r>(
         }
         let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
-        let operation_id = operation_id(transaction, service_id, &row.name, row.kind, tables.operations)?;
+        let operation_id = operation_id(transaction, service_id, row.operation(), row.kind, tables.operations)?;
         let (template_id, novel) = template_id_new(
             transaction,
             row.template_hash,
@@ -387,6 +387,7 @@ fn insert_spans<'r>(
                 scope_id,
                 template_id,
                 numbers[&row.trace_id].0,
+                row.operation.as_ref().map(|_| row.name.as_str()),
             ])
             .map_err(internal)?;
         if changed == 0 {

@@ -16,6 +16,9 @@ pub struct SpanRow {
     pub parent_span_id: Option<[u8; 8]>,
     pub service: String,
     pub name: String,
+    /// The operation the span counts under when its name holds volatile values (ids, numbers,
+    /// literals) that [`operation_name`] masks; `None` when that is its name.
+    pub operation: Option<String>,
     pub kind: i32,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -47,6 +50,30 @@ pub struct SpanRow {
     pub resource_entities: Named,
     /// The weight of the configured attributes it has ([`crate::importance::attribute_weight`]).
     pub attribute_importance: f64,
+}
+
+/// The operation a span of this name counts under: the name with volatile values masked
+/// (`GET /api/v1/orders/12345` → `GET /api/v1/orders/<num>`, a statement's literals → `?`), so
+/// that instrumentation naming spans by their ids or statements does not make an operation per
+/// span: operation lists stay readable, and per-operation baselines mean something. Names
+/// without a digit or a quote are their own operation.
+pub fn operation_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.bytes().any(|byte| byte.is_ascii_digit() || byte == b'\'') {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let masked = semtrace_summary::mask_statement(name);
+    if masked == name {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(masked)
+    }
+}
+
+impl SpanRow {
+    /// The operation the span counts under ([`operation_name`]).
+    pub fn operation(&self) -> &str {
+        self.operation.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// What encoding computes beyond the columns.
@@ -128,6 +155,10 @@ pub fn encode_batch(spans: &[Span], options: &EncodeOptions) -> Vec<SpanRow> {
                 parent_span_id: span.parent_span_id.map(|id| *id.as_bytes()),
                 service: span.service_name().to_owned(),
                 name: span.name.clone(),
+                operation: match operation_name(&span.name) {
+                    std::borrow::Cow::Owned(operation) => Some(operation),
+                    std::borrow::Cow::Borrowed(_) => None,
+                },
                 kind: span.kind.to_otlp(),
                 start_ns: to_i64(span.start_time_unix_nano),
                 end_ns: to_i64(span.end_time_unix_nano),

@@ -29,6 +29,10 @@ pub struct Shape {
     pub high_cardinality: f64,
     /// Share of traces with a failed span (0.0–1.0).
     pub error_rate: f64,
+    /// Share of spans named by their unique values (0.0–1.0), as some instrumentation does: an
+    /// HTTP server span by its path with the id (`GET /api/v1/orders/12345`), a database span
+    /// by its statement with literals. Otherwise by route and table.
+    pub unique_names: f64,
     /// Services the spans are spread over (at least 1).
     pub services: usize,
     /// Timestamp of the first trace, in Unix nanoseconds.
@@ -45,6 +49,7 @@ impl Default for Shape {
             attributes_per_span: 6,
             high_cardinality: 1.0,
             error_rate: 0.05,
+            unique_names: 0.0,
             services: 6,
             start_unix_nano: 1_763_000_000_000_000_000,
         }
@@ -205,7 +210,12 @@ impl ShapedGenerator {
             kv_int("http.response.status_code", 200),
             kv_int("thread.id", thread),
         ];
-        (format!("GET {route}"), span::SpanKind::Server, attributes)
+        let name = if self.rng.random_bool(self.shape.unique_names.clamp(0.0, 1.0)) {
+            format!("GET {}", route.replace("{id}", &id.to_string()))
+        } else {
+            format!("GET {route}")
+        };
+        (name, span::SpanKind::Server, attributes)
     }
 
     fn database(&mut self) -> (String, span::SpanKind, Vec<KeyValue>) {
@@ -228,7 +238,12 @@ impl ShapedGenerator {
             kv_int("server.port", 5432),
             kv_str("db.namespace", "shop"),
         ];
-        (format!("SELECT {table}"), span::SpanKind::Client, attributes)
+        let name = if self.rng.random_bool(self.shape.unique_names.clamp(0.0, 1.0)) {
+            statement
+        } else {
+            format!("SELECT {table}")
+        };
+        (name, span::SpanKind::Client, attributes)
     }
 
     fn grpc_client(&mut self) -> (String, span::SpanKind, Vec<KeyValue>) {
