@@ -193,6 +193,12 @@ impl ShapedGenerator {
         trace_id
     }
 
+    /// Whether this span is named by its unique values. Draws nothing when none is, so that the
+    /// default traffic stays the same sequence as before the option.
+    fn named_by_values(&mut self) -> bool {
+        self.shape.unique_names > 0.0 && self.rng.random_bool(self.shape.unique_names.min(1.0))
+    }
+
     fn http_server(&mut self) -> (String, span::SpanKind, Vec<KeyValue>) {
         let route = ROUTES[self.rng.random_range(0..ROUTES.len())];
         let id = if self.unique() { self.rng.random_range(1..99_999_999u64) } else { 42 };
@@ -210,7 +216,7 @@ impl ShapedGenerator {
             kv_int("http.response.status_code", 200),
             kv_int("thread.id", thread),
         ];
-        let name = if self.rng.random_bool(self.shape.unique_names.clamp(0.0, 1.0)) {
+        let name = if self.named_by_values() {
             format!("GET {}", route.replace("{id}", &id.to_string()))
         } else {
             format!("GET {route}")
@@ -238,11 +244,7 @@ impl ShapedGenerator {
             kv_int("server.port", 5432),
             kv_str("db.namespace", "shop"),
         ];
-        let name = if self.rng.random_bool(self.shape.unique_names.clamp(0.0, 1.0)) {
-            statement
-        } else {
-            format!("SELECT {table}")
-        };
+        let name = if self.named_by_values() { statement } else { format!("SELECT {table}") };
         (name, span::SpanKind::Client, attributes)
     }
 
@@ -323,5 +325,15 @@ mod tests {
         assert!(few <= ROUTES.len() + TABLES.len(), "{few}");
         assert!(many > 1500, "{many}");
         assert!(large > small);
+    }
+
+    #[test]
+    fn unique_names_name_spans_by_their_values() {
+        let distinct_names = |unique_names: f64| {
+            let (request, _) = ShapedGenerator::new(Shape { unique_names, ..Shape::default() }).request(3000);
+            spans(&request).iter().map(|span| span.name.clone()).collect::<std::collections::HashSet<_>>().len()
+        };
+        assert!(distinct_names(0.0) <= ROUTES.len() + TABLES.len() + RPCS.len());
+        assert!(distinct_names(1.0) > 1500);
     }
 }
