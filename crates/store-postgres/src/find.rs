@@ -33,7 +33,7 @@ pub(crate) async fn find_traces(client: &Client, query: &TraceQuery) -> Result<V
         "SELECT s.trace_id, s.span_id, s.start_time, s.attributes::text, r.body::text, s.kind, s.status,
                     CASE WHEN $13 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END
              FROM spans s JOIN resources r ON r.id = s.resource_id
-             WHERE {service_clause} AND ($2::text IS NULL OR s.name = $2)
+             WHERE {service_clause} AND ($2::text IS NULL OR s.name = $2 OR s.operation = $2)
                AND s.start_time >= $3 AND s.start_time <= $4 AND s.start_ns >= $5 AND s.start_ns < $6
                AND s.end_ns - s.start_ns >= $7 AND s.end_ns - s.start_ns <= $8
                AND ($9::timestamptz IS NULL OR (s.start_time, s.trace_id, s.span_id) < ($9, $10, $11))

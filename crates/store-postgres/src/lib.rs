@@ -420,12 +420,27 @@ impl Store for PostgresStore {
         operations: &[(String, String)],
     ) -> Result<std::collections::HashMap<(String, String), semtrace_store::OperationBaseline>, StoreError> {
         let client = self.client().await?;
-        let services: Vec<&str> = operations.iter().map(|(service, _)| service.as_str()).collect();
-        let names: Vec<&str> = operations.iter().map(|(_, name)| name.as_str()).collect();
-        Ok(write::operation_sums(&client, &services, &names)
-            .await?
-            .into_iter()
-            .filter_map(|(key, spans, sum)| Some((key, semtrace_store::OperationBaseline::from_sums(spans, sum)?)))
+        // Spans count under their masked operation (`operation_name`): look that up, answer by
+        // the names asked.
+        let counted: Vec<(&str, std::borrow::Cow<'_, str>)> = operations
+            .iter()
+            .map(|(service, name)| (service.as_str(), semtrace_store::row::operation_name(name)))
+            .collect();
+        let services: Vec<&str> = counted.iter().map(|(service, _)| *service).collect();
+        let names: Vec<&str> = counted.iter().map(|(_, operation)| operation.as_ref()).collect();
+        let baselines: std::collections::HashMap<(String, String), semtrace_store::OperationBaseline> =
+            write::operation_sums(&client, &services, &names)
+                .await?
+                .into_iter()
+                .filter_map(|(key, spans, sum)| Some((key, semtrace_store::OperationBaseline::from_sums(spans, sum)?)))
+                .collect();
+        Ok(operations
+            .iter()
+            .zip(&counted)
+            .filter_map(|(asked, (service, operation))| {
+                let baseline = baselines.get(&((*service).to_owned(), operation.to_string()))?;
+                Some((asked.clone(), *baseline))
+            })
             .collect())
     }
 

@@ -283,7 +283,7 @@ const FILTER_SQL: &str = "($2::text IS NULL OR s.service = $2) AND ($3::int2 IS 
      AND ($8::bytea IS NULL OR s.trace_id <> $8)
      AND ($10::bool IS NULL OR coalesce((SELECT t.failed <> 0 FROM templates t WHERE t.id = s.template_id), false) = $10)
      AND ($11::int8 IS NULL OR s.end_ns - s.start_ns >= $11) AND ($12::int8 IS NULL OR s.end_ns - s.start_ns <= $12)
-     AND ($13::text IS NULL OR s.name = $13)
+     AND ($13::text IS NULL OR s.name = $13 OR s.operation = $13)
      AND ($14::text IS NULL OR s.template_id IN (SELECT c.id FROM templates c WHERE c.category = $14
           OR ($14 = 'unknown' AND c.category IS NULL AND c.failed <> 0)))
      AND ($15::int2 IS NULL OR s.trace_id IN (SELECT e.trace_id FROM trace_entity_terms e

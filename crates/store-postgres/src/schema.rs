@@ -196,6 +196,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE traces ADD COLUMN importance double precision NOT NULL DEFAULT 0;
     "#,
+    // 10: a span named by its volatile values (`GET /orders/12345`, a statement with literals)
+    // counts under its masked operation (`semtrace_store::row::operation_name`), kept here;
+    // NULL when that is its name. `operations` lists the masked names.
+    r#"
+    ALTER TABLE spans ADD COLUMN operation text;
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

@@ -125,7 +125,7 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
 pub(crate) async fn add_to_baselines(client: &Client, rows: &[SpanRow]) {
     let mut sums: HashMap<(&str, &str, i16), (i64, f64)> = HashMap::new();
     for row in rows {
-        let sum = sums.entry((&row.service, &row.name, row.kind as i16)).or_insert((0, 0.0));
+        let sum = sums.entry((&row.service, row.operation(), row.kind as i16)).or_insert((0, 0.0));
         sum.0 += 1;
         sum.1 += semtrace_store::log_duration(row.start_ns, row.end_ns);
     }
@@ -294,7 +294,8 @@ async fn copy_rows(
         let summary = sql::text(&row.summary);
         let error_type = row.error_type.as_deref().map(sql::text);
         let error_text = row.error_text.as_deref().map(sql::text);
-        let values: [&(dyn ToSql + Sync); 26] = [
+        let operation = row.operation.as_deref().map(sql::text);
+        let values: [&(dyn ToSql + Sync); 27] = [
             &trace_id,
             &span_id,
             &parent,
@@ -321,6 +322,7 @@ async fn copy_rows(
             &summary.as_ref(),
             &error_type.as_deref(),
             &error_text.as_deref(),
+            &operation.as_deref(),
         ];
         writer.as_mut().write(&values).await?;
     }
@@ -356,6 +358,7 @@ const COPY_TYPES: &[Type] = &[
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
+    Type::TEXT,
 ];
 
 /// The staging table a batch is copied into; per connection, emptied at every commit. (The notice
@@ -365,14 +368,14 @@ const STAGING: &str = "SET LOCAL client_min_messages = warning; CREATE TEMP TABL
     start_time timestamptz, end_time timestamptz, start_ns bigint, end_ns bigint, status smallint,
     status_message text, flags bigint, attributes jsonb, events jsonb, links jsonb, dropped_attributes integer,
     dropped_events integer, dropped_links integer, resource_id bigint, scope_id bigint, template_id bigint,
-    summary text, error_type text, error_text text
+    summary text, error_type text, error_text text, operation text
 ) ON COMMIT DELETE ROWS";
 
 const COPY: &str = "COPY semtrace_staging FROM STDIN (FORMAT binary)";
 
 const COPY_DIRECT: &str = "COPY spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time,
     end_time, start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
-    dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text)
+    dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text, operation)
     FROM STDIN (FORMAT binary)";
 
 /// Folds per-trace aggregates into `traces`; answers how many traces are new.
@@ -432,7 +435,7 @@ pub(crate) async fn count_entity_values(client: &Client, rows: &[SpanRow]) {
 /// Moves staged spans into `spans`, skipping those already stored; answers the keys inserted.
 const MOVE: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, trace_state, name, kind, service, start_time,
         end_time, start_ns, end_ns, status, status_message, flags, attributes, events, links, dropped_attributes,
-        dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text)
+        dropped_events, dropped_links, resource_id, scope_id, template_id, summary, error_type, error_text, operation)
     SELECT * FROM semtrace_staging
     ON CONFLICT DO NOTHING
     RETURNING trace_id, span_id";
@@ -442,7 +445,7 @@ async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -
         let known = caches.operations.lock().expect("cache lock");
         let mut new = HashSet::new();
         for row in rows {
-            let key = (sql::text(&row.service).into_owned(), sql::text(&row.name).into_owned(), row.kind as i16);
+            let key = (sql::text(&row.service).into_owned(), sql::text(row.operation()).into_owned(), row.kind as i16);
             if !known.contains(&key) {
                 new.insert(key);
             }
@@ -566,7 +569,7 @@ async fn importance(
     rows: &[SpanRow],
     novel: &HashSet<i64>,
 ) -> Result<HashMap<[u8; 16], f64>, StoreError> {
-    let pairs: HashSet<(&str, &str)> = rows.iter().map(|row| (row.service.as_str(), row.name.as_str())).collect();
+    let pairs: HashSet<(&str, &str)> = rows.iter().map(|row| (row.service.as_str(), row.operation())).collect();
     let (services, names): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
     let typical: HashMap<(String, String), f64> = operation_sums(client, &services, &names)
         .await?
@@ -576,7 +579,7 @@ async fn importance(
     // The first span of each new template stands for its novelty.
     let mut fresh = novel.clone();
     Ok(semtrace_store::importance::by_trace(rows.iter().map(|row| {
-        let typical = typical.get(&(row.service.clone(), row.name.clone())).copied();
+        let typical = typical.get(&(row.service.clone(), row.operation().to_owned())).copied();
         (row, semtrace_store::importance::of_span(row, typical, fresh.remove(&row.template_hash)))
     })))
 }

@@ -27,6 +27,39 @@ pub async fn run(store: &dyn Store) {
     traces_are_found_by_fields(store).await;
     traces_are_found_by_the_entities_they_touch(store).await;
     traces_have_an_importance(store).await;
+    spans_named_by_their_ids_count_under_a_masked_operation(store).await;
+}
+
+/// Spans named by an id (traces 980 and 981) share one operation, its id masked, and keep
+/// their own names; an operation filter and baselines find them by either name.
+async fn spans_named_by_their_ids_count_under_a_masked_operation(store: &dyn Store) {
+    let spans: Vec<Span> = [(980, "GET /api/items/1001"), (981, "GET /api/items/1002")]
+        .into_iter()
+        .map(|(n, name)| Span { name: name.into(), ..quiet_span(n) })
+        .collect();
+    store.write(&spans).await.unwrap();
+    let service = spans[0].service_name().to_owned();
+    let operations: Vec<String> =
+        store.operations(&service).await.unwrap().into_iter().map(|operation| operation.name).collect();
+    assert!(operations.contains(&"GET /api/items/<num>".to_owned()), "{operations:?}");
+    assert!(!operations.iter().any(|name| name.contains("1001")), "an operation per id: {operations:?}");
+    let stored = store.get_trace(spans[0].trace_id).await.unwrap().unwrap();
+    assert_eq!(stored.spans[0].name, "GET /api/items/1001", "the span keeps its own name");
+    let find = |operation: &str| crate::TraceQuery {
+        service: Some(service.clone()),
+        operation: Some(operation.to_owned()),
+        limit: 10,
+        ..Default::default()
+    };
+    let mut both = store.find_traces(&find("GET /api/items/<num>")).await.unwrap();
+    both.sort();
+    let mut expected = vec![spans[0].trace_id, spans[1].trace_id];
+    expected.sort();
+    assert_eq!(both, expected, "the operation finds both");
+    assert_eq!(store.find_traces(&find("GET /api/items/1002")).await.unwrap(), vec![spans[1].trace_id]);
+    let asked = [(service.clone(), "GET /api/items/7".to_owned())];
+    let baselines = store.operation_baselines(&asked).await.unwrap();
+    assert_eq!(baselines.get(&asked[0]).map(|baseline| baseline.spans), Some(2), "{baselines:?}");
 }
 
 /// Traces 990 to 992 of an operation of their own: the first brings new templates, the second

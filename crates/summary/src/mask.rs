@@ -63,9 +63,10 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     })
 }
 
-/// Whether the lone digit at `at` belongs to a name: right after a letter, `-`, `_`, `.` or `/`.
+/// Whether the lone digit at `at` belongs to a name: right after a letter, `-`, `_` or `.`
+/// (a path segment, `/orders/7`, is a value like `/orders/12`).
 fn part_of_a_name(text: &str, at: usize) -> bool {
-    text[..at].chars().next_back().is_some_and(|before| before.is_alphanumeric() || "-_./".contains(before))
+    text[..at].chars().next_back().is_some_and(|before| before.is_alphanumeric() || "-_.".contains(before))
 }
 
 /// Masks a database statement: string literals become `?`, then as [`mask`].
