@@ -14,6 +14,8 @@
 /// [`Background::run`].
 pub struct Background {
     pool: rayon::ThreadPool,
+    /// The same width at the process's own priority, for work that may not wait any longer.
+    urgent: rayon::ThreadPool,
     nice: i32,
 }
 
@@ -29,12 +31,24 @@ impl Background {
             .start_handler(move |_| lower_priority(nice))
             .build()
             .map_err(std::io::Error::other)?;
-        Ok(Background { pool, nice })
+        let urgent = rayon::ThreadPoolBuilder::new()
+            .num_threads(candle_core::utils::get_num_threads())
+            .thread_name(|index| format!("semtrace-embed-urgent-{index}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Background { pool, urgent, nice })
     }
 
-    /// Runs `work` on the pool; the model's parallel products inside it use the pool's threads.
+    /// Runs `work` on the low-priority pool; the model's parallel products inside it use the
+    /// pool's threads.
     pub fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
         self.pool.install(work)
+    }
+
+    /// Runs `work` at the process's own priority: for embedding that has waited as long as it
+    /// may (a niced thread on cores ingest keeps busy would otherwise wait without end).
+    pub fn run_urgent<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        self.urgent.install(work)
     }
 
     /// The nice value the pool's threads asked for.
@@ -77,5 +91,8 @@ mod tests {
         assert_eq!(inside, (caller.max(0) + 5).min(19));
         let after = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         assert_eq!(after, caller);
+        let urgent =
+            background.run_urgent(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap());
+        assert_eq!(urgent, caller, "urgent work keeps the process's priority");
     }
 }

@@ -69,17 +69,33 @@ struct Deferral {
 }
 
 impl Deferral {
-    /// Whether to wait now rather than embed.
-    fn wait(&mut self) -> bool {
+    /// Whether to wait now rather than embed, and if not, whether the embedding is overdue (it
+    /// waited the whole lag while ingest stayed saturated).
+    fn decide(&mut self) -> Pace {
         if self.settings.max_lag.is_zero() || !(self.settings.busy)() {
             self.busy_since = None;
             metrics::gauge!("semtrace_embedding_deferred").set(0.0);
-            return false;
+            return Pace::Embed;
         }
         let waiting = self.busy_since.get_or_insert_with(Instant::now).elapsed() < self.settings.max_lag;
         metrics::gauge!("semtrace_embedding_deferred").set(if waiting { 1.0 } else { 0.0 });
-        waiting
+        if waiting {
+            Pace::Wait
+        } else {
+            Pace::Overdue
+        }
     }
+}
+
+/// What the indexer does next about ingest.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Pace {
+    /// Ingest is saturated and the lag allows waiting.
+    Wait,
+    /// Embed, yielding the CPU to ingest (low priority).
+    Embed,
+    /// Embed at the process's priority: ingest stayed saturated past the lag.
+    Overdue,
 }
 
 /// Stops the indexer thread when dropped; [`Indexer::shutdown`] also waits for it.
@@ -100,7 +116,7 @@ impl Indexer {
         let background = Background::new(settings.nice)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let join = std::thread::Builder::new().name("semtrace-indexer".into()).spawn(move || {
-            let model = Model { embedder: &embedder, background: &background };
+            let model = Model { embedder: &embedder, background: &background, urgent: std::cell::Cell::new(false) };
             let mut deferral = Deferral { settings, busy_since: None };
             run(&*store, &model, &index, &classification, &runtime, &stopped, &mut deferral)
         })?;
@@ -140,11 +156,21 @@ enum Round {
 struct Model<'a> {
     embedder: &'a Embedder,
     background: &'a Background,
+    /// Embedding has waited as long as it may: it runs at the process's priority.
+    urgent: std::cell::Cell<bool>,
 }
 
 impl Model<'_> {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, semtrace_embed::EmbedError> {
-        self.background.run(|| self.embedder.embed(texts))
+        self.run(|| self.embedder.embed(texts))
+    }
+
+    fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        if self.urgent.get() {
+            self.background.run_urgent(work)
+        } else {
+            self.background.run(work)
+        }
     }
 }
 
@@ -185,11 +211,14 @@ fn run(
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
         }
-        if deferral.wait() {
-            if pause(stopped, DEFER_POLL) {
-                return;
+        match deferral.decide() {
+            Pace::Wait => {
+                if pause(stopped, DEFER_POLL) {
+                    return;
+                }
+                continue;
             }
-            continue;
+            pace => model.urgent.set(pace == Pace::Overdue),
         }
         let done = round(store, model, &mut categories, index, runtime).and_then(|round| match round {
             Round::Embedded => Ok(Round::Embedded),
@@ -228,7 +257,6 @@ fn categorize(
     if prototypes.is_none() && classification.zero_shot {
         *prototypes = Some(
             model
-                .background
                 .run(|| CategoryPrototypes::embed(model.embedder))
                 .map_err(|err| format!("embedding the categories failed: {err}"))?,
         );
@@ -400,18 +428,18 @@ mod tests {
     fn the_indexer_waits_for_saturated_ingest_only_up_to_the_lag() {
         let busy = Arc::new(AtomicBool::new(false));
         let mut waits = deferral(&busy, Duration::from_millis(80));
-        assert!(!waits.wait(), "ingest is not saturated");
+        assert_eq!(waits.decide(), Pace::Embed, "ingest is not saturated");
         busy.store(true, Ordering::Relaxed);
-        assert!(waits.wait(), "ingest is saturated and the stretch just began");
+        assert_eq!(waits.decide(), Pace::Wait, "ingest is saturated and the stretch just began");
         std::thread::sleep(Duration::from_millis(100));
-        assert!(!waits.wait(), "the stretch outlasted the lag: embed anyway");
-        assert!(!waits.wait(), "and keep embedding while it lasts");
+        assert_eq!(waits.decide(), Pace::Overdue, "the stretch outlasted the lag: embed anyway, at full priority");
+        assert_eq!(waits.decide(), Pace::Overdue, "and keep embedding while it lasts");
         busy.store(false, Ordering::Relaxed);
-        assert!(!waits.wait());
+        assert_eq!(waits.decide(), Pace::Embed);
         busy.store(true, Ordering::Relaxed);
-        assert!(waits.wait(), "a new stretch waits again");
+        assert_eq!(waits.decide(), Pace::Wait, "a new stretch waits again");
 
         let mut never = deferral(&busy, Duration::ZERO);
-        assert!(!never.wait(), "a zero lag never waits");
+        assert_eq!(never.decide(), Pace::Embed, "a zero lag never waits");
     }
 }

@@ -449,7 +449,7 @@ pub struct SemanticSettings {
     /// instead of slowing ingest; 0 runs them at the server's own priority.
     pub indexer_nice: u32,
     /// Seconds the indexer may wait while the write pipeline is saturated (its writer leaves
-    /// export requests waiting), counted from the start of that stretch; then it embeds anyway.
+    /// export requests waiting), counted from the start of that stretch; then it embeds anyway, at the server's own priority.
     /// A new template is searchable at most this long after it arrived, plus a batch's
     /// embedding. 0: embed at once whatever the load.
     pub max_index_lag_seconds: u32,
