@@ -16,7 +16,6 @@ pub struct Background {
     pool: rayon::ThreadPool,
     /// The same width at the process's own priority, for work that may not wait any longer.
     urgent: rayon::ThreadPool,
-    nice: i32,
 }
 
 impl Background {
@@ -36,7 +35,7 @@ impl Background {
             .thread_name(|index| format!("semtrace-embed-urgent-{index}"))
             .build()
             .map_err(std::io::Error::other)?;
-        Ok(Background { pool, urgent, nice })
+        Ok(Background { pool, urgent })
     }
 
     /// Runs `work` on the low-priority pool; the model's parallel products inside it use the
@@ -49,11 +48,6 @@ impl Background {
     /// may (a niced thread on cores ingest keeps busy would otherwise wait without end).
     pub fn run_urgent<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
         self.urgent.install(work)
-    }
-
-    /// The nice value the pool's threads asked for.
-    pub fn nice(&self) -> i32 {
-        self.nice
     }
 }
 

@@ -56,13 +56,16 @@ fn id_from_blob<T>(
         .map_err(|err| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, Box::new(err)))
 }
 
+/// A span's (`s`, joined to its operation `o`) own name: kept on the span only when its
+/// operation's is the masked form (`semtrace_store::row::operation_name`).
+pub(crate) const SPAN_NAME: &str = "coalesce(s.name, o.name)";
+
+/// Selects the spans (`s`) of the trace whose id is parameter 1, through its number.
+pub(crate) const OF_TRACE: &str = "s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)";
+
 /// Reads every span of a trace, sharing decoded resources and scopes between spans.
 pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlite::Result<Vec<Span>> {
-    let spans = read_spans(
-        connection,
-        "s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
-        [trace_id.as_bytes().as_slice()],
-    )?;
+    let spans = read_spans(connection, OF_TRACE, [trace_id.as_bytes().as_slice()])?;
     Ok(spans.into_iter().map(|(span, _)| span).collect())
 }
 
@@ -73,7 +76,7 @@ pub(crate) fn read_spans<P: rusqlite::Params>(
     params: P,
 ) -> rusqlite::Result<Vec<(Span, Option<i64>)>> {
     let mut statement = connection.prepare_cached(&format!(
-        "SELECT s.span_id, s.parent_span_id, coalesce(s.name, o.name), o.kind, s.start_ns, s.end_ns, s.status_code,
+        "SELECT s.span_id, s.parent_span_id, {SPAN_NAME}, o.kind, s.start_ns, s.end_ns, s.status_code,
                 s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links,
                 s.dropped_attributes, s.dropped_events, s.dropped_links,
                 s.resource_id, r.body, s.scope_id, c.body, s.trace_id, s.template_id

@@ -1,6 +1,7 @@
 //! Traces found by their fields (`semtrace_store::TraceQuery`), calls between services, failures
 //! counted for the errors overview.
 
+use crate::codec::{OF_TRACE, SPAN_NAME};
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -109,13 +110,13 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
         .prepare_cached("SELECT trace_id FROM traces WHERE start_ns >= ?1 AND start_ns < ?2 ORDER BY start_ns DESC")
         .map_err(internal)?;
     let mut spans = connection
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT s.attributes, r.body, o.kind, s.status_code,
                     CASE WHEN ?2 THEN (SELECT t.category FROM templates t WHERE t.id = s.template_id) END,
-                    coalesce(s.name, o.name), o.name, s.start_ns, s.end_ns
+                    {SPAN_NAME}, o.name, s.start_ns, s.end_ns
              FROM spans s JOIN operations o ON o.id = s.operation_id JOIN resources r ON r.id = s.resource_id
-             WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
-        )
+             WHERE {OF_TRACE}",
+        ))
         .map_err(internal)?;
     let (start_ns, end_ns) = (query.start_ns.unwrap_or(0), query.end_ns.unwrap_or(u64::MAX));
     let mut rows = traces.query(params![clamp(start_ns), clamp(end_ns)]).map_err(internal)?;

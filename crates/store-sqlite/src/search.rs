@@ -1,5 +1,6 @@
 //! Reads for search: templates, their embeddings, spans by template, full-text error search.
 
+use crate::codec::{OF_TRACE, SPAN_NAME};
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -339,12 +340,12 @@ pub(crate) fn trace_profiles(
     trace_ids: &[TraceId],
 ) -> Result<HashMap<TraceId, Vec<SpanProfile>>, StoreError> {
     let mut statement = connection
-        .prepare_cached(
-            "SELECT s.span_id, s.parent_span_id, sv.name, coalesce(s.name, o.name), s.start_ns, s.end_ns, s.template_id, t.failed
+        .prepare_cached(&format!(
+            "SELECT s.span_id, s.parent_span_id, sv.name, {SPAN_NAME}, s.start_ns, s.end_ns, s.template_id, t.failed
              FROM spans s JOIN services sv ON sv.id = s.service_id JOIN operations o ON o.id = s.operation_id
              LEFT JOIN templates t ON t.id = s.template_id
-             WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)",
-        )
+             WHERE {OF_TRACE}",
+        ))
         .map_err(internal)?;
     let mut profiles = HashMap::new();
     for trace_id in trace_ids {

@@ -386,3 +386,23 @@ mod trace_delta_tests {
         assert!(trace_deltas(children).iter().all(|delta| delta.root.is_none()));
     }
 }
+
+#[cfg(test)]
+mod stored_attributes_tests {
+    use super::*;
+
+    #[test]
+    fn both_forms_give_the_same_json_and_names_mask_to_their_operation() {
+        let spans = crate::conformance::rich_trace(1);
+        let json = encode_batch(&spans, &EncodeOptions::default());
+        let compact = encode_batch(&spans, &EncodeOptions { compact_attributes: true, ..Default::default() });
+        for (json, compact) in json.iter().zip(&compact) {
+            assert!(matches!(compact.attributes, StoredAttributes::Compact(_)));
+            assert_eq!(json.attributes.json(), compact.attributes.json());
+        }
+        assert_eq!(operation_name("GET /api/v1/orders/12345"), "GET /api/v1/orders/<num>");
+        assert_eq!(operation_name("SELECT * FROM t WHERE id = 'x7'"), "SELECT * FROM t WHERE id = ?");
+        assert!(matches!(operation_name("GET /api/things"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(operation_name("HikariPool-1 connect"), std::borrow::Cow::Borrowed(_)));
+    }
+}
