@@ -60,12 +60,13 @@ fn id_from_blob<T>(
 /// operation's is the masked form (`semtrace_store::row::operation_name`).
 pub(crate) const SPAN_NAME: &str = "coalesce(s.name, o.name)";
 
-/// Selects the spans (`s`) of the trace whose id is parameter 1, through its number.
-pub(crate) const OF_TRACE: &str = "s.trace_no = (SELECT id FROM traces WHERE trace_id = ?1)";
+/// Selects the spans (`s`) of the trace whose number (`traces.id`, see `trace_keys`) is
+/// parameter 1.
+pub(crate) const OF_TRACE: &str = "s.trace_no = ?1";
 
-/// Reads every span of a trace, sharing decoded resources and scopes between spans.
-pub(crate) fn read_trace(connection: &Connection, trace_id: &TraceId) -> rusqlite::Result<Vec<Span>> {
-    let spans = read_spans(connection, OF_TRACE, [trace_id.as_bytes().as_slice()])?;
+/// Reads every span of a trace by its number, sharing decoded resources and scopes between spans.
+pub(crate) fn read_trace(connection: &Connection, trace_no: i64) -> rusqlite::Result<Vec<Span>> {
+    let spans = read_spans(connection, OF_TRACE, [trace_no])?;
     Ok(spans.into_iter().map(|(span, _)| span).collect())
 }
 

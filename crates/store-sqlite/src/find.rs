@@ -107,7 +107,7 @@ fn has_tags(
 fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<Vec<TraceId>, StoreError> {
     let clamp = |ns: u64| ns.min(i64::MAX as u64) as i64;
     let mut traces = connection
-        .prepare_cached("SELECT trace_id FROM traces WHERE start_ns >= ?1 AND start_ns < ?2 ORDER BY start_ns DESC")
+        .prepare_cached("SELECT id, trace_id FROM traces WHERE start_ns >= ?1 AND start_ns < ?2 ORDER BY start_ns DESC")
         .map_err(internal)?;
     let mut spans = connection
         .prepare_cached(&format!(
@@ -123,10 +123,11 @@ fn find_traces_by_trace(connection: &Connection, query: &TraceQuery) -> Result<V
     let mut resources: HashMap<String, semtrace_model::Attributes> = HashMap::new();
     let mut found = Vec::new();
     while let Some(row) = rows.next().map_err(internal)? {
-        let bytes: Vec<u8> = row.get(0).map_err(internal)?;
+        let number: i64 = row.get(0).map_err(internal)?;
+        let bytes: Vec<u8> = row.get(1).map_err(internal)?;
         let trace_id =
             TraceId::from_slice(&bytes).map_err(|err| StoreError::Internal(format!("stored trace id: {err}")))?;
-        let mut candidates = spans.query(params![bytes.as_slice(), query.wants_category()]).map_err(internal)?;
+        let mut candidates = spans.query(params![number, query.wants_category()]).map_err(internal)?;
         while let Some(span) = candidates.next().map_err(internal)? {
             // The span's own name, and the operation it counts under (the same unless masked).
             let (name, counted_as): (String, String) = (span.get(5).map_err(internal)?, span.get(6).map_err(internal)?);

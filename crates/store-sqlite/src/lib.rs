@@ -14,6 +14,7 @@ mod find;
 mod logs;
 mod schema;
 mod search;
+mod trace_keys;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +30,10 @@ use semtrace_store::{
 };
 
 use crate::codec::SpanRow;
+use crate::trace_keys::TraceKeys;
 use crate::writer::Writer;
+
+pub use crate::trace_keys::DEFAULT_MERGE_AT as DEFAULT_TRACE_KEYS_MERGE_AT;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "semtrace.db";
@@ -58,6 +62,9 @@ pub struct SqliteOptions {
     pub entities: bool,
     /// Attribute weights of traces' importance (`importance.attributes`).
     pub importance: std::sync::Arc<[semtrace_store::importance::AttributeWeight]>,
+    /// New traces held in memory (about 25 bytes each) before their ids are merged into the
+    /// trace id index in one sorted pass (`trace_keys`).
+    pub trace_keys_merge_at: usize,
 }
 
 impl SqliteOptions {
@@ -68,6 +75,7 @@ impl SqliteOptions {
             reader_cache_kib: DEFAULT_READER_CACHE_MIB * 1024,
             entities: true,
             importance: Vec::new().into(),
+            trace_keys_merge_at: DEFAULT_TRACE_KEYS_MERGE_AT,
         }
     }
 }
@@ -81,6 +89,8 @@ pub struct SqliteStore {
     read_slots: Arc<tokio::sync::Semaphore>,
     total_spans: Arc<AtomicU64>,
     total_traces: Arc<AtomicU64>,
+    /// Trace numbers by trace id, with the writer.
+    trace_keys: Arc<TraceKeys>,
     wal: Arc<durable::WalSync>,
     _checkpointer: checkpoint::Checkpointer,
 }
@@ -100,7 +110,9 @@ impl SqliteStore {
             connection.query_row("SELECT count(*) FROM spans", [], |row| row.get(0)).map_err(internal)?;
         let total_traces: i64 =
             connection.query_row("SELECT count(*) FROM traces", [], |row| row.get(0)).map_err(internal)?;
-        let writer = Writer::new(connection).map_err(internal)?;
+        let merger = trace_keys::Merger::open(&connection, options.trace_keys_merge_at).map_err(internal)?;
+        let writer = Writer::new(connection, merger).map_err(internal)?;
+        let trace_keys = writer.trace_keys().clone();
         let checkpointer = checkpoint::Checkpointer::start(&path)
             .map_err(|err| StoreError::Internal(format!("cannot start the WAL checkpointer: {err}")))?;
         Ok(SqliteStore {
@@ -112,6 +124,7 @@ impl SqliteStore {
             read_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             total_spans: Arc::new(AtomicU64::new(total_spans as u64)),
             total_traces: Arc::new(AtomicU64::new(total_traces as u64)),
+            trace_keys,
             _checkpointer: checkpointer,
         })
     }
@@ -222,6 +235,8 @@ impl Store for SqliteStore {
         vec![
             ("sqlite_writer_page_cache", kib(self.options.writer_cache_kib)),
             ("sqlite_reader_page_caches", kib(self.options.reader_cache_kib) * MAX_READERS as u64),
+            // A hash map entry (16 + 8 bytes and a control byte), at most twice the entries.
+            ("sqlite_recent_trace_keys", 2 * 25 * self.options.trace_keys_merge_at as u64),
         ]
     }
 
@@ -253,6 +268,7 @@ impl Store for SqliteStore {
         let total_spans = self.total_spans.clone();
         let total_traces = self.total_traces.clone();
         let wal = self.wal.clone();
+        let trace_keys = self.trace_keys.clone();
         tokio::task::spawn_blocking(move || {
             let committed = {
                 let mut writer = writer.lock().expect("writer lock");
@@ -263,7 +279,9 @@ impl Store for SqliteStore {
                 committed?
             };
             total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
-            total_traces.fetch_add(committed.new_traces, Ordering::Relaxed);
+            total_traces.fetch_add(committed.new_traces.len() as u64, Ordering::Relaxed);
+            // New traces waiting for their ids' merge into the trace id index (`trace_keys`).
+            metrics::gauge!("semtrace_sqlite_trace_keys_waiting").set(trace_keys.waiting() as f64);
             // Durable before acknowledged; the writer is free meanwhile. A failed sync fails every
             // later write too (see `durable`), so the pipeline spools or refuses them.
             let started = std::time::Instant::now();
@@ -276,8 +294,12 @@ impl Store for SqliteStore {
     }
 
     async fn get_trace(&self, trace_id: TraceId) -> Result<Option<Trace>, StoreError> {
+        let keys = self.trace_keys.clone();
         self.read(move |connection| {
-            let spans = codec::read_trace(connection, &trace_id).map_err(internal)?;
+            let Some(number) = keys.number(connection, trace_id.as_bytes()).map_err(internal)? else {
+                return Ok(None);
+            };
+            let spans = codec::read_trace(connection, number).map_err(internal)?;
             Ok((!spans.is_empty()).then(|| Trace::new(trace_id, spans)))
         })
         .await
@@ -404,7 +426,8 @@ impl Store for SqliteStore {
         trace_ids: &[TraceId],
     ) -> Result<std::collections::HashMap<TraceId, Vec<semtrace_store::SpanProfile>>, StoreError> {
         let trace_ids = trace_ids.to_vec();
-        self.read(move |connection| search::trace_profiles(connection, &trace_ids)).await
+        let keys = self.trace_keys.clone();
+        self.read(move |connection| search::trace_profiles(connection, &keys, &trace_ids)).await
     }
 
     async fn find_traces(&self, query: &semtrace_store::TraceQuery) -> Result<Vec<TraceId>, StoreError> {
@@ -421,13 +444,15 @@ impl Store for SqliteStore {
         trace_ids: &[TraceId],
     ) -> Result<std::collections::HashMap<TraceId, f64>, StoreError> {
         let trace_ids = trace_ids.to_vec();
+        let keys = self.trace_keys.clone();
         self.read(move |connection| {
             let mut statement =
-                connection.prepare_cached("SELECT importance FROM traces WHERE trace_id = ?1").map_err(internal)?;
+                connection.prepare_cached("SELECT importance FROM traces WHERE id = ?1").map_err(internal)?;
             let mut found = std::collections::HashMap::new();
             for id in trace_ids {
+                let Some(number) = keys.number(connection, id.as_bytes()).map_err(internal)? else { continue };
                 let importance: Option<f64> =
-                    statement.query_row([id.as_bytes().as_slice()], |row| row.get(0)).optional().map_err(internal)?;
+                    statement.query_row([number], |row| row.get(0)).optional().map_err(internal)?;
                 if let Some(importance) = importance {
                     found.insert(id, importance);
                 }
@@ -590,6 +615,61 @@ mod tests {
         store.write(&spans(4)).await.unwrap();
     }
 
+    /// Trace ids merged into `trace_keys` every 3 new traces; the merge's watermark as a crash
+    /// between a merge's slices would leave it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn traces_are_found_by_id_before_and_after_their_keys_merge_and_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions { trace_keys_merge_at: 3, ..SqliteOptions::new(dir.path()) };
+        let trace = semtrace_store::conformance::rich_trace;
+        let keyed = |store: &SqliteStore| -> (i64, i64) {
+            let connection = Connection::open(store.path()).unwrap();
+            let merged = connection.query_row("SELECT count(*) FROM trace_keys", [], |row| row.get(0)).unwrap();
+            let through = connection
+                .query_row("SELECT value FROM store_state WHERE name = 'trace_keys_through'", [], |row| row.get(0))
+                .unwrap();
+            (merged, through)
+        };
+        {
+            let store = SqliteStore::open(options.clone()).unwrap();
+            for n in 1..=7 {
+                store.write(&trace(n)).await.unwrap();
+                let found = store.get_trace(trace(n)[0].trace_id).await.unwrap();
+                assert_eq!(found.map(|trace| trace.spans.len()), Some(3), "trace {n} right after its write");
+            }
+            assert_eq!(keyed(&store), (6, 6), "two merges of three; the seventh waits in memory");
+            assert_eq!(store.trace_keys.waiting(), 1);
+            // A merged trace's late span joins it, under its number: still 7 traces.
+            let mut late = trace(2)[0].clone();
+            late.span_id = semtrace_store::conformance::span_id(99);
+            assert_eq!(store.write(std::slice::from_ref(&late)).await.unwrap().inserted, 1);
+            assert_eq!(store.get_trace(late.trace_id).await.unwrap().unwrap().spans.len(), 4);
+            assert_eq!(store.stats().await.unwrap().total_traces, 7);
+            let profiles = store.trace_profiles(&[trace(1)[0].trace_id, trace(7)[0].trace_id]).await.unwrap();
+            assert_eq!(profiles.len(), 2, "a merged and a waiting trace");
+            Connection::open(store.path())
+                .unwrap()
+                .execute("UPDATE store_state SET value = 3 WHERE name = 'trace_keys_through'", [])
+                .unwrap();
+        }
+        let store = SqliteStore::open(options).unwrap();
+        assert_eq!(store.trace_keys.waiting(), 4, "traces past the watermark are read back, merged or not");
+        for n in 1..=7 {
+            assert!(store.get_trace(trace(n)[0].trace_id).await.unwrap().is_some(), "trace {n} after restart");
+        }
+        // Retries after the restart are duplicates, whichever side of the watermark.
+        for n in [1, 5, 7] {
+            assert_eq!(store.write(&trace(n)).await.unwrap().inserted, 0, "trace {n} again");
+        }
+        assert_eq!(keyed(&store), (7, 7), "merged again from the watermark, those merged before ignored");
+        store.write(&trace(8)).await.unwrap();
+        assert_eq!(store.trace_keys.waiting(), 1);
+        assert_eq!(store.stats().await.unwrap().total_traces, 8);
+        let connection = Connection::open(store.path()).unwrap();
+        let rows: i64 = connection.query_row("SELECT count(*) FROM traces", [], |row| row.get(0)).unwrap();
+        assert_eq!(rows, 8, "one row per trace");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reopening_keeps_data_and_counts() {
         let dir = tempfile::tempdir().unwrap();
@@ -653,7 +733,7 @@ mod tests {
                 .execute_batch(
                     "DROP TABLE entities_fts; DROP TABLE entity_values; DROP TABLE resource_entities; \
                      ALTER TABLE traces DROP COLUMN importance; ALTER TABLE templates DROP COLUMN category; \
-                     PRAGMA user_version = 9;",
+                     DROP TABLE trace_keys; DROP TABLE store_state; PRAGMA user_version = 9;",
                 )
                 .unwrap();
             named

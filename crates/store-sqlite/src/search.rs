@@ -337,6 +337,7 @@ pub(crate) fn search_errors(
 
 pub(crate) fn trace_profiles(
     connection: &Connection,
+    keys: &crate::trace_keys::TraceKeys,
     trace_ids: &[TraceId],
 ) -> Result<HashMap<TraceId, Vec<SpanProfile>>, StoreError> {
     let mut statement = connection
@@ -349,8 +350,9 @@ pub(crate) fn trace_profiles(
         .map_err(internal)?;
     let mut profiles = HashMap::new();
     for trace_id in trace_ids {
+        let Some(number) = keys.number(connection, trace_id.as_bytes()).map_err(internal)? else { continue };
         let rows = statement
-            .query_map([trace_id.as_bytes().as_slice()], |row| {
+            .query_map([number], |row| {
                 Ok((
                     row.get::<_, Vec<u8>>(0)?,
                     row.get::<_, Option<Vec<u8>>>(1)?,

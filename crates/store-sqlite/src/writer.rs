@@ -10,11 +10,13 @@ use semtrace_store::{JoinDecisions, StoreError, WriteOutcome};
 
 use crate::codec::SpanRow;
 use crate::internal;
+use crate::trace_keys::{Merger, TraceKeys};
 
 pub(crate) struct Committed {
     /// Of the span rows.
     pub outcome: WriteOutcome,
-    pub new_traces: u64,
+    /// Ids and numbers of the traces the transaction brought first.
+    pub new_traces: Vec<([u8; 16], i64)>,
     /// Of the log records.
     pub logs: WriteOutcome,
 }
@@ -73,10 +75,12 @@ pub(crate) struct Writer {
     template_services: Interned<(i64, i64)>,
     /// The number the next new trace takes (`traces.id`).
     next_trace: i64,
+    /// Trace numbers by trace id.
+    trace_keys: Merger,
 }
 
 impl Writer {
-    pub fn new(connection: Connection) -> rusqlite::Result<Self> {
+    pub fn new(connection: Connection, trace_keys: Merger) -> rusqlite::Result<Self> {
         let services = {
             let mut statement = connection.prepare("SELECT name, id FROM services")?;
             let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
@@ -111,6 +115,7 @@ impl Writer {
         let next_trace = next_trace(&connection)?;
         Ok(Writer {
             next_trace,
+            trace_keys,
             templates: Interned::new(templates),
             template_services: Interned::new(template_services),
             connection,
@@ -133,7 +138,7 @@ impl Writer {
             templates: &mut self.templates,
             template_services: &mut self.template_services,
         };
-        let result = insert_all(&transaction, &mut tables, rows, &mut self.next_trace)
+        let result = insert_all(&transaction, &mut tables, rows, &mut self.next_trace, self.trace_keys.keys())
             .and_then(|committed| {
                 let logs = insert_logs(&transaction, &mut tables, logs, received_ns)?;
                 Ok(Committed { logs, ..committed })
@@ -152,7 +157,18 @@ impl Writer {
         for interned in std::iter::once(&mut self.services).chain(self.operations.values_mut()) {
             interned.settle(ok);
         }
+        if let Ok(committed) = &result {
+            self.trace_keys.add(&committed.new_traces);
+            // A merge that fails is tried again after the next write; lookups do not need it.
+            if let Err(err) = self.trace_keys.step(&mut self.connection) {
+                tracing::warn!(error = %err, "merging trace keys failed; will retry");
+            }
+        }
         result
+    }
+
+    pub fn trace_keys(&self) -> &Arc<TraceKeys> {
+        self.trace_keys.keys()
     }
 
     /// Applies the joiner's decisions in one transaction: joined spans get their new template,
@@ -179,17 +195,15 @@ impl Writer {
                         .map_err(internal)?;
                     self.template_services.pending.insert((template_id, service_id), 0);
                 }
+                let Some(trace_no) =
+                    self.trace_keys.keys().number(&transaction, span.trace_id.as_bytes()).map_err(internal)?
+                else {
+                    continue;
+                };
                 transaction
-                    .prepare_cached(
-                        "UPDATE spans SET template_id = ?3
-                         WHERE trace_no = (SELECT id FROM traces WHERE trace_id = ?1) AND span_id = ?2",
-                    )
+                    .prepare_cached("UPDATE spans SET template_id = ?3 WHERE trace_no = ?1 AND span_id = ?2")
                     .and_then(|mut statement| {
-                        statement.execute(params![
-                            span.trace_id.as_bytes().as_slice(),
-                            span.span_id.as_bytes().as_slice(),
-                            template_id
-                        ])
+                        statement.execute(params![trace_no, span.span_id.as_bytes().as_slice(), template_id])
                     })
                     .map_err(internal)?;
             }
@@ -262,8 +276,9 @@ fn insert_all(
     tables: &mut Tables<'_>,
     rows: &[SpanRow],
     next_trace: &mut i64,
+    keys: &TraceKeys,
 ) -> Result<Committed, StoreError> {
-    let numbers = number_traces(transaction, rows, next_trace)?;
+    let numbers = number_traces(transaction, rows, next_trace, keys)?;
     let (inserted, outcome) = insert_spans(transaction, tables, rows, &numbers)?;
     // Judged against the operations' durations before this batch's are added.
     let importance = importance(transaction, &inserted)?;
@@ -283,20 +298,19 @@ fn next_trace(connection: &Connection) -> rusqlite::Result<i64> {
 type TraceNumbers = HashMap<[u8; 16], (i64, bool)>;
 
 /// Numbers the batch's traces: those stored already keep theirs (one lookup per trace, in
-/// trace id order, through the small `traces` trace id index), new ones take the next.
+/// trace id order: `trace_keys`), new ones take the next.
 fn number_traces(
     transaction: &Transaction<'_>,
     rows: &[SpanRow],
     next_trace: &mut i64,
+    keys: &TraceKeys,
 ) -> Result<TraceNumbers, StoreError> {
     let mut trace_ids: Vec<&[u8; 16]> = rows.iter().map(|row| &row.trace_id).collect();
     trace_ids.sort_unstable();
     trace_ids.dedup();
-    let mut stored = transaction.prepare_cached("SELECT id FROM traces WHERE trace_id = ?1").map_err(internal)?;
     let mut numbers = TraceNumbers::with_capacity(trace_ids.len());
     for trace_id in trace_ids {
-        let number =
-            stored.query_row([trace_id.as_slice()], |row| row.get::<_, i64>(0)).optional().map_err(internal)?;
+        let number = keys.number(transaction, trace_id).map_err(internal)?;
         let number = number.map(|number| (number, false)).unwrap_or_else(|| {
             *next_trace += 1;
             (*next_trace - 1, true)
@@ -489,13 +503,14 @@ fn importance(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Resul
     })))
 }
 
-/// Adds the inserted spans to their traces' aggregate rows; returns how many traces are new.
+/// Adds the inserted spans to their traces' aggregate rows; returns the new traces' ids and
+/// numbers.
 fn add_to_traces(
     transaction: &Transaction<'_>,
     inserted: Vec<Inserted<'_>>,
     importance: &HashMap<[u8; 16], f64>,
     numbers: &TraceNumbers,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<([u8; 16], i64)>, StoreError> {
     // Most traces arrive in one batch: a plain insert under the number they were given, and an
     // update only when the trace was stored before.
     let mut insert_trace = transaction
@@ -518,7 +533,7 @@ fn add_to_traces(
              WHERE id = ?9",
         )
         .map_err(internal)?;
-    let mut new_traces = 0u64;
+    let mut new_traces = Vec::new();
     for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _, _, _)| row)) {
         let (root_service, root_name) = delta.root.unzip();
         let (number, new) = numbers[delta.trace_id];
@@ -535,7 +550,7 @@ fn add_to_traces(
         ];
         if new {
             insert_trace.execute(values).map_err(internal)?;
-            new_traces += 1;
+            new_traces.push((*delta.trace_id, number));
         } else {
             update_trace.execute(values).map_err(internal)?;
         }
