@@ -396,6 +396,9 @@ pub struct SqliteSettings {
     pub writer_cache_mb: u32,
     /// Page cache of each read connection, in MiB (1–4096); at most eight are open.
     pub reader_cache_mb: u32,
+    /// New traces held in memory (about 25 bytes each, 1–4194304) before their ids are merged
+    /// into the trace id index in one sorted pass (ARCHITECTURE.md, `trace_keys.rs`).
+    pub trace_keys_merge_at: u32,
 }
 
 impl Default for SqliteSettings {
@@ -403,6 +406,7 @@ impl Default for SqliteSettings {
         SqliteSettings {
             writer_cache_mb: semtrace_store_sqlite::DEFAULT_WRITER_CACHE_MIB,
             reader_cache_mb: semtrace_store_sqlite::DEFAULT_READER_CACHE_MIB,
+            trace_keys_merge_at: semtrace_store_sqlite::DEFAULT_TRACE_KEYS_MERGE_AT as u32,
         }
     }
 }
@@ -707,6 +711,7 @@ impl Config {
         check_range("semantic.max_index_lag_seconds", self.semantic.max_index_lag_seconds.into(), 0, 3600)?;
         check_range("sqlite.writer_cache_mb", self.sqlite.writer_cache_mb.into(), 4, 16_384)?;
         check_range("sqlite.reader_cache_mb", self.sqlite.reader_cache_mb.into(), 1, 4_096)?;
+        check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
         self.redaction.redactor()?;
         self.sampling.validate()?;
         self.validate_models()?;

@@ -173,6 +173,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 entities: config.features.entity_extraction,
                 writer_cache_kib: config.sqlite.writer_cache_mb * 1024,
                 reader_cache_kib: config.sqlite.reader_cache_mb * 1024,
+                trace_keys_merge_at: config.sqlite.trace_keys_merge_at as usize,
                 ..SqliteOptions::new(&config.server.data_dir)
             };
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))

@@ -11,7 +11,8 @@ use common::{assert_stored_whole, get_json, load, postgres_env, spawn_binary_wit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_ingest_loses_nothing_acknowledged() {
-    kill_9_during_ingest(&[]).await;
+    // Trace ids merged into the index every 50 new traces, so the kill lands among merges.
+    kill_9_during_ingest(&[("SEMTRACE_SQLITE__TRACE_KEYS_MERGE_AT".into(), "50".into())]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
