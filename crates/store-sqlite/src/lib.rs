@@ -108,8 +108,14 @@ impl SqliteStore {
         schema::migrate(&connection)?;
         let total_spans: i64 =
             connection.query_row("SELECT count(*) FROM spans", [], |row| row.get(0)).map_err(internal)?;
-        let total_traces: i64 =
-            connection.query_row("SELECT count(*) FROM traces", [], |row| row.get(0)).map_err(internal)?;
+        // Traces that only log records name so far have a row without spans: not counted.
+        let total_traces: i64 = connection
+            .query_row(
+                "SELECT (SELECT count(*) FROM traces) - (SELECT count(*) FROM traces WHERE span_count = 0)",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(internal)?;
         let merger = trace_keys::Merger::open(&connection, options.trace_keys_merge_at).map_err(internal)?;
         let writer = Writer::new(connection, merger).map_err(internal)?;
         let trace_keys = writer.trace_keys().clone();
@@ -279,7 +285,7 @@ impl Store for SqliteStore {
                 committed?
             };
             total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
-            total_traces.fetch_add(committed.new_traces.len() as u64, Ordering::Relaxed);
+            total_traces.fetch_add(committed.first_spans, Ordering::Relaxed);
             // New traces waiting for their ids' merge into the trace id index (`trace_keys`).
             metrics::gauge!("semtrace_sqlite_trace_keys_waiting").set(trace_keys.waiting() as f64);
             // Durable before acknowledged; the writer is free meanwhile. A failed sync fails every
@@ -537,11 +543,13 @@ impl Store for SqliteStore {
 
     async fn span_evidence(&self, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
         let spans = spans.to_vec();
-        self.read(move |connection| logs::evidence(connection, &spans)).await
+        let keys = self.trace_keys.clone();
+        self.read(move |connection| logs::evidence(connection, &keys, &spans)).await
     }
 
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {
-        self.read(move |connection| logs::of_trace(connection, trace_id)).await
+        let keys = self.trace_keys.clone();
+        self.read(move |connection| logs::of_trace(connection, &keys, trace_id)).await
     }
 
     async fn search_logs(&self, query: &str, filter: &SpanFilter, limit: usize) -> Result<Vec<LogHit>, StoreError> {
@@ -670,6 +678,79 @@ mod tests {
         assert_eq!(rows, 8, "one row per trace");
     }
 
+    /// Log records that come before their trace's spans number the trace; it is counted, and
+    /// takes its spans' times, once they come.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_before_their_spans_number_the_trace_which_is_counted_once_spans_come() {
+        use semtrace_store::conformance::{logs_about, rich_trace};
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions { trace_keys_merge_at: 2, ..SqliteOptions::new(dir.path()) };
+        let spans = rich_trace(1);
+        let logs = logs_about(&spans[..1]);
+        {
+            let store = SqliteStore::open(options.clone()).unwrap();
+            assert_eq!(store.write_logs(&logs).await.unwrap().inserted, 2);
+            assert_eq!(store.stats().await.unwrap().total_traces, 0, "records alone make no trace");
+            assert!(store.get_trace(spans[0].trace_id).await.unwrap().is_none());
+            assert_eq!(store.trace_logs(spans[0].trace_id).await.unwrap().len(), 2);
+        }
+        let store = SqliteStore::open(options.clone()).unwrap();
+        assert_eq!(store.stats().await.unwrap().total_traces, 0, "nor after a restart");
+        store.write(&spans).await.unwrap();
+        // Another trace, so the first's key is merged (every two traces).
+        store.write(&rich_trace(2)).await.unwrap();
+        assert_eq!(store.stats().await.unwrap().total_traces, 2);
+        assert_eq!(store.trace_logs(spans[0].trace_id).await.unwrap().len(), 2);
+        let evidence = store.span_evidence(&[(spans[0].trace_id, spans[0].span_id)]).await.unwrap();
+        assert_eq!(evidence.len(), 1, "the ERROR record is evidence of its span");
+        let connection = Connection::open(store.path()).unwrap();
+        let (rows, start): (i64, i64) = connection
+            .query_row(
+                "SELECT count(*), min(start_ns) FROM traces WHERE trace_id = ?1",
+                [spans[0].trace_id.as_bytes()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        let first = spans.iter().map(|span| span.start_time_unix_nano).min().unwrap();
+        assert_eq!((rows, start), (1, first as i64), "one row, with its spans' start, not its records'");
+        drop(store);
+        let store = SqliteStore::open(options).unwrap();
+        assert_eq!(store.stats().await.unwrap().total_traces, 2);
+    }
+
+    /// As semtrace before migration 16 left them: records found through a trace id index, one
+    /// of a trace that has spans, one of a trace only records name.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_stored_before_they_had_trace_numbers_get_theirs_at_upgrade() {
+        use semtrace_store::conformance::{logs_about, rich_trace};
+        let dir = tempfile::tempdir().unwrap();
+        let (spans, lonely) = (rich_trace(1), rich_trace(2));
+        {
+            let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+            store.write(&spans).await.unwrap();
+            store.write_logs(&logs_about(&[spans[0].clone(), lonely[0].clone()])).await.unwrap();
+        }
+        Connection::open(dir.path().join(DB_FILE_NAME))
+            .unwrap()
+            .execute_batch(
+                "DELETE FROM trace_keys WHERE id IN (SELECT id FROM traces WHERE span_count = 0); \
+                 DELETE FROM traces WHERE span_count = 0; DROP INDEX traces_awaiting_spans; \
+                 DELETE FROM trace_keys; UPDATE store_state SET value = 0; \
+                 DROP INDEX logs_trace; ALTER TABLE logs DROP COLUMN trace_no; \
+                 CREATE INDEX logs_span ON logs (trace_id, span_id) WHERE trace_id IS NOT NULL; \
+                 PRAGMA user_version = 15;",
+            )
+            .unwrap();
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        assert_eq!(store.stats().await.unwrap().total_traces, 1);
+        assert_eq!(store.trace_logs(spans[0].trace_id).await.unwrap().len(), 2);
+        assert_eq!(store.trace_logs(lonely[0].trace_id).await.unwrap().len(), 2, "a trace only records name");
+        assert_eq!(store.trace_keys.waiting(), 0, "the upgrade merged every key");
+        store.write(&lonely).await.unwrap();
+        assert_eq!(store.stats().await.unwrap().total_traces, 2);
+        assert_eq!(store.get_trace(lonely[0].trace_id).await.unwrap().unwrap().spans.len(), 3);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reopening_keeps_data_and_counts() {
         let dir = tempfile::tempdir().unwrap();
@@ -733,7 +814,10 @@ mod tests {
                 .execute_batch(
                     "DROP TABLE entities_fts; DROP TABLE entity_values; DROP TABLE resource_entities; \
                      ALTER TABLE traces DROP COLUMN importance; ALTER TABLE templates DROP COLUMN category; \
-                     DROP TABLE trace_keys; DROP TABLE store_state; PRAGMA user_version = 9;",
+                     DROP TABLE trace_keys; DROP TABLE store_state; DROP INDEX logs_trace; \
+                     ALTER TABLE logs DROP COLUMN trace_no; \
+                     CREATE INDEX logs_span ON logs (trace_id, span_id) WHERE trace_id IS NOT NULL; \
+                     PRAGMA user_version = 9;",
                 )
                 .unwrap();
             named

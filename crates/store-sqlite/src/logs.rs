@@ -5,6 +5,7 @@ use semtrace_model::{LogRecord, SpanId, TraceId};
 use semtrace_store::{LogHit, PendingLog, SpanFilter, StoreError};
 
 use crate::internal;
+use crate::trace_keys::TraceKeys;
 use semtrace_store::policy;
 
 use crate::search::{bind, fts_terms};
@@ -30,15 +31,19 @@ pub(crate) fn pending(connection: &Connection, after_id: i64, limit: usize) -> R
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(crate) fn evidence(connection: &Connection, spans: &[(TraceId, SpanId)]) -> Result<Vec<LogRecord>, StoreError> {
+/// Records are found by their trace's number (`logs_trace`).
+pub(crate) fn evidence(
+    connection: &Connection,
+    keys: &TraceKeys,
+    spans: &[(TraceId, SpanId)],
+) -> Result<Vec<LogRecord>, StoreError> {
     let mut statement = connection
-        .prepare_cached(&format!("{SELECT} WHERE l.trace_id = ?1 AND l.span_id = ?2 AND l.severe = 1"))
+        .prepare_cached(&format!("{SELECT} WHERE l.trace_no = ?1 AND l.span_id = ?2 AND l.severe = 1"))
         .map_err(internal)?;
     let mut logs = Vec::new();
     for (trace_id, span_id) in spans {
-        let rows = statement
-            .query_map(params![trace_id.as_bytes().as_slice(), span_id.as_bytes().as_slice()], decode)
-            .map_err(internal)?;
+        let Some(number) = keys.number(connection, trace_id.as_bytes()).map_err(internal)? else { continue };
+        let rows = statement.query_map(params![number, span_id.as_bytes().as_slice()], decode).map_err(internal)?;
         for log in rows {
             logs.push(log.map_err(internal)?);
         }
@@ -47,11 +52,16 @@ pub(crate) fn evidence(connection: &Connection, spans: &[(TraceId, SpanId)]) -> 
     Ok(logs)
 }
 
-pub(crate) fn of_trace(connection: &Connection, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError> {
+pub(crate) fn of_trace(
+    connection: &Connection,
+    keys: &TraceKeys,
+    trace_id: TraceId,
+) -> Result<Vec<LogRecord>, StoreError> {
+    let Some(number) = keys.number(connection, trace_id.as_bytes()).map_err(internal)? else { return Ok(Vec::new()) };
     let mut statement = connection
-        .prepare_cached(&format!("{SELECT} WHERE l.trace_id = ?1 ORDER BY l.time_ns, l.id"))
+        .prepare_cached(&format!("{SELECT} WHERE l.trace_no = ?1 ORDER BY l.time_ns, l.id"))
         .map_err(internal)?;
-    let rows = statement.query_map([trace_id.as_bytes().as_slice()], decode).map_err(internal)?;
+    let rows = statement.query_map([number], decode).map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
@@ -71,8 +81,7 @@ pub(crate) fn search(
     limit: usize,
 ) -> Result<Vec<LogHit>, StoreError> {
     let Some(bound) = bind(connection, filter)? else { return Ok(Vec::new()) };
-    let unheld = "NOT EXISTS (SELECT 1 FROM traces t JOIN spans s ON s.trace_no = t.id
-                  WHERE t.trace_id = l.trace_id AND s.span_id = l.span_id)";
+    let unheld = "NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = l.trace_no AND s.span_id = l.span_id)";
     let words = semtrace_store::text::query_words(query);
     if words.is_empty() {
         // No words: the newest severe records.

@@ -290,6 +290,30 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO store_state (name, value) SELECT 'trace_keys_through', coalesce(max(id), 0) FROM traces;
     "#,
+    // 16: log records are found by their trace's number, not by an index keyed by random trace
+    // ids, which cost each record a random leaf (with one record a span, ingest wrote 4.9 KB a
+    // span against 1.2 KB without). A trace that log records bring before its spans gets its
+    // number then, and a row without spans (`span_count` 0) until they come. Here: `trace_keys`
+    // is completed, traces only records name get their row, and each record its trace's number.
+    r#"
+    INSERT OR IGNORE INTO trace_keys (trace_id, id)
+        SELECT trace_id, id FROM traces
+        WHERE id > (SELECT value FROM store_state WHERE name = 'trace_keys_through') ORDER BY trace_id;
+    INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count)
+        SELECT trace_id, min(time_ns), max(time_ns), 0, 0 FROM logs l
+        WHERE trace_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace_keys k WHERE k.trace_id = l.trace_id)
+        GROUP BY trace_id;
+    INSERT OR IGNORE INTO trace_keys (trace_id, id)
+        SELECT trace_id, id FROM traces WHERE span_count = 0 ORDER BY trace_id;
+    UPDATE store_state SET value = (SELECT coalesce(max(id), 0) FROM traces) WHERE name = 'trace_keys_through';
+    ALTER TABLE logs ADD COLUMN trace_no INTEGER;    -- traces.id; NULL without trace context
+    UPDATE logs SET trace_no = (SELECT id FROM trace_keys k WHERE k.trace_id = logs.trace_id)
+        WHERE trace_id IS NOT NULL;
+    DROP INDEX logs_span;
+    CREATE INDEX logs_trace ON logs (trace_no, span_id) WHERE trace_no IS NOT NULL;
+    -- Traces without spans yet: left out of the trace count.
+    CREATE INDEX traces_awaiting_spans ON traces (id) WHERE span_count = 0;
+    "#,
 ];
 
 /// Brings the database to the newest schema, refusing one newer than this build knows.

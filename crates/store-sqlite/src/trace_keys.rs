@@ -5,6 +5,9 @@
 //! WAL and again at checkpoint: on a store of 20M spans that made ingest write 2.5 KB per span
 //! instead of 1.4 KB and cut it from 108K to 79K spans/s (README, "Benchmarks").
 //!
+//! A trace is numbered by whichever of its spans and log records the writer gets first (log
+//! records are found by their trace's number too, `logs_trace`).
+//!
 //! So it goes as in an LSM tree. The traces numbered since the last merge are looked up in
 //! memory ([`TraceKeys`], shared by the writer and the readers); their `traces` rows, which
 //! append, are what makes them durable. Once there are `merge_at` of them, the writer merges

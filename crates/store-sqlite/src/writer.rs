@@ -15,8 +15,10 @@ use crate::trace_keys::{Merger, TraceKeys};
 pub(crate) struct Committed {
     /// Of the span rows.
     pub outcome: WriteOutcome,
-    /// Ids and numbers of the traces the transaction brought first.
+    /// Ids and numbers of the traces the transaction brought first (by spans or log records).
     pub new_traces: Vec<([u8; 16], i64)>,
+    /// Traces that got their first span: new ones, and those log records had brought before.
+    pub first_spans: u64,
     /// Of the log records.
     pub logs: WriteOutcome,
 }
@@ -138,15 +140,23 @@ impl Writer {
             templates: &mut self.templates,
             template_services: &mut self.template_services,
         };
-        let result = insert_all(&transaction, &mut tables, rows, &mut self.next_trace, self.trace_keys.keys())
-            .and_then(|committed| {
-                let logs = insert_logs(&transaction, &mut tables, logs, received_ns)?;
-                Ok(Committed { logs, ..committed })
-            })
-            .and_then(|committed| {
-                transaction.commit().map_err(internal)?;
-                Ok(committed)
-            });
+        let log_traces = logs.iter().filter_map(|log| log.trace_id.as_ref());
+        let result = number_traces(
+            &transaction,
+            rows.iter().map(|row| &row.trace_id).chain(log_traces),
+            &mut self.next_trace,
+            self.trace_keys.keys(),
+        )
+        .and_then(|numbers| {
+            let mut committed = insert_all(&transaction, &mut tables, rows, &numbers)?;
+            committed.logs = insert_logs(&transaction, &mut tables, logs, received_ns, &numbers)?;
+            add_log_only_traces(&transaction, logs, &numbers, &mut committed.new_traces)?;
+            Ok(committed)
+        })
+        .and_then(|committed| {
+            transaction.commit().map_err(internal)?;
+            Ok(committed)
+        });
         let ok = result.is_ok();
         // Numbers handed to traces a rollback took back are skipped: numbers need only be unique.
         self.templates.settle(ok);
@@ -275,17 +285,46 @@ fn insert_all(
     transaction: &Transaction<'_>,
     tables: &mut Tables<'_>,
     rows: &[SpanRow],
-    next_trace: &mut i64,
-    keys: &TraceKeys,
+    numbers: &TraceNumbers,
 ) -> Result<Committed, StoreError> {
-    let numbers = number_traces(transaction, rows, next_trace, keys)?;
-    let (inserted, outcome) = insert_spans(transaction, tables, rows, &numbers)?;
+    let (inserted, outcome) = insert_spans(transaction, tables, rows, numbers)?;
     // Judged against the operations' durations before this batch's are added.
     let importance = importance(transaction, &inserted)?;
     add_to_baselines(transaction, &inserted)?;
     add_entities(transaction, &inserted)?;
-    let new_traces = add_to_traces(transaction, inserted, &importance, &numbers)?;
-    Ok(Committed { outcome, new_traces, logs: WriteOutcome::default() })
+    let (new_traces, first_spans) = add_to_traces(transaction, inserted, &importance, numbers)?;
+    Ok(Committed { outcome, new_traces, first_spans, logs: WriteOutcome::default() })
+}
+
+/// Gives the new traces that only log records brought a row without spans (so their number is
+/// kept when their spans come; the time is their records'), and adds them to `new_traces`.
+fn add_log_only_traces(
+    transaction: &Transaction<'_>,
+    logs: &[LogRow],
+    numbers: &TraceNumbers,
+    new_traces: &mut Vec<([u8; 16], i64)>,
+) -> Result<(), StoreError> {
+    let with_spans: std::collections::HashSet<i64> = new_traces.iter().map(|(_, number)| *number).collect();
+    let mut times: HashMap<&[u8; 16], (i64, i64)> = HashMap::new();
+    for log in logs {
+        let Some(trace_id) = &log.trace_id else { continue };
+        let (number, new) = numbers[trace_id];
+        if new && !with_spans.contains(&number) {
+            let (first, last) = times.entry(trace_id).or_insert((log.time_ns, log.time_ns));
+            (*first, *last) = ((*first).min(log.time_ns), (*last).max(log.time_ns));
+        }
+    }
+    let mut insert = transaction
+        .prepare_cached(
+            "INSERT INTO traces (id, trace_id, start_ns, end_ns, span_count, error_count) VALUES (?1, ?2, ?3, ?4, 0, 0)",
+        )
+        .map_err(internal)?;
+    for (trace_id, (first, last)) in times {
+        let (number, _) = numbers[trace_id];
+        insert.execute(params![number, trace_id.as_slice(), first, last]).map_err(internal)?;
+        new_traces.push((*trace_id, number));
+    }
+    Ok(())
 }
 
 /// The number `traces.id` of the next new trace.
@@ -294,18 +333,18 @@ fn next_trace(connection: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// A trace's number, and whether this batch brings it first (its `traces` row is inserted
-/// after its spans, with the batch's aggregates).
+/// after its spans, with the batch's aggregates, or without spans when only log records name it).
 type TraceNumbers = HashMap<[u8; 16], (i64, bool)>;
 
 /// Numbers the batch's traces: those stored already keep theirs (one lookup per trace, in
 /// trace id order: `trace_keys`), new ones take the next.
-fn number_traces(
+fn number_traces<'a>(
     transaction: &Transaction<'_>,
-    rows: &[SpanRow],
+    trace_ids: impl Iterator<Item = &'a [u8; 16]>,
     next_trace: &mut i64,
     keys: &TraceKeys,
 ) -> Result<TraceNumbers, StoreError> {
-    let mut trace_ids: Vec<&[u8; 16]> = rows.iter().map(|row| &row.trace_id).collect();
+    let mut trace_ids: Vec<&[u8; 16]> = trace_ids.collect();
     trace_ids.sort_unstable();
     trace_ids.dedup();
     let mut numbers = TraceNumbers::with_capacity(trace_ids.len());
@@ -504,13 +543,13 @@ fn importance(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Resul
 }
 
 /// Adds the inserted spans to their traces' aggregate rows; returns the new traces' ids and
-/// numbers.
+/// numbers, and how many traces got their first span.
 fn add_to_traces(
     transaction: &Transaction<'_>,
     inserted: Vec<Inserted<'_>>,
     importance: &HashMap<[u8; 16], f64>,
     numbers: &TraceNumbers,
-) -> Result<Vec<([u8; 16], i64)>, StoreError> {
+) -> Result<(Vec<([u8; 16], i64)>, u64), StoreError> {
     // Most traces arrive in one batch: a plain insert under the number they were given, and an
     // update only when the trace was stored before.
     let mut insert_trace = transaction
@@ -520,20 +559,24 @@ fn add_to_traces(
              VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(internal)?;
+    // A row without spans (log records brought the trace first) takes its spans' times; the
+    // RETURNING says whether it was such a row.
     let mut update_trace = transaction
         .prepare_cached(
             "UPDATE traces SET
-                start_ns = min(start_ns, ?2),
-                end_ns = max(end_ns, ?3),
+                start_ns = CASE WHEN span_count = 0 THEN ?2 ELSE min(start_ns, ?2) END,
+                end_ns = CASE WHEN span_count = 0 THEN ?3 ELSE max(end_ns, ?3) END,
                 span_count = span_count + ?4,
                 error_count = error_count + ?5,
                 root_service = coalesce(?6, root_service),
                 root_name = coalesce(?7, root_name),
                 importance = max(importance, ?8)
-             WHERE id = ?9",
+             WHERE id = ?9
+             RETURNING span_count = ?4",
         )
         .map_err(internal)?;
     let mut new_traces = Vec::new();
+    let mut first_spans = 0u64;
     for delta in semtrace_store::row::trace_deltas(inserted.into_iter().map(|(row, _, _, _)| row)) {
         let (root_service, root_name) = delta.root.unzip();
         let (number, new) = numbers[delta.trace_id];
@@ -551,25 +594,30 @@ fn add_to_traces(
         if new {
             insert_trace.execute(values).map_err(internal)?;
             new_traces.push((*delta.trace_id, number));
+            first_spans += 1;
         } else {
-            update_trace.execute(values).map_err(internal)?;
+            let first: Option<bool> = update_trace.query_row(values, |row| row.get(0)).optional().map_err(internal)?;
+            first_spans += u64::from(first == Some(true));
         }
     }
-    Ok(new_traces)
+    Ok((new_traces, first_spans))
 }
 
+/// Inserts log records, each with the number of its trace (`numbers`), so that a trace's records
+/// are found through an index that appends (`logs_trace`), not one keyed by random trace ids.
 fn insert_logs(
     transaction: &Transaction<'_>,
     tables: &mut Tables<'_>,
     rows: &[LogRow],
     received_ns: i64,
+    numbers: &TraceNumbers,
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
     let mut insert = transaction
         .prepare_cached(
             "INSERT OR IGNORE INTO logs (key, trace_id, span_id, time_ns, received_ns, severity_number, severe,
-                service_id, record, resource_id, scope_id, join_state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                service_id, record, resource_id, scope_id, join_state, trace_no)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )
         .map_err(internal)?;
     let (mut batch_resources, mut batch_scopes) = (HashMap::new(), HashMap::new());
@@ -592,6 +640,7 @@ fn insert_logs(
                 resource_id,
                 scope_id,
                 i64::from(row.joins),
+                row.trace_id.as_ref().map(|trace_id| numbers[trace_id].0),
             ])
             .map_err(internal)?;
         if changed == 0 {
