@@ -182,9 +182,51 @@ export class ApiError extends Error {
   }
 }
 
-export async function get<T>(path: string, params?: URLSearchParams, signal?: AbortSignal): Promise<T> {
+/** Where the browser keeps the bearer token a server with auth on asked for (SECURITY.md). */
+const TOKEN_KEY = "semtrace.token";
+
+function storedToken(): string | null {
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** One question at a time, however many requests were refused at once. */
+let asking: Promise<string | null> | null = null;
+
+function askForToken(message: string): Promise<string | null> {
+  asking ??= Promise.resolve().then(() => {
+    const entered = window.prompt(`${message}\n\nPaste a token of role read (semtrace token --role read); this browser keeps it.`);
+    asking = null;
+    const token = entered?.trim() || null;
+    if (token) {
+      try {
+        localStorage.setItem(TOKEN_KEY, token);
+      } catch {
+        // Private windows may refuse storage: the token then lasts this page only.
+      }
+    }
+    return token;
+  });
+  return asking;
+}
+
+export async function get<T>(
+  path: string,
+  params?: URLSearchParams,
+  signal?: AbortSignal,
+  token: string | null = storedToken(),
+): Promise<T> {
   const url = params && [...params.keys()].length ? `${path}?${params}` : path;
-  const response = await fetch(url, { signal, headers: { accept: "application/json" } });
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(url, { signal, headers });
+  if (response.status === 401) {
+    const entered = await askForToken(`semtrace asks for a token: ${token ? "the one given was refused" : "none was given"}.`);
+    if (entered && entered !== token) return get<T>(path, params, signal, entered);
+  }
   const text = await response.text();
   let body: unknown = null;
   try {

@@ -45,6 +45,8 @@ pub struct QueryState {
     pub similarity_threshold: f32,
     /// The log joiner's counts, for health; absent when no joiner runs.
     pub joins: Option<Arc<semtrace_pipeline::join::JoinStatus>>,
+    /// Who may read ([`gate`]).
+    pub auth: semtrace_auth::Auth,
 }
 
 /// The API router.
@@ -68,7 +70,58 @@ pub fn router(state: QueryState) -> Router {
         .merge(jaeger::classic())
         .merge(jaeger::v3())
         .merge(ui::routes())
+        .layer(axum::middleware::from_fn_with_state(state.auth.clone(), gate))
         .with_state(state)
+}
+
+/// What a path needs. The UI's pages and files hold no data, and health answers a caller without
+/// a token only whether semtrace is up; `/metrics` counts every tenant's data, so it needs admin;
+/// everything else reads data.
+fn access_of(path: &str) -> Option<semtrace_auth::Access> {
+    match path {
+        "/metrics" => Some(semtrace_auth::Access::Admin),
+        "/" | "/search" | "/errors" | "/api/v1/health" => None,
+        _ if path.starts_with("/ui/") || path.starts_with("/trace/") => None,
+        _ => Some(semtrace_auth::Access::Read),
+    }
+}
+
+/// Checks every request's token before its handler runs; the caller ([`semtrace_auth::Principal`])
+/// travels in the request's extensions.
+async fn gate(
+    State(auth): State<semtrace_auth::Auth>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let need = access_of(request.uri().path());
+    let checked = auth.check(request.headers(), need.unwrap_or(semtrace_auth::Access::Read));
+    match (checked, need) {
+        (Ok(principal), _) => {
+            request.extensions_mut().insert(principal);
+        }
+        (Err(_), None) => {}
+        (Err(denied), Some(_)) => {
+            metrics::counter!("semtrace_auth_denied_total", "listener" => "query").increment(1);
+            return denied_response(denied);
+        }
+    }
+    next.run(request).await
+}
+
+fn denied_response(denied: semtrace_auth::Denied) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let status = match denied {
+        semtrace_auth::Denied::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        semtrace_auth::Denied::Forbidden(_) => StatusCode::FORBIDDEN,
+        semtrace_auth::Denied::BadTenant(_) => StatusCode::BAD_REQUEST,
+    };
+    let mut response = (status, Json(serde_json::json!({ "error": denied.to_string() }))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"semtrace\""));
+    }
+    response
 }
 
 async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Result<Json<TraceDto>, ApiError> {
@@ -101,10 +154,19 @@ async fn operations(
     Ok(Json(serde_json::json!({ "service": service, "operations": operations })))
 }
 
-async fn health(State(state): State<QueryState>) -> impl IntoResponse {
+/// With auth on, a caller without a token learns only whether semtrace is up (a liveness probe),
+/// not what it holds.
+async fn health(
+    State(state): State<QueryState>,
+    principal: Option<axum::Extension<semtrace_auth::Principal>>,
+) -> axum::response::Response {
     let health = HealthDto::collect(&state).await;
     let status = if health.healthy { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(health))
+    if state.auth.enabled() && principal.is_none() {
+        return (status, Json(serde_json::json!({ "healthy": health.healthy, "version": health.version })))
+            .into_response();
+    }
+    (status, Json(health)).into_response()
 }
 
 async fn metrics(State(state): State<QueryState>) -> impl IntoResponse {

@@ -44,9 +44,11 @@ pub struct GrpcServices {
     pub logs: InterceptedService<LogsServiceServer<LogsReceiver>, DecodeLimit>,
 }
 
-pub fn grpc_services(pipeline: Pipeline, limits: ReceiverLimits) -> GrpcServices {
+/// With `auth` on, a call needs a token of role `ingest` (or `admin`) in its `authorization`
+/// metadata, checked from the headers before the message is read.
+pub fn grpc_services(pipeline: Pipeline, limits: ReceiverLimits, auth: semtrace_auth::Auth) -> GrpcServices {
     let max_message = limits.max_decompressed_bytes;
-    let limit = DecodeLimit { decoding: Arc::new(Semaphore::new(limits.max_concurrent_grpc_decodes.max(1))) };
+    let limit = DecodeLimit { decoding: Arc::new(Semaphore::new(limits.max_concurrent_grpc_decodes.max(1))), auth };
     let traces = TraceServiceServer::new(Receiver {
         pipeline: pipeline.clone(),
         limits: limits.clone(),
@@ -62,10 +64,12 @@ pub fn grpc_services(pipeline: Pipeline, limits: ReceiverLimits) -> GrpcServices
     GrpcServices { traces: InterceptedService::new(traces, limit.clone()), logs: InterceptedService::new(logs, limit) }
 }
 
-/// Admits a call to be read and decoded while fewer than `max_concurrent_grpc_decodes` are.
+/// Admits a call whose token allows ingest to be read and decoded while fewer than
+/// `max_concurrent_grpc_decodes` are.
 #[derive(Clone)]
 pub struct DecodeLimit {
     decoding: Arc<Semaphore>,
+    auth: semtrace_auth::Auth,
 }
 
 /// Held from the headers until the decoded request holds its reservation (or is dropped).
@@ -74,6 +78,15 @@ struct DecodePermit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 
 impl Interceptor for DecodeLimit {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let headers = request.metadata().clone().into_headers();
+        if let Err(denied) = self.auth.check(&headers, semtrace_auth::Access::Ingest) {
+            metrics::counter!("semtrace_auth_denied_total", "listener" => "otlp_grpc").increment(1);
+            return Err(match denied {
+                semtrace_auth::Denied::Unauthenticated(message) => Status::unauthenticated(message),
+                semtrace_auth::Denied::Forbidden(message) => Status::permission_denied(message),
+                semtrace_auth::Denied::BadTenant(message) => Status::invalid_argument(message),
+            });
+        }
         match self.decoding.clone().try_acquire_owned() {
             Ok(permit) => {
                 request.extensions_mut().insert(DecodePermit(Arc::new(permit)));

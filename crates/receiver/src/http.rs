@@ -133,16 +133,18 @@ enum Format {
 struct HttpState {
     pipeline: Pipeline,
     limits: ReceiverLimits,
+    auth: semtrace_auth::Auth,
 }
 
-/// The OTLP/HTTP router; serve it on the OTLP HTTP address (4318 by default).
-pub fn http_router(pipeline: Pipeline, limits: ReceiverLimits) -> Router {
+/// The OTLP/HTTP router; serve it on the OTLP HTTP address (4318 by default). With `auth` on,
+/// a request needs a token of role `ingest` (or `admin`), checked before its body is read.
+pub fn http_router(pipeline: Pipeline, limits: ReceiverLimits, auth: semtrace_auth::Auth) -> Router {
     Router::new()
         .route(OTLP_TRACES_PATH, post(export::<Traces>))
         .route(OTLP_LOGS_PATH, post(export::<Logs>))
         // The body limit is applied in `export`, which answers with an OTLP status body.
         .layer(DefaultBodyLimit::disable())
-        .with_state(Arc::new(HttpState { pipeline, limits }))
+        .with_state(Arc::new(HttpState { pipeline, limits, auth }))
 }
 
 /// Why a request was refused, with the HTTP status and gRPC code it maps to.
@@ -160,6 +162,16 @@ impl Refusal {
 
     fn too_large(message: String) -> Self {
         Refusal { status: StatusCode::PAYLOAD_TOO_LARGE, grpc_code: 8, message, retry_after_secs: None }
+    }
+
+    /// 401 / UNAUTHENTICATED, 403 / PERMISSION_DENIED, or 400 for a tenant name that is not one.
+    fn denied(denied: semtrace_auth::Denied) -> Self {
+        let (status, grpc_code) = match &denied {
+            semtrace_auth::Denied::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, 16),
+            semtrace_auth::Denied::Forbidden(_) => (StatusCode::FORBIDDEN, 7),
+            semtrace_auth::Denied::BadTenant(_) => (StatusCode::BAD_REQUEST, 3),
+        };
+        Refusal { status, grpc_code, message: denied.to_string(), retry_after_secs: None }
     }
 
     fn unsupported(message: String) -> Self {
@@ -183,6 +195,11 @@ impl Refusal {
         let body = RpcStatus { code: self.grpc_code, message: self.message };
         let mut response = encode(format, &body, serde_json::to_vec).into_response();
         *response.status_mut() = self.status;
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"semtrace\""));
+        }
         if let Some(secs) = self.retry_after_secs {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -208,6 +225,11 @@ async fn export<S: Signal>(State(state): State<Arc<HttpState>>, headers: HeaderM
         Ok(format) => format,
         Err(refusal) => return refusal.into_response(Format::Json),
     };
+    // Before the body is read: a caller without a token costs a header parse.
+    if let Err(denied) = state.auth.check(&headers, semtrace_auth::Access::Ingest) {
+        metrics::counter!("semtrace_auth_denied_total", "listener" => "otlp_http").increment(1);
+        return Refusal::denied(denied).into_response(format);
+    }
     match handle::<S>(&state, &headers, format, body).await {
         Ok(response) => encode(format, &response, serde_json::to_vec),
         Err(refusal) => refusal.into_response(format),

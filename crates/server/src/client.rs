@@ -9,9 +9,16 @@ use serde_json::Value;
 /// The query API a client talks to when `--server` is not given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:16686";
 
+/// The environment variable whose token the client sends (`Authorization: Bearer …`).
+pub const TOKEN_ENV: &str = "SEMTRACE_TOKEN";
+
 async fn get_json(server: &str, path: &str) -> anyhow::Result<(reqwest::StatusCode, Value)> {
     let url = format!("{}{path}", server.trim_end_matches('/'));
-    let response = reqwest::get(&url).await.with_context(|| {
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|token| !token.is_empty()) {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.with_context(|| {
         format!("cannot reach semtrace at {server}: is `semtrace serve` running? (pass --server URL)")
     })?;
     let status = response.status();

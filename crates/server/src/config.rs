@@ -42,10 +42,25 @@ pub struct Config {
     pub features: FeaturesSettings,
     pub models: std::collections::BTreeMap<String, ModelSettings>,
     pub importance: ImportanceSettings,
+    pub auth: AuthSettings,
     /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
     /// start, printed by `semtrace config`.
     #[serde(skip)]
     pub notices: Vec<String>,
+}
+
+/// Bearer tokens (SECURITY.md). Any token listed here or in `token_file` turns authentication on
+/// for every listener; with none, semtrace serves loopback addresses only, unless
+/// `server.insecure` (`--insecure`) says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Tokens by their SHA-256 (`semtrace token --role … --tenant …` makes one): name, sha256,
+    /// role (`ingest`, `read`, `admin`), tenant (`*`: the one `X-Scope-OrgID` names).
+    pub tokens: Vec<semtrace_auth::TokenEntry>,
+    /// A YAML file with more tokens, a list in the same form (a mounted secret, say); read at
+    /// start. Naming one turns authentication on even while it lists none.
+    pub token_file: Option<PathBuf>,
 }
 
 /// PII redaction, applied to spans and log records before they are queued, so the original
@@ -535,6 +550,9 @@ pub struct ServerSettings {
     pub otlp_http_addr: String,
     /// Query API, metrics and UI listen address.
     pub http_addr: String,
+    /// Serve addresses other than loopback without authentication (`--insecure`): anyone who
+    /// reaches them can send and read traces.
+    pub insecure: bool,
 }
 
 impl Default for ServerSettings {
@@ -544,6 +562,7 @@ impl Default for ServerSettings {
             otlp_grpc_addr: "127.0.0.1:4317".into(),
             otlp_http_addr: "127.0.0.1:4318".into(),
             http_addr: "127.0.0.1:16686".into(),
+            insecure: false,
         }
     }
 }
@@ -635,6 +654,8 @@ pub struct Overrides {
     pub otlp_grpc_addr: Option<String>,
     pub otlp_http_addr: Option<String>,
     pub http_addr: Option<String>,
+    /// `--insecure`: sets `server.insecure`.
+    pub insecure: bool,
 }
 
 impl Config {
@@ -673,10 +694,30 @@ impl Config {
         if let Some(value) = &overrides.http_addr {
             server.http_addr = value.clone();
         }
+        server.insecure |= overrides.insecure;
         config.apply_processor_sections();
         config.validate()?;
         config.notices = notices(&explicit);
         Ok(config)
+    }
+
+    /// The listeners' gate: the configured tokens and those of `auth.token_file`, else off.
+    pub fn auth(&self) -> anyhow::Result<semtrace_auth::Auth> {
+        let mut entries = self.auth.tokens.clone();
+        if let Some(path) = &self.auth.token_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read auth.token_file {}", path.display()))?;
+            let listed: Vec<semtrace_auth::TokenEntry> = serde_saphyr::from_str(&text).with_context(|| {
+                format!(
+                    "auth.token_file {}: expected a YAML list of tokens (name, sha256, role, tenant)",
+                    path.display()
+                )
+            })?;
+            entries.extend(listed);
+        } else if entries.is_empty() {
+            return Ok(semtrace_auth::Auth::off());
+        }
+        Ok(semtrace_auth::Auth::with_tokens(semtrace_auth::Tokens::new(&entries)?))
     }
 
     /// Checks every range; the error names the field, the value and what is allowed.
@@ -713,6 +754,7 @@ impl Config {
         check_range("sqlite.reader_cache_mb", self.sqlite.reader_cache_mb.into(), 1, 4_096)?;
         check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
         self.redaction.redactor()?;
+        self.auth()?;
         self.sampling.validate()?;
         self.validate_models()?;
         self.importance.validate()?;

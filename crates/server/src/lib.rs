@@ -56,6 +56,34 @@ async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener>
         .with_context(|| format!("cannot listen on {addr} for {what}: pass another address with {flag}"))
 }
 
+/// Refuses to serve a non-loopback address without authentication, unless told `insecure`:
+/// traces hold user ids, SQL and host names, and anyone who reached such a listener could send
+/// and read them.
+fn exposed_only_with_auth(
+    auth: &semtrace_auth::Auth,
+    insecure: bool,
+    listeners: &[(&str, SocketAddr)],
+) -> anyhow::Result<()> {
+    let exposed: Vec<String> = listeners
+        .iter()
+        .filter(|(_, addr)| !addr.ip().is_loopback())
+        .map(|(setting, addr)| format!("{setting} = {addr}"))
+        .collect();
+    if auth.enabled() || exposed.is_empty() {
+        return Ok(());
+    }
+    if insecure {
+        tracing::warn!(listeners = %exposed.join(", "), "serving addresses beyond loopback WITHOUT authentication (server.insecure): anyone who reaches them can send and read traces");
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to serve {} without authentication: anyone who reaches it could send and read traces. \
+         Add a token to auth.tokens (`semtrace token --role admin --tenant default` makes one), \
+         listen on 127.0.0.1 only, or pass --insecure (server.insecure: true) to serve it unauthenticated anyway",
+        exposed.join(", ")
+    )
+}
+
 /// How the indexer files failures no signature knows: `features.error_classification` and
 /// the custom model `models.error_classifier`, loaded (and checked against the ABI) here.
 fn classification(config: &Config) -> anyhow::Result<semtrace_semantic::Classification> {
@@ -119,6 +147,16 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let otlp_grpc_addr = grpc_listener.local_addr()?;
     let otlp_http_addr = http_listener.local_addr()?;
     let http_addr = api_listener.local_addr()?;
+    let auth = config.auth()?;
+    exposed_only_with_auth(
+        &auth,
+        config.server.insecure,
+        &[
+            ("server.otlp_grpc_addr", otlp_grpc_addr),
+            ("server.otlp_http_addr", otlp_http_addr),
+            ("server.http_addr", http_addr),
+        ],
+    )?;
 
     let (stop, stopped) = watch::channel(false);
     let stop_signal = move || {
@@ -138,14 +176,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let joiner =
         tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), stop.subscribe()));
 
-    let grpc_services = semtrace_receiver::grpc_services(pipeline.clone(), limits.clone());
+    let grpc_services = semtrace_receiver::grpc_services(pipeline.clone(), limits.clone(), auth.clone());
     let grpc = tonic::transport::Server::builder()
         .add_service(grpc_services.traces)
         .add_service(grpc_services.logs)
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(grpc_listener), stop_signal());
     listeners.spawn(async move { grpc.await.context("OTLP/gRPC server failed") });
 
-    let otlp_http = axum::serve(http_listener, semtrace_receiver::http_router(pipeline.clone(), limits))
+    let otlp_http = axum::serve(http_listener, semtrace_receiver::http_router(pipeline.clone(), limits, auth.clone()))
         .with_graceful_shutdown(stop_signal());
     listeners.spawn(async move { otlp_http.await.context("OTLP/HTTP server failed") });
 
@@ -157,6 +195,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         semantic,
         similarity_threshold: config.otel_storage.similarity_threshold as f32,
         joins: Some(joins),
+        auth,
     });
     let api = axum::serve(api_listener, api).with_graceful_shutdown(stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });

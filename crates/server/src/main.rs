@@ -66,6 +66,19 @@ enum Command {
     /// The store's schema.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Make a bearer token: prints the token (for the client) and the entry to add to
+    /// `auth.tokens` (its SHA-256; semtrace never stores the token itself).
+    Token {
+        /// `ingest` (OTLP), `read` (query API, UI, Jaeger API) or `admin` (everything, /metrics).
+        #[arg(long)]
+        role: String,
+        /// The tenant its requests act for; `*`: the one each request names in X-Scope-OrgID.
+        #[arg(long, default_value = semtrace_auth::DEFAULT_TENANT)]
+        tenant: String,
+        /// Names the token in logs and errors [default: the role and tenant].
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +105,10 @@ struct ConfigArgs {
     /// Query API listen address [default: 127.0.0.1:16686].
     #[arg(long)]
     http_addr: Option<String>,
+    /// Serve addresses beyond loopback without authentication (server.insecure): anyone who
+    /// reaches them can send and read traces.
+    #[arg(long)]
+    insecure: bool,
 }
 
 type ServeArgs = ConfigArgs;
@@ -103,6 +120,7 @@ impl ConfigArgs {
             otlp_grpc_addr: self.otlp_grpc_addr.clone(),
             otlp_http_addr: self.otlp_http_addr.clone(),
             http_addr: self.http_addr.clone(),
+            insecure: self.insecure,
         };
         Config::load(self.config.as_deref(), std::env::vars(), &overrides)
     }
@@ -135,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => client::search(args).await,
         Command::Similar(args) => client::similar(args).await,
         Command::Compare { a, b, json, server } => client::compare(&server, &a, &b, json).await,
+        Command::Token { role, tenant, name } => token(&role, &tenant, name),
         Command::Db(DbCommand::Init(args)) => {
             let config = args.load()?;
             let store = semtrace_server::open_store(&config).await?;
@@ -149,6 +168,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `semtrace token`: a new token and the config entry of its digest.
+fn token(role: &str, tenant: &str, name: Option<String>) -> anyhow::Result<()> {
+    let role: semtrace_auth::Role = serde_json::from_value(serde_json::Value::String(role.to_owned()))
+        .map_err(|_| anyhow::anyhow!("--role {role}: expected ingest, read or admin"))?;
+    if tenant != semtrace_auth::ANY_TENANT {
+        semtrace_auth::check_tenant(tenant).map_err(|reason| anyhow::anyhow!("--tenant: {reason}"))?;
+    }
+    let name = name.unwrap_or_else(|| format!("{}-{}", role.as_str(), if tenant == "*" { "any" } else { tenant }));
+    let (token, sha256) = semtrace_auth::new_token();
+    let entry = semtrace_auth::TokenEntry { name, sha256, role, tenant: tenant.to_owned() };
+    eprintln!(
+        "token (give it to the client, e.g. SEMTRACE_TOKEN or `Authorization: Bearer …`; it is not shown again):"
+    );
+    println!("{token}");
+    eprintln!("\nadd to the configuration, under auth.tokens (semtrace keeps only the digest):");
+    eprint!("{}", serde_saphyr::to_string(&vec![entry])?);
+    Ok(())
 }
 
 /// Runs `semtrace-bench` (beside this binary, else on PATH) with `args`, and returns its status.

@@ -29,21 +29,65 @@ fn python() -> PathBuf {
 
 /// Runs a script of `tests/interop` against the server's OTLP endpoints; returns what it printed.
 async fn run_script(name: &str, server: &common::TestServer) -> Value {
-    let script = workspace_root().join("tests/interop").join(name);
-    let python = python();
-    let (grpc, http) = (server.otlp_grpc.clone(), server.otlp_http.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python).arg(&script).arg(&grpc).arg(&http).output()
-    })
-    .await
-    .unwrap()
-    .expect("python runs");
+    let output = run_script_with(name, server, &[]).await;
     assert!(
         output.status.success(),
         "{name}: the Python SDK exporter failed (install tests/interop/requirements.txt; see README):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// Runs a script of `tests/interop` against `server` with extra environment.
+async fn run_script_with(name: &str, server: &common::TestServer, env: &[(&str, String)]) -> std::process::Output {
+    let script = workspace_root().join("tests/interop").join(name);
+    let python = python();
+    let (grpc, http) = (server.otlp_grpc.clone(), server.otlp_http.clone());
+    let env: Vec<(String, String)> = env.iter().map(|(key, value)| (key.to_string(), value.clone())).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python).arg(&script).arg(&grpc).arg(&http).envs(env).output()
+    })
+    .await
+    .unwrap()
+    .expect("python runs")
+}
+
+/// The SDK's own way of sending a token (`OTEL_EXPORTER_OTLP_HEADERS`), over gRPC and HTTP; without
+/// it, both exporters are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_sends_with_the_bearer_token_of_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (token, sha256) = semtrace_auth::new_token();
+    let server = start_server(dir.path(), |config| {
+        config.semantic.enabled = false;
+        config.auth.tokens = vec![semtrace_auth::TokenEntry {
+            name: "python-sdk".into(),
+            sha256,
+            role: semtrace_auth::Role::Ingest,
+            tenant: "default".into(),
+        }];
+    })
+    .await;
+    let refused = run_script_with("otel_sdk_export.py", &server, &[]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "no token, no export: {stderr}");
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
+    let header = ("OTEL_EXPORTER_OTLP_HEADERS", format!("authorization=Bearer%20{token}"));
+    let sent = run_script_with("otel_sdk_export.py", &server, &[header]).await;
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let sent: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    for protocol in ["grpc", "http"] {
+        let trace_id = sent[protocol][0]["trace_id"].as_str().unwrap();
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/traces/{trace_id}", server.api))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403, "an ingest token does not read");
+        let (status, _) = get_json(&format!("{}/api/v1/health", server.api)).await;
+        assert_eq!(status, 200);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,11 +12,14 @@ use crate::codec::SpanRow;
 use crate::internal;
 use crate::trace_keys::{Merger, TraceKeys};
 
+/// Ids and numbers (`traces.id`) of new traces.
+pub(crate) type NewTraces = Vec<([u8; 16], i64)>;
+
 pub(crate) struct Committed {
     /// Of the span rows.
     pub outcome: WriteOutcome,
     /// Ids and numbers of the traces the transaction brought first (by spans or log records).
-    pub new_traces: Vec<([u8; 16], i64)>,
+    pub new_traces: NewTraces,
     /// Traces that got their first span: new ones, and those log records had brought before.
     pub first_spans: u64,
     /// Of the log records.
@@ -302,7 +305,7 @@ fn add_log_only_traces(
     transaction: &Transaction<'_>,
     logs: &[LogRow],
     numbers: &TraceNumbers,
-    new_traces: &mut Vec<([u8; 16], i64)>,
+    new_traces: &mut NewTraces,
 ) -> Result<(), StoreError> {
     let with_spans: std::collections::HashSet<i64> = new_traces.iter().map(|(_, number)| *number).collect();
     let mut times: HashMap<&[u8; 16], (i64, i64)> = HashMap::new();
@@ -549,7 +552,7 @@ fn add_to_traces(
     inserted: Vec<Inserted<'_>>,
     importance: &HashMap<[u8; 16], f64>,
     numbers: &TraceNumbers,
-) -> Result<(Vec<([u8; 16], i64)>, u64), StoreError> {
+) -> Result<(NewTraces, u64), StoreError> {
     // Most traces arrive in one batch: a plain insert under the number they were given, and an
     // update only when the trace was stored before.
     let mut insert_trace = transaction

@@ -22,6 +22,7 @@ pub async fn start_server(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> T
         otlp_grpc_addr: Some("127.0.0.1:0".into()),
         otlp_http_addr: Some("127.0.0.1:0".into()),
         http_addr: Some("127.0.0.1:0".into()),
+        insecure: false,
     };
     let mut config = Config::load(None, Vec::new(), &overrides).expect("test config loads");
     // The model scripts/setup.sh unpacked into the repository's ./models.
