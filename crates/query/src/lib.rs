@@ -47,6 +47,18 @@ pub struct QueryState {
     pub joins: Option<Arc<semtrace_pipeline::join::JoinStatus>>,
     /// Who may read ([`gate`]).
     pub auth: semtrace_auth::Auth,
+    /// A query that takes longer is answered 503 ([`gate`]).
+    pub query_timeout: std::time::Duration,
+}
+
+/// Longest value of a query parameter (a search's text, a filter), in bytes.
+pub const MAX_PARAMETER_BYTES: usize = 1024;
+
+/// What the gate in front of every handler holds.
+#[derive(Clone)]
+struct Gate {
+    auth: semtrace_auth::Auth,
+    query_timeout: std::time::Duration,
 }
 
 /// The API router.
@@ -70,7 +82,10 @@ pub fn router(state: QueryState) -> Router {
         .merge(jaeger::classic())
         .merge(jaeger::v3())
         .merge(ui::routes())
-        .layer(axum::middleware::from_fn_with_state(state.auth.clone(), gate))
+        .layer(axum::middleware::from_fn_with_state(
+            Gate { auth: state.auth.clone(), query_timeout: state.query_timeout },
+            gate,
+        ))
         .with_state(state)
 }
 
@@ -86,15 +101,16 @@ fn access_of(path: &str) -> Option<semtrace_auth::Access> {
     }
 }
 
-/// Checks every request's token before its handler runs; the caller ([`semtrace_auth::Principal`])
-/// travels in the request's extensions.
+/// In front of every handler: checks the token (the caller, [`semtrace_auth::Principal`], travels
+/// in the request's extensions), refuses query parameters over [`MAX_PARAMETER_BYTES`], and
+/// answers 503 when the handler takes longer than `query_timeout` (the work is dropped with it).
 async fn gate(
-    State(auth): State<semtrace_auth::Auth>,
+    State(gate): State<Gate>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let need = access_of(request.uri().path());
-    let checked = auth.check(request.headers(), need.unwrap_or(semtrace_auth::Access::Read));
+    let checked = gate.auth.check(request.headers(), need.unwrap_or(semtrace_auth::Access::Read));
     match (checked, need) {
         (Ok(principal), _) => {
             request.extensions_mut().insert(principal);
@@ -105,7 +121,27 @@ async fn gate(
             return denied_response(denied);
         }
     }
-    next.run(request).await
+    let query = request.uri().query().unwrap_or("");
+    if let Some((name, value)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.len() > MAX_PARAMETER_BYTES)
+    {
+        return ApiError::BadRequest(format!(
+            "parameter {name} is {} bytes long; at most {MAX_PARAMETER_BYTES} are taken",
+            value.len()
+        ))
+        .into_response();
+    }
+    match tokio::time::timeout(gate.query_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!("semtrace_query_timeouts_total").increment(1);
+            ApiError::Unavailable(format!(
+                "the query took longer than {:?} (limits.query_timeout_seconds): narrow it (a time range, a service) and retry",
+                gate.query_timeout
+            ))
+            .into_response()
+        }
+    }
 }
 
 fn denied_response(denied: semtrace_auth::Denied) -> axum::response::Response {

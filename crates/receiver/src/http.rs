@@ -253,11 +253,20 @@ async fn handle<S: Signal>(
             return Err(Refusal::from_submit(err));
         }
     };
-    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|err| {
-        Refusal::too_large(format!(
-            "request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"
-        ))
-    })?;
+    let timeout = state.limits.body_read_timeout;
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body))
+        .await
+        .map_err(|_| Refusal {
+            status: StatusCode::REQUEST_TIMEOUT,
+            grpc_code: 4,
+            message: format!("the request body did not arrive within {timeout:?} (limits.body_read_timeout_seconds)"),
+            retry_after_secs: None,
+        })?
+        .map_err(|err| {
+            Refusal::too_large(format!(
+                "request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"
+            ))
+        })?;
     let gzip = content_encoding_is_gzip(headers)?;
     let limits = state.limits.clone();
     // A gzip body is measured before it is inflated (counting costs CPU, off the runtime, and

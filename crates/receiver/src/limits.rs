@@ -16,6 +16,9 @@ pub struct ReceiverLimits {
     /// reserve memory for it, so this bounds that memory: at most this many times
     /// `max_decompressed_bytes`. Calls past it get UNAVAILABLE with `RetryInfo` at once.
     pub max_concurrent_grpc_decodes: usize,
+    /// An OTLP/HTTP body must arrive within this, counted from its headers (slow-body clients
+    /// hold a connection and a memory reservation otherwise); later gets 408.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for ReceiverLimits {
@@ -27,6 +30,7 @@ impl Default for ReceiverLimits {
             max_attributes_per_span: 256,
             max_attribute_value_bytes: 64 * 1024,
             max_concurrent_grpc_decodes: 16,
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

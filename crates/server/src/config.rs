@@ -618,6 +618,16 @@ pub struct LimitsSettings {
     /// gRPC messages being decoded at once (before their memory is reserved); past it, calls are
     /// refused retryably. Worst-case memory of decoding: this × `max_decompressed_bytes`.
     pub max_concurrent_grpc_decodes: u64,
+    /// Connections open at once on each listener (1–1000000); past it, new ones are closed.
+    pub max_connections: u64,
+    /// A request's headers must arrive within this many seconds (HTTP/1; 1–300): slowloris.
+    pub header_read_timeout_seconds: u64,
+    /// An OTLP/HTTP body must arrive within this many seconds of its headers (1–3600); else 408.
+    pub body_read_timeout_seconds: u64,
+    /// A query (search, trace, Jaeger API…) answers within this many seconds (1–3600), else 503.
+    pub query_timeout_seconds: u64,
+    /// HTTP/2 streams open at once on one gRPC connection (1–10000).
+    pub grpc_max_concurrent_streams: u64,
 }
 
 impl Default for LimitsSettings {
@@ -630,6 +640,11 @@ impl Default for LimitsSettings {
             max_attributes_per_span: defaults.max_attributes_per_span as u64,
             max_attribute_value_bytes: defaults.max_attribute_value_bytes as u64,
             max_concurrent_grpc_decodes: defaults.max_concurrent_grpc_decodes as u64,
+            max_connections: 4096,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: defaults.body_read_timeout.as_secs(),
+            query_timeout_seconds: 30,
+            grpc_max_concurrent_streams: 128,
         }
     }
 }
@@ -643,6 +658,15 @@ impl LimitsSettings {
             max_attributes_per_span: self.max_attributes_per_span as usize,
             max_attribute_value_bytes: self.max_attribute_value_bytes as usize,
             max_concurrent_grpc_decodes: self.max_concurrent_grpc_decodes as usize,
+            body_read_timeout: std::time::Duration::from_secs(self.body_read_timeout_seconds),
+        }
+    }
+
+    /// What every listener holds to.
+    pub fn listen(&self) -> crate::listen::ListenLimits {
+        crate::listen::ListenLimits {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_seconds),
         }
     }
 }
@@ -752,6 +776,11 @@ impl Config {
         check_range("semantic.max_index_lag_seconds", self.semantic.max_index_lag_seconds.into(), 0, 3600)?;
         check_range("sqlite.writer_cache_mb", self.sqlite.writer_cache_mb.into(), 4, 16_384)?;
         check_range("sqlite.reader_cache_mb", self.sqlite.reader_cache_mb.into(), 1, 4_096)?;
+        check_range("limits.max_connections", self.limits.max_connections, 1, 1_000_000)?;
+        check_range("limits.header_read_timeout_seconds", self.limits.header_read_timeout_seconds, 1, 300)?;
+        check_range("limits.body_read_timeout_seconds", self.limits.body_read_timeout_seconds, 1, 3600)?;
+        check_range("limits.query_timeout_seconds", self.limits.query_timeout_seconds, 1, 3600)?;
+        check_range("limits.grpc_max_concurrent_streams", self.limits.grpc_max_concurrent_streams, 1, 10_000)?;
         check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
         self.redaction.redactor()?;
         self.auth()?;

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod listen;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -20,6 +21,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, StorageKind};
+
+/// The gRPC listener's HTTP/2 header list, at most (metadata beyond an OTLP export's needs).
+const GRPC_MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+/// Streams a client may reset before the server accepted them; past it the connection is
+/// closed (HTTP/2 rapid reset). h2's own default.
+const GRPC_MAX_PENDING_RESETS: usize = 20;
+/// Streams the server may reset for a client's protocol errors before closing its connection.
+const GRPC_MAX_LOCAL_ERROR_RESETS: usize = 1024;
 
 /// Ingest counts as saturated for the indexer while its writer left requests waiting this recently.
 const SATURATION_WINDOW: Duration = Duration::from_millis(500);
@@ -177,14 +186,32 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), stop.subscribe()));
 
     let grpc_services = semtrace_receiver::grpc_services(pipeline.clone(), limits.clone(), auth.clone());
+    let listen = config.limits.listen();
+    // HTTP/2's own limits: streams per connection, header list size, reset streams (HTTP/2 rapid
+    // reset, CVE-2023-44487: h2 also closes a connection whose client resets streams faster than
+    // it opens them), and pings that drop connections whose peer stopped answering.
     let grpc = tonic::transport::Server::builder()
+        .max_concurrent_streams(config.limits.grpc_max_concurrent_streams as u32)
+        .http2_max_header_list_size(GRPC_MAX_HEADER_LIST_BYTES)
+        .http2_max_pending_accept_reset_streams(Some(GRPC_MAX_PENDING_RESETS))
+        .http2_max_local_error_reset_streams(Some(GRPC_MAX_LOCAL_ERROR_RESETS))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .add_service(grpc_services.traces)
         .add_service(grpc_services.logs)
-        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(grpc_listener), stop_signal());
+        .serve_with_incoming_shutdown(
+            listen::limited_incoming(grpc_listener, listen.max_connections, "otlp_grpc"),
+            stop_signal(),
+        );
     listeners.spawn(async move { grpc.await.context("OTLP/gRPC server failed") });
 
-    let otlp_http = axum::serve(http_listener, semtrace_receiver::http_router(pipeline.clone(), limits, auth.clone()))
-        .with_graceful_shutdown(stop_signal());
+    let otlp_http = listen::serve_http(
+        http_listener,
+        semtrace_receiver::http_router(pipeline.clone(), limits, auth.clone()),
+        listen,
+        "otlp_http",
+        stop_signal(),
+    );
     listeners.spawn(async move { otlp_http.await.context("OTLP/HTTP server failed") });
 
     let api = semtrace_query::router(QueryState {
@@ -196,8 +223,9 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         similarity_threshold: config.otel_storage.similarity_threshold as f32,
         joins: Some(joins),
         auth,
+        query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
     });
-    let api = axum::serve(api_listener, api).with_graceful_shutdown(stop_signal());
+    let api = listen::serve_http(api_listener, api, listen, "query", stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });
 
     tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, storage = ?config.storage, data_dir = %config.server.data_dir.display(), "semtrace is listening");
