@@ -94,7 +94,16 @@ def emit(service, exporter):
 def main():
     grpc_endpoint, http_endpoint = sys.argv[1], sys.argv[2]
     sent = {
-        "grpc": emit("py-grpc", GrpcExporter(endpoint=grpc_endpoint, insecure=True, compression=GrpcCompression.Gzip)),
+        # https:// endpoints: TLS, with the CA and client certificate of OTEL_EXPORTER_OTLP_CERTIFICATE,
+        # OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY (the SDK reads them).
+        "grpc": emit(
+            "py-grpc",
+            GrpcExporter(
+                endpoint=grpc_endpoint,
+                insecure=not grpc_endpoint.startswith("https://"),
+                compression=GrpcCompression.Gzip,
+            ),
+        ),
         "http": emit("py-http", HttpExporter(endpoint=f"{http_endpoint}/v1/traces", compression=HttpCompression.Gzip)),
     }
     print(json.dumps(sent))

@@ -43,6 +43,7 @@ pub struct Config {
     pub models: std::collections::BTreeMap<String, ModelSettings>,
     pub importance: ImportanceSettings,
     pub auth: AuthSettings,
+    pub tls: TlsSettings,
     /// Keys a layer set that semtrace reads but that change nothing, with why: logged at
     /// start, printed by `semtrace config`.
     #[serde(skip)]
@@ -61,6 +62,33 @@ pub struct AuthSettings {
     /// A YAML file with more tokens, a list in the same form (a mounted secret, say); read at
     /// start. Naming one turns authentication on even while it lists none.
     pub token_file: Option<PathBuf>,
+}
+
+/// TLS on every listener (rustls), from PEM files read at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// The server's certificate chain (PEM). With `key_file`, all three listeners speak TLS.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// CA certificates (PEM): the OTLP listeners then require a client certificate one of them
+    /// signed (mTLS). The query API does not (browsers).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// The certificate and key, when TLS is on; an error when only one of them is set.
+    pub fn files(&self) -> anyhow::Result<Option<(&Path, &Path)>> {
+        match (&self.cert_file, &self.key_file, &self.client_ca_file) {
+            (Some(cert), Some(key), _) => Ok(Some((cert, key))),
+            (None, None, None) => Ok(None),
+            (None, None, Some(_)) => {
+                bail!("tls.client_ca_file needs tls.cert_file and tls.key_file (the server's own)")
+            }
+            _ => bail!("tls.cert_file and tls.key_file go together: set both, or neither"),
+        }
+    }
 }
 
 /// PII redaction, applied to spans and log records before they are queued, so the original
@@ -784,6 +812,7 @@ impl Config {
         check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
         self.redaction.redactor()?;
         self.auth()?;
+        self.tls.files()?;
         self.sampling.validate()?;
         self.validate_models()?;
         self.importance.validate()?;

@@ -65,6 +65,25 @@ async fn bind(addr: &str, what: &str, flag: &str) -> anyhow::Result<TcpListener>
         .with_context(|| format!("cannot listen on {addr} for {what}: pass another address with {flag}"))
 }
 
+/// tonic's TLS for the gRPC listener: the same certificate and key, client certificates signed
+/// by `client_ca` required when given, and a deadline for the handshake.
+fn grpc_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    client_ca: Option<&std::path::Path>,
+    handshake: Duration,
+) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+    };
+    let identity = tonic::transport::Identity::from_pem(read(cert, "tls.cert_file")?, read(key, "tls.key_file")?);
+    let mut config = tonic::transport::ServerTlsConfig::new().identity(identity).timeout(handshake);
+    if let Some(ca) = client_ca {
+        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca, "tls.client_ca_file")?));
+    }
+    Ok(config)
+}
+
 /// Refuses to serve a non-loopback address without authentication, unless told `insecure`:
 /// traces hold user ids, SQL and host names, and anyone who reached such a listener could send
 /// and read them.
@@ -187,10 +206,28 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 
     let grpc_services = semtrace_receiver::grpc_services(pipeline.clone(), limits.clone(), auth.clone());
     let listen = config.limits.listen();
+    let tls = match config.tls.files()? {
+        Some((cert, key)) => {
+            let client_ca = config.tls.client_ca_file.as_deref();
+            let otlp = listen::tls_config(cert, key, client_ca, &[b"http/1.1"])?;
+            let api = listen::tls_config(cert, key, None, &[b"http/1.1"])?;
+            let grpc = grpc_tls(cert, key, client_ca, listen.header_read_timeout)?;
+            Some((otlp, api, grpc))
+        }
+        None => None,
+    };
+    let (otlp_tls, api_tls, grpc_tls) = match tls {
+        Some((otlp, api, grpc)) => (Some(otlp), Some(api), Some(grpc)),
+        None => (None, None, None),
+    };
+    let mut grpc_builder = tonic::transport::Server::builder();
+    if let Some(grpc_tls) = grpc_tls {
+        grpc_builder = grpc_builder.tls_config(grpc_tls).context("TLS for OTLP/gRPC")?;
+    }
     // HTTP/2's own limits: streams per connection, header list size, reset streams (HTTP/2 rapid
     // reset, CVE-2023-44487: h2 also closes a connection whose client resets streams faster than
     // it opens them), and pings that drop connections whose peer stopped answering.
-    let grpc = tonic::transport::Server::builder()
+    let grpc = grpc_builder
         .max_concurrent_streams(config.limits.grpc_max_concurrent_streams as u32)
         .http2_max_header_list_size(GRPC_MAX_HEADER_LIST_BYTES)
         .http2_max_pending_accept_reset_streams(Some(GRPC_MAX_PENDING_RESETS))
@@ -209,6 +246,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         http_listener,
         semtrace_receiver::http_router(pipeline.clone(), limits, auth.clone()),
         listen,
+        otlp_tls,
         "otlp_http",
         stop_signal(),
     );
@@ -225,7 +263,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         auth,
         query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
     });
-    let api = listen::serve_http(api_listener, api, listen, "query", stop_signal());
+    let api = listen::serve_http(api_listener, api, listen, api_tls, "query", stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });
 
     tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, storage = ?config.storage, data_dir = %config.server.data_dir.display(), "semtrace is listening");
