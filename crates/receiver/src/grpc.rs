@@ -79,13 +79,18 @@ struct DecodePermit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 impl Interceptor for DecodeLimit {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let headers = request.metadata().clone().into_headers();
-        if let Err(denied) = self.auth.check(&headers, semtrace_auth::Access::Ingest) {
-            metrics::counter!("semtrace_auth_denied_total", "listener" => "otlp_grpc").increment(1);
-            return Err(match denied {
-                semtrace_auth::Denied::Unauthenticated(message) => Status::unauthenticated(message),
-                semtrace_auth::Denied::Forbidden(message) => Status::permission_denied(message),
-                semtrace_auth::Denied::BadTenant(message) => Status::invalid_argument(message),
-            });
+        match self.auth.check(&headers, semtrace_auth::Access::Ingest) {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+            }
+            Err(denied) => {
+                metrics::counter!("semtrace_auth_denied_total", "listener" => "otlp_grpc").increment(1);
+                return Err(match denied {
+                    semtrace_auth::Denied::Unauthenticated(message) => Status::unauthenticated(message),
+                    semtrace_auth::Denied::Forbidden(message) => Status::permission_denied(message),
+                    semtrace_auth::Denied::BadTenant(message) => Status::invalid_argument(message),
+                });
+            }
         }
         match self.decoding.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -110,13 +115,29 @@ impl Interceptor for DecodeLimit {
 impl<S: Signal> Receiver<S> {
     async fn export(&self, request: Request<S::Request>) -> Result<S::Response, Status> {
         let decode_permit = request.extensions().get::<DecodePermit>().cloned();
+        let tenant = request
+            .extensions()
+            .get::<semtrace_auth::Principal>()
+            .map(|principal| principal.tenant.clone())
+            .unwrap_or_else(|| semtrace_auth::DEFAULT_TENANT.into());
         let request = request.into_inner();
         // tonic has decoded the message already; the reservation holds its memory until the
         // answer, and refuses when requests in flight hold the budget.
         let encoded_len = request.encoded_len();
+        let n_items = S::count(&request);
+        // The tenant's rates, before anything is reserved or converted.
+        let tenants = &self.limits.tenants;
+        tenants.admit_bytes(&tenant, encoded_len).and_then(|()| tenants.admit_items(&tenant, n_items)).map_err(
+            |over| {
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    over.message,
+                    ErrorDetails::with_retry_info(Some(over.retry_after)),
+                )
+            },
+        )?;
         let reservation = self.pipeline.reserve(encoded_len).map_err(status_of)?;
         drop(decode_permit);
-        let n_items = S::count(&request);
         if n_items > self.limits.max_spans_per_request {
             return Err(Status::resource_exhausted(format!(
                 "request holds {n_items} {}, more than the limit of {}; send smaller batches",

@@ -174,6 +174,16 @@ impl Refusal {
         Refusal { status, grpc_code, message: denied.to_string(), retry_after_secs: None }
     }
 
+    /// 429 / RESOURCE_EXHAUSTED with `Retry-After`: the tenant is over its ingest rate.
+    fn over_rate(over: crate::tenant::OverRate) -> Self {
+        Refusal {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            grpc_code: 8,
+            message: over.message,
+            retry_after_secs: Some(over.retry_after.as_secs_f64().ceil().max(1.0) as u64),
+        }
+    }
+
     fn unsupported(message: String) -> Self {
         Refusal { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, grpc_code: 3, message, retry_after_secs: None }
     }
@@ -226,11 +236,14 @@ async fn export<S: Signal>(State(state): State<Arc<HttpState>>, headers: HeaderM
         Err(refusal) => return refusal.into_response(Format::Json),
     };
     // Before the body is read: a caller without a token costs a header parse.
-    if let Err(denied) = state.auth.check(&headers, semtrace_auth::Access::Ingest) {
-        metrics::counter!("semtrace_auth_denied_total", "listener" => "otlp_http").increment(1);
-        return Refusal::denied(denied).into_response(format);
-    }
-    match handle::<S>(&state, &headers, format, body).await {
+    let principal = match state.auth.check(&headers, semtrace_auth::Access::Ingest) {
+        Ok(principal) => principal,
+        Err(denied) => {
+            metrics::counter!("semtrace_auth_denied_total", "listener" => "otlp_http").increment(1);
+            return Refusal::denied(denied).into_response(format);
+        }
+    };
+    match handle::<S>(&state, &headers, format, body, &principal.tenant).await {
         Ok(response) => encode(format, &response, serde_json::to_vec),
         Err(refusal) => refusal.into_response(format),
     }
@@ -241,8 +254,14 @@ async fn handle<S: Signal>(
     headers: &HeaderMap,
     format: Format,
     body: Body,
+    tenant: &Arc<str>,
 ) -> Result<S::Response, Refusal> {
     let max_body = state.limits.max_body_bytes;
+    let tenants = &state.limits.tenants;
+    // The declared length, before the body is read: over the rate, reading it costs nothing.
+    if let Some(declared) = content_length(headers) {
+        tenants.admit_bytes(tenant, declared).map_err(Refusal::over_rate)?;
+    }
     // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
     let declared = bytes_len_hint(headers);
     let mut reservation = match state.pipeline.reserve(declared.min(max_body)) {
@@ -267,6 +286,9 @@ async fn handle<S: Signal>(
                 "request body is larger than the limit of {max_body} bytes ({err}); send smaller batches"
             ))
         })?;
+    if content_length(headers).is_none() {
+        tenants.admit_bytes(tenant, bytes.len()).map_err(Refusal::over_rate)?;
+    }
     let gzip = content_encoding_is_gzip(headers)?;
     let limits = state.limits.clone();
     // A gzip body is measured before it is inflated (counting costs CPU, off the runtime, and
@@ -282,6 +304,7 @@ async fn handle<S: Signal>(
     let decode = move || decode::<S>(&bytes, inflated_len, format, &limits);
     let converted = if decoded_len < INLINE_DECODE_MAX_BYTES { decode()? } else { blocking(decode).await? };
     let n_accepted = converted.accepted.len() as u64;
+    tenants.admit_items(tenant, n_accepted as usize).map_err(Refusal::over_rate)?;
     count_received(S::LABEL, "http", n_accepted, converted.rejected);
     let response = S::response(converted.rejected, converted.rejection_message());
     // The reservation goes with the items: released once they are written, even if this
@@ -324,11 +347,11 @@ async fn discard(body: Body, limit: usize) {
 }
 
 fn bytes_len_hint(headers: &HeaderMap) -> usize {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(usize::MAX)
+    content_length(headers).unwrap_or(usize::MAX)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()).and_then(|value| value.parse().ok())
 }
 
 fn request_format(headers: &HeaderMap) -> Result<Format, Refusal> {

@@ -10,8 +10,10 @@ mod convert;
 mod grpc;
 mod http;
 mod limits;
+mod tenant;
 
 pub use convert::{convert_logs_request, convert_request, Converted};
 pub use grpc::{grpc_services, GrpcServices, LogsReceiver, Receiver, TraceReceiver};
 pub use http::{decode_export, decode_logs_export, http_router, OTLP_LOGS_PATH, OTLP_TRACES_PATH};
 pub use limits::ReceiverLimits;
+pub use tenant::{OverRate, TenantLimits, TenantRate};

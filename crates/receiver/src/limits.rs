@@ -19,6 +19,8 @@ pub struct ReceiverLimits {
     /// An OTLP/HTTP body must arrive within this, counted from its headers (slow-body clients
     /// hold a connection and a memory reservation otherwise); later gets 408.
     pub body_read_timeout: std::time::Duration,
+    /// Each tenant's ingest rates (spans and bytes a second).
+    pub tenants: crate::tenant::TenantLimits,
 }
 
 impl Default for ReceiverLimits {
@@ -31,6 +33,7 @@ impl Default for ReceiverLimits {
             max_attribute_value_bytes: 64 * 1024,
             max_concurrent_grpc_decodes: 16,
             body_read_timeout: std::time::Duration::from_secs(30),
+            tenants: crate::tenant::TenantLimits::default(),
         }
     }
 }

@@ -656,6 +656,21 @@ pub struct LimitsSettings {
     pub query_timeout_seconds: u64,
     /// HTTP/2 streams open at once on one gRPC connection (1–10000).
     pub grpc_max_concurrent_streams: u64,
+    /// Spans (and log records) each tenant may send a second; 0: unlimited. Past it, OTLP
+    /// answers 429 / RESOURCE_EXHAUSTED with how long to wait.
+    pub tenant_spans_per_second: u64,
+    /// Request bytes (as sent) each tenant may send a second; 0: unlimited.
+    pub tenant_bytes_per_second: u64,
+    /// Rates of named tenants, instead of the two above.
+    pub tenants: std::collections::BTreeMap<String, TenantRateSettings>,
+}
+
+/// A named tenant's ingest rates; 0: unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantRateSettings {
+    pub spans_per_second: u64,
+    pub bytes_per_second: u64,
 }
 
 impl Default for LimitsSettings {
@@ -673,6 +688,9 @@ impl Default for LimitsSettings {
             body_read_timeout_seconds: defaults.body_read_timeout.as_secs(),
             query_timeout_seconds: 30,
             grpc_max_concurrent_streams: 128,
+            tenant_spans_per_second: 0,
+            tenant_bytes_per_second: 0,
+            tenants: Default::default(),
         }
     }
 }
@@ -687,6 +705,22 @@ impl LimitsSettings {
             max_attribute_value_bytes: self.max_attribute_value_bytes as usize,
             max_concurrent_grpc_decodes: self.max_concurrent_grpc_decodes as usize,
             body_read_timeout: std::time::Duration::from_secs(self.body_read_timeout_seconds),
+            tenants: semtrace_receiver::TenantLimits::new(
+                semtrace_receiver::TenantRate {
+                    items_per_second: self.tenant_spans_per_second as f64,
+                    bytes_per_second: self.tenant_bytes_per_second as f64,
+                },
+                self.tenants
+                    .iter()
+                    .map(|(tenant, rate)| {
+                        let rate = semtrace_receiver::TenantRate {
+                            items_per_second: rate.spans_per_second as f64,
+                            bytes_per_second: rate.bytes_per_second as f64,
+                        };
+                        (tenant.clone(), rate)
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -809,6 +843,9 @@ impl Config {
         check_range("limits.body_read_timeout_seconds", self.limits.body_read_timeout_seconds, 1, 3600)?;
         check_range("limits.query_timeout_seconds", self.limits.query_timeout_seconds, 1, 3600)?;
         check_range("limits.grpc_max_concurrent_streams", self.limits.grpc_max_concurrent_streams, 1, 10_000)?;
+        for tenant in self.limits.tenants.keys() {
+            semtrace_auth::check_tenant(tenant).map_err(|reason| anyhow::anyhow!("limits.tenants: {reason}"))?;
+        }
         check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
         self.redaction.redactor()?;
         self.auth()?;

@@ -228,3 +228,98 @@ async fn injection_strings_in_every_filter_change_nothing_on_postgres() {
     .await;
     injection_strings_change_nothing(&server).await;
 }
+
+/// A tenant's OTLP/HTTP client: sends `traces_per_request` traces (11 spans each) per request,
+/// waiting `pause` between requests, until `stop`; returns (spans acknowledged, refusals with a
+/// Retry-After).
+async fn tenant_client(
+    otlp_http: String,
+    tenant: &'static str,
+    seed: u64,
+    pause: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (usize, usize) {
+    use prost::Message;
+    let client = reqwest::Client::new();
+    let mut generator =
+        semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig { seed, ..Default::default() });
+    let (mut acknowledged, mut refused) = (0, 0);
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let (request, ids) = generator.request(10);
+        let response = client
+            .post(format!("{otlp_http}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .header("x-scope-orgid", tenant)
+            .body(request.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => acknowledged += ids.len() * common::SPANS_PER_TRACE as usize,
+            429 => {
+                assert!(response.headers().contains_key("retry-after"), "a 429 says when to retry");
+                refused += 1;
+            }
+            other => panic!("{tenant}: unexpected {other}: {}", response.text().await.unwrap()),
+        }
+        tokio::time::sleep(pause).await;
+    }
+    (acknowledged, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noisy_tenant_is_held_to_its_rate_while_another_keeps_ingesting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| {
+        config.semantic.enabled = false;
+        config.limits.tenant_spans_per_second = 2000;
+    })
+    .await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noisy: Vec<_> = (0..4)
+        .map(|seed| tokio::spawn(tenant_client(server.otlp_http.clone(), "noisy", seed, Duration::ZERO, stop.clone())))
+        .collect();
+    let quiet =
+        tokio::spawn(tenant_client(server.otlp_http.clone(), "quiet", 99, Duration::from_millis(200), stop.clone()));
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seconds = started.elapsed().as_secs_f64();
+    let (mut noisy_spans, mut noisy_refused) = (0, 0);
+    for client in noisy {
+        let (spans, refused) = client.await.unwrap();
+        noisy_spans += spans;
+        noisy_refused += refused;
+    }
+    let (quiet_spans, quiet_refused) = quiet.await.unwrap();
+    assert!(noisy_refused > 0, "the noisy tenant was never refused");
+    // Its rate, a second's burst, and one request in flight per client over it.
+    let allowed = 2000.0 * (seconds + 1.0) + 4.0 * 110.0;
+    assert!((noisy_spans as f64) <= allowed, "noisy tenant stored {noisy_spans} spans in {seconds:.1} s");
+    assert_eq!(quiet_refused, 0, "the quiet tenant was refused while under its rate");
+    assert!(quiet_spans >= 110 * 10, "the quiet tenant kept ingesting: {quiet_spans} spans");
+
+    // gRPC: RESOURCE_EXHAUSTED with RetryInfo, which SDKs retry after.
+    let mut grpc = TraceServiceClient::connect(server.otlp_grpc.clone()).await.unwrap();
+    let mut generator = semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig::default());
+    let mut exhausted = None;
+    for _ in 0..50 {
+        let mut request = tonic::Request::new(generator.request(20).0);
+        request.metadata_mut().insert("x-scope-orgid", "grpc-noisy".parse().unwrap());
+        if let Err(status) = grpc.export(request).await {
+            exhausted = Some(status);
+            break;
+        }
+    }
+    let status = exhausted.expect("a gRPC tenant over its rate is refused");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    use tonic_types::StatusExt;
+    assert!(status.get_details_retry_info().and_then(|info| info.retry_delay).is_some(), "{status:?}");
+    let metrics = reqwest::get(format!("{}/metrics", server.api)).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|line| line.starts_with("semtrace_tenant_refused_total")
+            && line.contains("tenant=\"noisy\"")
+            && line.contains("reason=\"spans\"")),
+        "per-tenant refusals in /metrics"
+    );
+}
