@@ -14,6 +14,7 @@ function StatusStrip() {
   const [health, setHealth] = useState<Health | null>(null);
   const [rate, setRate] = useState<number | null>(null);
   const [down, setDown] = useState<string | null>(null);
+  const [locked, setLocked] = useState(false);
   const last = useRef<{ spans: number; at: number } | null>(null);
   useEffect(() => {
     let stopped = false;
@@ -21,6 +22,13 @@ function StatusStrip() {
       api.health().then(
         (answer) => {
           if (stopped) return;
+          // With auth on and no token yet, health says only whether semtrace is up.
+          if (typeof answer.total_spans !== "number") {
+            setLocked(true);
+            setDown(null);
+            return;
+          }
+          setLocked(false);
           const now = performance.now();
           if (last.current) {
             const seconds = (now - last.current.at) / 1000;
@@ -40,6 +48,12 @@ function StatusStrip() {
       clearInterval(timer);
     };
   }, []);
+  if (locked)
+    return (
+      <div class="status" data-testid="status-locked" role="status">
+        semtrace is up; its data needs a token of role read
+      </div>
+    );
   if (!health) return <div class="status">{down ? `Server unreachable: ${down}` : "…"}</div>;
   const breaker = health.circuit_breaker ?? "closed";
   return (

@@ -153,6 +153,65 @@ async fn the_ui_finds_a_fault_opens_its_trace_and_similar_ones_filters_and_shows
     assert!(output.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
 }
 
+/// With auth on, the UI asks for a token when the API refuses it, retries with it and keeps it
+/// (`ui/tests/auth.spec.ts`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_asks_for_a_token_when_auth_is_on() {
+    if let Some(reason) = missing() {
+        assert!(std::env::var("REQUIRE_BROWSER_TESTS").as_deref() != Ok("1"), "browser tests required: {reason}");
+        eprintln!("SKIPPED: the browser tests cannot run here: {reason}");
+        return;
+    }
+    let (read, read_digest) = semtrace_auth::new_token();
+    let (ingest, ingest_digest) = semtrace_auth::new_token();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| {
+        config.semantic.enabled = false;
+        config.auth.tokens =
+            [("ui", read_digest, semtrace_auth::Role::Read), ("sender", ingest_digest, semtrace_auth::Role::Ingest)]
+                .into_iter()
+                .map(|(name, sha256, role)| semtrace_auth::TokenEntry {
+                    name: name.into(),
+                    sha256,
+                    role,
+                    tenant: semtrace_auth::DEFAULT_TENANT.into(),
+                })
+                .collect();
+    })
+    .await;
+    let trace_id = format!("{:032x}", 0xa7_0000_0000u128);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/traces", server.otlp_http))
+        .header("content-type", "application/json")
+        .bearer_auth(&ingest)
+        .body(serde_json::to_vec(&json!({ "resourceSpans": [big_trace(&trace_id)] })).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let artifacts = repo().join("target/ui-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let ui = repo().join("ui");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("npx")
+            .args(["--no-install", "playwright", "test", "tests/auth.spec.ts"])
+            .current_dir(&ui)
+            .env("SEMTRACE_URL", &server.api)
+            .env("SEMTRACE_TOKEN", &read)
+            .env("SEMTRACE_TRACE", &trace_id)
+            .env("SEMTRACE_ARTIFACTS", &artifacts)
+            .env("CHROMIUM", chromium())
+            .output()
+            .expect("npx runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the auth scenarios failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("2 passed"), "both auth scenarios ran:\n{stdout}");
+}
+
 /// The UI is served from the binary: every page address gets the one page, assets come with an
 /// ETag and are revalidated, nothing points outside the server (it works offline).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
