@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest
 use std::sync::Arc;
 
 use prost::Message;
-use semtrace_pipeline::{Pipeline, SubmitError};
+use semtrace_pipeline::SubmitError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
@@ -29,7 +29,7 @@ use crate::ReceiverLimits;
 /// A gRPC OTLP service (traces or logs): validates, then waits for the pipeline's commit
 /// before answering.
 pub struct Receiver<S> {
-    pipeline: Pipeline,
+    pipelines: Arc<dyn crate::Pipelines>,
     limits: ReceiverLimits,
     signal: std::marker::PhantomData<S>,
 }
@@ -46,18 +46,22 @@ pub struct GrpcServices {
 
 /// With `auth` on, a call needs a token of role `ingest` (or `admin`) in its `authorization`
 /// metadata, checked from the headers before the message is read.
-pub fn grpc_services(pipeline: Pipeline, limits: ReceiverLimits, auth: semtrace_auth::Auth) -> GrpcServices {
+pub fn grpc_services(
+    pipelines: Arc<dyn crate::Pipelines>,
+    limits: ReceiverLimits,
+    auth: semtrace_auth::Auth,
+) -> GrpcServices {
     let max_message = limits.max_decompressed_bytes;
     let limit = DecodeLimit { decoding: Arc::new(Semaphore::new(limits.max_concurrent_grpc_decodes.max(1))), auth };
     let traces = TraceServiceServer::new(Receiver {
-        pipeline: pipeline.clone(),
+        pipelines: pipelines.clone(),
         limits: limits.clone(),
         signal: std::marker::PhantomData,
     })
     .accept_compressed(CompressionEncoding::Gzip)
     .send_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(max_message);
-    let logs = LogsServiceServer::new(Receiver { pipeline, limits, signal: std::marker::PhantomData })
+    let logs = LogsServiceServer::new(Receiver { pipelines, limits, signal: std::marker::PhantomData })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message);
@@ -136,7 +140,8 @@ impl<S: Signal> Receiver<S> {
                 )
             },
         )?;
-        let reservation = self.pipeline.reserve(encoded_len).map_err(status_of)?;
+        let pipeline = self.pipelines.pipeline(&tenant).await.map_err(Status::unavailable)?;
+        let reservation = pipeline.reserve(encoded_len).map_err(status_of)?;
         drop(decode_permit);
         if n_items > self.limits.max_spans_per_request {
             return Err(Status::resource_exhausted(format!(
@@ -158,7 +163,7 @@ impl<S: Signal> Receiver<S> {
         let n_accepted = converted.accepted.len() as u64;
         count_received(S::LABEL, "grpc", n_accepted, converted.rejected);
         let response = S::response(converted.rejected, converted.rejection_message());
-        S::submit(&self.pipeline, converted.accepted, reservation).await.map_err(status_of)?;
+        S::submit(&pipeline, converted.accepted, reservation).await.map_err(status_of)?;
         count_accepted(S::LABEL, "grpc", n_accepted);
         Ok(response)
     }

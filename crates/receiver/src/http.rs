@@ -131,20 +131,20 @@ enum Format {
 }
 
 struct HttpState {
-    pipeline: Pipeline,
+    pipelines: Arc<dyn crate::Pipelines>,
     limits: ReceiverLimits,
     auth: semtrace_auth::Auth,
 }
 
 /// The OTLP/HTTP router; serve it on the OTLP HTTP address (4318 by default). With `auth` on,
 /// a request needs a token of role `ingest` (or `admin`), checked before its body is read.
-pub fn http_router(pipeline: Pipeline, limits: ReceiverLimits, auth: semtrace_auth::Auth) -> Router {
+pub fn http_router(pipelines: Arc<dyn crate::Pipelines>, limits: ReceiverLimits, auth: semtrace_auth::Auth) -> Router {
     Router::new()
         .route(OTLP_TRACES_PATH, post(export::<Traces>))
         .route(OTLP_LOGS_PATH, post(export::<Logs>))
         // The body limit is applied in `export`, which answers with an OTLP status body.
         .layer(DefaultBodyLimit::disable())
-        .with_state(Arc::new(HttpState { pipeline, limits, auth }))
+        .with_state(Arc::new(HttpState { pipelines, limits, auth }))
 }
 
 /// Why a request was refused, with the HTTP status and gRPC code it maps to.
@@ -262,9 +262,15 @@ async fn handle<S: Signal>(
     if let Some(declared) = content_length(headers) {
         tenants.admit_bytes(tenant, declared).map_err(Refusal::over_rate)?;
     }
+    let pipeline = state.pipelines.pipeline(tenant).await.map_err(|message| Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        grpc_code: 14,
+        message,
+        retry_after_secs: Some(5),
+    })?;
     // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
     let declared = bytes_len_hint(headers);
-    let mut reservation = match state.pipeline.reserve(declared.min(max_body)) {
+    let mut reservation = match pipeline.reserve(declared.min(max_body)) {
         Ok(reservation) => reservation,
         Err(err) => {
             // Read and drop the body (no memory kept) so the connection stays usable for the retry.
@@ -309,7 +315,7 @@ async fn handle<S: Signal>(
     let response = S::response(converted.rejected, converted.rejection_message());
     // The reservation goes with the items: released once they are written, even if this
     // client has gone away meanwhile.
-    S::submit(&state.pipeline, converted.accepted, reservation).await.map_err(Refusal::from_submit)?;
+    S::submit(&pipeline, converted.accepted, reservation).await.map_err(Refusal::from_submit)?;
     count_accepted(S::LABEL, "http", n_accepted);
     Ok(response)
 }

@@ -16,4 +16,23 @@ pub use convert::{convert_logs_request, convert_request, Converted};
 pub use grpc::{grpc_services, GrpcServices, LogsReceiver, Receiver, TraceReceiver};
 pub use http::{decode_export, decode_logs_export, http_router, OTLP_LOGS_PATH, OTLP_TRACES_PATH};
 pub use limits::ReceiverLimits;
+
+/// Where a tenant's items go: its own write pipeline (and so its own store). A single
+/// [`semtrace_pipeline::Pipeline`] serves every tenant alike, for single-tenant uses.
+pub trait Pipelines: Send + Sync + 'static {
+    /// The tenant's pipeline, opened on first use; the error says why it cannot be.
+    fn pipeline<'a>(
+        &'a self,
+        tenant: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<semtrace_pipeline::Pipeline, String>>;
+}
+
+impl Pipelines for semtrace_pipeline::Pipeline {
+    fn pipeline<'a>(
+        &'a self,
+        _tenant: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<semtrace_pipeline::Pipeline, String>> {
+        Box::pin(std::future::ready(Ok(self.clone())))
+    }
+}
 pub use tenant::{OverRate, TenantLimits, TenantRate};

@@ -4,6 +4,9 @@
 pub mod client;
 pub mod config;
 pub mod listen;
+pub mod tenants;
+
+use tenants::Tenants;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -11,8 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use semtrace_pipeline::Pipeline;
-use semtrace_query::QueryState;
 use semtrace_store::Store;
 use semtrace_store_postgres::{PostgresOptions, PostgresStore};
 use semtrace_store_sqlite::{SqliteOptions, SqliteStore};
@@ -31,7 +32,7 @@ const GRPC_MAX_PENDING_RESETS: usize = 20;
 const GRPC_MAX_LOCAL_ERROR_RESETS: usize = 1024;
 
 /// Ingest counts as saturated for the indexer while its writer left requests waiting this recently.
-const SATURATION_WINDOW: Duration = Duration::from_millis(500);
+pub(crate) const SATURATION_WINDOW: Duration = Duration::from_millis(500);
 
 /// A started server: where it listens, and how to stop it.
 pub struct RunningServer {
@@ -40,9 +41,7 @@ pub struct RunningServer {
     pub http_addr: SocketAddr,
     stop: watch::Sender<bool>,
     listeners: JoinSet<anyhow::Result<()>>,
-    pipeline_task: semtrace_pipeline::PipelineTask,
-    indexer: Option<semtrace_semantic::Indexer>,
-    joiner: tokio::task::JoinHandle<()>,
+    tenants: Arc<Tenants>,
 }
 
 /// The process-wide Prometheus recorder (metrics macros report to one global recorder).
@@ -114,7 +113,7 @@ fn exposed_only_with_auth(
 
 /// How the indexer files failures no signature knows: `features.error_classification` and
 /// the custom model `models.error_classifier`, loaded (and checked against the ABI) here.
-fn classification(config: &Config) -> anyhow::Result<semtrace_semantic::Classification> {
+pub(crate) fn classification(config: &Config) -> anyhow::Result<semtrace_semantic::Classification> {
     let custom = match config.error_classifier() {
         Some((path, limits, settings)) if config.features.error_classification => {
             let model = semtrace_wasm::WasmModel::load(path, limits)?;
@@ -141,31 +140,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tracing::warn!("{notice}");
     }
     let metrics = metrics_handle();
-    let store = open_store(config).await?;
-    let (pipeline, pipeline_task) =
-        Pipeline::start(store.clone(), config.pipeline_config()).context("cannot start the write pipeline")?;
-    let (semantic, indexer) = if config.semantic.enabled {
-        let embedder = load_embedder(config).await?;
-        let classification = classification(config)?;
-        let saturation = pipeline.saturation();
-        let settings = semtrace_semantic::IndexerSettings {
-            nice: config.semantic.indexer_nice as i32,
-            busy: Arc::new(move || saturation.within(SATURATION_WINDOW)),
-            max_lag: Duration::from_secs(config.semantic.max_index_lag_seconds.into()),
-        };
-        let (semantic, indexer) = semtrace_semantic::Semantic::start(
-            store.clone(),
-            embedder,
-            config.otel_storage.cache_size as usize,
-            classification,
-            settings,
-        )
-        .await
-        .context("cannot start semantic search")?;
-        (Some(semantic), Some(indexer))
+    let embedder = if config.semantic.enabled {
+        // Checked here, once: each tenant's stack loads it again (a WebAssembly model is small).
+        classification(config)?;
+        Some(load_embedder(config).await?)
     } else {
         tracing::info!("semantic search is off (semantic.enabled = false)");
-        (None, None)
+        None
     };
     let limits = config.limits.build();
 
@@ -195,16 +176,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     };
     let mut listeners = JoinSet::new();
 
-    // Severe log records join their spans in the background, whichever arrives first.
-    let joins = Arc::new(semtrace_pipeline::join::JoinStatus::default());
-    let join_config = semtrace_pipeline::join::JoinConfig {
-        window: std::time::Duration::from_secs(config.logs.join_window_seconds.into()),
-        ..Default::default()
-    };
-    let joiner =
-        tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), stop.subscribe()));
+    // Each tenant's store, pipeline, index and joiner; the default tenant's opened now, so that
+    // what is wrong with the store shows at start.
+    let tenants = Arc::new(Tenants::new(config, embedder, metrics, started, auth.clone(), stop.subscribe()));
+    tenants.stack(semtrace_auth::DEFAULT_TENANT).await?;
+    let pipelines: Arc<dyn semtrace_receiver::Pipelines> = tenants.clone();
 
-    let grpc_services = semtrace_receiver::grpc_services(pipeline.clone(), limits.clone(), auth.clone());
+    let grpc_services = semtrace_receiver::grpc_services(pipelines.clone(), limits.clone(), auth.clone());
     let listen = config.limits.listen();
     let tls = match config.tls.files()? {
         Some((cert, key)) => {
@@ -244,7 +222,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 
     let otlp_http = listen::serve_http(
         http_listener,
-        semtrace_receiver::http_router(pipeline.clone(), limits, auth.clone()),
+        semtrace_receiver::http_router(pipelines, limits, auth.clone()),
         listen,
         otlp_tls,
         "otlp_http",
@@ -252,22 +230,11 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     );
     listeners.spawn(async move { otlp_http.await.context("OTLP/HTTP server failed") });
 
-    let api = semtrace_query::router(QueryState {
-        store,
-        pipeline: Some(pipeline),
-        metrics: Some(metrics),
-        started,
-        semantic,
-        similarity_threshold: config.otel_storage.similarity_threshold as f32,
-        joins: Some(joins),
-        auth,
-        query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
-    });
-    let api = listen::serve_http(api_listener, api, listen, api_tls, "query", stop_signal());
+    let api = listen::serve_http(api_listener, tenants.router(), listen, api_tls, "query", stop_signal());
     listeners.spawn(async move { api.await.context("query API server failed") });
 
     tracing::info!(%otlp_grpc_addr, %otlp_http_addr, %http_addr, storage = ?config.storage, data_dir = %config.server.data_dir.display(), "semtrace is listening");
-    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, pipeline_task, indexer, joiner })
+    Ok(RunningServer { otlp_grpc_addr, otlp_http_addr, http_addr, stop, listeners, tenants })
 }
 
 /// Opens the configured store, creating or migrating its schema.
@@ -344,14 +311,8 @@ impl RunningServer {
                 first_error.get_or_insert(err);
             }
         }
-        // Every pipeline sender lived in the servers just stopped: the batcher drains and exits.
-        self.pipeline_task.shutdown().await;
-        if let Err(err) = (&mut self.joiner).await {
-            tracing::error!(%err, "the log joiner task failed");
-        }
-        if let Some(indexer) = self.indexer.take() {
-            let _ = tokio::task::spawn_blocking(move || indexer.shutdown()).await;
-        }
+        // The servers just stopped held the other pipeline handles: each tenant's batcher drains.
+        self.tenants.drain().await;
         tracing::info!("semtrace stopped; everything acknowledged is stored");
         first_error.map_or(Ok(()), Err)
     }

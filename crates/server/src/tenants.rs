@@ -1,0 +1,191 @@
+//! Tenants kept apart by construction, as Tempo and Loki keep each tenant's blocks apart: each
+//! tenant has a stack of its own (store, write pipeline with its queue and spool, semantic index
+//! and indexer, log joiner, query router), opened on first use. The default tenant's data stays
+//! where it always was (`server.data_dir`); another tenant's is under
+//! `server.data_dir/tenants/<tenant>/`. A request reaches only its tenant's stack, so no query,
+//! count, error or suggestion can show another tenant's spans, and templates and their
+//! embeddings are a tenant's own (the model, read-only, is shared).
+//!
+//! Only the embedded store keeps tenants apart so far: with PostgreSQL, tenants other than the
+//! default are refused with an error that says so.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use semtrace_pipeline::Pipeline;
+use semtrace_query::QueryState;
+use tokio::sync::watch;
+
+use crate::config::{Config, StorageKind};
+
+/// A tenant's own parts.
+pub struct Stack {
+    pub pipeline: Pipeline,
+    pub router: axum::Router,
+    tasks: Mutex<Option<StackTasks>>,
+}
+
+struct StackTasks {
+    pipeline_task: semtrace_pipeline::PipelineTask,
+    indexer: Option<semtrace_semantic::Indexer>,
+    joiner: tokio::task::JoinHandle<()>,
+}
+
+/// Every tenant's stack, opened on first use.
+pub struct Tenants {
+    config: Config,
+    embedder: Option<Arc<semtrace_embed::Embedder>>,
+    metrics: PrometheusHandle,
+    started: Instant,
+    auth: semtrace_auth::Auth,
+    stop: watch::Receiver<bool>,
+    stacks: tokio::sync::Mutex<HashMap<String, Arc<Stack>>>,
+}
+
+impl Tenants {
+    pub(crate) fn new(
+        config: &Config,
+        embedder: Option<Arc<semtrace_embed::Embedder>>,
+        metrics: PrometheusHandle,
+        started: Instant,
+        auth: semtrace_auth::Auth,
+        stop: watch::Receiver<bool>,
+    ) -> Tenants {
+        Tenants {
+            config: config.clone(),
+            embedder,
+            metrics,
+            started,
+            auth,
+            stop,
+            stacks: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The tenant's stack, opened (store created or migrated) on first use.
+    pub async fn stack(&self, tenant: &str) -> anyhow::Result<Arc<Stack>> {
+        let mut stacks = self.stacks.lock().await;
+        if let Some(stack) = stacks.get(tenant) {
+            return Ok(stack.clone());
+        }
+        let stack = Arc::new(self.open(tenant).await?);
+        stacks.insert(tenant.to_owned(), stack.clone());
+        if tenant != semtrace_auth::DEFAULT_TENANT {
+            tracing::info!(tenant, "tenant opened");
+        }
+        Ok(stack)
+    }
+
+    async fn open(&self, tenant: &str) -> anyhow::Result<Stack> {
+        semtrace_auth::check_tenant(tenant).map_err(anyhow::Error::msg)?;
+        let mut config = self.config.clone();
+        if tenant != semtrace_auth::DEFAULT_TENANT {
+            anyhow::ensure!(
+                config.storage == StorageKind::Sqlite,
+                "tenant `{tenant}`: only the embedded store keeps tenants apart so far; with storage: postgres \
+                 semtrace serves the default tenant only"
+            );
+            config.server.data_dir = config.server.data_dir.join("tenants").join(tenant);
+        }
+        let store = crate::open_store(&config).await?;
+        let (pipeline, pipeline_task) =
+            Pipeline::start(store.clone(), config.pipeline_config()).context("cannot start the write pipeline")?;
+        let (semantic, indexer) = match &self.embedder {
+            Some(embedder) => {
+                let saturation = pipeline.saturation();
+                let settings = semtrace_semantic::IndexerSettings {
+                    nice: config.semantic.indexer_nice as i32,
+                    busy: Arc::new(move || saturation.within(crate::SATURATION_WINDOW)),
+                    max_lag: Duration::from_secs(config.semantic.max_index_lag_seconds.into()),
+                };
+                let (semantic, indexer) = semtrace_semantic::Semantic::start(
+                    store.clone(),
+                    embedder.clone(),
+                    config.otel_storage.cache_size as usize,
+                    crate::classification(&config)?,
+                    settings,
+                )
+                .await
+                .context("cannot start semantic search")?;
+                (Some(semantic), Some(indexer))
+            }
+            None => (None, None),
+        };
+        // Severe log records join their spans in the background, whichever arrives first.
+        let joins = Arc::new(semtrace_pipeline::join::JoinStatus::default());
+        let join_config = semtrace_pipeline::join::JoinConfig {
+            window: Duration::from_secs(config.logs.join_window_seconds.into()),
+            ..Default::default()
+        };
+        let joiner =
+            tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), self.stop.clone()));
+        let router = semtrace_query::router(QueryState {
+            store,
+            pipeline: Some(pipeline.clone()),
+            metrics: Some(self.metrics.clone()),
+            started: self.started,
+            semantic,
+            similarity_threshold: config.otel_storage.similarity_threshold as f32,
+            joins: Some(joins),
+            auth: self.auth.clone(),
+            query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
+        });
+        Ok(Stack { pipeline, router, tasks: Mutex::new(Some(StackTasks { pipeline_task, indexer, joiner })) })
+    }
+
+    /// Once the listeners have stopped: every tenant's queued batches written, its joiner and
+    /// indexer stopped.
+    pub(crate) async fn drain(&self) {
+        let stacks: Vec<(String, Arc<Stack>)> = self.stacks.lock().await.drain().collect();
+        for (tenant, stack) in stacks {
+            let tasks = stack.tasks.lock().expect("stack tasks lock").take();
+            // The batcher exits once every handle of its pipeline is gone: this was the last.
+            drop(stack);
+            let Some(StackTasks { pipeline_task, indexer, mut joiner }) = tasks else { continue };
+            pipeline_task.shutdown().await;
+            if let Err(err) = (&mut joiner).await {
+                tracing::error!(tenant, %err, "the log joiner task failed");
+            }
+            if let Some(indexer) = indexer {
+                let _ = tokio::task::spawn_blocking(move || indexer.shutdown()).await;
+            }
+        }
+    }
+
+    /// The query API of every tenant: the caller's tenant (the token's, or `X-Scope-OrgID`'s
+    /// where allowed) picks the router. A caller without a valid token gets the default
+    /// tenant's, which refuses what needs one.
+    pub(crate) fn router(self: &Arc<Self>) -> axum::Router {
+        let tenants = self.clone();
+        axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let tenants = tenants.clone();
+            async move {
+                use axum::response::IntoResponse;
+                use tower::ServiceExt;
+                let tenant = match tenants.auth.check(request.headers(), semtrace_auth::Access::Read) {
+                    Ok(principal) => principal.tenant.to_string(),
+                    Err(_) => semtrace_auth::DEFAULT_TENANT.to_owned(),
+                };
+                match tenants.stack(&tenant).await {
+                    Ok(stack) => stack.router.clone().oneshot(request).await.into_response(),
+                    Err(err) => (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(serde_json::json!({ "error": format!("{err:#}") })),
+                    )
+                        .into_response(),
+                }
+            }
+        })
+    }
+}
+
+impl semtrace_receiver::Pipelines for Tenants {
+    fn pipeline<'a>(&'a self, tenant: &'a str) -> futures_util::future::BoxFuture<'a, Result<Pipeline, String>> {
+        Box::pin(async move {
+            self.stack(tenant).await.map(|stack| stack.pipeline.clone()).map_err(|err| format!("{err:#}"))
+        })
+    }
+}
