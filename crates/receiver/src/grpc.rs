@@ -140,7 +140,14 @@ impl<S: Signal> Receiver<S> {
                 )
             },
         )?;
-        let pipeline = self.pipelines.pipeline(&tenant).await.map_err(Status::unavailable)?;
+        let pipeline = self.pipelines.pipeline(&tenant).await.map_err(|refused| match refused {
+            crate::NoPipeline::Unavailable(message) => Status::unavailable(message),
+            crate::NoPipeline::OverQuota(over) => Status::with_error_details(
+                Code::ResourceExhausted,
+                over.message,
+                ErrorDetails::with_retry_info(Some(over.retry_after)),
+            ),
+        })?;
         let reservation = pipeline.reserve(encoded_len).map_err(status_of)?;
         drop(decode_permit);
         if n_items > self.limits.max_spans_per_request {

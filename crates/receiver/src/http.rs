@@ -262,11 +262,11 @@ async fn handle<S: Signal>(
     if let Some(declared) = content_length(headers) {
         tenants.admit_bytes(tenant, declared).map_err(Refusal::over_rate)?;
     }
-    let pipeline = state.pipelines.pipeline(tenant).await.map_err(|message| Refusal {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        grpc_code: 14,
-        message,
-        retry_after_secs: Some(5),
+    let pipeline = state.pipelines.pipeline(tenant).await.map_err(|refused| match refused {
+        crate::NoPipeline::Unavailable(message) => {
+            Refusal { status: StatusCode::SERVICE_UNAVAILABLE, grpc_code: 14, message, retry_after_secs: Some(5) }
+        }
+        crate::NoPipeline::OverQuota(over) => Refusal::over_rate(over),
     })?;
     // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
     let declared = bytes_len_hint(headers);

@@ -20,18 +20,27 @@ pub use limits::ReceiverLimits;
 /// Where a tenant's items go: its own write pipeline (and so its own store). A single
 /// [`semtrace_pipeline::Pipeline`] serves every tenant alike, for single-tenant uses.
 pub trait Pipelines: Send + Sync + 'static {
-    /// The tenant's pipeline, opened on first use; the error says why it cannot be.
+    /// The tenant's pipeline, opened on first use, or why it takes nothing now.
     fn pipeline<'a>(
         &'a self,
         tenant: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<semtrace_pipeline::Pipeline, String>>;
+    ) -> futures_util::future::BoxFuture<'a, Result<semtrace_pipeline::Pipeline, NoPipeline>>;
+}
+
+/// Why a tenant's items cannot be taken now; both are retryable.
+#[derive(Debug, Clone)]
+pub enum NoPipeline {
+    /// Its store could not be opened: 503 / UNAVAILABLE.
+    Unavailable(String),
+    /// It holds its quota of stored bytes: 429 / RESOURCE_EXHAUSTED with when to retry.
+    OverQuota(OverRate),
 }
 
 impl Pipelines for semtrace_pipeline::Pipeline {
     fn pipeline<'a>(
         &'a self,
         _tenant: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<semtrace_pipeline::Pipeline, String>> {
+    ) -> futures_util::future::BoxFuture<'a, Result<semtrace_pipeline::Pipeline, NoPipeline>> {
         Box::pin(std::future::ready(Ok(self.clone())))
     }
 }

@@ -663,6 +663,9 @@ pub struct LimitsSettings {
     pub tenant_bytes_per_second: u64,
     /// Rates of named tenants, instead of the two above.
     pub tenants: std::collections::BTreeMap<String, TenantRateSettings>,
+    /// Bytes each tenant's store may hold (its data directory, as health's `disk_bytes`); past
+    /// it OTLP answers 429 / RESOURCE_EXHAUSTED until retention frees space; 0: unlimited.
+    pub tenant_max_stored_bytes: u64,
 }
 
 /// A named tenant's ingest rates; 0: unlimited.
@@ -671,6 +674,8 @@ pub struct LimitsSettings {
 pub struct TenantRateSettings {
     pub spans_per_second: u64,
     pub bytes_per_second: u64,
+    /// Instead of `tenant_max_stored_bytes`; 0: that one.
+    pub max_stored_bytes: u64,
 }
 
 impl Default for LimitsSettings {
@@ -691,6 +696,7 @@ impl Default for LimitsSettings {
             tenant_spans_per_second: 0,
             tenant_bytes_per_second: 0,
             tenants: Default::default(),
+            tenant_max_stored_bytes: 0,
         }
     }
 }
@@ -722,6 +728,15 @@ impl LimitsSettings {
                     .collect(),
             ),
         }
+    }
+
+    /// The stored bytes `tenant` may hold; 0: unlimited.
+    pub fn max_stored_bytes(&self, tenant: &str) -> u64 {
+        self.tenants
+            .get(tenant)
+            .map(|rate| rate.max_stored_bytes)
+            .filter(|bytes| *bytes > 0)
+            .unwrap_or(self.tenant_max_stored_bytes)
     }
 
     /// What every listener holds to.

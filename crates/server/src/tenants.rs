@@ -21,11 +21,33 @@ use tokio::sync::watch;
 
 use crate::config::{Config, StorageKind};
 
+/// How often a tenant's stored bytes are read again for its quota.
+const STORED_REFRESH: Duration = Duration::from_secs(1);
+
 /// A tenant's own parts.
 pub struct Stack {
     pub pipeline: Pipeline,
     pub router: axum::Router,
+    store: Arc<dyn semtrace_store::Store>,
+    /// Its stored bytes when last read, and when.
+    stored: Mutex<(u64, Option<Instant>)>,
     tasks: Mutex<Option<StackTasks>>,
+}
+
+impl Stack {
+    /// Bytes the tenant's store holds, read at most once a `STORED_REFRESH`.
+    async fn stored_bytes(&self) -> u64 {
+        let (bytes, at) = *self.stored.lock().expect("stored lock");
+        if at.is_some_and(|at| at.elapsed() < STORED_REFRESH) {
+            return bytes;
+        }
+        let bytes = match self.store.stats().await {
+            Ok(stats) => stats.disk_bytes.unwrap_or(0),
+            Err(_) => bytes,
+        };
+        *self.stored.lock().expect("stored lock") = (bytes, Some(Instant::now()));
+        bytes
+    }
 }
 
 struct StackTasks {
@@ -123,7 +145,7 @@ impl Tenants {
         let joiner =
             tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), self.stop.clone()));
         let router = semtrace_query::router(QueryState {
-            store,
+            store: store.clone(),
             pipeline: Some(pipeline.clone()),
             metrics: Some(self.metrics.clone()),
             started: self.started,
@@ -133,7 +155,13 @@ impl Tenants {
             auth: self.auth.clone(),
             query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
         });
-        Ok(Stack { pipeline, router, tasks: Mutex::new(Some(StackTasks { pipeline_task, indexer, joiner })) })
+        Ok(Stack {
+            pipeline,
+            router,
+            store,
+            stored: Mutex::new((0, None)),
+            tasks: Mutex::new(Some(StackTasks { pipeline_task, indexer, joiner })),
+        })
     }
 
     /// Once the listeners have stopped: every tenant's queued batches written, its joiner and
@@ -183,9 +211,31 @@ impl Tenants {
 }
 
 impl semtrace_receiver::Pipelines for Tenants {
-    fn pipeline<'a>(&'a self, tenant: &'a str) -> futures_util::future::BoxFuture<'a, Result<Pipeline, String>> {
+    fn pipeline<'a>(
+        &'a self,
+        tenant: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<Pipeline, semtrace_receiver::NoPipeline>> {
         Box::pin(async move {
-            self.stack(tenant).await.map(|stack| stack.pipeline.clone()).map_err(|err| format!("{err:#}"))
+            let stack = self
+                .stack(tenant)
+                .await
+                .map_err(|err| semtrace_receiver::NoPipeline::Unavailable(format!("{err:#}")))?;
+            let quota = self.config.limits.max_stored_bytes(tenant);
+            if quota > 0 {
+                let stored = stack.stored_bytes().await;
+                if stored >= quota {
+                    metrics::counter!("semtrace_tenant_refused_total", "tenant" => tenant.to_owned(), "reason" => "stored_bytes")
+                        .increment(1);
+                    return Err(semtrace_receiver::NoPipeline::OverQuota(semtrace_receiver::OverRate {
+                        message: format!(
+                            "tenant `{tenant}` holds {stored} bytes, its quota of {quota} (limits.tenant_max_stored_bytes): \
+                             retry once retention has freed space"
+                        ),
+                        retry_after: Duration::from_secs(30),
+                    }));
+                }
+            }
+            Ok(stack.pipeline.clone())
         })
     }
 }

@@ -184,3 +184,42 @@ async fn tenant_b_finds_nothing_of_tenant_a_through_any_endpoint() {
     let (_, as_b) = get(&server.api, "/api/v1/services", GATEWAY, Some("globex")).await;
     assert!(as_b.contains("globex-billing") && !as_b.contains("checkout"), "{as_b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_stored_bytes_is_refused_retryably_and_others_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| {
+        config.semantic.enabled = false;
+        config.limits.tenants.insert(
+            "small".into(),
+            semtrace_server::config::TenantRateSettings { max_stored_bytes: 256 * 1024, ..Default::default() },
+        );
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let mut generator = semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig::default());
+    let mut send = |tenant: &'static str| {
+        let body = generator.request(10).0.encode_to_vec();
+        http.post(format!("{}/v1/traces", server.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .header("x-scope-orgid", tenant)
+            .body(body)
+            .send()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let refused = loop {
+        let response = send("small").await.unwrap();
+        if response.status().as_u16() == 429 {
+            break response;
+        }
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+        assert!(Instant::now() < deadline, "the tenant was never held to its quota");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(refused.text().await.unwrap().contains("quota"));
+    // The default tenant has no quota: it keeps ingesting.
+    for _ in 0..3 {
+        assert!(send("default").await.unwrap().status().is_success());
+    }
+}
