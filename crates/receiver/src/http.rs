@@ -259,15 +259,27 @@ async fn handle<S: Signal>(
     let max_body = state.limits.max_body_bytes;
     let tenants = &state.limits.tenants;
     // The declared length, before the body is read: over the rate, reading it costs nothing.
-    if let Some(declared) = content_length(headers) {
-        tenants.admit_bytes(tenant, declared).map_err(Refusal::over_rate)?;
-    }
-    let pipeline = state.pipelines.pipeline(tenant).await.map_err(|refused| match refused {
-        crate::NoPipeline::Unavailable(message) => {
-            Refusal { status: StatusCode::SERVICE_UNAVAILABLE, grpc_code: 14, message, retry_after_secs: Some(5) }
+    let admitted = match content_length(headers) {
+        Some(declared) => tenants.admit_bytes(tenant, declared).map_err(Refusal::over_rate),
+        None => Ok(()),
+    };
+    let pipeline = match admitted {
+        Ok(()) => state.pipelines.pipeline(tenant).await.map_err(|refused| match refused {
+            crate::NoPipeline::Unavailable(message) => {
+                Refusal { status: StatusCode::SERVICE_UNAVAILABLE, grpc_code: 14, message, retry_after_secs: Some(5) }
+            }
+            crate::NoPipeline::OverQuota(over) => Refusal::over_rate(over),
+        }),
+        Err(refusal) => Err(refusal),
+    };
+    let pipeline = match pipeline {
+        Ok(pipeline) => pipeline,
+        Err(refusal) => {
+            // Read and drop the body (no memory kept) so the connection stays usable for the retry.
+            discard(body, max_body).await;
+            return Err(refusal);
         }
-        crate::NoPipeline::OverQuota(over) => Refusal::over_rate(over),
-    })?;
+    };
     // Memory for the body is reserved before it is read: under overload, refusing costs nothing.
     let declared = bytes_len_hint(headers);
     let mut reservation = match pipeline.reserve(declared.min(max_body)) {

@@ -239,6 +239,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 
 /// Opens the configured store, creating or migrating its schema.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    open_tenant_store(config, None).await
+}
+
+/// Opens a tenant's store: the embedded store in `server.data_dir` (a tenant's config names its
+/// own), or on PostgreSQL the tables in the tenant's schema (`None`: the default tenant's, in
+/// the connection's search path).
+pub(crate) async fn open_tenant_store(config: &Config, schema: Option<String>) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config.storage {
         StorageKind::Sqlite => {
             let options = SqliteOptions {
@@ -265,6 +272,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 },
                 entities: config.features.entity_extraction,
                 importance: config.importance.weights().into(),
+                schema,
             };
             Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
         }

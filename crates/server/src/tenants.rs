@@ -6,8 +6,8 @@
 //! count, error or suggestion can show another tenant's spans, and templates and their
 //! embeddings are a tenant's own (the model, read-only, is shared).
 //!
-//! Only the embedded store keeps tenants apart so far: with PostgreSQL, tenants other than the
-//! default are refused with an error that says so.
+//! On PostgreSQL a tenant other than the default has its tables in a schema of its own
+//! (`semtrace_store_postgres::tenant_schema`), the default tenant's staying where they were.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -104,15 +104,16 @@ impl Tenants {
     async fn open(&self, tenant: &str) -> anyhow::Result<Stack> {
         semtrace_auth::check_tenant(tenant).map_err(anyhow::Error::msg)?;
         let mut config = self.config.clone();
+        let mut schema = None;
         if tenant != semtrace_auth::DEFAULT_TENANT {
-            anyhow::ensure!(
-                config.storage == StorageKind::Sqlite,
-                "tenant `{tenant}`: only the embedded store keeps tenants apart so far; with storage: postgres \
-                 semtrace serves the default tenant only"
-            );
+            // Its spool, sampling hold log and (embedded) store under a directory of its own;
+            // on PostgreSQL, its tables in a schema of its own.
             config.server.data_dir = config.server.data_dir.join("tenants").join(tenant);
+            if config.storage == StorageKind::Postgres {
+                schema = Some(semtrace_store_postgres::tenant_schema(tenant));
+            }
         }
-        let store = crate::open_store(&config).await?;
+        let store = crate::open_tenant_store(&config, schema).await?;
         let (pipeline, pipeline_task) =
             Pipeline::start(store.clone(), config.pipeline_config()).context("cannot start the write pipeline")?;
         let (semantic, indexer) = match &self.embedder {

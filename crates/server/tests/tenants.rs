@@ -64,8 +64,28 @@ async fn wait_indexed(api: &str, token: &str, spans: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_b_finds_nothing_of_tenant_a_through_any_endpoint() {
+    hunt(|_| {}).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_b_finds_nothing_of_tenant_a_through_any_endpoint_on_postgres() {
+    let url = semtrace_testkit::postgres::fresh_database().await;
+    hunt(move |config| {
+        config.storage = semtrace_server::config::StorageKind::Postgres;
+        config.otel_storage.connection_string = url;
+    })
+    .await;
+}
+
+/// Tenant A sends failing checkout traffic, tenant B one span of its own; B then tries every
+/// endpoint for A's traces.
+async fn hunt(tweak: impl FnOnce(&mut semtrace_server::config::Config)) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path(), |config| config.auth.tokens = tokens()).await;
+    let server = start_server(dir.path(), |config| {
+        config.auth.tokens = tokens();
+        tweak(config);
+    })
+    .await;
     let http = reqwest::Client::new();
 
     // Tenant A: checkout traffic, some of it failing.

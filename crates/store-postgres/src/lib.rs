@@ -48,6 +48,27 @@ pub struct PostgresOptions {
     pub entities: bool,
     /// Attribute weights of traces' importance (`importance.attributes`).
     pub importance: std::sync::Arc<[semtrace_store::importance::AttributeWeight]>,
+    /// The schema holding this store's tables, created if missing (a tenant's own, see
+    /// [`tenant_schema`]); `None`: the connection's search path (`public`).
+    pub schema: Option<String>,
+}
+
+/// The schema of a tenant's tables: `t_<tenant>`, shortened with a hash past PostgreSQL's
+/// 63-byte identifiers, so that no two tenants share one.
+pub fn tenant_schema(tenant: &str) -> String {
+    let schema = format!("t_{tenant}");
+    if schema.len() <= 63 {
+        return schema;
+    }
+    let hash = tenant
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    format!("t_{}_{hash:016x}", &tenant[..40])
+}
+
+/// A schema's name quoted as an SQL identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Kind of pgvector index over template embeddings.
@@ -70,6 +91,7 @@ impl PostgresOptions {
             vector_index: VectorIndex::Hnsw,
             entities: true,
             importance: Vec::new().into(),
+            schema: None,
         }
     }
 }
@@ -104,6 +126,16 @@ impl PostgresStore {
         let (mut client, connection) =
             config.connect(NoTls).await.map_err(|err| connect_error(&err, &target, &config))?;
         let driver = tokio::spawn(connection);
+        // A tenant's tables live in its schema; `public` stays on the path for pgvector's type.
+        let session = match &options.schema {
+            Some(schema) => {
+                let schema = quote_identifier(schema);
+                client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(internal)?;
+                format!("SET plan_cache_mode = force_custom_plan; SET search_path TO {schema}, public")
+            }
+            None => "SET plan_cache_mode = force_custom_plan".to_owned(),
+        };
+        client.batch_execute(&session).await.map_err(internal)?;
         schema::migrate(&mut client, options.embedding_dimension).await?;
         schema::vector_index(&client, options.vector_index).await?;
         drop(client);
@@ -111,13 +143,11 @@ impl PostgresStore {
 
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
-            .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
-                Box::pin(async move {
-                    client
-                        .batch_execute("SET plan_cache_mode = force_custom_plan")
-                        .await
-                        .map_err(deadpool_postgres::HookError::Backend)
-                })
+            .post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
+                let session = session.clone();
+                Box::pin(
+                    async move { client.batch_execute(&session).await.map_err(deadpool_postgres::HookError::Backend) },
+                )
             }))
             .max_size(options.pool_size.max(2))
             .wait_timeout(Some(Duration::from_secs(30)))
@@ -328,7 +358,8 @@ impl Store for PostgresStore {
         let row = client
             .query_one(
                 "SELECT (SELECT count(*) FROM templates), (SELECT count(*) FROM templates WHERE embedding IS NULL),
-                        pg_database_size(current_database())",
+                        (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c
+                         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'm'))",
                 &[],
             )
             .await

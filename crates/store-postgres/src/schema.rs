@@ -339,7 +339,8 @@ pub(crate) async fn vector_index(client: &Client, kind: VectorIndex) -> Result<(
     let existing: Option<String> = client
         .query_opt(
             "SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-             JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'templates_embedding'",
+             JOIN pg_am am ON am.oid = c.relam
+             WHERE c.relname = 'templates_embedding' AND c.relnamespace = current_schema()::regnamespace",
             &[],
         )
         .await
