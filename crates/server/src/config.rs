@@ -666,6 +666,9 @@ pub struct LimitsSettings {
     /// Bytes each tenant's store may hold (its data directory, as health's `disk_bytes`); past
     /// it OTLP answers 429 / RESOURCE_EXHAUSTED until retention frees space; 0: unlimited.
     pub tenant_max_stored_bytes: u64,
+    /// Tenants with an open stack at once (1–10000): each holds its own store connections,
+    /// caches, queue and indexer threads. A request for one more is refused (503) and says so.
+    pub max_tenants: u64,
 }
 
 /// A named tenant's ingest rates; 0: unlimited.
@@ -697,6 +700,7 @@ impl Default for LimitsSettings {
             tenant_bytes_per_second: 0,
             tenants: Default::default(),
             tenant_max_stored_bytes: 0,
+            max_tenants: 64,
         }
     }
 }
@@ -858,6 +862,7 @@ impl Config {
         check_range("limits.body_read_timeout_seconds", self.limits.body_read_timeout_seconds, 1, 3600)?;
         check_range("limits.query_timeout_seconds", self.limits.query_timeout_seconds, 1, 3600)?;
         check_range("limits.grpc_max_concurrent_streams", self.limits.grpc_max_concurrent_streams, 1, 10_000)?;
+        check_range("limits.max_tenants", self.limits.max_tenants, 1, 10_000)?;
         for tenant in self.limits.tenants.keys() {
             semtrace_auth::check_tenant(tenant).map_err(|reason| anyhow::anyhow!("limits.tenants: {reason}"))?;
         }

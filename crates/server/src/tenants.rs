@@ -93,6 +93,11 @@ impl Tenants {
         if let Some(stack) = stacks.get(tenant) {
             return Ok(stack.clone());
         }
+        let max = self.config.limits.max_tenants as usize;
+        anyhow::ensure!(
+            stacks.len() < max,
+            "semtrace serves at most {max} tenants at once (limits.max_tenants); tenant `{tenant}` would be one more"
+        );
         let stack = Arc::new(self.open(tenant).await?);
         stacks.insert(tenant.to_owned(), stack.clone());
         if tenant != semtrace_auth::DEFAULT_TENANT {

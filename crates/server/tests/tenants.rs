@@ -243,3 +243,28 @@ async fn a_tenant_over_its_stored_bytes_is_refused_retryably_and_others_are_not(
         assert!(send("default").await.unwrap().status().is_success());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_past_max_tenants_is_refused_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |config| {
+        config.semantic.enabled = false;
+        config.limits.max_tenants = 2;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let mut generator = semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig::default());
+    let mut send = |tenant: &'static str| {
+        http.post(format!("{}/v1/traces", server.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .header("x-scope-orgid", tenant)
+            .body(generator.request(1).0.encode_to_vec())
+            .send()
+    };
+    // The default tenant's stack is open from the start: one more fits.
+    assert!(send("second").await.unwrap().status().is_success());
+    let refused = send("third").await.unwrap();
+    assert_eq!(refused.status().as_u16(), 503);
+    assert!(refused.text().await.unwrap().contains("limits.max_tenants"));
+    assert!(send("second").await.unwrap().status().is_success(), "open tenants keep ingesting");
+}
