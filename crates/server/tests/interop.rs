@@ -6,26 +6,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 
-use common::{get_json, start_server};
+use common::{get_json, python, start_server, workspace_root};
 use serde_json::Value;
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("INTEROP_PYTHON") {
-        return python.into();
-    }
-    let venv = workspace_root().join(".venv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
-}
 
 /// Runs a script of `tests/interop` against the server's OTLP endpoints; returns what it printed.
 async fn run_script(name: &str, server: &common::TestServer) -> Value {

@@ -48,20 +48,6 @@ async fn get(api: &str, path: &str, token: &str, tenant: Option<&str>) -> (u16, 
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-/// Waits until the tenant's health counts `spans` and has nothing left to embed.
-async fn wait_indexed(api: &str, token: &str, spans: u64) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, body) = get(api, "/api/v1/health", token, None).await;
-        let health: Value = serde_json::from_str(&body).unwrap();
-        if health["total_spans"].as_u64() == Some(spans) && health["embedding_backlog"].as_u64() == Some(0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not indexed in time: {health}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_b_finds_nothing_of_tenant_a_through_any_endpoint() {
     hunt(|_| {}).await;
@@ -130,8 +116,8 @@ async fn hunt(tweak: impl FnOnce(&mut semtrace_server::config::Config)) {
         .await
         .unwrap();
     assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
-    wait_indexed(&server.api, A_READ, a_spans).await;
-    wait_indexed(&server.api, B_READ, 1).await;
+    common::wait_searchable_as(&server.api, a_spans, Some(A_READ)).await;
+    common::wait_searchable_as(&server.api, 1, Some(B_READ)).await;
 
     // A reads its own: the hunt below is not empty because nothing is served.
     let a_trace = hex(&a_ids[0]);

@@ -56,20 +56,10 @@ fn make_pki(dir: &Path) -> Pki {
     }
 }
 
-fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = root.join(".venv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
-}
-
 /// The Python SDK's exporters (gRPC and HTTP) sending to `grpc` and `http` with `env`.
 fn sdk_export(grpc: &str, http: &str, env: &[(&str, &Path)]) -> std::process::Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/otel_sdk_export.py");
-    std::process::Command::new(python())
+    let script = common::workspace_root().join("tests/interop/otel_sdk_export.py");
+    std::process::Command::new(common::python())
         .arg(script)
         .arg(grpc)
         .arg(http)

@@ -133,24 +133,29 @@ async fn the_ui_finds_a_fault_opens_its_trace_and_similar_ones_filters_and_shows
     let scenario_path = artifacts.join("scenario.json");
     std::fs::write(&scenario_path, serde_json::to_vec_pretty(&scenario).unwrap()).unwrap();
 
-    let ui = repo().join("ui");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("npx")
-            .args(["--no-install", "playwright", "test"])
-            .current_dir(&ui)
-            .env("SEMTRACE_URL", &server.api)
-            .env("SEMTRACE_SCENARIO", &scenario_path)
-            .env("SEMTRACE_ARTIFACTS", &artifacts)
-            .env("CHROMIUM", chromium())
-            .output()
-            .expect("npx runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (ok, stdout, stderr) = playwright(&[], &server.api, &[("SEMTRACE_SCENARIO", scenario_path.into())]).await;
     println!("{stdout}\n{stderr}");
-    assert!(output.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
+    assert!(ok, "the browser scenarios failed:\n{stdout}\n{stderr}");
+}
+
+/// Runs `npx playwright test` in `ui/` with `specs` (all when empty) against the query API at
+/// `api`, in Chromium, screenshots under `target/ui-artifacts`; whether it passed, what it printed.
+async fn playwright(specs: &[&str], api: &str, env: &[(&str, std::ffi::OsString)]) -> (bool, String, String) {
+    let artifacts = repo().join("target/ui-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let mut command = Command::new("npx");
+    command
+        .args(["--no-install", "playwright", "test"])
+        .args(specs)
+        .current_dir(repo().join("ui"))
+        .env("SEMTRACE_URL", api)
+        .env("SEMTRACE_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", chromium())
+        .envs(env.iter().map(|(key, value)| (*key, value)));
+    let output = tokio::task::spawn_blocking(move || command.output().expect("npx runs")).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    (output.status.success(), stdout, stderr)
 }
 
 /// With auth on, the UI asks for a token when the API refuses it, retries with it and keeps it
@@ -189,26 +194,9 @@ async fn the_ui_asks_for_a_token_when_auth_is_on() {
         .await
         .unwrap();
     assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-    let artifacts = repo().join("target/ui-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let ui = repo().join("ui");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("npx")
-            .args(["--no-install", "playwright", "test", "tests/auth.spec.ts"])
-            .current_dir(&ui)
-            .env("SEMTRACE_URL", &server.api)
-            .env("SEMTRACE_TOKEN", &read)
-            .env("SEMTRACE_TRACE", &trace_id)
-            .env("SEMTRACE_ARTIFACTS", &artifacts)
-            .env("CHROMIUM", chromium())
-            .output()
-            .expect("npx runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the auth scenarios failed:\n{stdout}\n{stderr}");
+    let env = [("SEMTRACE_TOKEN", read.into()), ("SEMTRACE_TRACE", trace_id.into())];
+    let (ok, stdout, stderr) = playwright(&["tests/auth.spec.ts"], &server.api, &env).await;
+    assert!(ok, "the auth scenarios failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("2 passed"), "both auth scenarios ran:\n{stdout}");
 }
 

@@ -41,6 +41,25 @@ pub fn models_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
 }
 
+/// The repository's root.
+pub fn workspace_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The Python that runs `tests/interop` (the OpenTelemetry SDK): `INTEROP_PYTHON`, else the
+/// repository's `.venv`, else `python3`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("INTEROP_PYTHON") {
+        return python.into();
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        std::path::PathBuf::from("python3")
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -130,9 +149,19 @@ pub async fn send_json_spans(otlp_http: &str, resource_spans: Vec<serde_json::Va
 
 /// Waits until the server holds `spans` spans and has embedded every template; its health then.
 pub async fn wait_searchable(api: &str, spans: u64) -> serde_json::Value {
+    wait_searchable_as(api, spans, None).await
+}
+
+/// [`wait_searchable`] with a bearer token (a tenant's, with auth on).
+pub async fn wait_searchable_as(api: &str, spans: u64, token: Option<&str>) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(120);
+    let client = reqwest::Client::new();
     loop {
-        let (_, health) = get_json(&format!("{api}/api/v1/health")).await;
+        let mut request = client.get(format!("{api}/api/v1/health"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let health: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
         if health["total_spans"] == spans && health["embedding_backlog"] == 0 {
             return health;
         }
