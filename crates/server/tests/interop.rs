@@ -6,7 +6,6 @@
 
 mod common;
 
-
 use common::{get_json, python, start_server, workspace_root};
 use serde_json::Value;
 
