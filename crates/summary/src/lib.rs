@@ -340,6 +340,39 @@ struct LogLine<'a> {
     /// The level as the event spelled it, for the summary (`error`, `warn`, `info`).
     level: Option<String>,
     message: Option<&'a str>,
+    /// The error the line reports beside its message, its telling line ([`error_head`]): a
+    /// logback appender's `log.exception`, a log record's `exception.message`, a logstash
+    /// encoder's `stack_trace`, OpenTracing's `error.object`, zap's `error`.
+    error: Option<&'a str>,
+}
+
+/// Where a log line keeps the error it reports, beside its message.
+const LINE_ERROR_KEYS: &[&str] = &[
+    "exception.message",
+    "log.exception",
+    "stack_trace",
+    "stacktrace",
+    "exception.stacktrace",
+    "error.object",
+    "error.message",
+    "error",
+    "exc_info",
+    "stack",
+];
+
+/// An error text's telling line: a stack trace's first line (`Type: message`, which in most
+/// frameworks already names the cause it wraps), a Python traceback's last line (`ValueError:
+/// …`), a message as it is.
+fn error_head(text: &str) -> &str {
+    let text = text.trim();
+    if text.starts_with("Traceback (most recent call last)") {
+        if let Some(last) =
+            text.lines().rev().find(|line| !line.trim().is_empty() && !line.starts_with(char::is_whitespace))
+        {
+            return last.trim();
+        }
+    }
+    text.lines().next().unwrap_or_default().trim()
 }
 
 /// Reads an event as a log line, under every common convention: a level as text (`log.severity`,
@@ -374,7 +407,12 @@ fn log_line(event: &Event) -> LogLine<'_> {
         (_, Some(severity)) => Some(severity.name().to_owned()),
         (_, None) => None,
     };
-    LogLine { severity, level, message }
+    let error = LINE_ERROR_KEYS
+        .iter()
+        .filter_map(|key| attributes.get_str(key))
+        .map(error_head)
+        .find(|error| !error.is_empty() && message.is_none_or(|message| !message.contains(*error)));
+    LogLine { severity, level, message, error }
 }
 
 /// The cause a framework's wrapper message passes on, without the wrapper's boilerplate, which
@@ -544,23 +582,30 @@ impl<'a> Evidence<'a> {
             .filter(|event| !exception.is_some_and(|first| std::ptr::eq(*event, first)))
             .map(|event| (event, log_line(event)))
             .collect();
-        let mut severe: Vec<(Severity, &str)> = lines
+        let mut severe: Vec<(Severity, &str, Option<&str>)> = lines
             .iter()
             .filter(|(event, _)| !is_exception(event))
-            .filter_map(|(_, line)| Some((line.severe()?, line.message?)))
+            .filter_map(|(_, line)| Some((line.severe()?, line.message?, line.error)))
             .collect();
         // Errors before warnings, each in the order logged.
-        severe.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
-        let severe: Vec<&str> = severe.into_iter().map(|(_, message)| message).collect();
+        severe.sort_by_key(|(level, ..)| std::cmp::Reverse(*level));
+        // What the first exception says, when it is a log record (a logging handler's record
+        // with `exc_info`): the application's words beside the exception's.
+        let exception_line = exception
+            .filter(|event| log_line(event).severe().is_some())
+            .and_then(|event| get_str(&event.attributes, MESSAGE_KEYS));
         let error_type = exception
             .and_then(|event| get_str(&event.attributes, &["exception.type"]))
             .or_else(|| get_str(attributes, &["exception.type", "error.type"]))
             .map(str::to_owned);
         let mut messages: Vec<&str> = Vec::new();
         add_message(exception.and_then(|event| get_str(&event.attributes, &["exception.message"])), &mut messages);
-        for line in severe.iter().take(MAX_EVENTS) {
-            add_message(Some(line), &mut messages);
+        add_message(exception_line, &mut messages);
+        for (_, message, error) in severe.iter().take(MAX_EVENTS) {
+            add_message(Some(message), &mut messages);
+            add_message(*error, &mut messages);
         }
+        let severe: Vec<&str> = severe.into_iter().map(|(_, message, _)| message).collect();
         add_message(get_str(attributes, &["exception.message", "error.message", "error"]), &mut messages);
         add_message(Some(&span.status.message), &mut messages);
         let logged_failure = !severe.is_empty() || exception.is_some();
@@ -930,8 +975,9 @@ static DATABASE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:")
         .expect("the database pattern is valid")
 });
-static CACHE_WORDS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)redis|jedis|lettuce|memcache|valkey").expect("the cache pattern is valid"));
+static CACHE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)redis|jedis|lettuce|memcache|valkey|\bcache\b").expect("the cache pattern is valid")
+});
 static BROKER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b").expect("the broker pattern is valid")
 });

@@ -695,3 +695,46 @@ fn each_kind_of_sentence_reads_and_masks_as_pinned() {
         assert_eq!(summary.template, *template, "{name}");
     }
 }
+
+#[test]
+fn the_error_a_log_line_carries_joins_its_words() {
+    // A logback appender's line: the application's words, and the exception beside them (a stack
+    // trace, read by its first line).
+    let mut order = span("orders", "GET /orders/{id}", SpanKind::Server, 2_010, Attributes::default());
+    order.events.push(log_event(&[
+        ("log.severity", s("WARN")),
+        ("log.message", s("[getOrderById][Redis Read Failed, Fallback To Database][OrderId: 42]")),
+        (
+            "log.exception",
+            s("org.springframework.dao.QueryTimeoutException: Redis command timed out; nested exception is io.lettuce.core.RedisCommandTimeoutException: Command timed out after 2 second(s)\n\tat org.springframework.data.redis.connection.lettuce.LettuceExceptionConverter.convert(LettuceExceptionConverter.java:70)"),
+        ),
+    ]));
+    let summary = summarize(&order);
+    assert!(summary.text.contains("failed: [getOrderById][Redis Read Failed"), "{}", summary.text);
+    assert!(
+        summary.text.contains("RedisCommandTimeoutException: Command timed out after 2 second(s)"),
+        "{}",
+        summary.text
+    );
+    assert!(!summary.text.contains("LettuceExceptionConverter"), "the stack's frames stay out: {}", summary.text);
+    assert!(summary.template.contains("cache command timed out"), "{}", summary.template);
+
+    // A Python logging handler's record with `exc_info`: an exception with the message beside it.
+    let mut voucher = span("voucher", "/getVoucher", SpanKind::Server, 12, Attributes::default());
+    voucher.events.push(log_event(&[
+        ("severity_text", s("ERROR")),
+        ("log.message", s("voucher lookup failed for order 42")),
+        ("exception.type", s("pymysql.err.OperationalError")),
+        ("exception.message", s("(2013, 'Lost connection to MySQL server during query')")),
+        ("exception.stacktrace", s("Traceback (most recent call last):\n  File \"/app/v.py\", line 3, in get\npymysql.err.OperationalError: (2013, 'Lost connection to MySQL server during query')")),
+    ]));
+    let summary = summarize(&voucher);
+    assert!(summary.text.contains("Lost connection to MySQL server"), "{}", summary.text);
+    assert!(summary.text.contains("voucher lookup failed for order 42"), "{}", summary.text);
+
+    // A traceback alone is read by its last line, where Python names the error.
+    assert_eq!(
+        error_head("Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: bad\n"),
+        "ValueError: bad"
+    );
+}
