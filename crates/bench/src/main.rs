@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use clap::{Parser, Subcommand};
 
 mod categories;
+mod import;
 mod ingest;
 mod jaeger;
 mod peer;
@@ -49,6 +50,9 @@ enum Command {
     /// Error category accuracy on labelled messages: signatures alone, and with zero-shot
     /// classification by the model.
     Categories(categories::CategoriesArgs),
+    /// `semtrace import` of a large Jaeger JSON file into a fresh server: spans/s and the
+    /// importer's peak memory.
+    Import(import::ImportArgs),
 }
 
 static SERVER_BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -77,6 +81,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Ingest(args) => ingest::ingest(args).await,
             Command::Quality(args) => search::quality(args).await,
+            Command::Import(args) => import::import(args).await,
             Command::Similar(args) => similar::similar(args).await,
             Command::Search(args) => search::search(args).await,
             Command::Embed(args) => search::embed(args).await,

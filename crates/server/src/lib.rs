@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod import;
 pub mod listen;
 pub mod tenants;
 
