@@ -1,0 +1,199 @@
+//! `semtrace import` end to end: files of every kind (Jaeger JSON gzip-compressed, OTLP JSON
+//! lines zstd-compressed, the Collector's length-prefixed OTLP protobuf) imported into a server
+//! by the binary, read back through the Jaeger API field by field; a span that cannot be stored
+//! reported and the exit status non-zero; importing again adds nothing.
+
+mod common;
+
+use std::io::Write;
+
+use common::{get_json, start_server};
+use prost::Message;
+use serde_json::{json, Value};
+
+fn tag(key: &str, kind: &str, value: Value) -> Value {
+    json!({"key": key, "type": kind, "value": value})
+}
+
+/// A Jaeger trace as Jaeger's query API answers it, with the shapes real exports have: short
+/// ids, an int64 past 2^53 as a string, a bool as a string, binary, nulls, logs with an `event`
+/// field, a FOLLOWS_FROM, and one span without an id (refused).
+fn jaeger_file() -> Value {
+    json!({"data": [{
+        "traceID": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "spans": [
+            {"traceID": "4bf92f3577b34da6a3ce929d0e0e4736", "spanID": "a3ce929d0e0e4736", "operationName": "GET /orders/{id}",
+             "references": [], "flags": 1, "startTime": 1_706_678_909_209_712u64, "duration": 48_000,
+             "tags": [tag("span.kind", "string", json!("server")), tag("http.method", "string", json!("GET")),
+                      tag("http.status_code", "int64", json!(500)), tag("otel.status_code", "string", json!("ERROR")),
+                      tag("otel.status_description", "string", json!("order lookup failed"))],
+             "logs": [{"timestamp": 1_706_678_909_250_000u64, "fields": [
+                 tag("event", "string", json!("exception")),
+                 tag("exception.type", "string", json!("java.sql.SQLTransientConnectionException")),
+                 tag("exception.message", "string", json!("HikariPool-1 - Connection is not available, request timed out after 30000ms."))]}],
+             "processID": "p1", "warnings": null},
+            {"traceID": "4bf92f3577b34da6a3ce929d0e0e4736", "spanID": "b7ad6b7169203331", "operationName": "SELECT orders",
+             "references": [{"refType": "CHILD_OF", "traceID": "4bf92f3577b34da6a3ce929d0e0e4736", "spanID": "a3ce929d0e0e4736"}],
+             "startTime": 1_706_678_909_210_000u64, "duration": 30_100,
+             "tags": [tag("span.kind", "string", json!("client")), tag("db.system", "string", json!("postgresql")),
+                      tag("big", "int64", json!("9223372036854775222")), tag("cached", "bool", json!("false")),
+                      tag("blob", "binary", json!("AAAwOQ==")), tag("ratio", "float64", json!(0.25))],
+             "logs": null, "processID": "p2"},
+            {"traceID": "4bf92f3577b34da6a3ce929d0e0e4736", "spanID": "c1", "operationName": "audit",
+             "references": [{"refType": "FOLLOWS_FROM", "traceID": "4bf92f3577b34da6a3ce929d0e0e4736", "spanID": "a3ce929d0e0e4736"}],
+             "startTime": 1_706_678_909_260_000u64, "duration": 1_000, "tags": null, "processID": "p1"},
+            {"traceID": "4bf92f3577b34da6a3ce929d0e0e4736", "spanID": "", "operationName": "no id",
+             "startTime": 1_706_678_909_260_000u64, "duration": 1, "processID": "p1"}
+        ],
+        "processes": {
+            "p1": {"serviceName": "orders", "tags": [tag("hostname", "string", json!("orders-7d9f"))]},
+            "p2": {"serviceName": "orders-db-client", "tags": []}
+        }
+    }], "total": 0, "limit": 0, "offset": 0, "errors": null})
+}
+
+fn otlp_line(trace: &str, span: &str, name: &str) -> String {
+    json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing"}}]},
+        "scopeSpans": [{"scope": {"name": "billing.tracer"}, "spans": [{"traceId": trace, "spanId": span, "name": name, "kind": 2,
+            "startTimeUnixNano": "1706678909000000000", "endTimeUnixNano": "1706678909005000000",
+            "attributes": [{"key": "invoice.id", "value": {"intValue": "42"}}], "status": {}}]}]}]})
+    .to_string()
+}
+
+fn import(otlp_http: &str, files: &[&std::path::Path], extra: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
+        .arg("import")
+        .args(["--otlp-endpoint", otlp_http])
+        .args(extra)
+        .args(files)
+        .output()
+        .expect("semtrace import runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_every_kind_import_and_read_back_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(&dir.path().join("data"), |_| {}).await;
+
+    // Jaeger JSON, gzip-compressed.
+    let jaeger = dir.path().join("orders.json.gz");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(jaeger_file().to_string().as_bytes()).unwrap();
+    std::fs::write(&jaeger, gzip.finish().unwrap()).unwrap();
+    // OTLP JSON lines (the Collector's file exporter), zstd-compressed.
+    let lines = format!(
+        "{}\n{}\n",
+        otlp_line("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "charge"),
+        otlp_line("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b175", "refund")
+    );
+    let otlp_lines = dir.path().join("billing.jsonl.zst");
+    std::fs::write(
+        &otlp_lines,
+        ruzstd::encoding::compress_to_vec(lines.as_bytes(), ruzstd::encoding::CompressionLevel::Fastest),
+    )
+    .unwrap();
+    // OTLP protobuf as the file exporter writes it: each request after its 4-byte length.
+    let request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest =
+        serde_json::from_str(&otlp_line("6c9f0000000000000000000000000001", "0000000000000001", "ship")).unwrap();
+    let bytes = request.encode_to_vec();
+    let mut stream = (bytes.len() as u32).to_be_bytes().to_vec();
+    stream.extend_from_slice(&bytes);
+    let protobuf = dir.path().join("shipping.pb");
+    std::fs::write(&protobuf, stream).unwrap();
+
+    let files = [jaeger.as_path(), otlp_lines.as_path(), protobuf.as_path()];
+    let (ok, output) = import(&server.otlp_http, &files, &["--batch-spans", "2"]);
+    assert!(!ok, "a refused span fails the import unless allowed:\n{output}");
+    assert!(output.contains("imported 6 spans from 3 file(s)"), "{output}");
+    assert!(output.contains("invalid spanID"), "the reason is told:\n{output}");
+    assert!(output.contains("Jaeger JSON, gzip") && output.contains("OTLP JSON, zstd"), "{output}");
+    let health = common::wait_searchable(&server.api, 6).await;
+    assert_eq!(health["total_traces"], 3, "{health}");
+
+    // Read back through the Jaeger API: what the file said, field by field.
+    let (status, body) = get_json(&format!("{}/jaeger/api/traces/4bf92f3577b34da6a3ce929d0e0e4736", server.api)).await;
+    assert_eq!(status, 200, "{body}");
+    let trace = &body["data"][0];
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 3);
+    let by_id = |id: &str| spans.iter().find(|span| span["spanID"] == id).unwrap_or_else(|| panic!("{id} in {trace}"));
+    let tags = |span: &Value| -> Vec<(String, Value)> {
+        span["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].clone()))
+            .collect()
+    };
+    let root = by_id("a3ce929d0e0e4736");
+    assert_eq!(root["operationName"], "GET /orders/{id}");
+    assert_eq!(root["startTime"], 1_706_678_909_209_712u64);
+    assert_eq!(root["duration"], 48_000);
+    let root_tags = tags(root);
+    for expected in [
+        ("span.kind", json!("server")),
+        ("http.method", json!("GET")),
+        ("http.status_code", json!(500)),
+        ("otel.status_code", json!("ERROR")),
+        ("error", json!(true)),
+    ] {
+        assert!(root_tags.contains(&(expected.0.to_owned(), expected.1.clone())), "{expected:?} in {root_tags:?}");
+    }
+    let log = &root["logs"][0];
+    assert_eq!(log["timestamp"], 1_706_678_909_250_000u64);
+    let fields: Vec<(String, Value)> = log["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["key"].as_str().unwrap().to_owned(), f["value"].clone()))
+        .collect();
+    assert!(fields.contains(&("event".into(), json!("exception"))), "{fields:?}");
+    assert!(fields
+        .iter()
+        .any(|(key, value)| key == "exception.message" && value.as_str().unwrap().contains("HikariPool-1")));
+    let process = &trace["processes"][root["processID"].as_str().unwrap()];
+    assert_eq!(process["serviceName"], "orders");
+    assert!(process["tags"].as_array().unwrap().iter().any(|t| t["key"] == "hostname" && t["value"] == "orders-7d9f"));
+
+    let db = by_id("b7ad6b7169203331");
+    assert_eq!(db["references"][0]["refType"], "CHILD_OF");
+    assert_eq!(db["references"][0]["spanID"], "a3ce929d0e0e4736");
+    let db_tags = tags(db);
+    // An int64 past 2^53 goes out as a string, as Jaeger writes it.
+    for expected in [
+        ("big", json!("9223372036854775222")),
+        ("cached", json!(false)),
+        ("blob", json!("AAAwOQ==")),
+        ("ratio", json!(0.25)),
+        ("db.system", json!("postgresql")),
+    ] {
+        assert!(db_tags.contains(&(expected.0.to_owned(), expected.1.clone())), "{expected:?} in {db_tags:?}");
+    }
+    // A short id is padded; FOLLOWS_FROM stays a reference, not a parent.
+    let audit = by_id("00000000000000c1");
+    assert_eq!(audit["references"][0]["refType"], "FOLLOWS_FROM", "{audit}");
+
+    // The failure reads as the search's summary, whatever format it came in.
+    let (_, found) =
+        get_json(&format!("{}/api/v1/search?q=database+connection+pool+timeout&limit=1", server.api)).await;
+    assert_eq!(found["results"][0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736", "{found}");
+
+    let (_, billing) = get_json(&format!("{}/api/v1/traces/5b8efff798038103d269b633813fc60c", server.api)).await;
+    assert_eq!(billing["span_count"], 2, "{billing}");
+    let (_, shipping) = get_json(&format!("{}/api/v1/traces/6c9f0000000000000000000000000001", server.api)).await;
+    assert_eq!(shipping["spans"][0]["name"], "ship", "{shipping}");
+
+    // Again: nothing is stored twice, and --allow-rejected exits 0.
+    let (ok, output) = import(&server.otlp_http, &files, &["--allow-rejected", "--quiet"]);
+    assert!(ok, "{output}");
+    let (_, health) = get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["total_spans"], 6, "a second import adds nothing: {health}");
+
+    // A file that is not trace data says why, and where.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"data\": [{\"traceID\": \"ab\", \"spans\": [\n{\"spanID\": ").unwrap();
+    let (ok, output) = import(&server.otlp_http, &[broken.as_path()], &[]);
+    assert!(!ok && output.contains("not read to its end") && output.contains("line 2"), "{output}");
+}
