@@ -20,6 +20,7 @@ use prost::Message;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+pub mod command;
 pub mod jaeger;
 
 /// What a file holds, as told by its first bytes.

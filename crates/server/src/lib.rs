@@ -3,7 +3,6 @@
 
 pub mod client;
 pub mod config;
-pub mod import;
 pub mod listen;
 pub mod tenants;
 

@@ -53,7 +53,7 @@ enum Command {
     },
     /// Import trace files (Jaeger JSON, OTLP JSON or JSON lines, OTLP protobuf; gzip or zstd)
     /// into a running server, over OTLP/HTTP: `semtrace import traces.json.gz`.
-    Import(semtrace_server::import::ImportCommand),
+    Import(semtrace_import::command::ImportCommand),
     /// Show the server's health: store, counts, queue.
     Health {
         #[arg(long, default_value = DEFAULT_SERVER)]
@@ -152,7 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Trace { trace_id, json, server } => client::trace(&server, &trace_id, json).await,
         Command::Health { server } => client::health(&server).await,
-        Command::Import(args) => semtrace_server::import::import(args).await,
+        Command::Import(args) => semtrace_import::command::import(args).await,
         Command::Bench { args } => bench(args),
         Command::Search(args) => client::search(args).await,
         Command::Similar(args) => client::similar(args).await,

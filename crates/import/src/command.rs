@@ -2,8 +2,9 @@
 //! zstd) sent to a running server over OTLP/HTTP, so they take the same path as live traffic:
 //! its limits, back-pressure (429/503 answers are retried, honouring Retry-After), durability
 //! and duplicate detection (a span already stored is not stored twice, so importing a file again
-//! adds nothing). Files are read by `semtrace_import`, streamed: memory is bounded by the batch
-//! size and the largest trace, not by the file.
+//! adds nothing). Files are read by [`crate::read_file`], streamed: memory is bounded by the batch
+//! size and the largest trace, not by the file. `semtrace import` is this command; the import
+//! crate, not the server, holds its OTLP client (OTLP types stay at the edges: ARCHITECTURE.md).
 
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -11,12 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::{FileReport, Item};
 use anyhow::{bail, Context};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
-use semtrace_import::{FileReport, Item};
 
-use crate::client::TOKEN_ENV;
+/// The environment variable whose token the import sends (`Authorization: Bearer …`), as every
+/// `semtrace` client command does.
+pub const TOKEN_ENV: &str = "SEMTRACE_TOKEN";
 
 /// The OTLP/HTTP endpoint an import sends to when `--otlp-endpoint` is not given.
 pub const DEFAULT_OTLP_ENDPOINT: &str = "http://127.0.0.1:4318";
@@ -121,7 +124,7 @@ pub async fn import(args: ImportCommand) -> anyhow::Result<()> {
                     };
                     !tally.stop.load(Ordering::Relaxed) && work.blocking_send(item_work).is_ok()
                 };
-                let (report, error) = match semtrace_import::read_file(&path, batch_spans, &bytes_read, &mut emit) {
+                let (report, error) = match crate::read_file(&path, batch_spans, &bytes_read, &mut emit) {
                     Ok(report) => (report, None),
                     Err((report, err)) => (report, Some(err.to_string())),
                 };
