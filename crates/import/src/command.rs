@@ -29,8 +29,34 @@ pub struct ImportCommand {
     /// Files: Jaeger JSON (the query API's answer or the UI's download), OTLP JSON (a document or
     /// JSON lines, as the Collector's file exporter writes them), OTLP protobuf (one request, or
     /// the file exporter's length-prefixed stream); each may be gzip- or zstd-compressed.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["jaeger_url", "tempo_url"])]
     pub files: Vec<PathBuf>,
+    /// Read from a running Jaeger query service instead: its base URL (`http://jaeger:16686`),
+    /// per service (`--service`, else every one it lists) over the time range.
+    #[arg(long, conflicts_with = "tempo_url")]
+    pub jaeger_url: Option<String>,
+    /// Read from a running Tempo instead: its base URL (`http://tempo:3200`); traces found by its
+    /// search over the time range (`--query`), then read one by one.
+    #[arg(long)]
+    pub tempo_url: Option<String>,
+    /// Jaeger: a service to read (repeatable) [default: every service].
+    #[arg(long)]
+    pub service: Vec<String>,
+    /// Tempo: a TraceQL query choosing the traces (`{ resource.service.name = "api" }`).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// How far back from `--until` to read: `90m`, `24h`, `7d`.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// The end of the time range, RFC 3339 (`2026-12-01T00:00:00Z`) [default: now].
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Traces asked for per search request (a window that comes back full is split).
+    #[arg(long, default_value_t = 500)]
+    pub page_traces: usize,
+    /// Bearer token for the Jaeger or Tempo read from (not semtrace's).
+    #[arg(long, env = "SEMTRACE_IMPORT_SOURCE_TOKEN", hide_env_values = true)]
+    pub source_token: Option<String>,
     /// The server's OTLP/HTTP endpoint (`/v1/traces` is added).
     #[arg(long, default_value = DEFAULT_OTLP_ENDPOINT)]
     pub otlp_endpoint: String,
@@ -107,6 +133,26 @@ pub async fn import(args: ImportCommand) -> anyhow::Result<()> {
     // Files are read on their own thread (parsing is CPU work), at most two batches per
     // request in flight ahead of the senders.
     let (work, mut queue) = tokio::sync::mpsc::channel::<Work>(concurrency * 2);
+    // A running Jaeger or Tempo is read by a task of its own, into the reader thread.
+    let (remote_origin, mut remote) = match (&args.jaeger_url, &args.tempo_url) {
+        (None, None) => (None, None),
+        (jaeger, tempo) => {
+            let range = time_range(&args.since, args.until.as_deref())?;
+            let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 4);
+            let (client, token, limit) = (client.clone(), args.source_token.clone(), args.page_traces.max(1));
+            let origin = jaeger.clone().or_else(|| tempo.clone()).unwrap_or_default();
+            let (jaeger, tempo, services, query) =
+                (jaeger.clone(), tempo.clone(), args.service.clone(), args.query.clone());
+            tokio::spawn(async move {
+                if let Some(base) = jaeger {
+                    crate::remote::jaeger(&client, &base, token.as_deref(), &services, range, limit, &tx).await;
+                } else if let Some(base) = tempo {
+                    crate::remote::tempo(&client, &base, token.as_deref(), query.as_deref(), range, limit, &tx).await;
+                }
+            });
+            (Some(origin), Some(rx))
+        }
+    };
     let reader = {
         let files = args.files.clone();
         let bytes_read = bytes_read.clone();
@@ -131,6 +177,26 @@ pub async fn import(args: ImportCommand) -> anyhow::Result<()> {
                 if work.blocking_send(Work::Done { file, report, error }).is_err() {
                     return;
                 }
+            }
+            if let (Some(origin), Some(remote)) = (remote_origin, remote.as_mut()) {
+                let file: Arc<str> = origin.into();
+                let mut emit = |item: Item| {
+                    let item_work = match item {
+                        Item::Batch { request, spans } => Work::Batch { file: file.clone(), request, spans },
+                        Item::Rejected { origin, reason, spans } => {
+                            Work::Rejected { file: file.clone(), origin, reason, spans }
+                        }
+                    };
+                    !tally.stop.load(Ordering::Relaxed) && work.blocking_send(item_work).is_ok()
+                };
+                let mut batcher = crate::Batcher::new(batch_spans, &mut emit);
+                while let Some(item) = remote.blocking_recv() {
+                    if !batcher.add(item) {
+                        break;
+                    }
+                }
+                let report = batcher.finish();
+                let _ = work.blocking_send(Work::Done { file, report, error: None });
             }
         })
     };
@@ -270,6 +336,27 @@ async fn send(
     }
 }
 
+/// `--since`/`--until` as microseconds since the epoch.
+fn time_range(since: &str, until: Option<&str>) -> anyhow::Result<crate::remote::Range> {
+    let end = match until {
+        Some(text) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("--until {text:?}: expected RFC 3339, e.g. 2026-12-01T00:00:00Z"))?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let since = since.trim();
+    let (number, unit) = since.split_at(since.find(|c: char| !c.is_ascii_digit()).unwrap_or(since.len()));
+    let number: u64 = number.parse().with_context(|| format!("--since {since:?}: expected e.g. 90m, 24h, 7d"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" | "" => number * 3600,
+        "d" => number * 86_400,
+        _ => bail!("--since {since:?}: the unit is s, m, h or d"),
+    };
+    let end_us = u64::try_from(end.unix_timestamp_nanos() / 1000).unwrap_or_default();
+    Ok(crate::remote::Range { start_us: end_us.saturating_sub(seconds * 1_000_000), end_us })
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -293,13 +380,18 @@ impl Progress {
             format!("{accepted} spans, {rate:.0} spans/s, {rejected} rejected")
         };
         if std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
+            // Files: a bar over their bytes, with an ETA; a remote system: a spinner and counts.
+            let (bar, template) = match total {
+                0 => (indicatif::ProgressBar::new_spinner(), "{elapsed_precise} {spinner} {msg}"),
+                _ => (
+                    indicatif::ProgressBar::new(total),
                     "{elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg} (eta {eta})",
-                )
-                .expect("the progress template is valid")
-                .progress_chars("=> "),
+                ),
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(template)
+                    .expect("the progress template is valid")
+                    .progress_chars("=> "),
             );
             let shown = bar.clone();
             let task = tokio::spawn(async move {

@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 pub mod command;
 pub mod jaeger;
+pub mod remote;
 
 /// What a file holds, as told by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +168,45 @@ pub fn read(
         Err(err) => Err((report, err)),
         Ok(()) if !flushed || sink.stopped => Err((report, ReadError::Stopped)),
         Ok(()) => Ok(report),
+    }
+}
+
+/// Batches traces and resources read from elsewhere (a running Jaeger or Tempo) as a file's are.
+pub struct Batcher<'a> {
+    sink: Sink<'a>,
+}
+
+impl<'a> Batcher<'a> {
+    pub fn new(batch_spans: usize, emit: &'a mut dyn FnMut(Item) -> bool) -> Self {
+        let report = FileReport::default();
+        Batcher {
+            sink: Sink {
+                batch_spans: batch_spans.max(1),
+                pending: Vec::new(),
+                pending_spans: 0,
+                emit,
+                stopped: false,
+                report,
+            },
+        }
+    }
+
+    /// Adds what a remote system gave; false once the receiver of the batches is gone.
+    pub fn add(&mut self, remote: remote::Remote) -> bool {
+        match remote {
+            remote::Remote::Jaeger(trace) => self.sink.jaeger_trace(trace),
+            remote::Remote::Otlp(resource_spans) => {
+                self.sink.dialect("OTLP protobuf");
+                self.sink.push(resource_spans)
+            }
+            remote::Remote::Rejected { origin, reason } => self.sink.reject(origin, reason, 0),
+        }
+    }
+
+    /// Sends what is left; what was read.
+    pub fn finish(mut self) -> FileReport {
+        self.sink.flush();
+        self.sink.report
     }
 }
 

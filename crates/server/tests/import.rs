@@ -197,3 +197,102 @@ async fn files_of_every_kind_import_and_read_back_field_by_field() {
     let (ok, output) = import(&server.otlp_http, &[broken.as_path()], &[]);
     assert!(!ok && output.contains("not read to its end") && output.contains("line 2"), "{output}");
 }
+
+/// Jaeger's query API (semtrace serves the same one) and Tempo's (a stand-in serving its
+/// documented answers): a time range read in windows, every trace once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_jaeger_and_tempo_are_read_over_a_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = start_server(&dir.path().join("source"), |_| {}).await;
+    let target = start_server(&dir.path().join("target"), |_| {}).await;
+    // 60 traces of two services, a second apart, around 2026-01-01T00:00:00Z.
+    let base_ns: u64 = 1_767_225_600_000_000_000;
+    let mut resource_spans = Vec::new();
+    for trace in 0..60u64 {
+        for (service, span) in [("front", 1u64), ("back", 2u64)] {
+            let start = base_ns + trace * 1_000_000_000 + span * 1_000;
+            resource_spans.push(json!({"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                "scopeSpans": [{"spans": [{"traceId": format!("{:032x}", 0xabc000 + trace), "spanId": format!("{span:016x}"),
+                    "parentSpanId": if span == 2 { "0000000000000001" } else { "" }, "name": format!("{service} op"), "kind": 2,
+                    "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 5_000_000).to_string()}]}]}));
+        }
+    }
+    common::send_json_spans(&source.otlp_http, resource_spans).await;
+    common::wait_searchable(&source.api, 120).await;
+
+    // Jaeger: every service, 7 traces a request (windows must shrink), a day back from 00:01.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
+        .args(["import", "--otlp-endpoint", &target.otlp_http, "--jaeger-url", &source.api])
+        .args(["--until", "2026-01-01T00:01:30Z", "--since", "1d", "--page-traces", "7"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("imported 120 spans"), "every trace once, though both services list it:\n{text}");
+    let health = common::wait_searchable(&target.api, 120).await;
+    assert_eq!(health["total_traces"], 60);
+    let (_, trace) = get_json(&format!("{}/api/v1/traces/{:032x}", target.api, 0xabc000 + 7)).await;
+    assert_eq!(trace["span_count"], 2, "{trace}");
+
+    // Tempo: search by time range in seconds, then each trace as protobuf.
+    let stored: Vec<(u64, Vec<u8>)> = (0..60u64)
+        .map(|trace| {
+            let request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest =
+                serde_json::from_value(json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "tempo-svc"}}]},
+                    "scopeSpans": [{"spans": [{"traceId": format!("{:032x}", 0xdef000 + trace), "spanId": "0000000000000001", "name": "t",
+                        "startTimeUnixNano": (base_ns + trace * 1_000_000_000).to_string(),
+                        "endTimeUnixNano": (base_ns + trace * 1_000_000_000 + 1_000).to_string()}]}]}]}))
+                .unwrap();
+            (base_ns / 1_000_000_000 + trace, request.encode_to_vec())
+        })
+        .collect();
+    let stored = std::sync::Arc::new(stored);
+    let search = {
+        let stored = stored.clone();
+        move |axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>| {
+            let stored = stored.clone();
+            async move {
+                let number = |key: &str| params.get(key).and_then(|v| v.parse::<u64>().ok()).unwrap();
+                let (start, end, limit) = (number("start"), number("end"), number("limit") as usize);
+                let traces: Vec<Value> = stored
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (second, _))| (start..=end).contains(second))
+                    .take(limit)
+                    .map(|(index, (second, _))| json!({"traceID": format!("{:x}", 0xdef000 + index as u64), "startTimeUnixNano": (second * 1_000_000_000).to_string()}))
+                    .collect();
+                axum::Json(json!({"traces": traces, "metrics": {}}))
+            }
+        }
+    };
+    let by_id = {
+        let stored = stored.clone();
+        move |axum::extract::Path(id): axum::extract::Path<String>| {
+            let stored = stored.clone();
+            async move {
+                let index = u64::from_str_radix(&id, 16).unwrap() - 0xdef000;
+                stored[index as usize].1.clone()
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/api/search", axum::routing::get(search))
+        .route("/api/traces/{id}", axum::routing::get(by_id));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tempo = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let otlp = target.otlp_http.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
+            .args(["import", "--otlp-endpoint", &otlp, "--tempo-url", &tempo])
+            .args(["--until", "2026-01-01T00:01:30Z", "--since", "2h", "--page-traces", "9"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("imported 60 spans"), "{text}");
+    common::wait_searchable(&target.api, 180).await;
+}
