@@ -116,6 +116,15 @@ enum Work {
     Done { file: Arc<str>, report: FileReport, error: Option<String> },
 }
 
+impl Work {
+    fn of(file: &Arc<str>, item: Item) -> Work {
+        match item {
+            Item::Batch { request, spans } => Work::Batch { file: file.clone(), request, spans },
+            Item::Rejected { origin, reason, spans } => Work::Rejected { file: file.clone(), origin, reason, spans },
+        }
+    }
+}
+
 pub async fn import(args: ImportCommand) -> anyhow::Result<()> {
     let mut total_bytes = 0;
     for file in &args.files {
@@ -162,13 +171,7 @@ pub async fn import(args: ImportCommand) -> anyhow::Result<()> {
             for path in files {
                 let file: Arc<str> = path.display().to_string().into();
                 let mut emit = |item: Item| {
-                    let item_work = match item {
-                        Item::Batch { request, spans } => Work::Batch { file: file.clone(), request, spans },
-                        Item::Rejected { origin, reason, spans } => {
-                            Work::Rejected { file: file.clone(), origin, reason, spans }
-                        }
-                    };
-                    !tally.stop.load(Ordering::Relaxed) && work.blocking_send(item_work).is_ok()
+                    !tally.stop.load(Ordering::Relaxed) && work.blocking_send(Work::of(&file, item)).is_ok()
                 };
                 let (report, error) = match crate::read_file(&path, batch_spans, &bytes_read, &mut emit) {
                     Ok(report) => (report, None),
@@ -181,13 +184,7 @@ pub async fn import(args: ImportCommand) -> anyhow::Result<()> {
             if let (Some(origin), Some(remote)) = (remote_origin, remote.as_mut()) {
                 let file: Arc<str> = origin.into();
                 let mut emit = |item: Item| {
-                    let item_work = match item {
-                        Item::Batch { request, spans } => Work::Batch { file: file.clone(), request, spans },
-                        Item::Rejected { origin, reason, spans } => {
-                            Work::Rejected { file: file.clone(), origin, reason, spans }
-                        }
-                    };
-                    !tally.stop.load(Ordering::Relaxed) && work.blocking_send(item_work).is_ok()
+                    !tally.stop.load(Ordering::Relaxed) && work.blocking_send(Work::of(&file, item)).is_ok()
                 };
                 let mut batcher = crate::Batcher::new(batch_spans, &mut emit);
                 while let Some(item) = remote.blocking_recv() {
