@@ -334,7 +334,7 @@ async fn send(
 }
 
 /// `--since`/`--until` as microseconds since the epoch.
-fn time_range(since: &str, until: Option<&str>) -> anyhow::Result<crate::remote::Range> {
+pub(crate) fn time_range(since: &str, until: Option<&str>) -> anyhow::Result<crate::remote::Range> {
     let end = match until {
         Some(text) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
             .with_context(|| format!("--until {text:?}: expected RFC 3339, e.g. 2026-12-01T00:00:00Z"))?,

@@ -21,6 +21,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 pub mod command;
+pub mod export;
 pub mod jaeger;
 pub mod remote;
 

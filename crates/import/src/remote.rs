@@ -245,7 +245,8 @@ pub async fn tempo(
     }
 }
 
-fn form_encode(text: &str) -> String {
+/// Percent-encodes a query parameter's value.
+pub(crate) fn form_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {

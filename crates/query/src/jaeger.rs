@@ -412,7 +412,7 @@ fn jaeger_span(span: &Span, trace_id: &str, process_id: &str) -> Value {
             json!({ "timestamp": event.time_unix_nano / 1000, "fields": fields })
         })
         .collect();
-    json!({
+    let mut out = json!({
         "traceID": trace_id,
         "spanID": span.span_id.to_hex(),
         "operationName": span.name,
@@ -423,7 +423,13 @@ fn jaeger_span(span: &Span, trace_id: &str, process_id: &str) -> Value {
         "logs": logs,
         "processID": process_id,
         "warnings": warnings(span),
-    })
+    });
+    // W3C trace flags (bit 0: sampled) are Jaeger's low byte; OTLP's higher bits stay out. As
+    // Jaeger's own answer, only when set.
+    if span.flags & 0xff != 0 {
+        out["flags"] = json!(span.flags & 0xff);
+    }
+    out
 }
 
 /// Where a Jaeger span's warnings travel through OTLP.

@@ -54,6 +54,9 @@ enum Command {
     /// Import trace files (Jaeger JSON, OTLP JSON or JSON lines, OTLP protobuf; gzip or zstd)
     /// into a running server, over OTLP/HTTP: `semtrace import traces.json.gz`.
     Import(semtrace_import::command::ImportCommand),
+    /// Export traces (a search's, or a time range's) as OTLP JSON lines (re-importable) or
+    /// Jaeger JSON: `semtrace export --query "payment declined" -o declined.jsonl`.
+    Export(semtrace_import::export::ExportCommand),
     /// Show the server's health: store, counts, queue.
     Health {
         #[arg(long, default_value = DEFAULT_SERVER)]
@@ -153,6 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace { trace_id, json, server } => client::trace(&server, &trace_id, json).await,
         Command::Health { server } => client::health(&server).await,
         Command::Import(args) => semtrace_import::command::import(args).await,
+        Command::Export(args) => semtrace_import::export::export(args).await,
         Command::Bench { args } => bench(args),
         Command::Search(args) => client::search(args).await,
         Command::Similar(args) => client::similar(args).await,

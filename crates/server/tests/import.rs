@@ -296,3 +296,71 @@ async fn running_jaeger_and_tempo_are_read_over_a_time_range() {
     assert!(text.contains("imported 60 spans"), "{text}");
     common::wait_searchable(&target.api, 180).await;
 }
+
+/// `semtrace export` of a search's traces and of a time range, in both formats, imported into
+/// another server: the same traces come back, span for span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_import_back_the_same_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = start_server(&dir.path().join("source"), |_| {}).await;
+    let jaeger = dir.path().join("orders.json");
+    std::fs::write(&jaeger, jaeger_file().to_string()).unwrap();
+    let (_, output) = import(&source.otlp_http, &[jaeger.as_path()], &["--allow-rejected"]);
+    assert!(output.contains("imported 3 spans"), "{output}");
+    common::wait_searchable(&source.api, 3).await;
+
+    let export = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
+            .args(["export", "--server", &source.api])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let lines = dir.path().join("found.jsonl");
+    let said = export(&["--query", "database connection pool timeout", "--limit", "5", "-o", lines.to_str().unwrap()]);
+    assert!(said.contains("exported 1 traces (3 spans)"), "{said}");
+    let jaeger_out = dir.path().join("range.json.gz");
+    let said = export(&[
+        "--format",
+        "jaeger",
+        "--since",
+        "1h",
+        "--until",
+        "2024-01-31T05:30:00Z",
+        "-o",
+        jaeger_out.to_str().unwrap(),
+    ]);
+    assert!(said.contains("exported 1 traces (3 spans)"), "{said}");
+
+    for file in [&lines, &jaeger_out] {
+        let target = start_server(&dir.path().join(format!("{}.data", file.display()).replace('/', "_")), |_| {}).await;
+        let (ok, output) = import(&target.otlp_http, &[file.as_path()], &[]);
+        assert!(ok && output.contains("imported 3 spans"), "{output}");
+        common::wait_searchable(&target.api, 3).await;
+        let path = "/api/v3/traces/4bf92f3577b34da6a3ce929d0e0e4736";
+        let (_, before) = get_json(&format!("{}{path}", source.api)).await;
+        let (_, after) = get_json(&format!("{}{path}", target.api)).await;
+        let spans = |body: &Value| {
+            let mut spans: Vec<Value> = body["result"]["resourceSpans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|resource| {
+                    let resource_attributes = resource["resource"]["attributes"].clone();
+                    resource["scopeSpans"].as_array().unwrap().iter().flat_map(move |scope| {
+                        let (scope_name, resource_attributes) =
+                            (scope["scope"]["name"].clone(), resource_attributes.clone());
+                        scope["spans"].as_array().unwrap().iter().map(
+                            move |span| json!({"span": span, "scope": scope_name, "resource": resource_attributes}),
+                        )
+                    })
+                })
+                .collect();
+            spans.sort_by_key(|span| span["span"]["spanId"].as_str().unwrap().to_owned());
+            spans
+        };
+        assert_eq!(spans(&after), spans(&before), "{} round trip", file.display());
+    }
+}
