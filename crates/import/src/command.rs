@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::{FileReport, Item};
 use anyhow::{bail, Context};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
+use semtrace_exporter::otlp_http;
 
 /// The environment variable whose token the import sends (`Authorization: Bearer …`), as every
 /// `semtrace` client command does.
@@ -262,62 +263,37 @@ async fn send(
             }
         }
     }
-    let body = bytes::Bytes::from(body);
     let deadline = Instant::now() + retry_for;
     let mut backoff = Duration::from_millis(50);
     loop {
         if tally.stop.load(Ordering::Relaxed) {
             return;
         }
-        let mut post = client.post(url).header("content-type", "application/x-protobuf").body(body.clone());
-        if gzip {
-            post = post.header("content-encoding", "gzip");
-        }
-        if let Some(token) = token {
-            post = post.bearer_auth(token);
-        }
-        let (wait, why) = match post.send().await {
-            Ok(response) if response.status().is_success() => {
-                let rejected = match response.bytes().await {
-                    Ok(bytes) => ExportTraceServiceResponse::decode(bytes.as_ref())
-                        .ok()
-                        .and_then(|answer| answer.partial_success)
-                        .filter(|partial| partial.rejected_spans > 0)
-                        .map(|partial| (partial.rejected_spans as usize, partial.error_message)),
-                    Err(_) => None,
-                };
-                let rejected_spans = rejected.as_ref().map_or(0, |(count, _)| (*count).min(spans));
+        let (wait, why) = match otlp_http::attempt(client, url, token, gzip, &body).await {
+            otlp_http::Attempt::Accepted { rejected_spans, message } => {
+                let rejected_spans = usize::try_from(rejected_spans).unwrap_or_default().min(spans);
                 tally.accepted.fetch_add((spans - rejected_spans) as u64, Ordering::Relaxed);
-                if let Some((count, message)) = rejected {
-                    tally.reject(file, origin(), format!("the server refused {count}: {message}"), rejected_spans);
+                if rejected_spans > 0 {
+                    tally.reject(
+                        file,
+                        origin(),
+                        format!("the server refused {rejected_spans}: {message}"),
+                        rejected_spans,
+                    );
                 }
                 return;
             }
-            Ok(response) => {
-                let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let text = response.text().await.unwrap_or_default();
-                let text = text.chars().take(300).collect::<String>();
-                match status.as_u16() {
-                    429 | 502 | 503 | 504 => (retry_after, format!("{status}: {text}")),
-                    401 | 403 => {
-                        tally.fail(format!(
-                            "{url} refused the import ({status}): {text} (set {TOKEN_ENV} to a token with the ingest role)"
-                        ));
-                        return;
-                    }
-                    _ => {
-                        tally.reject(file, origin(), format!("{status}: {text}"), spans);
-                        return;
-                    }
-                }
+            otlp_http::Attempt::Refused { status: status @ (401 | 403), message } => {
+                tally.fail(format!(
+                    "{url} refused the import ({status}): {message} (set {TOKEN_ENV} to a token with the ingest role)"
+                ));
+                return;
             }
-            Err(err) => (None, format!("cannot reach {url}: {err}")),
+            otlp_http::Attempt::Refused { status, message } => {
+                tally.reject(file, origin(), format!("{status}: {message}"), spans);
+                return;
+            }
+            otlp_http::Attempt::Retry { after, why } => (after, why),
         };
         if Instant::now() >= deadline {
             if tally.accepted.load(Ordering::Relaxed) == 0 && why.starts_with("cannot reach") {
