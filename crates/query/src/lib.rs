@@ -73,6 +73,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/errors/categories", get(overview::categories))
         .route("/api/v1/entities", get(entities::entities))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/stats", get(stats))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))
         .route("/metrics", get(metrics))
@@ -171,6 +172,31 @@ pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
     text.parse().map_err(|err| {
         ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736"))
     })
+}
+
+/// What the store holds and where its bytes are: counts, bytes per table and index, and the time
+/// its spans cover.
+async fn stats(State(state): State<QueryState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let (counts, detail) = tokio::try_join!(state.store.stats(), state.store.storage())?;
+    let time = |ns: Option<u64>| ns.map(semtrace_model::format_rfc3339_nanos);
+    let relations: Vec<_> = detail
+        .relations
+        .iter()
+        .map(|(name, kind, bytes)| serde_json::json!({ "name": name, "kind": kind, "bytes": bytes }))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "storage": state.store.backend(),
+        "spans": counts.total_spans,
+        "traces": counts.total_traces,
+        "templates": counts.templates,
+        "templates_pending": counts.templates_pending,
+        "disk_bytes": counts.disk_bytes,
+        "oldest_span": time(detail.oldest_span_ns),
+        "newest_span": time(detail.newest_span_ns),
+        "tables_bytes": detail.relations.iter().filter(|(_, kind, _)| *kind == "table").map(|(_, _, bytes)| bytes).sum::<u64>(),
+        "indexes_bytes": detail.relations.iter().filter(|(_, kind, _)| *kind == "index").map(|(_, _, bytes)| bytes).sum::<u64>(),
+        "relations": relations,
+    })))
 }
 
 async fn services(State(state): State<QueryState>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -373,6 +373,39 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn storage(&self) -> Result<semtrace_store::StorageDetail, StoreError> {
+        let client = self.client().await?;
+        // Tables (with TOAST; each day partition of spans on its own, so the bytes a day holds
+        // show) and indexes of this schema.
+        let rows = client
+            .query(
+                "SELECT c.relname::text, c.relkind = 'i',
+                        (CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END)::int8
+                 FROM pg_class c
+                 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'm', 'i')
+                 ORDER BY 3 DESC, 1",
+                &[],
+            )
+            .await
+            .map_err(internal)?;
+        let relations = rows
+            .iter()
+            .map(|row| {
+                let kind = if row.get::<_, bool>(1) { "index" } else { "table" };
+                (row.get::<_, String>(0), kind, row.get::<_, i64>(2).max(0) as u64)
+            })
+            .collect();
+        let row = client
+            .query_one("SELECT min(start_ns), max(end_ns) FROM traces WHERE span_count > 0", &[])
+            .await
+            .map_err(internal)?;
+        Ok(semtrace_store::StorageDetail {
+            relations,
+            oldest_span_ns: row.get::<_, Option<i64>>(0).map(|ns| ns.max(0) as u64),
+            newest_span_ns: row.get::<_, Option<i64>>(1).map(|ns| ns.max(0) as u64),
+        })
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
         client.query_one("SELECT 1", &[]).await.map_err(internal)?;

@@ -359,6 +359,47 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn storage(&self) -> Result<semtrace_store::StorageDetail, StoreError> {
+        self.read(|connection| {
+            // dbstat's aggregate rows: one per table or index, from its pages' counts.
+            let mut statement = connection
+                .prepare(
+                    "SELECT d.name, coalesce(m.type, 'table'), d.pgsize FROM dbstat AS d
+                     LEFT JOIN sqlite_schema AS m ON m.name = d.name
+                     WHERE d.aggregate = TRUE ORDER BY d.pgsize DESC, d.name",
+                )
+                .map_err(internal)?;
+            let relations = statement
+                .query_map([], |row| {
+                    let kind: String = row.get(1)?;
+                    let kind = if kind == "index" || row.get::<_, String>(0)?.starts_with("sqlite_autoindex") {
+                        "index"
+                    } else {
+                        "table"
+                    };
+                    Ok((row.get::<_, String>(0)?, kind, row.get::<_, i64>(2)?.max(0) as u64))
+                })
+                .map_err(internal)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(internal)?;
+            // A trace starts with its earliest span (traces_start); its end is its latest.
+            let (oldest, newest): (Option<i64>, Option<i64>) = connection
+                .query_row(
+                    "SELECT (SELECT min(start_ns) FROM traces WHERE span_count > 0),
+                            (SELECT max(end_ns) FROM traces WHERE span_count > 0)",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(internal)?;
+            Ok(semtrace_store::StorageDetail {
+                relations,
+                oldest_span_ns: oldest.map(|ns| ns.max(0) as u64),
+                newest_span_ns: newest.map(|ns| ns.max(0) as u64),
+            })
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|connection| {
             connection.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)).optional().map_err(internal)?;

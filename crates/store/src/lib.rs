@@ -42,6 +42,17 @@ pub struct StoreStats {
     pub templates_pending: u64,
 }
 
+/// Where a store's bytes are, and the time its spans cover: `/api/v1/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageDetail {
+    /// Every table and index, largest first: (name, `table` or `index`, bytes).
+    pub relations: Vec<(String, &'static str, u64)>,
+    /// The earliest start of a stored span, in ns since the epoch.
+    pub oldest_span_ns: Option<u64>,
+    /// The latest end of a stored span, in ns since the epoch.
+    pub newest_span_ns: Option<u64>,
+}
+
 /// An embedded template, as the vector index holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateVector {
@@ -285,6 +296,12 @@ pub trait Store: Send + Sync + 'static {
     async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError>;
 
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Bytes per table and index, and the oldest and newest span (slower than [`Store::stats`]:
+    /// asked for by `/api/v1/stats`, not by health).
+    async fn storage(&self) -> Result<StorageDetail, StoreError> {
+        Ok(StorageDetail::default())
+    }
 
     /// Checks that the store answers (for health). Cheap.
     async fn ping(&self) -> Result<(), StoreError>;
