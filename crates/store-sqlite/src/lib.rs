@@ -12,6 +12,7 @@ mod codec;
 mod durable;
 mod find;
 mod logs;
+pub mod retention;
 mod schema;
 mod search;
 mod trace_keys;
@@ -65,6 +66,8 @@ pub struct SqliteOptions {
     /// New traces held in memory (about 25 bytes each) before their ids are merged into the
     /// trace id index in one sorted pass (`trace_keys`).
     pub trace_keys_merge_at: usize,
+    /// What to keep ([`retention`]): off by default.
+    pub retention: retention::RetentionOptions,
 }
 
 impl SqliteOptions {
@@ -76,6 +79,11 @@ impl SqliteOptions {
             entities: true,
             importance: Vec::new().into(),
             trace_keys_merge_at: DEFAULT_TRACE_KEYS_MERGE_AT,
+            retention: retention::RetentionOptions {
+                days: 0,
+                max_bytes: 0,
+                interval: std::time::Duration::from_secs(300),
+            },
         }
     }
 }
@@ -93,6 +101,7 @@ pub struct SqliteStore {
     trace_keys: Arc<TraceKeys>,
     wal: Arc<durable::WalSync>,
     _checkpointer: checkpoint::Checkpointer,
+    retention: Option<retention::Retention>,
 }
 
 impl SqliteStore {
@@ -104,6 +113,13 @@ impl SqliteStore {
         let path = options.data_dir.join(DB_FILE_NAME);
         let connection = Connection::open(&path)
             .map_err(|err| StoreError::Unavailable(format!("cannot open {}: {err}", path.display())))?;
+        // A new store gives the pages retention frees back to the file system; the setting can
+        // only be chosen before its first table (an older store reuses them instead).
+        let fresh: i64 =
+            connection.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0)).map_err(internal)?;
+        if fresh == 0 {
+            connection.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(internal)?;
+        }
         configure(&connection, &options, Access::ReadWrite).map_err(internal)?;
         schema::migrate(&connection)?;
         let total_spans: i64 =
@@ -121,22 +137,48 @@ impl SqliteStore {
         let trace_keys = writer.trace_keys().clone();
         let checkpointer = checkpoint::Checkpointer::start(&path)
             .map_err(|err| StoreError::Internal(format!("cannot start the WAL checkpointer: {err}")))?;
+        let writer = Arc::new(Mutex::new(writer));
+        let total_spans = Arc::new(AtomicU64::new(total_spans as u64));
+        let total_traces = Arc::new(AtomicU64::new(total_traces as u64));
+        let retention = match options.retention.enabled() {
+            true => Some(
+                retention::Retention::start(
+                    options.retention,
+                    writer.clone(),
+                    path.clone(),
+                    retention::Counters { spans: total_spans.clone(), traces: total_traces.clone() },
+                )
+                .map_err(|err| StoreError::Internal(format!("cannot start retention: {err}")))?,
+            ),
+            false => None,
+        };
         Ok(SqliteStore {
             wal: Arc::new(durable::WalSync::new(&path)),
             path,
             options,
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
-            total_spans: Arc::new(AtomicU64::new(total_spans as u64)),
-            total_traces: Arc::new(AtomicU64::new(total_traces as u64)),
+            total_spans,
+            total_traces,
             trace_keys,
             _checkpointer: checkpointer,
+            retention,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs retention once, now, as its thread does every interval (blocking: call it off the
+    /// async runtime). For tests and benchmarks.
+    pub fn run_retention(
+        &self,
+        options: &retention::RetentionOptions,
+    ) -> Result<semtrace_store::RetentionRun, StoreError> {
+        let counters = retention::Counters { spans: self.total_spans.clone(), traces: self.total_traces.clone() };
+        retention::run(options, &self.writer, &self.path, &counters)
     }
 
     /// Stores template embeddings (`failure`: of their failures) on the writer's connection.
@@ -357,6 +399,10 @@ impl Store for SqliteStore {
             templates,
             templates_pending,
         })
+    }
+
+    fn retention(&self) -> Option<semtrace_store::RetentionStatus> {
+        self.retention.as_ref().map(|retention| retention.status.lock().expect("retention status lock").clone())
     }
 
     async fn storage(&self) -> Result<semtrace_store::StorageDetail, StoreError> {
@@ -662,6 +708,90 @@ mod tests {
         // A restart takes writes again.
         let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
         store.write(&spans(4)).await.unwrap();
+    }
+
+    /// Retention drops the traces older than its cutoff whole (spans, keys, both before and after
+    /// their keys' merge), the templates only they used, and gives the pages back; what is newer
+    /// stays, and writes go on as before (a dropped template's text comes back as a new one).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_drops_old_traces_and_their_templates_and_gives_space_back() {
+        use semtrace_model::{AnyValue, StatusCode};
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions { trace_keys_merge_at: 500, ..SqliteOptions::new(dir.path()) };
+        let store = Arc::new(SqliteStore::open(options).unwrap());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let day = 86_400_000_000_000u64;
+        // A trace `n` at `at`, its database span failing in words of its own (`old` or `new`), with
+        // a payload that makes old data weigh.
+        let trace = |n: u64, at: u64, words: &str| {
+            let mut spans = semtrace_store::conformance::rich_trace(n);
+            let shift = at as i64 - spans[0].start_time_unix_nano as i64;
+            for span in &mut spans {
+                span.start_time_unix_nano = (span.start_time_unix_nano as i64 + shift) as u64;
+                span.end_time_unix_nano = (span.end_time_unix_nano as i64 + shift) as u64;
+                span.attributes.push("payload", AnyValue::String(format!("{n:0>2000}")));
+                if span.status.code == StatusCode::Error {
+                    span.status.message = format!("{words} failure");
+                }
+            }
+            spans
+        };
+        for chunk in 0..15u64 {
+            let spans: Vec<_> = (chunk * 100..chunk * 100 + 100)
+                .flat_map(|n| trace(n + 1, now - 10 * day + n * 1_000_000, "vanished quark"))
+                .collect();
+            store.write(&spans).await.unwrap();
+        }
+        let new: Vec<_> = (2000..2010).flat_map(|n| trace(n, now - 3_600_000_000_000, "present photon")).collect();
+        store.write(&new).await.unwrap();
+        let spans_per_trace = trace(1, now, "x").len() as u64;
+        let before = store.stats().await.unwrap();
+        assert_eq!(before.total_spans, 1510 * spans_per_trace);
+        let template_with = |words: &str| -> i64 {
+            let connection = Connection::open(store.path()).unwrap();
+            connection
+                .query_row("SELECT count(*) FROM templates WHERE text LIKE ?1", [format!("%{words}%")], |row| {
+                    row.get(0)
+                })
+                .unwrap()
+        };
+        let old_templates = template_with("vanished quark");
+        assert!(old_templates > 0);
+
+        let retention =
+            retention::RetentionOptions { days: 7, max_bytes: 0, interval: std::time::Duration::from_secs(60) };
+        let worker = store.clone();
+        let run = tokio::task::spawn_blocking(move || worker.run_retention(&retention)).await.unwrap().unwrap();
+        assert_eq!(run.traces, 1500, "{run:?}");
+        assert_eq!(run.spans, 1500 * spans_per_trace);
+        assert!(run.templates > 0 && template_with("vanished quark") == 0, "{run:?}");
+        assert!(template_with("present photon") > 0);
+        assert!(run.bytes_after * 4 < run.bytes_before, "space given back: {run:?}");
+        let after = store.stats().await.unwrap();
+        assert_eq!((after.total_spans, after.total_traces), (10 * spans_per_trace, 10));
+        for n in [1u64, 600, 1500] {
+            let old = semtrace_store::conformance::rich_trace(n)[0].trace_id;
+            assert!(store.get_trace(old).await.unwrap().is_none(), "trace {n} is gone");
+        }
+        let kept = semtrace_store::conformance::rich_trace(2005)[0].trace_id;
+        assert_eq!(store.get_trace(kept).await.unwrap().unwrap().spans.len() as u64, spans_per_trace);
+
+        // Writes go on, a dropped template's text comes back as a new template, and a run with
+        // nothing due drops nothing.
+        store.write(&trace(3000, now, "vanished quark")).await.unwrap();
+        assert_eq!(template_with("vanished quark"), old_templates);
+        let again = semtrace_store::conformance::rich_trace(3000)[0].trace_id;
+        assert!(store.get_trace(again).await.unwrap().is_some());
+        let worker = store.clone();
+        let idle = tokio::task::spawn_blocking(move || worker.run_retention(&retention)).await.unwrap().unwrap();
+        assert_eq!((idle.traces, idle.spans, idle.templates), (0, 0, 0));
+
+        // By size: past a cap, the oldest go first until the live data is under 90 % of it.
+        let worker = store.clone();
+        let capped = retention::RetentionOptions { days: 0, max_bytes: 1, ..retention };
+        let run = tokio::task::spawn_blocking(move || worker.run_retention(&capped)).await.unwrap().unwrap();
+        assert!(run.traces >= 9, "all but the newest trace: {run:?}");
+        assert!(store.get_trace(again).await.unwrap().is_some(), "the newest trace is kept");
     }
 
     /// Trace ids merged into `trace_keys` every 3 new traces; the merge's watermark as a crash

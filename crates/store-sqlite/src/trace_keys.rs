@@ -114,6 +114,22 @@ impl Merger {
         }
     }
 
+    /// Forgets traces retention dropped: in memory, and in the part of a merge not done yet.
+    pub fn forget(&mut self, dropped: &std::collections::HashSet<[u8; 16]>) {
+        if dropped.is_empty() {
+            return;
+        }
+        self.keys.recent.write().expect("trace keys lock").retain(|key, _| !dropped.contains(key));
+        if let Some(generation) = &mut self.merging {
+            let merged = generation.merged;
+            let mut index = 0;
+            generation.keys.retain(|(key, _)| {
+                index += 1;
+                index <= merged || !dropped.contains(key)
+            });
+        }
+    }
+
     /// Between transactions: starts a merge once `merge_at` traces wait, and merges a slice of
     /// the current one in a transaction of its own.
     pub fn step(&mut self, connection: &mut Connection) -> rusqlite::Result<()> {

@@ -65,6 +65,14 @@ impl<K: Hash + Eq> Interned<K> {
     }
 }
 
+/// What a retention step removed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Dropped {
+    pub traces: u64,
+    pub spans: u64,
+    pub logs: u64,
+}
+
 /// Operations are looked up by (service id, kind), then by name, so a lookup borrows the name.
 type OperationKey = (i64, i32);
 
@@ -182,6 +190,149 @@ impl Writer {
 
     pub fn trace_keys(&self) -> &Arc<TraceKeys> {
         self.trace_keys.keys()
+    }
+
+    /// Retention: drops up to `limit` traces that started before `cutoff_ns`, oldest first,
+    /// with their spans, log records and keys, in one transaction. The newest row of `traces`,
+    /// `spans` and `logs` is kept whatever its age, so SQLite never hands an id out again: the
+    /// contentless full-text rows of dropped spans and records, which cannot be deleted without
+    /// their text, then never match a new row (searches join them to rows that are gone).
+    pub fn drop_traces_before(&mut self, cutoff_ns: i64, limit: usize) -> Result<Dropped, StoreError> {
+        let transaction = self.connection.transaction().map_err(internal)?;
+        let victims: Vec<(i64, Vec<u8>, i64)> = {
+            let mut statement = transaction
+                .prepare_cached(
+                    "SELECT id, trace_id, span_count FROM traces
+                     WHERE start_ns < ?1
+                       AND id <> (SELECT max(id) FROM traces)
+                       AND id <> coalesce((SELECT trace_no FROM spans WHERE id = (SELECT max(id) FROM spans)), -1)
+                       AND id <> coalesce((SELECT trace_no FROM logs WHERE id = (SELECT max(id) FROM logs)), -1)
+                     ORDER BY start_ns LIMIT ?2",
+                )
+                .map_err(internal)?;
+            let rows = statement
+                .query_map(params![cutoff_ns, limit as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .map_err(internal)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+        };
+        if victims.is_empty() {
+            return Ok(Dropped::default());
+        }
+        transaction
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS retention_traces (id INTEGER PRIMARY KEY, trace_id BLOB NOT NULL);
+                 DELETE FROM temp.retention_traces;",
+            )
+            .map_err(internal)?;
+        {
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO temp.retention_traces (id, trace_id) VALUES (?1, ?2)")
+                .map_err(internal)?;
+            for (id, trace_id, _) in &victims {
+                insert.execute(params![id, trace_id]).map_err(internal)?;
+            }
+        }
+        let delete = |sql: &str| transaction.execute(sql, []).map_err(internal);
+        let spans = delete("DELETE FROM spans WHERE trace_no IN (SELECT id FROM temp.retention_traces)")?;
+        let logs = delete("DELETE FROM logs WHERE trace_no IN (SELECT id FROM temp.retention_traces)")?;
+        delete("DELETE FROM trace_keys WHERE trace_id IN (SELECT trace_id FROM temp.retention_traces)")?;
+        delete("DELETE FROM traces WHERE id IN (SELECT id FROM temp.retention_traces)")?;
+        delete("DELETE FROM temp.retention_traces")?;
+        transaction.commit().map_err(internal)?;
+        let forgotten: std::collections::HashSet<[u8; 16]> =
+            victims.iter().filter_map(|(_, trace_id, _)| <[u8; 16]>::try_from(trace_id.as_slice()).ok()).collect();
+        self.trace_keys.forget(&forgotten);
+        Ok(Dropped {
+            // Traces that only log records named were not counted as traces.
+            traces: victims.iter().filter(|(_, _, span_count)| *span_count > 0).count() as u64,
+            spans: spans as u64,
+            logs: logs as u64,
+        })
+    }
+
+    /// Retention by size: when the live data (pages in use) is past `max_bytes`, the start time
+    /// before which traces must go to bring it under `target` of it, counting bytes as shared
+    /// evenly by traces (the oldest go first). `None` when it is under the cap.
+    pub fn cutoff_for_size(&mut self, max_bytes: u64, target: f64) -> Result<Option<i64>, StoreError> {
+        let pragma = |name: &str| -> Result<i64, StoreError> {
+            self.connection.pragma_query_value(None, name, |row| row.get(0)).map_err(internal)
+        };
+        let live = (pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?;
+        if live <= 0 || live as u64 <= max_bytes {
+            return Ok(None);
+        }
+        let traces: i64 =
+            self.connection.query_row("SELECT count(*) FROM traces", [], |row| row.get(0)).map_err(internal)?;
+        if traces == 0 {
+            return Ok(None);
+        }
+        let excess = live as f64 - max_bytes as f64 * target;
+        let drop = ((excess / live as f64) * traces as f64).ceil() as i64;
+        let cutoff: Option<i64> = self
+            .connection
+            .query_row(
+                "SELECT start_ns FROM traces ORDER BY start_ns LIMIT 1 OFFSET ?1",
+                [drop.min(traces - 1)],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(internal)?;
+        Ok(cutoff.map(|start| if drop >= traces { start + 1 } else { start }))
+    }
+
+    /// Retention: drops up to `limit` log records without trace context older than `cutoff_ns`
+    /// (the newest record kept, as above).
+    pub fn drop_loose_logs_before(&mut self, cutoff_ns: i64, limit: usize) -> Result<u64, StoreError> {
+        let dropped = self
+            .connection
+            .execute(
+                "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE trace_no IS NULL AND time_ns < ?1
+                                               AND id <> (SELECT max(id) FROM logs) LIMIT ?2)",
+                params![cutoff_ns, limit as i64],
+            )
+            .map_err(internal)?;
+        Ok(dropped as u64)
+    }
+
+    /// Retention: drops the templates no stored span uses any more, with their vectors and
+    /// full-text rows (the newest template kept, as above), and forgets them.
+    pub fn drop_unused_templates(&mut self) -> Result<Vec<i64>, StoreError> {
+        let transaction = self.connection.transaction().map_err(internal)?;
+        let unused: Vec<(i64, String)> = {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT id, text FROM templates t WHERE id <> (SELECT max(id) FROM templates)
+                     AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.template_id = t.id)",
+                )
+                .map_err(internal)?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(internal)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+        };
+        for (id, text) in &unused {
+            transaction
+                .prepare_cached("INSERT INTO templates_fts (templates_fts, rowid, text) VALUES ('delete', ?1, ?2)")
+                .and_then(|mut statement| statement.execute(params![id, text]))
+                .map_err(internal)?;
+            for sql in ["DELETE FROM template_services WHERE template_id = ?1", "DELETE FROM templates WHERE id = ?1"] {
+                transaction.prepare_cached(sql).and_then(|mut statement| statement.execute([id])).map_err(internal)?;
+            }
+        }
+        transaction.commit().map_err(internal)?;
+        let ids: std::collections::HashSet<i64> = unused.iter().map(|(id, _)| *id).collect();
+        self.templates.committed.retain(|_, id| !ids.contains(id));
+        self.template_services.committed.retain(|(template, _), _| !ids.contains(template));
+        Ok(unused.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Gives up to `pages` free pages back to the file system (a database created with
+    /// `auto_vacuum = INCREMENTAL`; others reuse them for new data). Returns the pages still free.
+    pub fn give_back(&mut self, pages: u32) -> Result<i64, StoreError> {
+        let incremental: i64 =
+            self.connection.pragma_query_value(None, "auto_vacuum", |row| row.get(0)).map_err(internal)?;
+        if incremental == 2 {
+            self.connection.execute_batch(&format!("PRAGMA incremental_vacuum({pages})")).map_err(internal)?;
+        }
+        self.connection.pragma_query_value(None, "freelist_count", |row| row.get(0)).map_err(internal)
     }
 
     /// Applies the joiner's decisions in one transaction: joined spans get their new template,

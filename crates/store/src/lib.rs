@@ -42,6 +42,35 @@ pub struct StoreStats {
     pub templates_pending: u64,
 }
 
+/// What one retention run removed (`/api/v1/health`'s `retention.last_run`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetentionRun {
+    /// When the run finished, ns since the epoch.
+    pub finished_ns: u64,
+    /// Traces starting before this were dropped (the older of `retention_days` and what the
+    /// size cap asked for); `None`: nothing was due.
+    pub cutoff_ns: Option<u64>,
+    pub traces: u64,
+    pub spans: u64,
+    pub logs: u64,
+    /// Templates no stored span used any more, dropped with their vectors.
+    pub templates: u64,
+    /// The database file's size before and after (space given back to the file system).
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// Time the run held the writer (deleting and giving space back), in seconds.
+    pub writer_seconds: f64,
+}
+
+/// Retention as configured, when the next run is due and what the last one did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetentionStatus {
+    pub days: u32,
+    pub max_bytes: u64,
+    pub next_run_ns: Option<u64>,
+    pub last_run: Option<RetentionRun>,
+}
+
 /// Where a store's bytes are, and the time its spans cover: `/api/v1/stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StorageDetail {
@@ -296,6 +325,11 @@ pub trait Store: Send + Sync + 'static {
     async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError>;
 
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Retention's settings and last run, when the store drops old data itself.
+    fn retention(&self) -> Option<RetentionStatus> {
+        None
+    }
 
     /// Bytes per table and index, and the oldest and newest span (slower than [`Store::stats`]:
     /// asked for by `/api/v1/stats`, not by health).
