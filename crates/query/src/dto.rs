@@ -312,8 +312,55 @@ pub struct HealthDto {
     /// Tail sampling, while on: traces and spans buffered for a decision, the hold log, the
     /// adaptive factor, and traces and spans kept and dropped since start.
     pub sampling: Option<semtrace_pipeline::SamplingStatus>,
+    /// Retention, when the store drops old data itself (the embedded store's
+    /// `sqlite.retention_days`/`max_bytes`): its settings, the next run and what the last removed.
+    pub retention: Option<RetentionDto>,
     pub uptime_seconds: u64,
     pub version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetentionDto {
+    pub days: u32,
+    pub max_bytes: u64,
+    pub next_run: Option<String>,
+    pub last_run: Option<RetentionRunDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetentionRunDto {
+    pub finished: String,
+    /// Traces that started before this were dropped; null when nothing was due.
+    pub cutoff: Option<String>,
+    pub traces: u64,
+    pub spans: u64,
+    pub logs: u64,
+    pub templates: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub writer_seconds: f64,
+}
+
+impl From<semtrace_store::RetentionStatus> for RetentionDto {
+    fn from(status: semtrace_store::RetentionStatus) -> Self {
+        let time = semtrace_model::format_rfc3339_nanos;
+        RetentionDto {
+            days: status.days,
+            max_bytes: status.max_bytes,
+            next_run: status.next_run_ns.map(time),
+            last_run: status.last_run.map(|run| RetentionRunDto {
+                finished: time(run.finished_ns),
+                cutoff: run.cutoff_ns.map(time),
+                traces: run.traces,
+                spans: run.spans,
+                logs: run.logs,
+                templates: run.templates,
+                bytes_before: run.bytes_before,
+                bytes_after: run.bytes_after,
+                writer_seconds: run.writer_seconds,
+            }),
+        }
+    }
 }
 
 impl HealthDto {
@@ -368,6 +415,7 @@ impl HealthDto {
             logs_joined: state.joins.as_ref().map(|joins| joins.joined.load(Ordering::Relaxed)),
             logs_join_missed: state.joins.as_ref().map(|joins| joins.missed.load(Ordering::Relaxed)),
             sampling: state.pipeline.as_ref().and_then(|pipeline| pipeline.sampling_status()),
+            retention: state.store.retention().map(RetentionDto::from),
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }

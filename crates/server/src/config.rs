@@ -442,6 +442,14 @@ pub struct SqliteSettings {
     /// New traces held in memory (about 25 bytes each, 1–4194304) before their ids are merged
     /// into the trace id index in one sorted pass (ARCHITECTURE.md, `trace_keys.rs`).
     pub trace_keys_merge_at: u32,
+    /// Days of traces kept: a trace that started longer ago is dropped whole (0–36500; 0 keeps
+    /// everything). README, "Retention".
+    pub retention_days: u32,
+    /// Bytes of live data kept (0: no cap): past it, the oldest traces are dropped until it is
+    /// under 90 % of the cap. Whichever of this and `retention_days` drops more wins.
+    pub max_bytes: u64,
+    /// Seconds between retention runs (10–86400).
+    pub retention_interval_seconds: u32,
 }
 
 impl Default for SqliteSettings {
@@ -450,6 +458,9 @@ impl Default for SqliteSettings {
             writer_cache_mb: semtrace_store_sqlite::DEFAULT_WRITER_CACHE_MIB,
             reader_cache_mb: semtrace_store_sqlite::DEFAULT_READER_CACHE_MIB,
             trace_keys_merge_at: semtrace_store_sqlite::DEFAULT_TRACE_KEYS_MERGE_AT as u32,
+            retention_days: 0,
+            max_bytes: 0,
+            retention_interval_seconds: 300,
         }
     }
 }
@@ -867,6 +878,8 @@ impl Config {
             semtrace_auth::check_tenant(tenant).map_err(|reason| anyhow::anyhow!("limits.tenants: {reason}"))?;
         }
         check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
+        check_range("sqlite.retention_days", self.sqlite.retention_days.into(), 0, 36_500)?;
+        check_range("sqlite.retention_interval_seconds", self.sqlite.retention_interval_seconds.into(), 10, 86_400)?;
         self.redaction.redactor()?;
         self.auth()?;
         self.tls.files()?;

@@ -253,6 +253,11 @@ pub(crate) async fn open_tenant_store(config: &Config, schema: Option<String>) -
                 writer_cache_kib: config.sqlite.writer_cache_mb * 1024,
                 reader_cache_kib: config.sqlite.reader_cache_mb * 1024,
                 trace_keys_merge_at: config.sqlite.trace_keys_merge_at as usize,
+                retention: semtrace_store_sqlite::retention::RetentionOptions {
+                    days: config.sqlite.retention_days,
+                    max_bytes: config.sqlite.max_bytes,
+                    interval: std::time::Duration::from_secs(config.sqlite.retention_interval_seconds.into()),
+                },
                 ..SqliteOptions::new(&config.server.data_dir)
             };
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))

@@ -57,3 +57,50 @@ async fn postgresql_says_where_its_bytes_are() {
     common::wait_searchable(&server.api, 4).await;
     check(&server.api, "postgres").await;
 }
+
+/// Retention on the embedded store, configured: a run drops the traces past `retention_days`
+/// and health says when the next is due and what the last removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_drops_what_is_past_its_days_and_health_tells() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start_server(dir.path(), |config| {
+        config.sqlite.retention_days = 30;
+        config.sqlite.retention_interval_seconds = 10;
+    })
+    .await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let day = 86_400_000_000_000u64;
+    let span = |n: u64, at: u64| {
+        json!({"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "kept"}}]},
+            "scopeSpans": [{"spans": [{"traceId": format!("{:032x}", 0x7e7000 + n), "spanId": "0000000000000001",
+                "name": if at + 31 * day < now { "ancient op" } else { "recent op" },
+                "startTimeUnixNano": at.to_string(), "endTimeUnixNano": (at + 1_000_000).to_string()}]}]})
+    };
+    let mut spans: Vec<Value> = (0..20).map(|n| span(n, now - 40 * day + n * 1_000_000_000)).collect();
+    spans.extend((20..25).map(|n| span(n, now - day)));
+    common::send_json_spans(&server.otlp_http, spans).await;
+    common::wait_searchable(&server.api, 25).await;
+    let (_, health) = common::get_json(&format!("{}/api/v1/health", server.api)).await;
+    assert_eq!(health["retention"]["days"], 30, "{health}");
+    assert!(health["retention"]["next_run"].is_string(), "{health}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let (_, health) = common::get_json(&format!("{}/api/v1/health", server.api)).await;
+        if !health["retention"]["last_run"].is_null() {
+            break health["retention"]["last_run"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no retention run within 60 s: {health}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    // The newest row of a table is kept whatever its age (ids are never reused), and the
+    // newest here is recent: every old trace goes.
+    assert_eq!(run["traces"], 20, "{run}");
+    assert_eq!(run["spans"], 20);
+    let (_, stats) = common::get_json(&format!("{}/api/v1/stats", server.api)).await;
+    assert_eq!(stats["spans"], 5, "{stats}");
+    let (status, _) = common::get_json(&format!("{}/api/v1/traces/{:032x}", server.api, 0x7e7000 + 3)).await;
+    assert_eq!(status, 404, "a dropped trace is gone");
+    let (status, _) = common::get_json(&format!("{}/api/v1/traces/{:032x}", server.api, 0x7e7000 + 22)).await;
+    assert_eq!(status, 200, "a recent trace stays");
+}

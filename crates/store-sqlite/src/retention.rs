@@ -98,7 +98,9 @@ impl Retention {
                     Err(err) => tracing::warn!(error = %err, "retention failed; will try again"),
                 }
                 wait = options.interval;
-                shared.lock().expect("retention status lock").next_run_ns = Some(now_ns() + wait.as_nanos() as u64);
+                let next = now_ns() + wait.as_nanos() as u64;
+                shared.lock().expect("retention status lock").next_run_ns = Some(next);
+                metrics::gauge!("semtrace_retention_next_run_timestamp_seconds").set(next as f64 / 1e9);
             }
         })?;
         Ok(Retention { status, _stop: stop })
@@ -178,6 +180,9 @@ pub(crate) fn run(
         }
         free = left;
         std::thread::sleep(PAUSE);
+    }
+    if run.spans + run.logs > 0 {
+        with_writer(writer, &mut held, |writer| writer.checkpoint())?;
     }
     run.bytes_after = file_bytes(path);
     run.writer_seconds = held.as_secs_f64();

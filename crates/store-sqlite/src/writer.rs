@@ -330,9 +330,19 @@ impl Writer {
         let incremental: i64 =
             self.connection.pragma_query_value(None, "auto_vacuum", |row| row.get(0)).map_err(internal)?;
         if incremental == 2 {
-            self.connection.execute_batch(&format!("PRAGMA incremental_vacuum({pages})")).map_err(internal)?;
+            // One page per step of the statement: stepped to its end, not once.
+            let mut statement =
+                self.connection.prepare(&format!("PRAGMA incremental_vacuum({pages})")).map_err(internal)?;
+            let mut rows = statement.query([]).map_err(internal)?;
+            while rows.next().map_err(internal)?.is_some() {}
         }
         self.connection.pragma_query_value(None, "freelist_count", |row| row.get(0)).map_err(internal)
+    }
+
+    /// Copies the WAL into the database so that a file retention shrank shows its size (in WAL
+    /// mode the file is cut at checkpoint); what it cannot copy now the checkpointer copies later.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(internal)
     }
 
     /// Applies the joiner's decisions in one transaction: joined spans get their new template,
