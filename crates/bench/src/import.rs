@@ -33,6 +33,15 @@ pub struct ImportArgs {
     /// Repeats of the import, each into a fresh server (the file is written once).
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
+    /// Start time of the first trace, ns since the epoch [default: the generator's fixed one].
+    #[arg(long)]
+    pub start_unix_nano: Option<u64>,
+    /// The generator's seed (another seed, other trace ids).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Only write the file (to `--file`), import nothing.
+    #[arg(long)]
+    pub write_only: bool,
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -42,7 +51,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         PathBuf::from(name)
     });
     let written = Instant::now();
-    let spans = write_file(&file, args.spans, args.attributes, args.gzip)?;
+    let spans = write_file(&file, args.spans, args.attributes, args.gzip, args.start_unix_nano, args.seed)?;
     let size = std::fs::metadata(&file)?.len();
     eprintln!(
         "wrote {spans} spans as Jaeger JSON to {} ({:.1} MB) in {:.1} s",
@@ -50,6 +59,9 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         size as f64 / 1e6,
         written.elapsed().as_secs_f64()
     );
+    if args.write_only {
+        return Ok(());
+    }
     let machine = format!("{} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
     let mut rates = Vec::new();
     for run in 1..=args.runs.max(1) {
@@ -112,14 +124,24 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 /// Writes `spans` spans of shaped traffic as `{"data": [trace, …]}`; returns how many.
-fn write_file(path: &std::path::Path, spans: usize, attributes: usize, gzip: bool) -> anyhow::Result<usize> {
+fn write_file(
+    path: &std::path::Path,
+    spans: usize,
+    attributes: usize,
+    gzip: bool,
+    start_unix_nano: Option<u64>,
+    seed: u64,
+) -> anyhow::Result<usize> {
     let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut out: Box<dyn Write> = if gzip {
         Box::new(flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast()))
     } else {
         Box::new(std::io::BufWriter::new(file))
     };
-    let mut generator = ShapedGenerator::new(Shape { attributes_per_span: attributes, ..Shape::default() });
+    let defaults = Shape::default();
+    let start_unix_nano = start_unix_nano.unwrap_or(defaults.start_unix_nano);
+    let mut generator =
+        ShapedGenerator::new(Shape { attributes_per_span: attributes, start_unix_nano, seed, ..defaults });
     out.write_all(b"{\"data\": [")?;
     let mut written = 0;
     let mut first = true;
