@@ -25,6 +25,8 @@ const CHUNK_LOGS: usize = 20_000;
 const GIVE_BACK_PAGES: u32 = 8_192;
 /// The live data is brought back under this share of `max_bytes`, so a run is not due again at once.
 const SIZE_TARGET: f64 = 0.9;
+/// How often the files' size is compared with the cap between runs.
+const CHECK: Duration = Duration::from_secs(5);
 /// Time between chunks, for ingest.
 const PAUSE: Duration = Duration::from_millis(2);
 
@@ -35,7 +37,8 @@ pub struct RetentionOptions {
     pub days: u32,
     /// The live data is kept under this many bytes, the oldest traces dropped first; 0: no cap.
     pub max_bytes: u64,
-    /// Time between runs (the first runs one `interval` after the store opens, at most a minute).
+    /// Time between runs (the first runs one `interval` after the store opens, at most a minute;
+    /// past `max_bytes`, a run starts within seconds whatever the interval).
     pub interval: Duration,
 }
 
@@ -78,8 +81,14 @@ impl Retention {
         let (stop, stopped) = mpsc::channel::<()>();
         let shared = status.clone();
         std::thread::Builder::new().name("semtrace-retention".into()).spawn(move || {
-            let mut wait = first;
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+            // Runs every `interval`; past the size cap it does not wait that long: the files'
+            // size is looked at every CHECK.
+            let mut due = Instant::now() + first;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECK.min(options.interval)) {
+                let over_cap = options.max_bytes > 0 && store_bytes(&path) > options.max_bytes;
+                if Instant::now() < due && !over_cap {
+                    continue;
+                }
                 match run(&options, &writer, &path, &counters) {
                     Ok(run) => {
                         if run.spans + run.logs + run.templates > 0 {
@@ -97,8 +106,8 @@ impl Retention {
                     }
                     Err(err) => tracing::warn!(error = %err, "retention failed; will try again"),
                 }
-                wait = options.interval;
-                let next = now_ns() + wait.as_nanos() as u64;
+                due = Instant::now() + options.interval;
+                let next = now_ns() + options.interval.as_nanos() as u64;
                 shared.lock().expect("retention status lock").next_run_ns = Some(next);
                 metrics::gauge!("semtrace_retention_next_run_timestamp_seconds").set(next as f64 / 1e9);
             }
@@ -109,6 +118,13 @@ impl Retention {
 
 fn file_bytes(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map_or(0, |meta| meta.len())
+}
+
+/// The database file and its write-ahead log.
+fn store_bytes(path: &std::path::Path) -> u64 {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    file_bytes(path) + file_bytes(std::path::Path::new(&wal))
 }
 
 /// Runs `work` with the writer, adding the time it held it to `held`.
