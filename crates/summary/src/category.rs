@@ -65,16 +65,16 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         DNS_FAILURE,
-        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
+        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
     ),
     ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
     (
         "out of memory",
-        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed",
+        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed|cannot allocate \d+ bytes",
     ),
     (
         "disk full, no storage space left",
-        r"no space left|\bENOSPC\b|disk (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
+        r"no space left|\bENOSPC\b|disk (is )?full|volume (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
     ),
     (
         "null reference, value was never set",
@@ -142,7 +142,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "request cancelled by the caller",
-        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|\bCANCELLED\b|client closed request|request aborted",
+        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|\bCANCELLED\b|client closed (the )?(request|connection)|request aborted|ClientAbort|ClientDisconnect|client (has )?disconnected|client went away|ERR_CANCELED|CanceledError",
     ),
     ("too many open files, out of file descriptors", r"\bEMFILE\b|\bENFILE\b|too many open files|file descriptors?"),
     (
@@ -151,7 +151,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "clock skew, times differ between hosts",
-        r"clock.{0,20}(skew|drift)|time.?skew|TooSkewed|request time and the current time|timestamp outside the tolerance|issued in the future|iat.{0,20}future|time (is )?out of sync",
+        r"clock.{0,20}(skew|drift)|time.?skew|TooSkewed|request time and the current time|timestamp outside the tolerance|issued in the future|iat.{0,20}future|time (is )?out of sync|ImmatureSignature|token is not yet valid|clock moved backwards",
     ),
     (
         "message or payload too large, size limit exceeded",
@@ -168,7 +168,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "concurrent modification, stale version or conflict",
-        r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched",
+        r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched|StaleEntry|has been modified; please apply|stale (struct|entity|record|object|version)",
     ),
     (
         SERVICE_DISCOVERY,
@@ -192,11 +192,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "database primary unavailable, replica set failover or election",
-        r"not primary|NotWritablePrimary|NotPrimary|not master|NotMaster|no primary|PrimarySteppedDown|ReplStateChange|\belection\b",
+        r"not primary|NotWritablePrimary|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b",
     ),
     (
         "cluster unavailable, not enough live nodes, replicas or shards",
-        r"NoHostAvailable|no hosts? available|not enough replicas|achieve consistency|UnavailableException|no_shard_available|all shards failed|search_phase_execution_exception|cluster_block|ClusterBlock|cluster (is )?(red|unavailable|down)|NoNodeAvailable|no (alive|available|live) nodes",
+        r"NoHostAvailable|no hosts? available|not enough replicas|achieve consistency|UnavailableException|no_shard_available|all shards failed|search_phase_execution_exception|cluster_block|ClusterBlock|cluster (is )?(red|unavailable|down)|NoNodeAvailable|no (alive|available|live) nodes|master_not_discovered|etcdserver: no leader",
     ),
     (
         "email delivery failure, the mail server refused the message",
@@ -212,7 +212,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "message publish failure",
-        r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader",
+        r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader|unroutable|message nacked",
     ),
 ];
 
