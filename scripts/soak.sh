@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 trap 'scripts/pg.sh stop target/pg-test' EXIT
 SOAK_OUTAGE_SECONDS="$seconds" OVERLOAD_SECONDS="$seconds" \
-  cargo nextest run --locked -p semtrace-server --test postgres --test overload --no-capture \
-  -E 'test(outage) | test(full_spool) | test(overload)' 2>&1 |
+  cargo nextest run --locked -p semtrace-server --test server --no-capture \
+  -E '(test(/^postgres::/) | test(/^overload::/)) & (test(outage) | test(full_spool) | test(overload))' 2>&1 |
   grep -E --line-buffered 'acknowledged|offered|PASS|FAIL|panicked'

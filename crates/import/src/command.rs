@@ -94,6 +94,8 @@ struct Tally {
     reasons: Mutex<Vec<(String, String, String, usize)>>,
     fatal: Mutex<Option<String>>,
     stop: AtomicBool,
+    /// Said once that the server cannot be reached yet.
+    told_unreachable: AtomicBool,
 }
 
 impl Tally {
@@ -293,7 +295,15 @@ async fn send(
                 tally.reject(file, origin(), format!("{status}: {message}"), spans);
                 return;
             }
-            otlp_http::Attempt::Retry { after, why } => (after, why),
+            otlp_http::Attempt::Retry { after, why } => {
+                if why.starts_with("cannot reach") && !tally.told_unreachable.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "import: {why}; retrying for up to {} s (is `semtrace serve` running? --otlp-endpoint names it)",
+                        retry_for.as_secs()
+                    );
+                }
+                (after, why)
+            }
         };
         if Instant::now() >= deadline {
             if tally.accepted.load(Ordering::Relaxed) == 0 && why.starts_with("cannot reach") {
@@ -418,6 +428,10 @@ fn summarize(
         reports.len(),
         accepted as f64 / seconds.max(1e-3),
         tally.retries.load(Ordering::Relaxed)
+    );
+    println!(
+        "  (acknowledged by the server, which stores a span it already holds once: a span imported before or repeated \
+         in the files adds nothing; /api/v1/stats counts what is stored)"
     );
     let mut unreadable = 0;
     for (file, report, error) in reports {

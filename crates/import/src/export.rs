@@ -41,9 +41,10 @@ pub struct ExportCommand {
     /// Over a time range: a service to export (repeatable) [default: every service].
     #[arg(long)]
     pub service: Vec<String>,
-    /// How far back from `--until`: `90m`, `24h`, `7d`.
-    #[arg(long, default_value = "24h")]
-    pub since: String,
+    /// How far back from `--until`: `90m`, `24h`, `7d` [default: 24h; with `--query`, only when
+    /// given].
+    #[arg(long)]
+    pub since: Option<String>,
     /// The end of the time range, RFC 3339 [default: now].
     #[arg(long)]
     pub until: Option<String>,
@@ -54,9 +55,22 @@ pub async fn export(args: ExportCommand) -> anyhow::Result<()> {
     let token = std::env::var(TOKEN_ENV).ok().filter(|token| !token.is_empty());
     let client = reqwest::Client::new();
     let ids = match &args.query {
-        Some(query) => searched(&client, &server, token.as_deref(), query, args.limit).await?,
+        Some(query) => {
+            // The search's own filters: a service, and the time range when one is given.
+            let range = match (&args.since, &args.until) {
+                (None, None) => None,
+                (since, until) => {
+                    Some(crate::command::time_range(since.as_deref().unwrap_or("24h"), until.as_deref())?)
+                }
+            };
+            if args.service.len() > 1 {
+                bail!("--query searches one --service at most (a search filters by one service)");
+            }
+            let filters = Filters { service: args.service.first().map(String::as_str), range };
+            searched(&client, &server, token.as_deref(), query, args.limit, &filters).await?
+        }
         None => {
-            let range = crate::command::time_range(&args.since, args.until.as_deref())?;
+            let range = crate::command::time_range(args.since.as_deref().unwrap_or("24h"), args.until.as_deref())?;
             in_range(&client, &server, token.as_deref(), &args.service, range).await?
         }
     };
@@ -130,6 +144,12 @@ async fn get_json(client: &reqwest::Client, url: &str, token: Option<&str>) -> a
     Ok(body)
 }
 
+/// What narrows a search besides its words.
+struct Filters<'a> {
+    service: Option<&'a str>,
+    range: Option<remote::Range>,
+}
+
 /// The traces a search finds, best first, each once.
 async fn searched(
     client: &reqwest::Client,
@@ -137,8 +157,16 @@ async fn searched(
     token: Option<&str>,
     query: &str,
     limit: usize,
+    filters: &Filters<'_>,
 ) -> anyhow::Result<Vec<String>> {
-    let url = format!("{server}/api/v1/search?limit={limit}&q={}", remote::form_encode(query));
+    let mut url = format!("{server}/api/v1/search?limit={limit}&q={}", remote::form_encode(query));
+    if let Some(service) = filters.service {
+        url.push_str(&format!("&service={}", remote::form_encode(service)));
+    }
+    if let Some(range) = filters.range {
+        // Unix microseconds, which the search reads by their size.
+        url.push_str(&format!("&start={}&end={}", range.start_us, range.end_us));
+    }
     let body = get_json(client, &url, token).await?;
     let mut ids: Vec<String> = Vec::new();
     for result in body["results"].as_array().into_iter().flatten() {

@@ -267,14 +267,25 @@ fn convert_span(jaeger: JaegerSpan, hashed: &mut usize) -> Result<(Span, Instrum
         .ok_or_else(|| format!("invalid traceID {:?}: empty or all zeros", jaeger.trace_id))?;
     let span_id: [u8; 8] = parse_id(&jaeger.span_id, hashed)
         .ok_or_else(|| format!("invalid spanID {:?}: empty or all zeros", jaeger.span_id))?;
-    let mut parent = None;
+    // The parent as Jaeger reads it (`model.Span.ParentSpanID`): the first CHILD_OF within the
+    // trace, else the first FOLLOWS_FROM within it.
+    let references: Vec<([u8; 16], [u8; 8], bool)> = jaeger
+        .references
+        .iter()
+        .filter_map(|reference| {
+            let ref_trace = parse_id::<16>(&reference.trace_id, hashed)?;
+            let ref_span = parse_id::<8>(&reference.span_id, hashed)?;
+            Some((ref_trace, ref_span, reference.ref_type.eq_ignore_ascii_case("CHILD_OF")))
+        })
+        .collect();
+    let parent_at = references
+        .iter()
+        .position(|(ref_trace, _, child_of)| *child_of && *ref_trace == trace_id)
+        .or_else(|| references.iter().position(|(ref_trace, _, _)| *ref_trace == trace_id));
+    let parent = parent_at.map(|at| references[at].1);
     let mut links = Vec::new();
-    for reference in &jaeger.references {
-        let Some(ref_trace) = parse_id::<16>(&reference.trace_id, hashed) else { continue };
-        let Some(ref_span) = parse_id::<8>(&reference.span_id, hashed) else { continue };
-        let child_of = reference.ref_type.eq_ignore_ascii_case("CHILD_OF");
-        if parent.is_none() && child_of && ref_trace == trace_id {
-            parent = Some(ref_span);
+    for (at, (ref_trace, ref_span, child_of)) in references.into_iter().enumerate() {
+        if Some(at) == parent_at {
             continue;
         }
         let ref_type = if child_of { "child_of" } else { "follows_from" };
@@ -535,6 +546,13 @@ mod tests {
         assert_eq!(span.span_id, [0, 0, 0, 0, 0, 0, 0, 0xb2]);
         assert_eq!(span.parent_span_id, [0, 0, 0, 0, 0, 0, 0, 0xa1], "the CHILD_OF within the trace");
         assert_eq!(span.links.len(), 2, "the other trace's CHILD_OF and the FOLLOWS_FROM are links");
+        // With no CHILD_OF within the trace, its first FOLLOWS_FROM is the parent, as Jaeger reads it.
+        let follows = read(
+            r#"{"spans": [{"traceID": "7a", "spanID": "c3", "operationName": "x", "startTime": 1, "duration": 1,
+                "references": [{"refType": "FOLLOWS_FROM", "traceID": "7a", "spanID": "b2"}]}]}"#,
+        );
+        let followed = &follows.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!((followed.parent_span_id.last(), followed.links.len()), (Some(&0xb2), 0));
         assert_eq!(span.kind, span::SpanKind::Server as i32);
         assert_eq!(span.status.as_ref().unwrap().code, 2, "error=true");
         assert_eq!(span.start_time_unix_nano, 1_700_000_000_000_001_000);

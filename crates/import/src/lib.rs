@@ -102,6 +102,9 @@ impl<R: Read> Read for Counting<'_, R> {
 }
 
 const READ_BUFFER: usize = 256 * 1024;
+/// The largest message of a length-prefixed protobuf stream (the Collector's requests are far
+/// smaller); a larger length means the file is not such a stream.
+const MAX_MESSAGE: usize = 256 << 20;
 
 /// Reads `path`, handing batches of at most `batch_spans` spans and rejects to `emit` (which
 /// returns false to stop); `bytes_read` counts the file's bytes as they are read.
@@ -165,6 +168,13 @@ pub fn read(
     };
     let flushed = sink.flush();
     let report = std::mem::take(&mut sink.report);
+    let result = result.and_then(|()| match (first, report.spans + report.rejected) {
+        (None, _) => Err(ReadError::Malformed("the file is empty".into())),
+        (Some(_), 0) if report.dialects.is_empty() => {
+            Err(ReadError::Malformed("no Jaeger or OTLP trace data found in it".into()))
+        }
+        _ => Ok(()),
+    });
     match result {
         Err(err) => Err((report, err)),
         Ok(()) if !flushed || sink.stopped => Err((report, ReadError::Stopped)),
@@ -360,8 +370,12 @@ impl<'de> Visitor<'de> for Document<'_, '_> {
         let mut rest = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "data" => map.next_value_seed(Data { sink: &mut *self.sink, origin: &origin })?,
+                "data" => {
+                    self.sink.dialect("Jaeger JSON");
+                    map.next_value_seed(Data { sink: &mut *self.sink, origin: &origin })?
+                }
                 "resourceSpans" | "resource_spans" => {
+                    self.sink.dialect("OTLP JSON");
                     map.next_value_seed(Resources { sink: &mut *self.sink, origin: &origin })?
                 }
                 _ => {
@@ -557,10 +571,22 @@ fn read_protobuf_stream(mut input: impl BufRead, sink: &mut Sink<'_>) -> Result<
         }
         number += 1;
         let length = u32::from_be_bytes(length) as usize;
-        message.resize(length, 0);
-        input
-            .read_exact(&mut message)
-            .map_err(|err| ReadError::Malformed(format!("message {number}: {length} bytes announced: {err}")))?;
+        if length > MAX_MESSAGE {
+            let what = if number == 1 { "not a trace file: neither JSON nor OTLP protobuf (" } else { "(" };
+            return Err(ReadError::Malformed(format!(
+                "{what}message {number} announces {length} bytes, more than the {} MiB a request may hold)",
+                MAX_MESSAGE >> 20
+            )));
+        }
+        // Read as the bytes come, so a length that lies costs no more memory than the file.
+        message.clear();
+        (&mut input).take(length as u64).read_to_end(&mut message).map_err(ReadError::Io)?;
+        if message.len() < length {
+            return Err(ReadError::Malformed(format!(
+                "message {number}: {length} bytes announced, {} left in the file",
+                message.len()
+            )));
+        }
         match ExportTraceServiceRequest::decode(message.as_slice()) {
             Ok(request) => {
                 for resource_spans in request.resource_spans {

@@ -127,3 +127,17 @@ fn protobuf_compressed_and_malformed_input() {
     assert_eq!(kept, 2);
     assert!(err.1.to_string().contains("document 2") && err.1.to_string().contains("line 2"), "{}", err.1);
 }
+
+#[test]
+fn what_is_not_trace_data_says_so_without_reading_it_whole() {
+    let err = |bytes: &[u8]| read(bytes, 100, &mut |_| true).unwrap_err().1.to_string();
+    // Random bytes read as a length-prefixed stream announce gigabytes: refused, not allocated.
+    let garbage: Vec<u8> = (0..4096u32).map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80).collect();
+    assert!(err(&garbage).contains("not a trace file"), "{}", err(&garbage));
+    assert!(err(&[0, 0, 0, 200, 1, 2]).contains("200 bytes announced, 2 left"), "{}", err(&[0, 0, 0, 200, 1, 2]));
+    assert!(err(b"").contains("empty"));
+    assert!(err(b"  {\"foo\": 1}").contains("no Jaeger or OTLP trace data"));
+    // An empty answer is not an error: it holds no traces.
+    let (batches, rejects, _) = read_all(br#"{"data": [], "total": 0}"#, 10);
+    assert!(batches.is_empty() && rejects.is_empty());
+}

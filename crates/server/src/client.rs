@@ -362,8 +362,30 @@ pub fn render_trace_tree(trace: &Value) -> String {
     let mut roots = Vec::new();
     for (idx, span) in spans.iter().enumerate() {
         match span["parent_span_id"].as_str() {
-            Some(parent) if ids.contains(&parent) => children.entry(parent).or_default().push(idx),
+            Some(parent) if ids.contains(&parent) && parent != ids[idx] => {
+                children.entry(parent).or_default().push(idx)
+            }
             _ => roots.push(idx),
+        }
+    }
+    // Spans in a cycle of parents (A under B under A) reach no root: the first of each is shown
+    // as one, so every span is shown.
+    let mut reached = vec![false; spans.len()];
+    let reach = |start: usize, reached: &mut Vec<bool>| {
+        let mut stack = vec![start];
+        while let Some(next) = stack.pop() {
+            if !std::mem::replace(&mut reached[next], true) {
+                stack.extend(children.get(ids[next]).into_iter().flatten().copied());
+            }
+        }
+    };
+    for &root in &roots {
+        reach(root, &mut reached);
+    }
+    for idx in 0..spans.len() {
+        if !reached[idx] {
+            roots.push(idx);
+            reach(idx, &mut reached);
         }
     }
     let trace_start: u128 = spans.iter().filter_map(|span| nanos(span, "start_time_unix_nano")).min().unwrap_or(0);
@@ -384,7 +406,11 @@ pub fn render_trace_tree(trace: &Value) -> String {
     );
     // Depth-first, children in start order (spans arrive sorted by start time).
     let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|idx| (*idx, 0)).collect();
+    let mut shown = vec![false; spans.len()];
     while let Some((idx, depth)) = stack.pop() {
+        if std::mem::replace(&mut shown[idx], true) {
+            continue; // a cycle of parents comes back to it
+        }
         let span = &spans[idx];
         let offset_ms = nanos(span, "start_time_unix_nano").map_or(0.0, |start| (start - trace_start) as f64 / 1e6);
         let status = match (span["status"].as_str(), span["error_log"].as_str()) {
@@ -501,5 +527,21 @@ log records of spans not stored:
   log +4.000 ms SEV17 {\"event\":\"lost\"}
 ";
         assert_eq!(render_trace_tree(&trace), expected);
+    }
+
+    /// A span that names itself as parent, and two that name each other, are still shown.
+    #[test]
+    fn spans_whose_parents_loop_are_shown_as_roots() {
+        let span = |id: &str, parent: &str, at: &str| {
+            serde_json::json!({"span_id": id, "parent_span_id": parent, "name": format!("op{id}"), "service": "s",
+                               "kind": "INTERNAL", "start_time_unix_nano": at, "duration_ms": 1.0, "status": "UNSET"})
+        };
+        let trace = serde_json::json!({"trace_id": "cd", "root_service": "s", "root_name": "op01", "duration_ms": 1.0,
+            "span_count": 3, "error_count": 0, "services": ["s"],
+            "spans": [span("01", "01", "1000000000"), span("02", "03", "1001000000"), span("03", "02", "1002000000")]});
+        let tree = render_trace_tree(&trace);
+        for name in ["op01", "op02", "op03"] {
+            assert!(tree.contains(name), "{name} in\n{tree}");
+        }
     }
 }

@@ -1,9 +1,7 @@
 //! Bearer tokens on every listener, as a caller without one, with a wrong one or with one of the
 //! wrong role meets them; and no unauthenticated listener beyond loopback.
 
-mod common;
-
-use common::{free_port, start_server};
+use crate::common::{free_port, start_server};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use semtrace_auth::{digest, Role, TokenEntry};

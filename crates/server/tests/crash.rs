@@ -1,13 +1,13 @@
 //! A span acknowledged is a span kept: `kill -9` during ingest loses nothing acknowledged,
 //! and SIGTERM drains and exits 0.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_stored_whole, get_json, load, postgres_env, spawn_binary_with, SPANS_PER_TRACE};
+use crate::common::{assert_stored_whole, get_json, load, postgres_env, spawn_binary_with, SPANS_PER_TRACE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_ingest_loses_nothing_acknowledged() {

@@ -2,7 +2,7 @@
 //! the CLI) and the Python one (the OpenTelemetry SDK), each against a `semtrace serve` of its
 //! own. Each script checks what every scenario gets and exits non-zero saying why.
 
-mod common;
+use crate::common;
 
 fn run(command: &mut std::process::Command) -> String {
     let output = command.output().expect("the example runs");

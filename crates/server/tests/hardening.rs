@@ -1,11 +1,11 @@
 //! Listeners against misbehaving clients: slowloris headers and bodies, a connection flood, an
 //! HTTP/2 rapid-reset client, oversized query parameters, and injection strings in every filter.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::start_server;
+use crate::common::start_server;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -4,9 +4,9 @@
 //! Needs Python with `tests/interop/requirements.txt` installed: the README's test command
 //! installs them into `.venv`. `INTEROP_PYTHON` names another interpreter.
 
-mod common;
+use crate::common;
 
-use common::{get_json, python, start_server, workspace_root};
+use crate::common::{get_json, python, start_server, workspace_root};
 use serde_json::Value;
 
 /// Runs a script of `tests/interop` against the server's OTLP endpoints; returns what it printed.

@@ -2,9 +2,7 @@
 //! `/jaeger/api/…` (Jaeger's UI model, as Grafana's Jaeger data source asks for it), the same
 //! routes at `/api/…` (where Jaeger UI calls them) and `/api/v3/…` (OTLP JSON).
 
-mod common;
-
-use common::{send_json_spans, start_server};
+use crate::common::{send_json_spans, start_server};
 use serde_json::{json, Value};
 
 const START: u64 = 1_706_678_909_209_712_000;

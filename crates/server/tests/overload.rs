@@ -6,7 +6,7 @@
 //! Runs for a few seconds in CI; `OVERLOAD_SECONDS=60` (as `scripts/soak.sh` sets) for the full
 //! minute.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

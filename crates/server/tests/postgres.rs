@@ -1,7 +1,7 @@
 //! The PostgreSQL backend as an operator meets it: `semtrace db init` creates the schema (checked
 //! with SQL, as one would with psql) and explains what is wrong when it cannot.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,11 +1,11 @@
 //! OTLP in, API out: every protocol and encoding, every kind of bad input.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{get_json, hex, start_server};
+use crate::common::{get_json, hex, start_server};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{

@@ -2,9 +2,7 @@
 //! token, an API key and IP addresses are stored redacted, and no file under the data directory
 //! (database, WAL, spool) holds the originals.
 
-mod common;
-
-use common::{get_json, send_json_spans, start_server};
+use crate::common::{get_json, send_json_spans, start_server};
 use serde_json::json;
 
 const EMAIL: &str = "jane.doe@example.com";

@@ -1,11 +1,11 @@
 //! Semantic search, error search and similar traces end to end: spans sent over OTLP/HTTP JSON,
 //! embedded by the real model, found through the API by meaning; the index survives a restart.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 
-use common::{get_json, send_json_spans, start_server, wait_searchable};
+use crate::common::{get_json, send_json_spans, start_server, wait_searchable};
 use semtrace_server::config::{Config, StorageKind};
 use serde_json::{json, Value};
 

@@ -1,11 +1,9 @@
 //! Similar traces and trace comparison end to end: multi-span traces sent over OTLP/HTTP JSON,
 //! embedded by the real model, compared by failure, by latency and by shape, on both stores.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::{get_json, send_json_spans, start_server, wait_searchable};
+use crate::common::{get_json, send_json_spans, start_server, wait_searchable};
 use semtrace_server::config::{Config, StorageKind};
 use serde_json::{json, Value};
 

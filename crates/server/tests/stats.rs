@@ -1,7 +1,7 @@
 //! `/api/v1/stats`: what the store holds and where its bytes are, on both backends: counts, bytes
 //! per table and index, and the oldest and newest span.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 

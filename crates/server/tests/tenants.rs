@@ -3,11 +3,11 @@
 //! trace id, not a service name, not a count; A reads its own; a gateway token of tenant `*`
 //! reads the tenant its `X-Scope-OrgID` names.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{hex, start_server};
+use crate::common::{hex, start_server};
 use prost::Message;
 use semtrace_auth::{digest, Role, TokenEntry};
 use serde_json::{json, Value};

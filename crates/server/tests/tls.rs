@@ -2,12 +2,12 @@
 //! rcgen, the OpenTelemetry Python SDK sending over TLS with its client certificate (and refused
 //! without one), the query API read over TLS.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::start_server;
+use crate::common::start_server;
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

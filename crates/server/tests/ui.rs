@@ -7,12 +7,12 @@
 //! `scripts/setup.sh --test` installs both. Without them the test says so and passes, unless
 //! `REQUIRE_BROWSER_TESTS=1` (set by scripts/test.sh) makes their absence a failure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{hex, start_server, wait_searchable};
+use crate::common::{hex, start_server, wait_searchable};
 use prost::Message;
 use serde_json::json;
 
