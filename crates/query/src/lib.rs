@@ -4,6 +4,7 @@
 //! API boundary: JSON DTOs live here and only here; handlers talk to the store through the
 //! `semtrace_store::Store` trait.
 
+pub mod cluster;
 mod dto;
 mod entities;
 mod error;
@@ -74,6 +75,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/entities", get(entities::entities))
         .route("/api/v1/health", get(health))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{service}/operations", get(operations))
         .route("/metrics", get(metrics))

@@ -18,6 +18,10 @@
 //! So a new template is searchable at most `max_lag` (plus a batch) after it arrived, and ingest
 //! keeps the CPU while it is the bottleneck.
 //!
+//! Several nodes on one store (PostgreSQL): each claims the pending templates it embeds, so a
+//! template is embedded once across them, and every [`SYNC`] the indexer adds to its own index
+//! the templates other nodes embedded ([`Elsewhere`]).
+//!
 //! Crash safety: a template's embedding is written to the store before it enters the
 //! in-memory index, and the index is rebuilt from the store at start; templates whose
 //! embedding was not written are still pending and are embedded again.
@@ -50,16 +54,94 @@ pub struct IndexerSettings {
     pub busy: Arc<dyn Fn() -> bool + Send + Sync>,
     /// How long the indexer may wait while ingest is saturated; zero: it never waits.
     pub max_lag: Duration,
+    /// Whether it embeds and files templates; without, it only adds to the index what other
+    /// nodes embedded (a node that leaves the model's work to the others).
+    pub embed: bool,
 }
 
 impl Default for IndexerSettings {
     fn default() -> Self {
-        IndexerSettings { nice: 0, busy: Arc::new(|| false), max_lag: Duration::ZERO }
+        IndexerSettings { nice: 0, busy: Arc::new(|| false), max_lag: Duration::ZERO, embed: true }
     }
 }
 
 /// How often the indexer looks again while it waits for ingest.
 const DEFER_POLL: Duration = Duration::from_millis(100);
+
+/// How often the indexer looks for templates other nodes embedded.
+const SYNC: Duration = Duration::from_secs(1);
+/// Embeddings are numbered when stored but committed in batches, so a lower number can become
+/// visible after a higher one: each look reads again this far below the highest number seen
+/// (ids and numbers only; vectors only of what is new).
+const SYNC_OVERLAP: i64 = 4096;
+/// Most templates read per look.
+const SYNC_BATCH: usize = 4096;
+
+/// The templates other nodes embedded that the index holds, as far as they are numbered.
+pub(crate) struct Elsewhere {
+    /// The highest number seen.
+    watermark: i64,
+    /// Numbers seen within the overlap below the watermark, by template.
+    seen: HashMap<i64, i64>,
+    last: Option<Instant>,
+}
+
+impl Elsewhere {
+    pub(crate) fn new(watermark: i64) -> Self {
+        Elsewhere { watermark, seen: HashMap::new(), last: None }
+    }
+
+    /// Adds to the index what other nodes embedded since the last look, when a look is due;
+    /// answers how many templates it added.
+    fn sync(&mut self, store: &dyn Store, index: &VectorIndex, runtime: &Handle) -> Result<usize, String> {
+        if self.last.is_some_and(|last| last.elapsed() < SYNC) {
+            return Ok(0);
+        }
+        self.last = Some(Instant::now());
+        let mut added = 0;
+        loop {
+            let after = (self.watermark - SYNC_OVERLAP).max(0);
+            let found = runtime
+                .block_on(store.embedded_elsewhere(after, SYNC_BATCH))
+                .map_err(|err| format!("cannot read templates embedded elsewhere: {err}"))?;
+            let full = found.len() == SYNC_BATCH;
+            let new: Vec<i64> =
+                found.iter().filter(|(id, seq)| self.seen.get(id) != Some(seq)).map(|(id, _)| *id).collect();
+            if !new.is_empty() {
+                let vectors = runtime
+                    .block_on(store.template_vectors(&new))
+                    .map_err(|err| format!("cannot read templates embedded elsewhere: {err}"))?;
+                for template in &vectors {
+                    let kind = crate::index::TemplateKind {
+                        explained_failure: template.outcome == semtrace_summary::Outcome::FailedWithReason,
+                        slow: template.slow,
+                    };
+                    index.insert(template.id, &template.vector, kind);
+                    if let Some(failure) = &template.failure_vector {
+                        index.insert_failure(template.id, failure);
+                    }
+                }
+                added += vectors.len();
+            }
+            let before = self.watermark;
+            for (id, seq) in found {
+                self.seen.insert(id, seq);
+                self.watermark = self.watermark.max(seq);
+            }
+            let floor = self.watermark - SYNC_OVERLAP;
+            self.seen.retain(|_, seq| *seq > floor);
+            // A full read that moved the watermark has more behind it.
+            if !full || self.watermark == before {
+                break;
+            }
+        }
+        if added > 0 {
+            metrics::counter!("semtrace_templates_synced_total").increment(added as u64);
+            tracing::debug!(templates = added, "added templates embedded by other nodes");
+        }
+        Ok(added)
+    }
+}
 
 /// When the indexer waits for a saturated ingest, and when it stops waiting.
 struct Deferral {
@@ -112,13 +194,15 @@ impl Indexer {
         classification: Classification,
         runtime: Handle,
         settings: IndexerSettings,
+        watermark: i64,
     ) -> std::io::Result<Indexer> {
         let background = Background::new(settings.nice)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let join = std::thread::Builder::new().name("semtrace-indexer".into()).spawn(move || {
             let model = Model { embedder: &embedder, background: &background, urgent: std::cell::Cell::new(false) };
             let mut deferral = Deferral { settings, busy_since: None };
-            run(&*store, &model, &index, &classification, &runtime, &stopped, &mut deferral)
+            let mut elsewhere = Elsewhere::new(watermark);
+            run(&*store, &model, &index, &classification, &runtime, &stopped, &mut deferral, &mut elsewhere)
         })?;
         Ok(Indexer { stop: Some(stop), join: Some(join) })
     }
@@ -196,6 +280,7 @@ impl CategoryVectors {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the thread's whole state, handed over once
 fn run(
     store: &dyn Store,
     model: &Model<'_>,
@@ -204,12 +289,23 @@ fn run(
     runtime: &Handle,
     stopped: &mpsc::Receiver<()>,
     deferral: &mut Deferral,
+    elsewhere: &mut Elsewhere,
 ) {
     let mut categories = CategoryVectors::default();
     let mut prototypes: Option<CategoryPrototypes> = None;
     loop {
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
+        }
+        // Other nodes' templates are found whatever this node's ingest is doing.
+        if let Err(err) = elsewhere.sync(store, index, runtime) {
+            tracing::warn!(%err, "the indexer could not look for templates embedded elsewhere; retrying");
+        }
+        if !deferral.settings.embed {
+            if pause(stopped, IDLE) {
+                return;
+            }
+            continue;
         }
         match deferral.decide() {
             Pace::Wait => {
@@ -420,7 +516,8 @@ mod tests {
 
     fn deferral(busy: &Arc<AtomicBool>, max_lag: Duration) -> Deferral {
         let busy = busy.clone();
-        let settings = IndexerSettings { nice: 0, busy: Arc::new(move || busy.load(Ordering::Relaxed)), max_lag };
+        let settings =
+            IndexerSettings { nice: 0, busy: Arc::new(move || busy.load(Ordering::Relaxed)), max_lag, embed: true };
         Deferral { settings, busy_since: None }
     }
 

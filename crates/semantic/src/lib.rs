@@ -165,6 +165,8 @@ impl Semantic {
         indexer: IndexerSettings,
     ) -> Result<(Arc<Semantic>, Indexer), SearchError> {
         let index = Arc::new(VectorIndex::new(embedder.dimension()));
+        // Read first: an embedding another node stores while these load is found again later.
+        let watermark = store.embedding_watermark().await?;
         let stored = store.template_embeddings().await?;
         let mut refused = 0usize;
         for template in &stored {
@@ -190,6 +192,7 @@ impl Semantic {
             classification,
             tokio::runtime::Handle::current(),
             indexer,
+            watermark,
         )
         .map_err(|err| SearchError::Embed(format!("cannot start the indexer thread: {err}")))?;
         let capacity = NonZeroUsize::new(cache_size.max(1)).expect("at least 1");
@@ -199,6 +202,11 @@ impl Semantic {
 
     pub fn model_name(&self) -> &str {
         self.embedder.name()
+    }
+
+    /// Templates the vector index holds (embedded here or by other nodes).
+    pub fn indexed(&self) -> usize {
+        self.index.len()
     }
 
     pub fn dimension(&self) -> usize {

@@ -476,6 +476,21 @@ pub struct PostgresSettings {
     /// pgvector index over template embeddings: `hnsw`, or `ivfflat` (built once 1,000 templates
     /// are embedded, `lists = sqrt(rows)`).
     pub vector_index: VectorIndexKind,
+    /// This node's name among the semtrace processes sharing the database (its claims on
+    /// templates to embed, its heartbeat in `/api/v1/cluster`, its share of the totals). Empty:
+    /// the host's name and the API's port, which stay the same across restarts.
+    pub node_name: String,
+}
+
+impl PostgresSettings {
+    /// The node name: `node_name`, else `<host name>:<API port>`.
+    pub fn node_name(&self, server: &ServerSettings) -> String {
+        if !self.node_name.is_empty() {
+            return self.node_name.clone();
+        }
+        let port = server.http_addr.rsplit(':').next().unwrap_or_default();
+        format!("{}:{port}", semtrace_store_postgres::host_name())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -488,7 +503,12 @@ pub enum VectorIndexKind {
 
 impl Default for PostgresSettings {
     fn default() -> Self {
-        PostgresSettings { pool_size: 8, retention_days: 0, vector_index: VectorIndexKind::Hnsw }
+        PostgresSettings {
+            pool_size: 8,
+            retention_days: 0,
+            vector_index: VectorIndexKind::Hnsw,
+            node_name: String::new(),
+        }
     }
 }
 
@@ -511,6 +531,10 @@ pub struct SemanticSettings {
     /// A new template is searchable at most this long after it arrived, plus a batch's
     /// embedding. 0: embed at once whatever the load.
     pub max_index_lag_seconds: u32,
+    /// Embed new templates here. Off, on PostgreSQL: a node that only serves searches (and
+    /// ingest), leaving the model's work to the other nodes; it still finds what they embed
+    /// within a second or so.
+    pub embed_templates: bool,
 }
 
 impl Default for SemanticSettings {
@@ -520,6 +544,7 @@ impl Default for SemanticSettings {
             models_dir: PathBuf::from("./models"),
             indexer_nice: 19,
             max_index_lag_seconds: 30,
+            embed_templates: true,
         }
     }
 }
@@ -880,6 +905,12 @@ impl Config {
         check_range("sqlite.trace_keys_merge_at", self.sqlite.trace_keys_merge_at.into(), 1, 1 << 22)?;
         check_range("sqlite.retention_days", self.sqlite.retention_days.into(), 0, 36_500)?;
         check_range("sqlite.retention_interval_seconds", self.sqlite.retention_interval_seconds.into(), 10, 86_400)?;
+        if !self.semantic.embed_templates && self.semantic.enabled && self.storage == StorageKind::Sqlite {
+            bail!(
+                "semantic.embed_templates = false leaves embedding to other nodes on one PostgreSQL; the embedded \
+                 store has none, so nothing would ever be searchable: set it to true, or storage = \"postgres\""
+            );
+        }
         self.redaction.redactor()?;
         self.auth()?;
         self.tls.files()?;

@@ -278,6 +278,7 @@ pub(crate) async fn open_tenant_store(config: &Config, schema: Option<String>) -
                 entities: config.features.entity_extraction,
                 importance: config.importance.weights().into(),
                 schema,
+                node: config.postgres.node_name(&config.server),
             };
             Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
         }

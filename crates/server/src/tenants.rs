@@ -135,6 +135,7 @@ impl Tenants {
                     nice: config.semantic.indexer_nice as i32,
                     busy: Arc::new(move || saturation.within(crate::SATURATION_WINDOW)),
                     max_lag: Duration::from_secs(config.semantic.max_index_lag_seconds.into()),
+                    embed: config.semantic.embed_templates,
                 };
                 let (semantic, indexer) = semtrace_semantic::Semantic::start(
                     store.clone(),
@@ -160,7 +161,7 @@ impl Tenants {
         if tenant != semtrace_auth::DEFAULT_TENANT {
             tracing::info!(tenant, "tenant opened");
         }
-        let router = semtrace_query::router(QueryState {
+        let state = QueryState {
             store: store.clone(),
             pipeline: Some(pipeline.clone()),
             metrics: Some(self.metrics.clone()),
@@ -170,7 +171,10 @@ impl Tenants {
             joins: Some(joins),
             auth: self.auth.clone(),
             query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
-        });
+        };
+        // Beside other nodes on one database: this node's heartbeat (a no-op on the embedded store).
+        tokio::spawn(semtrace_query::cluster::heartbeat(state.clone(), self.stop.clone()));
+        let router = semtrace_query::router(state);
         Ok(Stack {
             pipeline,
             router,

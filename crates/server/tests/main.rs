@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod cluster;
 mod crash;
 mod examples;
 mod hardening;

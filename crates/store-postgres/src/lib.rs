@@ -17,7 +17,6 @@ mod schema;
 mod sql;
 mod write;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +50,23 @@ pub struct PostgresOptions {
     /// The schema holding this store's tables, created if missing (a tenant's own, see
     /// [`tenant_schema`]); `None`: the connection's search path (`public`).
     pub schema: Option<String>,
+    /// This node's name among the semtrace processes sharing the database (`cluster.node_name`):
+    /// its claims on templates, its heartbeats and its share of the totals go under it.
+    pub node: String,
+}
+
+/// This machine's host name (`localhost` when it cannot be read).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A node name for a process that was not given one: the host's name and the process id.
+pub fn default_node_name() -> String {
+    format!("{}/{}", host_name(), std::process::id())
 }
 
 /// The schema of a tenant's tables: `t_<tenant>`, shortened with a hash past PostgreSQL's
@@ -92,6 +108,7 @@ impl PostgresOptions {
             entities: true,
             importance: Vec::new().into(),
             schema: None,
+            node: default_node_name(),
         }
     }
 }
@@ -101,8 +118,8 @@ pub struct PostgresStore {
     vector_index: VectorIndex,
     encode: semtrace_store::row::EncodeOptions,
     caches: Arc<write::Caches>,
-    total_spans: Arc<AtomicU64>,
-    total_traces: Arc<AtomicU64>,
+    node: Arc<str>,
+    started_ns: i64,
     retention: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -156,7 +173,6 @@ impl PostgresStore {
             .map_err(|err| StoreError::Internal(format!("cannot build the connection pool: {err}")))?;
         let client = pool.get().await.map_err(pool_error)?;
         let caches = Arc::new(write::Caches::load(&client).await?);
-        let (spans, traces) = read::counts(&client).await?;
         drop(client);
         let store = PostgresStore {
             pool,
@@ -168,8 +184,8 @@ impl PostgresStore {
                 compact_attributes: false,
             },
             caches,
-            total_spans: Arc::new(AtomicU64::new(spans)),
-            total_traces: Arc::new(AtomicU64::new(traces)),
+            node: options.node.into(),
+            started_ns: semtrace_store::now_ns(),
             retention: None,
         };
         Ok(if options.retention_days > 0 { store.with_retention(options.retention_days) } else { store })
@@ -178,20 +194,11 @@ impl PostgresStore {
     /// Drops day partitions older than `days` now, then every hour.
     fn with_retention(mut self, days: u32) -> Self {
         let (pool, caches) = (self.pool.clone(), self.caches.clone());
-        let (total_spans, total_traces) = (self.total_spans.clone(), self.total_traces.clone());
         self.retention = Some(tokio::spawn(async move {
             loop {
                 match write::drop_expired(&pool, &caches, days).await {
                     Ok(0) => {}
-                    Ok(dropped) => {
-                        tracing::info!(dropped, days, "retention dropped day partitions");
-                        if let Ok(client) = pool.get().await {
-                            if let Ok((spans, traces)) = read::counts(&client).await {
-                                total_spans.store(spans, Ordering::Relaxed);
-                                total_traces.store(traces, Ordering::Relaxed);
-                            }
-                        }
-                    }
+                    Ok(dropped) => tracing::info!(dropped, days, "retention dropped day partitions"),
                     Err(err) => tracing::warn!(error = %err, "retention failed; will try again"),
                 }
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -202,12 +209,7 @@ impl PostgresStore {
 
     /// Drops the day partitions wholly older than `days` days; returns how many.
     pub async fn drop_expired(&self, days: u32) -> Result<usize, StoreError> {
-        let dropped = write::drop_expired(&self.pool, &self.caches, days).await?;
-        let client = self.client().await?;
-        let (spans, traces) = read::counts(&client).await?;
-        self.total_spans.store(spans, Ordering::Relaxed);
-        self.total_traces.store(traces, Ordering::Relaxed);
-        Ok(dropped)
+        write::drop_expired(&self.pool, &self.caches, days).await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -314,15 +316,13 @@ impl Store for PostgresStore {
         }
         let rows = semtrace_store::row::encode_batch_in_place(spans, &self.encode);
         let mut client = self.client().await?;
-        let committed = write::write(&mut client, &self.caches, &rows).await?;
+        let committed = write::write(&mut client, &self.caches, &rows, &self.node).await?;
         // A batch holding retried spans is left out of the baselines rather than counted twice.
-        if committed.outcome.duplicates == 0 {
+        if committed.duplicates == 0 {
             write::add_to_baselines(&client, &rows).await;
             write::count_entity_values(&client, &rows).await;
         }
-        self.total_spans.fetch_add(committed.outcome.inserted as u64, Ordering::Relaxed);
-        self.total_traces.fetch_add(committed.new_traces, Ordering::Relaxed);
-        Ok(committed.outcome)
+        Ok(committed)
     }
 
     async fn get_trace(&self, trace_id: TraceId) -> Result<Option<Trace>, StoreError> {
@@ -364,9 +364,10 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(internal)?;
+        let (spans, traces) = read::counts(&client).await?;
         Ok(StoreStats {
-            total_traces: self.total_traces.load(Ordering::Relaxed),
-            total_spans: self.total_spans.load(Ordering::Relaxed),
+            total_traces: traces,
+            total_spans: spans,
             disk_bytes: Some(row.get::<_, i64>(2) as u64),
             templates: row.get::<_, i64>(0) as u64,
             templates_pending: row.get::<_, i64>(1) as u64,
@@ -414,7 +415,7 @@ impl Store for PostgresStore {
 
     async fn pending_templates(&self, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
         let client = self.client().await?;
-        read::pending_templates(&client, limit).await
+        read::claim_pending_templates(&client, limit, &self.node).await
     }
 
     async fn uncategorized_templates(
@@ -441,12 +442,12 @@ impl Store for PostgresStore {
 
     async fn set_failure_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        write::set_embeddings(&mut client, embeddings, true).await
+        write::set_embeddings(&mut client, embeddings, true, &self.node).await
     }
 
     async fn set_template_embeddings(&self, embeddings: &[(i64, Vec<f32>)]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        write::set_embeddings(&mut client, embeddings, false).await?;
+        write::set_embeddings(&mut client, embeddings, false, &self.node).await?;
         if self.vector_index == VectorIndex::Ivfflat {
             schema::vector_index(&client, VectorIndex::Ivfflat).await?;
         }
@@ -456,6 +457,67 @@ impl Store for PostgresStore {
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError> {
         let client = self.client().await?;
         read::template_embeddings(&client).await
+    }
+
+    async fn embedding_watermark(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        read::embedding_watermark(&client).await
+    }
+
+    async fn embedded_elsewhere(&self, after: i64, limit: usize) -> Result<Vec<(i64, i64)>, StoreError> {
+        let client = self.client().await?;
+        read::embedded_elsewhere(&client, &self.node, after, limit).await
+    }
+
+    async fn template_vectors(&self, ids: &[i64]) -> Result<Vec<TemplateVector>, StoreError> {
+        let client = self.client().await?;
+        read::template_vectors(&client, ids).await
+    }
+
+    fn node_name(&self) -> Option<&str> {
+        Some(&self.node)
+    }
+
+    async fn heartbeat(&self, state: &serde_json::Value) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let started = sql::timestamp(self.started_ns);
+        client
+            .execute(
+                "INSERT INTO semtrace_nodes (node, version, started_at, heartbeat_at, state)
+                 VALUES ($1, $2, $3, now(), $4::text::jsonb)
+                 ON CONFLICT (node) DO UPDATE SET version = excluded.version, started_at = excluded.started_at,
+                                                  heartbeat_at = now(), state = excluded.state",
+                &[&&*self.node, &env!("CARGO_PKG_VERSION"), &started, &state.to_string()],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn cluster_nodes(&self) -> Result<Option<Vec<semtrace_store::ClusterNode>>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT node, version, (extract(epoch FROM started_at) * 1e9)::int8,
+                        (extract(epoch FROM heartbeat_at) * 1e9)::int8,
+                        extract(epoch FROM now() - heartbeat_at)::float8, state::text
+                 FROM semtrace_nodes ORDER BY node",
+                &[],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(Some(
+            rows.iter()
+                .map(|row| semtrace_store::ClusterNode {
+                    name: row.get(0),
+                    version: row.get(1),
+                    started_ns: row.get(2),
+                    heartbeat_ns: row.get(3),
+                    silent_seconds: row.get(4),
+                    state: serde_json::from_str(row.get(5)).unwrap_or_default(),
+                })
+                .collect(),
+        ))
     }
 
     async fn match_templates(&self, query: &str, limit: usize) -> Result<Vec<(i64, f64)>, StoreError> {
@@ -651,6 +713,70 @@ mod tests {
         let again = store.write(&spans).await.unwrap();
         assert_eq!(again, WriteOutcome { inserted: 0, duplicates: 3 });
         assert_eq!(store.services().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_on_one_database_share_counts_pending_templates_and_embeddings() {
+        use semtrace_store::conformance::rich_trace;
+        let url = fresh_database().await;
+        let node = |name: &str| {
+            PostgresStore::open(PostgresOptions {
+                embedding_dimension: 3,
+                node: name.into(),
+                ..PostgresOptions::new(&url)
+            })
+        };
+        let (a, b) = (node("a").await.unwrap(), node("b").await.unwrap());
+
+        // Totals are the cluster's: each node sees what both wrote, a retry through the other
+        // node counted once.
+        a.write(&rich_trace(1)).await.unwrap();
+        b.write(&rich_trace(2)).await.unwrap();
+        assert_eq!(b.write(&rich_trace(1)).await.unwrap(), WriteOutcome { inserted: 0, duplicates: 3 });
+        for store in [&a, &b] {
+            let stats = store.stats().await.unwrap();
+            assert_eq!((stats.total_traces, stats.total_spans, stats.templates_pending), (2, 6, 3));
+        }
+
+        // Pending templates are shared out: claimed at the same moment, no template twice.
+        let (from_a, from_b) = tokio::join!(a.pending_templates(2), b.pending_templates(10));
+        let ids = |templates: Vec<PendingTemplate>| templates.into_iter().map(|t| t.id).collect::<Vec<i64>>();
+        let (from_a, from_b) = (ids(from_a.unwrap()), ids(from_b.unwrap()));
+        let mut all: Vec<i64> = from_a.iter().chain(&from_b).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 3, "a {from_a:?}, b {from_b:?}");
+        assert_eq!(all.len(), from_a.len() + from_b.len(), "a template claimed twice: a {from_a:?}, b {from_b:?}");
+        // A claim holds against the other node; the node itself takes its own back (as after a restart).
+        assert_eq!(ids(a.pending_templates(10).await.unwrap()), from_a);
+        assert_eq!(ids(b.pending_templates(10).await.unwrap()), from_b);
+
+        // What one node embeds the other finds, by number, and reads the vectors of. (Whichever
+        // node claimed first may hold all three.)
+        let (embedder, other, claimed, rest) =
+            if from_a.is_empty() { (&b, &a, &from_b, &from_a) } else { (&a, &b, &from_a, &from_b) };
+        assert_eq!(other.embedding_watermark().await.unwrap(), 0);
+        let vectors: Vec<(i64, Vec<f32>)> = claimed.iter().map(|id| (*id, vec![1.0, *id as f32, 0.0])).collect();
+        embedder.set_template_embeddings(&vectors).await.unwrap();
+        let found = other.embedded_elsewhere(0, 100).await.unwrap();
+        assert_eq!(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>(), claimed);
+        assert!(embedder.embedded_elsewhere(0, 100).await.unwrap().is_empty(), "a node's own are not 'elsewhere'");
+        let last = found.last().unwrap().1;
+        assert!(other.embedded_elsewhere(last, 100).await.unwrap().is_empty());
+        assert_eq!(other.embedding_watermark().await.unwrap(), last);
+        let read = other.template_vectors(claimed).await.unwrap();
+        assert_eq!(read.iter().map(|t| (t.id, t.vector.clone())).collect::<Vec<_>>(), vectors);
+        // Embedded templates are no longer pending for anyone.
+        assert_eq!(other.stats().await.unwrap().templates_pending, rest.len() as u64);
+
+        // Heartbeats: both listed, with what each said of itself.
+        a.heartbeat(&serde_json::json!({"queue_depth": 1})).await.unwrap();
+        b.heartbeat(&serde_json::json!({"queue_depth": 2})).await.unwrap();
+        let nodes = a.cluster_nodes().await.unwrap().unwrap();
+        let names: Vec<(&str, i64)> =
+            nodes.iter().map(|node| (node.name.as_str(), node.state["queue_depth"].as_i64().unwrap())).collect();
+        assert_eq!(names, vec![("a", 1), ("b", 2)]);
+        assert!(nodes.iter().all(|node| node.silent_seconds < 5.0 && node.heartbeat_ns >= node.started_ns));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

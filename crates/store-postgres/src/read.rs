@@ -16,9 +16,11 @@ use tokio_postgres::{Row, Statement};
 use crate::internal;
 use crate::sql::{self, JsonText};
 
+/// The cluster's span and trace totals: every node's, kept exact by the writes themselves
+/// (`write::count`).
 pub(crate) async fn counts(client: &Client) -> Result<(u64, u64), StoreError> {
     let row = client
-        .query_one("SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM traces)", &[])
+        .query_one("SELECT coalesce(sum(spans), 0)::int8, coalesce(sum(traces), 0)::int8 FROM semtrace_counts", &[])
         .await
         .map_err(internal)?;
     Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
@@ -162,15 +164,32 @@ async fn hits(client: &Client, keys: Vec<(Key, f64)>) -> Result<Vec<SpanHit>, St
     Ok(hits)
 }
 
-pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<Vec<PendingTemplate>, StoreError> {
+/// How long a node's claim on pending templates lasts: past it (the node died, or its write
+/// failed) another node takes them.
+const CLAIM_SECONDS: f64 = 30.0;
+
+/// Claims up to `limit` pending templates for `node`, oldest first: those unclaimed, claimed by
+/// it before (it restarted) or whose claim ran out. Rows another node is claiming at the same
+/// moment are skipped, not waited for, so nodes share the pending templates out between them.
+pub(crate) async fn claim_pending_templates(
+    client: &Client,
+    limit: usize,
+    node: &str,
+) -> Result<Vec<PendingTemplate>, StoreError> {
     let rows = client
         .query(
-            "SELECT id, text, failed, failure FROM templates WHERE embedding IS NULL ORDER BY id LIMIT $1",
-            &[&(limit as i64)],
+            "UPDATE templates t SET claimed_by = $2, claimed_until = now() + make_interval(secs => $3)
+             FROM (SELECT id FROM templates
+                   WHERE embedding IS NULL
+                     AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $2)
+                   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) c
+             WHERE t.id = c.id
+             RETURNING t.id, t.text, t.failed, t.failure",
+            &[&(limit as i64), &node, &CLAIM_SECONDS],
         )
         .await
         .map_err(internal)?;
-    Ok(rows
+    let mut pending: Vec<PendingTemplate> = rows
         .iter()
         .map(|row| PendingTemplate {
             id: row.get(0),
@@ -178,7 +197,9 @@ pub(crate) async fn pending_templates(client: &Client, limit: usize) -> Result<V
             outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
             failure: row.get(3),
         })
-        .collect())
+        .collect();
+    pending.sort_by_key(|template| template.id);
+    Ok(pending)
 }
 
 pub(crate) async fn uncategorized_templates(
@@ -203,16 +224,56 @@ pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateV
         .query("SELECT id, embedding, failed, text, failure_embedding FROM templates WHERE embedding IS NOT NULL", &[])
         .await
         .map_err(internal)?;
-    Ok(rows
-        .iter()
-        .map(|row| TemplateVector {
-            id: row.get(0),
-            vector: row.get::<_, pgvector::Vector>(1).to_vec(),
-            outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
-            slow: semtrace_summary::is_slow(row.get(3)),
-            failure_vector: row.get::<_, Option<pgvector::Vector>>(4).map(|vector| vector.to_vec()),
-        })
-        .collect())
+    Ok(rows.iter().map(template_vector).collect())
+}
+
+/// A row of (id, embedding, failed, text, failure_embedding) as the vector index takes it.
+fn template_vector(row: &tokio_postgres::Row) -> TemplateVector {
+    TemplateVector {
+        id: row.get(0),
+        vector: row.get::<_, pgvector::Vector>(1).to_vec(),
+        outcome: Outcome::from_i64(i64::from(row.get::<_, i16>(2))),
+        slow: semtrace_summary::is_slow(row.get(3)),
+        failure_vector: row.get::<_, Option<pgvector::Vector>>(4).map(|vector| vector.to_vec()),
+    }
+}
+
+/// These templates' vectors, those embedded.
+pub(crate) async fn template_vectors(client: &Client, ids: &[i64]) -> Result<Vec<TemplateVector>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, embedding, failed, text, failure_embedding FROM templates
+             WHERE id = ANY($1) AND embedding IS NOT NULL",
+            &[&ids],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows.iter().map(template_vector).collect())
+}
+
+/// The highest number an embedding has taken (0 before any).
+pub(crate) async fn embedding_watermark(client: &Client) -> Result<i64, StoreError> {
+    let row = client.query_one("SELECT coalesce(max(embed_seq), 0) FROM templates", &[]).await.map_err(internal)?;
+    Ok(row.get(0))
+}
+
+/// Templates embedded by nodes other than `node` with a number past `after`: (id, number).
+pub(crate) async fn embedded_elsewhere(
+    client: &Client,
+    node: &str,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, embed_seq FROM templates
+             WHERE embed_seq > $1 AND embedded_by IS DISTINCT FROM $2 AND embedding IS NOT NULL
+             ORDER BY embed_seq LIMIT $3",
+            &[&after, &node, &(limit as i64)],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// Most templates ranked for one query. Past this, matching templates beyond the first found are

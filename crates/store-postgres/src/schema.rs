@@ -202,6 +202,35 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE spans ADD COLUMN operation text;
     "#,
+    // 11: several semtrace nodes on one database. A pending template is claimed for a while
+    // (`claimed_by`, `claimed_until`) by the node that embeds it, so it is embedded once; each
+    // stored embedding takes a number from one sequence (`embed_seq`), by which the other nodes
+    // find it (and `embedded_by` says whose it is). Nodes record heartbeats in `semtrace_nodes`.
+    // Span and trace totals are kept per node in `semtrace_counts`, each added to in the
+    // transaction that inserts the spans, so the cluster's totals are exact and cheap to read;
+    // the row '' holds what was stored before.
+    r#"
+    CREATE SEQUENCE template_embed_seq;
+    ALTER TABLE templates ADD COLUMN embed_seq bigint,
+                          ADD COLUMN embedded_by text,
+                          ADD COLUMN claimed_by text,
+                          ADD COLUMN claimed_until timestamptz;
+    CREATE INDEX templates_embed_seq ON templates (embed_seq) WHERE embed_seq IS NOT NULL;
+    CREATE TABLE semtrace_nodes (
+        node text PRIMARY KEY,
+        version text NOT NULL,
+        started_at timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL,
+        state jsonb NOT NULL
+    );
+    CREATE TABLE semtrace_counts (
+        node text PRIMARY KEY,
+        spans bigint NOT NULL,
+        traces bigint NOT NULL
+    );
+    INSERT INTO semtrace_counts (node, spans, traces)
+        SELECT '', (SELECT count(*) FROM spans), (SELECT count(*) FROM traces);
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

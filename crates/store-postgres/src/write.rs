@@ -54,11 +54,6 @@ impl Caches {
     }
 }
 
-pub(crate) struct Committed {
-    pub outcome: WriteOutcome,
-    pub new_traces: u64,
-}
-
 /// Ids of a batch's lookup rows, by the row's position.
 struct Ids {
     resource: Vec<i64>,
@@ -68,7 +63,14 @@ struct Ids {
     importance: HashMap<[u8; 16], f64>,
 }
 
-pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]) -> Result<Committed, StoreError> {
+/// Writes a batch of span rows; `node` is the writing node's name, under which its spans and
+/// traces are counted (`semtrace_counts`).
+pub(crate) async fn write(
+    client: &mut Object,
+    caches: &Caches,
+    rows: &[SpanRow],
+    node: &str,
+) -> Result<WriteOutcome, StoreError> {
     let days: HashSet<i64> = rows.iter().map(|row| sql::day_of(row.start_ns)).collect();
     ensure_partitions(client, caches, days).await?;
     ensure_operations(client, caches, rows).await?;
@@ -100,11 +102,14 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
     // idempotent) rather than failed back to the pipeline's slower backoff.
     let mut attempt = 0;
     let mut direct = true;
-    let (inserted, new_traces) = loop {
-        let result =
-            if direct { copy_direct(client, rows, &ids).await } else { copy_and_move(client, rows, &ids).await };
+    let inserted = loop {
+        let result = if direct {
+            copy_direct(client, rows, &ids, node).await
+        } else {
+            copy_and_move(client, rows, &ids, node).await
+        };
         match result {
-            Ok(counts) => break counts,
+            Ok((inserted, _new_traces)) => break inserted,
             Err(err) if direct && err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
                 direct = false;
             }
@@ -116,7 +121,7 @@ pub(crate) async fn write(client: &mut Object, caches: &Caches, rows: &[SpanRow]
             Err(err) => return Err(internal(err)),
         }
     };
-    Ok(Committed { outcome: WriteOutcome { inserted, duplicates: rows.len() - inserted }, new_traces })
+    Ok(WriteOutcome { inserted, duplicates: rows.len() - inserted })
 }
 
 /// Adds a committed batch's spans to their operations' baselines, in one statement after the
@@ -165,6 +170,7 @@ async fn copy_and_move(
     client: &mut Object,
     rows: &[SpanRow],
     ids: &Ids,
+    node: &str,
 ) -> Result<(usize, u64), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     transaction.batch_execute(STAGING).await?;
@@ -175,8 +181,33 @@ async fn copy_and_move(
     let new_rows: Vec<&SpanRow> =
         rows.iter().filter(|row| inserted.remove(&(row.trace_id.to_vec(), row.span_id.to_vec()))).collect();
     let new_traces = upsert_traces(&transaction, new_rows.iter().copied(), &ids.importance).await?;
+    count(&transaction, node, new_rows.len(), new_traces).await?;
     transaction.commit().await?;
     Ok((new_rows.len(), new_traces))
+}
+
+/// Adds a batch's inserted spans and new traces to the writing node's totals, in the batch's
+/// transaction (so the totals are exact). Each node updates its own row: nodes never wait on
+/// one another here. Last in the transaction: retention locks the table to recount, after its
+/// own row locks (see [`drop_expired`]).
+async fn count(
+    transaction: &tokio_postgres::Transaction<'_>,
+    node: &str,
+    spans: usize,
+    traces: u64,
+) -> Result<(), tokio_postgres::Error> {
+    if spans == 0 {
+        return Ok(());
+    }
+    transaction
+        .execute(
+            "INSERT INTO semtrace_counts (node, spans, traces) VALUES ($1, $2, $3)
+             ON CONFLICT (node) DO UPDATE SET spans = semtrace_counts.spans + excluded.spans,
+                                              traces = semtrace_counts.traces + excluded.traces",
+            &[&node, &(spans as i64), &(traces as i64)],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Folds spans just inserted into the per-trace aggregates; answers how many traces are new.
@@ -228,10 +259,16 @@ async fn upsert_traces<'a>(
 
 /// Copies the rows straight into `spans` and folds them into `traces`, in one transaction; fails
 /// with a unique violation when a span is stored already.
-async fn copy_direct(client: &mut Object, rows: &[SpanRow], ids: &Ids) -> Result<(usize, u64), tokio_postgres::Error> {
+async fn copy_direct(
+    client: &mut Object,
+    rows: &[SpanRow],
+    ids: &Ids,
+    node: &str,
+) -> Result<(usize, u64), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     copy_rows(&transaction, COPY_DIRECT, rows, ids).await?;
     let new_traces = upsert_traces(&transaction, rows.iter(), &ids.importance).await?;
+    count(&transaction, node, rows.len(), new_traces).await?;
     transaction.commit().await?;
     Ok((rows.len(), new_traces))
 }
@@ -757,6 +794,21 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
     transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)?;
     let cutoff_ns = first_kept * 86_400_000_000_000;
     transaction.execute("DELETE FROM trace_entity_terms WHERE start_ns < $1", &[&cutoff_ns]).await.map_err(internal)?;
+    if !expired.is_empty() {
+        // The totals counted again, all nodes' in the row ''. The lock waits for writers that
+        // have counted (they commit first, and are in the recount) and holds back those that
+        // have not (their spans are not committed, so not in the recount; they add theirs
+        // after). Taken last, so no writer holds a row this transaction waits for.
+        transaction
+            .batch_execute(
+                "LOCK TABLE semtrace_counts IN EXCLUSIVE MODE;
+                 DELETE FROM semtrace_counts;
+                 INSERT INTO semtrace_counts (node, spans, traces)
+                     SELECT '', (SELECT count(*) FROM spans), (SELECT count(*) FROM traces);",
+            )
+            .await
+            .map_err(internal)?;
+    }
     transaction.commit().await.map_err(internal)?;
     let mut known = caches.partitions.lock().expect("cache lock");
     for (day, _) in &expired {
@@ -766,18 +818,30 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
 }
 
 /// Stores template embeddings (`failure`: of their failures) in one transaction.
+/// A template's own embedding takes the next number of `template_embed_seq`, by which other
+/// nodes find it, and ends the node's claim on it.
 pub(crate) async fn set_embeddings(
     client: &mut Object,
     embeddings: &[(i64, Vec<f32>)],
     failure: bool,
+    node: &str,
 ) -> Result<(), StoreError> {
-    let column = if failure { "failure_embedding" } else { "embedding" };
     let transaction = client.transaction().await.map_err(internal)?;
-    let update =
-        transaction.prepare(&format!("UPDATE templates SET {column} = $2 WHERE id = $1")).await.map_err(internal)?;
+    let update = if failure {
+        "UPDATE templates SET failure_embedding = $2 WHERE id = $1"
+    } else {
+        "UPDATE templates SET embedding = $2, embed_seq = nextval('template_embed_seq'), embedded_by = $3,
+                              claimed_by = NULL, claimed_until = NULL
+         WHERE id = $1"
+    };
+    let update = transaction.prepare(update).await.map_err(internal)?;
     for (id, vector) in embeddings {
         let vector = pgvector::Vector::from(vector.clone());
-        transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
+        if failure {
+            transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
+        } else {
+            transaction.execute(&update, &[id, &vector, &node]).await.map_err(internal)?;
+        }
     }
     transaction.commit().await.map_err(internal)
 }

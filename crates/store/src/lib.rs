@@ -62,6 +62,20 @@ pub struct RetentionRun {
     pub writer_seconds: f64,
 }
 
+/// A semtrace process sharing the store, as its last heartbeat told (`/api/v1/cluster`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterNode {
+    /// `cluster.node_name`: unique among the nodes.
+    pub name: String,
+    pub version: String,
+    pub started_ns: i64,
+    pub heartbeat_ns: i64,
+    /// Seconds since its last heartbeat, by the database's clock.
+    pub silent_seconds: f64,
+    /// What the node reported of itself (its queue, spool, breaker, spans written).
+    pub state: serde_json::Value,
+}
+
 /// Retention as configured, when the next run is due and what the last one did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RetentionStatus {
@@ -362,6 +376,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every embedded template with its vector, to rebuild the vector index at start.
     async fn template_embeddings(&self) -> Result<Vec<TemplateVector>, StoreError>;
+
+    /// Where the embeddings other nodes store are numbered up to now (a store shared by several
+    /// semtrace processes numbers each embedding it stores from one sequence); 0 for a store
+    /// only this process writes. Read before [`Store::template_embeddings`] at start.
+    async fn embedding_watermark(&self) -> Result<i64, StoreError> {
+        Ok(0)
+    }
+
+    /// Templates other nodes embedded with a number above `after`: (template id, number), by
+    /// number, at most `limit`. Empty for a store only this process writes.
+    async fn embedded_elsewhere(&self, after: i64, limit: usize) -> Result<Vec<(i64, i64)>, StoreError> {
+        let _ = (after, limit);
+        Ok(Vec::new())
+    }
+
+    /// These templates' vectors (those embedded), to add to the vector index what another node
+    /// embedded.
+    async fn template_vectors(&self, ids: &[i64]) -> Result<Vec<TemplateVector>, StoreError> {
+        let _ = ids;
+        Ok(Vec::new())
+    }
+
+    /// Records that this node is alive, with its own state (a store shared by several nodes);
+    /// a no-op for a store only this process writes.
+    async fn heartbeat(&self, state: &serde_json::Value) -> Result<(), StoreError> {
+        let _ = state;
+        Ok(())
+    }
+
+    /// This node's name among those sharing the store; `None` when the store is this process's
+    /// alone.
+    fn node_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// The nodes sharing this store, with their last heartbeat; `None` when the store is this
+    /// process's alone.
+    async fn cluster_nodes(&self) -> Result<Option<Vec<ClusterNode>>, StoreError> {
+        Ok(None)
+    }
 
     /// Templates whose text matches the words of `query` (full-text, ranked), best first,
     /// with a relevance score (higher is better).
