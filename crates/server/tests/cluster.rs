@@ -142,3 +142,57 @@ async fn nodes_on_one_database_embed_once_and_search_what_any_node_received() {
     let (_, cluster) = get_json(&format!("{}/api/v1/cluster", alone.api)).await;
     assert_eq!(cluster, json!({"shared": false, "node": null, "alive": 0, "nodes": []}));
 }
+
+/// Two nodes loaded at once, one killed with `kill -9`: every span either acknowledged is stored
+/// whole, read through the node that lives, without restarting the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_one_node_loses_nothing_either_acknowledged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use crate::common::{assert_stored_whole, load, postgres_env, spawn_binary_with, SPANS_PER_TRACE};
+
+    let env = postgres_env().await;
+    let named = |name: &str| {
+        let mut env = env.clone();
+        env.push(("SEMTRACE_POSTGRES__NODE_NAME".into(), name.into()));
+        env
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut doomed = spawn_binary_with(dirs[0].path(), &named("doomed")).await;
+    let survivor = spawn_binary_with(dirs[1].path(), &named("survivor")).await;
+    let (stop_doomed, stop_survivor) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let mut clients = Vec::new();
+    for seed in 0..2 {
+        clients.push(tokio::spawn(load(doomed.otlp_http.clone(), 500 + seed, 20, stop_doomed.clone())));
+        clients.push(tokio::spawn(load(survivor.otlp_http.clone(), 600 + seed, 20, stop_survivor.clone())));
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    doomed.child.kill().expect("SIGKILL");
+    doomed.child.wait().unwrap();
+    stop_doomed.store(true, Ordering::SeqCst);
+    // The other node goes on taking spans.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop_survivor.store(true, Ordering::SeqCst);
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.unwrap().acknowledged);
+    }
+    assert!(acknowledged.len() > 100, "the load ran ({} traces acknowledged)", acknowledged.len());
+    assert_stored_whole(&survivor.api, &acknowledged).await;
+    let (_, health) = get_json(&format!("{}/api/v1/health", survivor.api)).await;
+    let stored = health["total_spans"].as_u64().unwrap();
+    assert!(stored >= acknowledged.len() as u64 * SPANS_PER_TRACE, "{stored} spans stored: {health}");
+    assert_eq!(stored % SPANS_PER_TRACE, 0, "requests are stored whole or not at all");
+    // The dead node falls silent in the cluster's list.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, cluster) = get_json(&format!("{}/api/v1/cluster", survivor.api)).await;
+        let doomed = cluster["nodes"].as_array().unwrap().iter().find(|node| node["name"] == "doomed").cloned();
+        if doomed.is_some_and(|node| node["alive"] == false) && cluster["alive"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed node is still listed alive: {cluster:#}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
