@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
 
+mod ann;
 mod categories;
 mod import;
 mod ingest;
@@ -53,6 +54,9 @@ enum Command {
     /// `semtrace import` of a large Jaeger JSON file into a fresh server: spans/s and the
     /// importer's peak memory.
     Import(import::ImportArgs),
+    /// pgvector's HNSW index over template vectors against the exact in-memory scan: build time,
+    /// recall@10 and latency per `hnsw.ef_search`, at several template counts.
+    Ann(ann::AnnArgs),
 }
 
 static SERVER_BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -82,6 +86,7 @@ fn main() -> std::process::ExitCode {
             Command::Ingest(args) => ingest::ingest(args).await,
             Command::Quality(args) => search::quality(args).await,
             Command::Import(args) => import::import(args).await,
+            Command::Ann(args) => ann::ann(args).await,
             Command::Similar(args) => similar::similar(args).await,
             Command::Search(args) => search::search(args).await,
             Command::Embed(args) => search::embed(args).await,

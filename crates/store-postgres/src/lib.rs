@@ -779,6 +779,49 @@ mod tests {
         assert!(nodes.iter().all(|node| node.silent_seconds < 5.0 && node.heartbeat_ns >= node.started_ns));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn nodes_creating_the_same_lookup_rows_at_once_do_not_deadlock() {
+        use semtrace_store::conformance::rich_trace;
+        let url = fresh_database().await;
+        let node = |name: &str| {
+            PostgresStore::open(PostgresOptions {
+                embedding_dimension: 3,
+                node: name.into(),
+                ..PostgresOptions::new(&url)
+            })
+        };
+        let mut nodes = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            nodes.push(node(name).await.unwrap());
+        }
+        // Each round, every node writes spans of the same new operations, templates, resources and
+        // services (each node's own traces), as when one service's traffic is spread over nodes.
+        let batch = |round: u64, offset: u64| -> Vec<semtrace_model::Span> {
+            (0..150u64)
+                .flat_map(|i| {
+                    let mut spans = rich_trace(offset + round * 1000 + i);
+                    for span in &mut spans {
+                        span.name = format!("{} {round}-{i}", span.name);
+                        let mut resource = (*span.resource).clone();
+                        resource
+                            .attributes
+                            .push("host.name", semtrace_model::AnyValue::String(format!("host-{round}-{}", i % 7)));
+                        span.resource = std::sync::Arc::new(resource);
+                    }
+                    spans
+                })
+                .collect()
+        };
+        for round in 0..30 {
+            let batches: Vec<Vec<semtrace_model::Span>> =
+                (0..nodes.len() as u64).map(|n| batch(round, n * 1_000_000)).collect();
+            let writes = nodes.iter().zip(&batches).map(|(node, spans)| node.write(spans));
+            for (wrote, spans) in futures_util::future::join_all(writes).await.into_iter().zip(&batches) {
+                assert_eq!(wrote.unwrap().inserted, spans.len(), "round {round}");
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_span_twice_in_one_batch_is_stored_once() {
         let url = fresh_database().await;

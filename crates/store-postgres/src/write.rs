@@ -498,7 +498,7 @@ async fn ensure_operations(client: &Client, caches: &Caches, rows: &[SpanRow]) -
     client
         .execute(
             "INSERT INTO operations (service, name, kind) SELECT * FROM unnest($1::text[], $2::text[], $3::int2[])
-             ON CONFLICT DO NOTHING",
+             ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
             &[&services, &names, &kinds],
         )
         .await
@@ -559,7 +559,7 @@ pub(crate) async fn body_ids<'a>(
             .execute(
                 &format!(
                     "INSERT INTO {table} (hash, body) SELECT hash, body::jsonb FROM unnest($1::int8[], $2::text[])
-                     AS t(hash, body) ON CONFLICT (hash) DO NOTHING"
+                     AS t(hash, body) ORDER BY hash ON CONFLICT (hash) DO NOTHING"
                 ),
                 &[&keys, &texts],
             )
@@ -667,6 +667,7 @@ async fn template_ids_new(
             .query(
                 "INSERT INTO templates (hash, text, failed, words, failure, category)
                  SELECT * FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int4[], $5::text[], $6::text[])
+                 ORDER BY 1
                  ON CONFLICT (hash) DO UPDATE SET failure = excluded.failure, embedding = NULL
                  WHERE templates.failure IS NULL AND excluded.failure IS NOT NULL
                  RETURNING hash, xmax = 0",
@@ -716,7 +717,7 @@ pub(crate) async fn ensure_template_services(
     client
         .execute(
             "INSERT INTO template_services (template_id, service) SELECT * FROM unnest($1::int8[], $2::text[])
-             ON CONFLICT DO NOTHING",
+             ORDER BY 1, 2 ON CONFLICT DO NOTHING",
             &[&templates, &services],
         )
         .await

@@ -1,0 +1,257 @@
+//! `semtrace bench ann`: pgvector's HNSW index over template embeddings against the exact scan
+//! semtrace's in-memory index does, at several template counts: build time and size, recall@10
+//! against exact, and query latency per `hnsw.ef_search`.
+//!
+//! Embedding a million real templates with MiniLM would take over two hours here, so the
+//! vectors are made around real ones: the generated traffic's span summaries are embedded by
+//! the model (the centres: templates as services write them), and each stored vector is a
+//! centre plus Gaussian noise, normalised (`--spread` sets how far: the mean cosine to its
+//! centre is printed). Queries are made the same way. That gives clusters of near-identical
+//! templates, as real telemetry has (one statement shape, many tables), which is harder for an
+//! approximate index than well-separated points.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::{Rng, SeedableRng};
+use tokio_postgres::{Client, NoTls};
+
+use crate::ingest::percentiles;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnnArgs {
+    /// A PostgreSQL server with pgvector; the bench creates and drops the database
+    /// `semtrace_ann` there.
+    #[arg(long, default_value = "postgresql://postgres@127.0.0.1:25432/postgres")]
+    pub connection_string: String,
+    /// Template counts to measure at, ascending (each adds to the last).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    pub templates: Vec<usize>,
+    /// `hnsw.ef_search` values to query with.
+    #[arg(long, value_delimiter = ',', default_value = "40,100,200")]
+    pub ef_search: Vec<u32>,
+    /// HNSW build parameters.
+    #[arg(long, default_value_t = 16)]
+    pub m: u32,
+    #[arg(long, default_value_t = 64)]
+    pub ef_construction: u32,
+    /// Queries per setting.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+    /// Real span summaries embedded as centres.
+    #[arg(long, default_value_t = 1000)]
+    pub centres: usize,
+    /// Standard deviation of the noise added to each coordinate of a centre.
+    #[arg(long, default_value_t = 0.03)]
+    pub spread: f32,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+const DATABASE: &str = "semtrace_ann";
+const K: usize = 10;
+
+pub async fn ann(args: AnnArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.templates.is_empty(), "--templates needs at least one count");
+    let machine =
+        format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::env::consts::ARCH);
+    let centres = centres(&args).await?;
+    let dimension = centres[0].len();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(args.seed);
+    let around = |rng: &mut rand::rngs::SmallRng| -> Vec<f32> {
+        let centre = &centres[rng.random_range(0..centres.len())];
+        let mut vector: Vec<f32> = centre.iter().map(|x| x + gaussian(rng) * args.spread).collect();
+        normalise(&mut vector);
+        vector
+    };
+    let queries: Vec<Vec<f32>> = (0..args.queries).map(|_| around(&mut rng)).collect();
+    let closeness: f32 = (0..200)
+        .map(|_| {
+            let centre = &centres[0];
+            let mut vector: Vec<f32> = centre.iter().map(|x| x + gaussian(&mut rng) * args.spread).collect();
+            normalise(&mut vector);
+            dot(centre, &vector)
+        })
+        .sum::<f32>()
+        / 200.0;
+
+    let admin = connect(&args.connection_string).await?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")).await?;
+    admin.batch_execute(&format!("CREATE DATABASE {DATABASE}")).await?;
+    let url = semtrace_testkit::postgres::database_url(&args.connection_string, DATABASE);
+    let db = connect(&url).await?;
+    db.batch_execute(&format!(
+        "CREATE EXTENSION IF NOT EXISTS vector;
+         CREATE TABLE templates (id int8 PRIMARY KEY, embedding vector({dimension}) NOT NULL);"
+    ))
+    .await?;
+    let pgvector: String =
+        db.query_one("SELECT extversion FROM pg_extension WHERE extname = 'vector'", &[]).await?.get(0);
+    println!(
+        "bench ann: {machine}; pgvector {pgvector}; HNSW m={} ef_construction={}; {} queries; vectors: {} embedded \
+         summaries as centres, noise {} (mean cosine to centre {closeness:.3})",
+        args.m,
+        args.ef_construction,
+        args.queries,
+        centres.len(),
+        args.spread
+    );
+
+    let mut stored: Vec<Vec<f32>> = Vec::new();
+    for &target in &args.templates {
+        // Load up to `target` (unindexed, then index: as a bulk load does).
+        db.batch_execute("DROP INDEX IF EXISTS templates_embedding").await?;
+        let started = Instant::now();
+        while stored.len() < target {
+            let chunk: Vec<Vec<f32>> = (0..(target - stored.len()).min(2000)).map(|_| around(&mut rng)).collect();
+            let ids: Vec<i64> = (stored.len()..stored.len() + chunk.len()).map(|id| id as i64).collect();
+            let texts: Vec<String> = chunk.iter().map(|vector| literal(vector)).collect();
+            db.execute("INSERT INTO templates SELECT * FROM unnest($1::int8[], $2::text[]::vector[])", &[&ids, &texts])
+                .await?;
+            stored.extend(chunk);
+        }
+        let load = started.elapsed();
+        db.batch_execute("SET maintenance_work_mem = '4GB'; VACUUM ANALYZE templates").await?;
+        let started = Instant::now();
+        db.batch_execute(&format!(
+            "CREATE INDEX templates_embedding ON templates USING hnsw (embedding vector_cosine_ops)
+             WITH (m = {}, ef_construction = {})",
+            args.m, args.ef_construction
+        ))
+        .await?;
+        let build = started.elapsed();
+        let index_bytes: i64 = db.query_one("SELECT pg_relation_size('templates_embedding')", &[]).await?.get(0);
+        println!(
+            "\n{target} templates: loaded in {:.1} s, HNSW built in {:.1} s, index {:.1} MB",
+            load.as_secs_f64(),
+            build.as_secs_f64(),
+            index_bytes as f64 / 1e6
+        );
+
+        // Exact: the in-memory scan semtrace does today, timed too.
+        let mut exact_times = Vec::with_capacity(queries.len());
+        let exact: Vec<Vec<i64>> = queries
+            .iter()
+            .map(|query| {
+                let started = Instant::now();
+                let top = exact_top(&stored, query);
+                exact_times.push(started.elapsed());
+                top
+            })
+            .collect();
+        exact_times.sort();
+        println!(
+            "  exact scan in memory ({:.0} MB of vectors): {}",
+            (target * dimension * 4) as f64 / 1e6,
+            percentiles(&exact_times)
+        );
+
+        let select = db.prepare("SELECT id FROM templates ORDER BY embedding <=> $1::text::vector LIMIT 10").await?;
+        for &ef in &args.ef_search {
+            db.batch_execute(&format!("SET hnsw.ef_search = {ef}")).await?;
+            let mut times: Vec<Duration> = Vec::with_capacity(queries.len());
+            let mut recall = 0.0;
+            // One warm-up pass (the index into shared buffers), then the measured one.
+            for _pass in 0..2 {
+                times.clear();
+                recall = 0.0;
+                for (query, want) in queries.iter().zip(&exact) {
+                    let text = literal(query);
+                    let started = Instant::now();
+                    let rows = db.query(&select, &[&text]).await?;
+                    times.push(started.elapsed());
+                    let got: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+                    recall += want.iter().filter(|id| got.contains(id)).count() as f64 / K as f64;
+                }
+            }
+            times.sort();
+            println!("  hnsw.ef_search {ef}: recall@10 {:.3}, {}", recall / queries.len() as f64, percentiles(&times));
+        }
+    }
+    drop(db);
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")).await?;
+    Ok(())
+}
+
+/// The generated traffic's distinct span summaries, embedded by the model.
+async fn centres(args: &AnnArgs) -> anyhow::Result<Vec<Vec<f32>>> {
+    let embedder = semtrace_server::load_embedder(&semtrace_server::config::Config::default()).await?;
+    let mut generator = semtrace_testkit::TraceGenerator::new(semtrace_testkit::GeneratorConfig {
+        seed: args.seed,
+        ..semtrace_testkit::GeneratorConfig::default()
+    });
+    let limits = semtrace_receiver::ReceiverLimits::default();
+    let mut texts = std::collections::BTreeSet::new();
+    for _ in 0..2000 {
+        let (request, _) = generator.request(46);
+        for span in semtrace_receiver::convert_request(request, &limits).accepted {
+            texts.insert(semtrace_summary::summarize(&span).text);
+        }
+        if texts.len() >= args.centres {
+            break;
+        }
+    }
+    let texts: Vec<String> = texts.into_iter().take(args.centres).collect();
+    eprintln!("embedding {} summaries as centres...", texts.len());
+    let vectors = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<f32>>> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(64) {
+            vectors.extend(embedder.embed(&batch.iter().map(String::as_str).collect::<Vec<_>>())?);
+        }
+        Ok(vectors)
+    })
+    .await??;
+    anyhow::ensure!(!vectors.is_empty(), "no summaries to embed");
+    Ok(vectors)
+}
+
+fn exact_top(stored: &[Vec<f32>], query: &[f32]) -> Vec<i64> {
+    let mut scored: Vec<(f32, i64)> =
+        stored.iter().enumerate().map(|(id, vector)| (dot(vector, query), id as i64)).collect();
+    let by_score = |a: &(f32, i64), b: &(f32, i64)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if scored.len() > K {
+        scored.select_nth_unstable_by(K - 1, by_score);
+        scored.truncate(K);
+    }
+    scored.sort_unstable_by(by_score);
+    scored.into_iter().map(|(_, id)| id).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn normalise(vector: &mut [f32]) {
+    let norm = dot(vector, vector).sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// A standard normal sample (Box–Muller).
+fn gaussian(rng: &mut impl Rng) -> f32 {
+    let u: f32 = rng.random_range(f32::EPSILON..1.0);
+    let v: f32 = rng.random();
+    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+}
+
+/// pgvector's text form: `[x,y,…]`.
+fn literal(vector: &[f32]) -> String {
+    let mut text = String::with_capacity(vector.len() * 10 + 2);
+    text.push('[');
+    for (at, x) in vector.iter().enumerate() {
+        if at > 0 {
+            text.push(',');
+        }
+        text.push_str(&x.to_string());
+    }
+    text.push(']');
+    text
+}
+
+async fn connect(url: &str) -> anyhow::Result<Client> {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.with_context(|| format!("cannot connect to {url}"))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
