@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
+use semtrace_semantic::index::{Priors, TemplateKind, VectorIndex};
 use tokio_postgres::{Client, NoTls};
 
 use crate::ingest::percentiles;
@@ -28,7 +29,7 @@ pub struct AnnArgs {
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     pub templates: Vec<usize>,
     /// `hnsw.ef_search` values to query with.
-    #[arg(long, value_delimiter = ',', default_value = "40,100,200")]
+    #[arg(long, value_delimiter = ',', default_value = "40,100,200,400")]
     pub ef_search: Vec<u32>,
     /// HNSW build parameters.
     #[arg(long, default_value_t = 16)]
@@ -98,6 +99,7 @@ pub async fn ann(args: AnnArgs) -> anyhow::Result<()> {
     );
 
     let mut stored: Vec<Vec<f32>> = Vec::new();
+    let index = VectorIndex::new(dimension);
     for &target in &args.templates {
         // Load up to `target` (unindexed, then index: as a bulk load does).
         db.batch_execute("DROP INDEX IF EXISTS templates_embedding").await?;
@@ -111,7 +113,8 @@ pub async fn ann(args: AnnArgs) -> anyhow::Result<()> {
             stored.extend(chunk);
         }
         let load = started.elapsed();
-        db.batch_execute("SET maintenance_work_mem = '4GB'; VACUUM ANALYZE templates").await?;
+        db.batch_execute("SET maintenance_work_mem = '4GB'").await?;
+        db.batch_execute("VACUUM ANALYZE templates").await?;
         let started = Instant::now();
         db.batch_execute(&format!(
             "CREATE INDEX templates_embedding ON templates USING hnsw (embedding vector_cosine_ops)
@@ -128,15 +131,19 @@ pub async fn ann(args: AnnArgs) -> anyhow::Result<()> {
             index_bytes as f64 / 1e6
         );
 
-        // Exact: the in-memory scan semtrace does today, timed too.
+        // Exact: semtrace's own in-memory index (the scan search does today), timed too.
+        while index.len() < stored.len() {
+            let id = index.len();
+            index.insert(id as i64, &stored[id], TemplateKind::default());
+        }
         let mut exact_times = Vec::with_capacity(queries.len());
         let exact: Vec<Vec<i64>> = queries
             .iter()
             .map(|query| {
                 let started = Instant::now();
-                let top = exact_top(&stored, query);
+                let top = index.top(query, K, -1.0, Priors::default());
                 exact_times.push(started.elapsed());
-                top
+                top.into_iter().map(|ranked| ranked.id).collect()
             })
             .collect();
         exact_times.sort();
@@ -203,18 +210,6 @@ async fn centres(args: &AnnArgs) -> anyhow::Result<Vec<Vec<f32>>> {
     .await??;
     anyhow::ensure!(!vectors.is_empty(), "no summaries to embed");
     Ok(vectors)
-}
-
-fn exact_top(stored: &[Vec<f32>], query: &[f32]) -> Vec<i64> {
-    let mut scored: Vec<(f32, i64)> =
-        stored.iter().enumerate().map(|(id, vector)| (dot(vector, query), id as i64)).collect();
-    let by_score = |a: &(f32, i64), b: &(f32, i64)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if scored.len() > K {
-        scored.select_nth_unstable_by(K - 1, by_score);
-        scored.truncate(K);
-    }
-    scored.sort_unstable_by(by_score);
-    scored.into_iter().map(|(_, id)| id).collect()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

@@ -726,7 +726,10 @@ mod tests {
                 ..PostgresOptions::new(&url)
             })
         };
-        let (a, b) = (node("a").await.unwrap(), node("b").await.unwrap());
+        // Started at once on a new database: one applies the migrations and builds the vector
+        // index, the other waits its turn and finds them done.
+        let (a, b) = tokio::join!(node("a"), node("b"));
+        let (a, b) = (a.unwrap(), b.unwrap());
 
         // Totals are the cluster's: each node sees what both wrote, a retry through the other
         // node counted once.

@@ -41,7 +41,6 @@ pub(crate) async fn write(
              FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int2[], $6::bool[], $7::text[],
                          $8::text[], $9::int8[], $10::int8[], $11::int2[], $12::text[], $13::text[])
                   AS r(k, t, s, tm, sev, sv, svc, rec, res, sc, js, et, ex)
-             ORDER BY k
              ON CONFLICT (key) DO NOTHING",
             &[
                 &keys,

@@ -234,11 +234,14 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and
-/// checks that the embedding column has `dimension` dimensions.
+/// checks that the embedding column has `dimension` dimensions. Under an advisory lock: nodes
+/// starting at once take turns, the first does the work.
 pub(crate) async fn migrate(client: &mut Client, dimension: u32) -> Result<(), StoreError> {
-    ensure_pgvector(client).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(internal)?;
-    let result = apply(client, dimension).await;
+    let result = match ensure_pgvector(client).await {
+        Ok(()) => apply(client, dimension).await,
+        Err(err) => Err(err),
+    };
     let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     result?;
     unlock.map_err(internal)?;
@@ -365,7 +368,32 @@ pub(crate) const IVFFLAT_MIN_ROWS: i64 = 1000;
 /// HNSW at once; IVFFlat with `lists = sqrt(rows)` once [`IVFFLAT_MIN_ROWS`] templates are
 /// embedded (until then searches scan, which at that size is fast anyway).
 pub(crate) async fn vector_index(client: &Client, kind: VectorIndex) -> Result<(), StoreError> {
-    let existing: Option<String> = client
+    if existing_vector_index(client).await?.as_deref() == Some(kind_name(kind)) {
+        return Ok(());
+    }
+    // Nodes starting at once (or two IVFFlat rebuilds) take turns: the first builds, the others
+    // find it built.
+    client.batch_execute("BEGIN").await.map_err(internal)?;
+    let result = async {
+        client.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(internal)?;
+        build_vector_index(client, kind).await
+    }
+    .await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = client.batch_execute(end).await.map_err(internal);
+    result.and(ended)
+}
+
+fn kind_name(kind: VectorIndex) -> &'static str {
+    match kind {
+        VectorIndex::Hnsw => "hnsw",
+        VectorIndex::Ivfflat => "ivfflat",
+    }
+}
+
+/// The access method of the vector index, if there is one.
+async fn existing_vector_index(client: &Client) -> Result<Option<String>, StoreError> {
+    Ok(client
         .query_opt(
             "SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
              JOIN pg_am am ON am.oid = c.relam
@@ -374,12 +402,12 @@ pub(crate) async fn vector_index(client: &Client, kind: VectorIndex) -> Result<(
         )
         .await
         .map_err(internal)?
-        .map(|row| row.get(0));
-    let wanted = match kind {
-        VectorIndex::Hnsw => "hnsw",
-        VectorIndex::Ivfflat => "ivfflat",
-    };
-    if existing.as_deref() == Some(wanted) {
+        .map(|row| row.get(0)))
+}
+
+async fn build_vector_index(client: &Client, kind: VectorIndex) -> Result<(), StoreError> {
+    let wanted = kind_name(kind);
+    if existing_vector_index(client).await?.as_deref() == Some(wanted) {
         return Ok(());
     }
     let create = match kind {
