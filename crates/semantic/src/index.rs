@@ -195,6 +195,24 @@ impl VectorIndex {
 
     /// The `k` templates nearest the query with a similarity of at least `min_score`, best first
     /// by similarity plus the priors of each template's kind.
+    /// [`VectorIndex::top`] of templates another index found nearest (the store's approximate
+    /// one): (id, similarity) ranked with the priors of their kinds (templates this index does
+    /// not hold yet count as plain).
+    pub fn rank_found(&self, found: &[(i64, f32)], min_score: f32, priors: Priors) -> Vec<Ranked> {
+        let inner = self.inner.read().expect("index lock");
+        let mut ranked: Vec<Ranked> = found
+            .iter()
+            .filter(|(_, similarity)| *similarity >= min_score)
+            .map(|&(id, similarity)| {
+                let kind = inner.positions.get(&id).map(|position| inner.kinds[*position]).unwrap_or_default();
+                Ranked { id, similarity, score: similarity + priors.of(kind) }
+            })
+            .collect();
+        drop(inner);
+        ranked.sort_unstable_by(Ranked::best_first);
+        ranked
+    }
+
     pub fn top(&self, query: &[f32], k: usize, min_score: f32, priors: Priors) -> Vec<Ranked> {
         if query.len() != self.dimension || k == 0 {
             return Vec::new();

@@ -33,6 +33,15 @@ pub use crate::similar::{
 /// Templates considered per search at most; the store stops reading as soon as it has enough.
 const MAX_CANDIDATES: usize = 1000;
 
+/// Where a search's nearest templates come from.
+#[derive(Clone, Copy)]
+enum Nearest<'a> {
+    /// The exact scan of the in-memory index, for this query vector.
+    Scan(&'a [f32]),
+    /// The store's approximate index found these: (template id, similarity).
+    Found(&'a [(i64, f32)]),
+}
+
 /// Added to the ranking score of templates whose spans failed and say why (an exception, an
 /// error message or log): at equal meaning such a failure ranks first, since search is mostly
 /// for problems (filter `status=OK` for healthy spans). Spans that only pass on a failure (a
@@ -263,7 +272,7 @@ impl Semantic {
         &self,
         request: &SearchRequest,
         intent: Intent,
-        query: &[f32],
+        nearest: Nearest<'_>,
         lexical: &HashMap<i64, f32>,
         excluded: &[Arc<Vec<f32>>],
         asserts_failure: bool,
@@ -278,7 +287,10 @@ impl Semantic {
             Intent::Failure => Priors { failure, slow: 0.0 },
             Intent::Latency => Priors { failure: -request.failure_prior, slow: request.failure_prior },
         };
-        let mut semantic = self.index.top(query, MAX_CANDIDATES, request.threshold, priors);
+        let mut semantic = match nearest {
+            Nearest::Found(found) => self.index.rank_found(found, request.threshold, priors),
+            Nearest::Scan(query) => self.index.top(query, MAX_CANDIDATES, request.threshold, priors),
+        };
         if !excluded.is_empty() {
             exclude(&self.index, &mut semantic, excluded);
             semantic.sort_by(Ranked::best_first);
@@ -327,7 +339,16 @@ impl Semantic {
             excluded.push(self.embed_query(subject).await?);
         }
         let intent = request.intent.unwrap_or(question.intent);
-        let ranked = self.rank_templates(request, intent, &query, &lexical?, &excluded, question.asserts_failure);
+        // Past a store's size, its own approximate index finds the nearest templates.
+        let nearest = self.store.nearest_templates(&query, MAX_CANDIDATES).await?;
+        if nearest.is_some() {
+            metrics::counter!("semtrace_search_ann_total").increment(1);
+        }
+        let nearest = match nearest.as_deref() {
+            Some(found) => Nearest::Found(found),
+            None => Nearest::Scan(&query),
+        };
+        let ranked = self.rank_templates(request, intent, nearest, &lexical?, &excluded, question.asserts_failure);
         let ids: Vec<i64> = ranked.iter().map(|ranked| ranked.id).collect();
         let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
         let mut scores = scores;

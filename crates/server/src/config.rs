@@ -480,6 +480,13 @@ pub struct PostgresSettings {
     /// templates to embed, its heartbeat in `/api/v1/cluster`, its share of the totals). Empty:
     /// the host's name and the API's port, which stay the same across restarts.
     pub node_name: String,
+    /// Past this many embedded templates, search asks pgvector's HNSW index for the templates
+    /// nearest a query instead of scanning every vector in memory (0: never; needs
+    /// `vector_index: hnsw`). See "Several nodes on one PostgreSQL" in the README.
+    pub ann_above_templates: u64,
+    /// `hnsw.ef_search` of those queries (1–1000): higher finds more of the true nearest
+    /// templates, slower; also at most how many templates a search ranks.
+    pub hnsw_ef_search: u32,
 }
 
 impl PostgresSettings {
@@ -508,6 +515,8 @@ impl Default for PostgresSettings {
             retention_days: 0,
             vector_index: VectorIndexKind::Hnsw,
             node_name: String::new(),
+            ann_above_templates: 200_000,
+            hnsw_ef_search: 400,
         }
     }
 }
@@ -888,6 +897,7 @@ impl Config {
         .context("pipeline.max_inflight_bytes must be at least limits.max_decompressed_bytes")?;
         check_range("postgres.pool_size", self.postgres.pool_size.into(), 2, 256)?;
         check_range("postgres.retention_days", self.postgres.retention_days.into(), 0, 36_500)?;
+        check_range("postgres.hnsw_ef_search", self.postgres.hnsw_ef_search.into(), 1, 1000)?;
         check_range("logs.join_window_seconds", self.logs.join_window_seconds.into(), 1, 86_400)?;
         check_range("semantic.indexer_nice", self.semantic.indexer_nice.into(), 0, 19)?;
         check_range("semantic.max_index_lag_seconds", self.semantic.max_index_lag_seconds.into(), 0, 3600)?;

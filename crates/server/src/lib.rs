@@ -279,6 +279,8 @@ pub(crate) async fn open_tenant_store(config: &Config, schema: Option<String>) -
                 importance: config.importance.weights().into(),
                 schema,
                 node: config.postgres.node_name(&config.server),
+                ann_above_templates: config.postgres.ann_above_templates,
+                hnsw_ef_search: config.postgres.hnsw_ef_search,
             };
             Arc::new(PostgresStore::open(options).await.context("cannot open the PostgreSQL store")?)
         }

@@ -88,16 +88,29 @@ async fn spans_are_found_by_meaning_errors_by_words_and_traces_by_likeness() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_searches_answer_alike_on_postgres() {
     let url = semtrace_testkit::postgres::fresh_database().await;
-    found_by_meaning(move |config| {
+    let metrics = found_by_meaning(move |config| {
         config.storage = StorageKind::Postgres;
         config.otel_storage.connection_string = url.clone();
     })
     .await;
+    assert_eq!(ann_searches(&metrics), 0, "a few templates are ranked in memory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_searches_answer_alike_through_pgvectors_hnsw_index() {
+    let url = semtrace_testkit::postgres::fresh_database().await;
+    let metrics = found_by_meaning(move |config| {
+        config.storage = StorageKind::Postgres;
+        config.otel_storage.connection_string = url.clone();
+        config.postgres.ann_above_templates = 1;
+    })
+    .await;
+    assert!(ann_searches(&metrics) >= 5, "searches went through pgvector's index: {metrics}");
 }
 
 /// Sends the corpus, then checks search, filters, error search, similar traces, bad requests,
 /// and that a restart rebuilds the index, on the store `configure` selects.
-async fn found_by_meaning(configure: impl Fn(&mut Config)) {
+async fn found_by_meaning(configure: impl Fn(&mut Config)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path(), &configure).await;
     let api = server.api.clone();
@@ -233,7 +246,17 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) {
     let (_, found) =
         get_json(&format!("{}/api/v1/search?q=database+connection+timeout+errors&limit=2", server.api)).await;
     assert_eq!(traces_of(&found).into_iter().collect::<HashSet<_>>(), HashSet::from([trace_id(1), trace_id(2)]));
+    let metrics = reqwest::get(format!("{}/metrics", server.api)).await.unwrap().text().await.unwrap();
     server.server.shutdown().await.unwrap();
+    metrics
+}
+
+/// How many searches went through the store's approximate index, by `/metrics`.
+fn ann_searches(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("semtrace_search_ann_total "))
+        .map_or(0, |count| count.trim().parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,13 @@ pub struct PostgresOptions {
     /// The schema holding this store's tables, created if missing (a tenant's own, see
     /// [`tenant_schema`]); `None`: the connection's search path (`public`).
     pub schema: Option<String>,
+    /// Past this many embedded templates, search asks pgvector's HNSW index for the templates
+    /// nearest a query instead of scanning every vector in memory (`postgres.ann_above_templates`;
+    /// 0: never). Only with the HNSW index.
+    pub ann_above_templates: u64,
+    /// `hnsw.ef_search` of those queries: candidates the index keeps while it searches, and at
+    /// most how many templates it answers (`postgres.hnsw_ef_search`, 1–1000).
+    pub hnsw_ef_search: u32,
     /// This node's name among the semtrace processes sharing the database (`cluster.node_name`):
     /// its claims on templates, its heartbeats and its share of the totals go under it.
     pub node: String,
@@ -108,10 +115,23 @@ impl PostgresOptions {
             entities: true,
             importance: Vec::new().into(),
             schema: None,
+            ann_above_templates: 0,
+            hnsw_ef_search: 400,
             node: default_node_name(),
         }
     }
 }
+
+/// Search through pgvector's HNSW index, past a number of embedded templates.
+struct Ann {
+    above: u64,
+    ef_search: u32,
+    /// Templates embedded so far (the embedding sequence's high mark), and when it was read.
+    embedded: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+}
+
+/// How often the number of embedded templates is read again.
+const ANN_RECHECK: Duration = Duration::from_secs(1);
 
 pub struct PostgresStore {
     pool: Pool,
@@ -120,6 +140,7 @@ pub struct PostgresStore {
     caches: Arc<write::Caches>,
     node: Arc<str>,
     started_ns: i64,
+    ann: Option<Ann>,
     retention: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -186,6 +207,11 @@ impl PostgresStore {
             caches,
             node: options.node.into(),
             started_ns: semtrace_store::now_ns(),
+            ann: (options.ann_above_templates > 0 && options.vector_index == VectorIndex::Hnsw).then(|| Ann {
+                above: options.ann_above_templates,
+                ef_search: options.hnsw_ef_search.clamp(1, 1000),
+                embedded: std::sync::Mutex::new(None),
+            }),
             retention: None,
         };
         Ok(if options.retention_days > 0 { store.with_retention(options.retention_days) } else { store })
@@ -472,6 +498,25 @@ impl Store for PostgresStore {
     async fn template_vectors(&self, ids: &[i64]) -> Result<Vec<TemplateVector>, StoreError> {
         let client = self.client().await?;
         read::template_vectors(&client, ids).await
+    }
+
+    async fn nearest_templates(&self, query: &[f32], k: usize) -> Result<Option<Vec<(i64, f32)>>, StoreError> {
+        let Some(ann) = &self.ann else { return Ok(None) };
+        let known = *ann.embedded.lock().expect("ann lock");
+        let embedded = match known {
+            Some((at, embedded)) if at.elapsed() < ANN_RECHECK => embedded,
+            _ => {
+                let client = self.client().await?;
+                let embedded = read::embedding_watermark(&client).await?.max(0) as u64;
+                *ann.embedded.lock().expect("ann lock") = Some((std::time::Instant::now(), embedded));
+                embedded
+            }
+        };
+        if embedded <= ann.above {
+            return Ok(None);
+        }
+        let mut client = self.client().await?;
+        read::nearest_templates(&mut client, query, k.min(ann.ef_search as usize), ann.ef_search).await.map(Some)
     }
 
     fn node_name(&self) -> Option<&str> {

@@ -251,6 +251,29 @@ pub(crate) async fn template_vectors(client: &Client, ids: &[i64]) -> Result<Vec
     Ok(rows.iter().map(template_vector).collect())
 }
 
+/// The `k` templates nearest `query` by cosine through the HNSW index, searched with
+/// `hnsw.ef_search = ef_search` (set for this transaction only): (id, similarity), best first.
+pub(crate) async fn nearest_templates(
+    client: &mut deadpool_postgres::Object,
+    query: &[f32],
+    k: usize,
+    ef_search: u32,
+) -> Result<Vec<(i64, f32)>, StoreError> {
+    let transaction = client.transaction().await.map_err(internal)?;
+    transaction.batch_execute(&format!("SET LOCAL hnsw.ef_search = {ef_search}")).await.map_err(internal)?;
+    let vector = pgvector::Vector::from(query.to_vec());
+    let rows = transaction
+        .query(
+            "SELECT id, (1 - (embedding <=> $1))::float4 FROM templates WHERE embedding IS NOT NULL
+             ORDER BY embedding <=> $1 LIMIT $2",
+            &[&vector, &(k as i64)],
+        )
+        .await
+        .map_err(internal)?;
+    transaction.commit().await.map_err(internal)?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
 /// The highest number an embedding has taken (0 before any).
 pub(crate) async fn embedding_watermark(client: &Client) -> Result<i64, StoreError> {
     let row = client.query_one("SELECT coalesce(max(embed_seq), 0) FROM templates", &[]).await.map_err(internal)?;

@@ -398,6 +398,14 @@ pub trait Store: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// The `k` embedded templates nearest `query` (cosine similarity, best first) through the
+    /// store's own approximate index, when the store searches that way (PostgreSQL once it holds
+    /// more templates than `postgres.ann_above_templates`); `None`: rank them in memory.
+    async fn nearest_templates(&self, query: &[f32], k: usize) -> Result<Option<Vec<(i64, f32)>>, StoreError> {
+        let _ = (query, k);
+        Ok(None)
+    }
+
     /// Records that this node is alive, with its own state (a store shared by several nodes);
     /// a no-op for a store only this process writes.
     async fn heartbeat(&self, state: &serde_json::Value) -> Result<(), StoreError> {
