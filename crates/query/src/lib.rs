@@ -170,7 +170,16 @@ async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>
     Ok(Json(TraceDto::from_trace(&trace, &logs)))
 }
 
+/// A trace id in hex: 32 digits, or 16 (a 64-bit id, as Jaeger writes one whose high half is
+/// zero).
 pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
+    let padded;
+    let text = if text.len() == 16 && text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        padded = format!("{text:0>32}");
+        padded.as_str()
+    } else {
+        text
+    };
     text.parse().map_err(|err| {
         ApiError::BadRequest(format!("{err}: pass the 32-hex-digit trace id, e.g. 4bf92f3577b34da6a3ce929d0e0e4736"))
     })

@@ -234,6 +234,9 @@ async fn found_by_meaning(configure: impl Fn(&mut Config)) -> String {
         let (got, body) = get_json(&format!("{api}{path}")).await;
         assert_eq!(got, status, "{path}: {body}");
     }
+    // A 64-bit trace id, as Jaeger writes one whose high half is zero, is the same trace.
+    let (status, short) = get_json(&format!("{api}/api/v1/traces/{}", &trace_id(3)[16..])).await;
+    assert_eq!((status, short["trace_id"].as_str()), (200, Some(trace_id(3).as_str())), "{short}");
     let (_, health) = get_json(&format!("{api}/api/v1/health")).await;
     assert!(health["cache_size"].as_u64().unwrap() >= 1, "query embeddings are cached: {health}");
 
