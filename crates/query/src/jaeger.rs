@@ -690,8 +690,18 @@ pub(crate) fn otlp_traces(traces: &[Trace]) -> Value {
             if let Some(object) = resource.as_object_mut() {
                 object.remove("schemaUrl");
             }
-            let scope_spans: Vec<Value> =
-                scopes.into_iter().map(|(scope, spans)| json!({ "scope": scope, "spans": spans })).collect();
+            // The schema URLs go beside the resource and the scope, where OTLP keeps them.
+            let scope_spans: Vec<Value> = scopes
+                .into_iter()
+                .map(|(mut scope, spans)| {
+                    let schema_url = scope.as_object_mut().and_then(|object| object.remove("schemaUrl"));
+                    let mut entry = json!({ "scope": scope, "spans": spans });
+                    if let Some(url) = schema_url {
+                        entry["schemaUrl"] = url;
+                    }
+                    entry
+                })
+                .collect();
             let mut entry = json!({ "resource": resource, "scopeSpans": scope_spans });
             if let Some(url) = schema_url {
                 entry["schemaUrl"] = url;
@@ -720,6 +730,9 @@ fn otlp_scope(span: &Span) -> Value {
         scope.insert("version".into(), json!(span.scope.version));
     }
     put_attributes(&mut scope, &span.scope.attributes, span.scope.dropped_attributes_count);
+    if !span.scope.schema_url.is_empty() {
+        scope.insert("schemaUrl".into(), json!(span.scope.schema_url));
+    }
     Value::Object(scope)
 }
 
@@ -831,6 +844,29 @@ fn otlp_value(value: &AnyValue) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn otlp_json_keeps_the_schema_urls_beside_resource_and_scope() {
+        let mut spans = semtrace_store::conformance::rich_trace(1);
+        let scope = std::sync::Arc::new(semtrace_model::Scope {
+            schema_url: "https://opentelemetry.io/schemas/1.21.0".into(),
+            ..(*spans[0].scope).clone()
+        });
+        for span in &mut spans {
+            span.scope = scope.clone();
+        }
+        let trace = Trace::new(spans[0].trace_id, spans);
+        let json = otlp_traces(&[trace]);
+        let resources = json["resourceSpans"].as_array().unwrap();
+        let with_schema = resources.iter().find(|resource| resource.get("schemaUrl").is_some()).unwrap();
+        assert_eq!(with_schema["schemaUrl"], "https://opentelemetry.io/schemas/1.24.0");
+        assert!(with_schema["resource"].get("schemaUrl").is_none());
+        for resource in resources {
+            let scope_spans = &resource["scopeSpans"][0];
+            assert_eq!(scope_spans["schemaUrl"], "https://opentelemetry.io/schemas/1.21.0", "{scope_spans}");
+            assert!(scope_spans["scope"].get("schemaUrl").is_none(), "{scope_spans}");
+        }
+    }
 
     #[test]
     fn go_durations_parse_as_go_does() {
