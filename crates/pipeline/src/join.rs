@@ -20,6 +20,9 @@ use semtrace_store::{JoinDecisions, PendingLog, Retemplate, Store, StoreError};
 /// Waiting records read per store round trip.
 const PAGE: usize = 1000;
 
+/// How long a node leads the joining after its last pass began (at least four intervals).
+const JOIN_LEASE: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct JoinConfig {
     /// How long a record waits for its span, counted from when it was stored.
@@ -52,10 +55,18 @@ pub async fn run(
     status: Arc<JoinStatus>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Nodes sharing a store take turns: one leads the joining (its lease renewed every pass,
+    // taken over by another node within `JOIN_LEASE` of its last pass).
+    let lease = JOIN_LEASE.max(config.interval * 4);
     loop {
-        match pass(&*store, &config, &status).await {
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "joining log records to spans failed; retrying"),
+        let led = store.lead("log_joiner", lease).await;
+        match led {
+            Ok(true) => match pass(&*store, &config, &status).await {
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "joining log records to spans failed; retrying"),
+            },
+            Ok(false) => {}
+            Err(err) => tracing::warn!(%err, "cannot tell which node joins log records; retrying"),
         }
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}

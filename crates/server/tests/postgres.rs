@@ -28,7 +28,7 @@ async fn db_init_creates_the_schema_and_explains_failures() {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     let version: i32 = client.query_one("SELECT max(version) FROM semtrace_migrations", &[]).await.unwrap().get(0);
-    assert_eq!(version, 11, "every migration applied");
+    assert_eq!(version, 12, "every migration applied");
     let kind: i8 =
         client.query_one("SELECT relkind::\"char\" FROM pg_class WHERE relname = 'spans'", &[]).await.unwrap().get(0);
     assert_eq!(kind as u8, b'p', "spans is partitioned");

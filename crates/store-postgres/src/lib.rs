@@ -519,6 +519,21 @@ impl Store for PostgresStore {
         read::nearest_templates(&mut client, query, k.min(ann.ef_search as usize), ann.ef_search).await.map(Some)
     }
 
+    async fn lead(&self, task: &str, lease: Duration) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let led = client
+            .query_opt(
+                "INSERT INTO semtrace_leases (task, node, until) VALUES ($1, $2, now() + make_interval(secs => $3))
+                 ON CONFLICT (task) DO UPDATE SET node = excluded.node, until = excluded.until
+                 WHERE semtrace_leases.node = excluded.node OR semtrace_leases.until < now()
+                 RETURNING node",
+                &[&task, &&*self.node, &lease.as_secs_f64()],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(led.is_some())
+    }
+
     fn node_name(&self) -> Option<&str> {
         Some(&self.node)
     }
@@ -816,6 +831,16 @@ mod tests {
         assert_eq!(read.iter().map(|t| (t.id, t.vector.clone())).collect::<Vec<_>>(), vectors);
         // Embedded templates are no longer pending for anyone.
         assert_eq!(other.stats().await.unwrap().templates_pending, rest.len() as u64);
+
+        // One node leads a task at a time, renewing its lease; another takes it once it runs out.
+        let lease = Duration::from_millis(300);
+        assert!(a.lead("log_joiner", lease).await.unwrap());
+        assert!(!b.lead("log_joiner", lease).await.unwrap(), "a leads");
+        assert!(a.lead("log_joiner", lease).await.unwrap(), "a renews");
+        assert!(b.lead("other_task", lease).await.unwrap(), "tasks are led apart");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(b.lead("log_joiner", lease).await.unwrap(), "a's lease ran out");
+        assert!(!a.lead("log_joiner", lease).await.unwrap(), "b leads now");
 
         // Heartbeats: both listed, with what each said of itself.
         a.heartbeat(&serde_json::json!({"queue_depth": 1})).await.unwrap();

@@ -231,6 +231,15 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO semtrace_counts (node, spans, traces)
         SELECT '', (SELECT count(*) FROM spans), (SELECT count(*) FROM traces);
     "#,
+    // 12: work one node does for all (joining log records to spans): the node leading each task
+    // and until when, renewed while it works.
+    r#"
+    CREATE TABLE semtrace_leases (
+        task text PRIMARY KEY,
+        node text NOT NULL,
+        until timestamptz NOT NULL
+    );
+    "#,
 ];
 
 /// Creates the pgvector extension if needed, then applies the migrations not applied yet, and

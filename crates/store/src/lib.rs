@@ -406,6 +406,14 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether this node leads `task` (work one node does for all, such as joining log records)
+    /// for the next `lease`: taken when free or run out, kept by renewing it. Always true for a
+    /// store only this process writes.
+    async fn lead(&self, task: &str, lease: std::time::Duration) -> Result<bool, StoreError> {
+        let _ = (task, lease);
+        Ok(true)
+    }
+
     /// Records that this node is alive, with its own state (a store shared by several nodes);
     /// a no-op for a store only this process writes.
     async fn heartbeat(&self, state: &serde_json::Value) -> Result<(), StoreError> {
