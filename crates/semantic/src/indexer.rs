@@ -68,6 +68,11 @@ impl Default for IndexerSettings {
 /// How often the indexer looks again while it waits for ingest.
 const DEFER_POLL: Duration = Duration::from_millis(100);
 
+/// How long a node files uncategorized templates for all after it last asked to, and how often
+/// it asks again.
+const CATEGORIZE_LEASE: Duration = Duration::from_secs(10);
+const CATEGORIZE_ASK: Duration = Duration::from_secs(2);
+
 /// How often the indexer looks for templates other nodes embedded.
 const SYNC: Duration = Duration::from_secs(1);
 /// Embeddings are numbered when stored but committed in batches, so a lower number can become
@@ -293,6 +298,7 @@ fn run(
 ) {
     let mut categories = CategoryVectors::default();
     let mut prototypes: Option<CategoryPrototypes> = None;
+    let mut led: Option<(Instant, bool)> = None;
     loop {
         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
             return;
@@ -318,7 +324,12 @@ fn run(
         }
         let done = round(store, model, &mut categories, index, runtime).and_then(|round| match round {
             Round::Embedded => Ok(Round::Embedded),
-            Round::Idle => categorize(store, model, &mut prototypes, classification, runtime),
+            // Filing templates is one node's work among several (its own lease).
+            Round::Idle => match leads(store, runtime, &mut led) {
+                Ok(true) => categorize(store, model, &mut prototypes, classification, runtime),
+                Ok(false) => Ok(Round::Idle),
+                Err(err) => Err(format!("cannot tell which node files templates: {err}")),
+            },
         });
         let wait = match done {
             Ok(Round::Embedded) => continue,
@@ -332,6 +343,23 @@ fn run(
             return;
         }
     }
+}
+
+/// Whether this node files templates for all now: asked of the store at most every
+/// [`CATEGORIZE_ASK`], within its lease.
+fn leads(
+    store: &dyn Store,
+    runtime: &Handle,
+    led: &mut Option<(Instant, bool)>,
+) -> Result<bool, semtrace_store::StoreError> {
+    if let Some((at, leads)) = *led {
+        if at.elapsed() < CATEGORIZE_ASK {
+            return Ok(leads);
+        }
+    }
+    let leads = runtime.block_on(store.lead("template_categories", CATEGORIZE_LEASE))?;
+    *led = Some((Instant::now(), leads));
+    Ok(leads)
 }
 
 /// Files one batch of failed templates stored without an error category: under the category
