@@ -59,14 +59,9 @@ pub async fn run(
     // taken over by another node within `JOIN_LEASE` of its last pass).
     let lease = JOIN_LEASE.max(config.interval * 4);
     loop {
-        let led = store.lead("log_joiner", lease).await;
-        match led {
-            Ok(true) => match pass(&*store, &config, &status).await {
-                Ok(_) => {}
-                Err(err) => tracing::warn!(%err, "joining log records to spans failed; retrying"),
-            },
-            Ok(false) => {}
-            Err(err) => tracing::warn!(%err, "cannot tell which node joins log records; retrying"),
+        match pass(&*store, &config, &status, lease).await {
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "joining log records to spans failed; retrying"),
         }
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}
@@ -78,12 +73,23 @@ pub async fn run(
     }
 }
 
-/// One pass over every waiting record. Returns how many joined.
-pub async fn pass(store: &dyn Store, config: &JoinConfig, status: &JoinStatus) -> Result<usize, StoreError> {
+/// One pass over every waiting record, while this node leads the joining (asked before every
+/// page, renewing its `lease`: a node that loses it stops, and says nothing waits here). Returns
+/// how many joined.
+pub async fn pass(
+    store: &dyn Store,
+    config: &JoinConfig,
+    status: &JoinStatus,
+    lease: Duration,
+) -> Result<usize, StoreError> {
     let now = semtrace_store::now_ns();
     let window = i64::try_from(config.window.as_nanos()).unwrap_or(i64::MAX);
     let (mut after, mut waiting, mut joined_total) = (0i64, 0u64, 0usize);
     loop {
+        if !store.lead("log_joiner", lease).await? {
+            status.waiting.store(0, Ordering::Relaxed);
+            return Ok(joined_total);
+        }
         let page = store.pending_log_joins(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
@@ -171,11 +177,11 @@ mod tests {
         quiet.events.clear();
         let before = semtrace_summary::summarize(&quiet);
         store.write_logs(&logs_about(std::slice::from_ref(&quiet))).await.unwrap();
-        assert_eq!(pass(&store, &config, &status).await.unwrap(), 0, "its span has not arrived");
+        assert_eq!(pass(&store, &config, &status, JOIN_LEASE).await.unwrap(), 0, "its span has not arrived");
         assert_eq!(status.waiting.load(Ordering::Relaxed), 1);
 
         store.write(std::slice::from_ref(&quiet)).await.unwrap();
-        assert_eq!(pass(&store, &config, &status).await.unwrap(), 1);
+        assert_eq!(pass(&store, &config, &status, JOIN_LEASE).await.unwrap(), 1);
         assert_eq!((status.waiting.load(Ordering::Relaxed), status.joined.load(Ordering::Relaxed)), (0, 1));
         let logs = store.span_evidence(&[(quiet.trace_id, quiet.span_id)]).await.unwrap();
         let after = semtrace_summary::summarize_with_logs(&quiet, &logs);
@@ -190,7 +196,7 @@ mod tests {
         store.write_logs(&[orphan]).await.unwrap();
         let short = JoinConfig { window: Duration::ZERO, ..JoinConfig::default() };
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(pass(&store, &short, &status).await.unwrap(), 0);
+        assert_eq!(pass(&store, &short, &status, JOIN_LEASE).await.unwrap(), 0);
         assert_eq!((status.waiting.load(Ordering::Relaxed), status.missed.load(Ordering::Relaxed)), (0, 1));
         assert!(store.pending_log_joins(0, 10).await.unwrap().is_empty());
     }

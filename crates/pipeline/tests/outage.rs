@@ -329,7 +329,8 @@ async fn log_records_acknowledged_while_the_store_is_down_are_spooled_replayed_a
     // The joiner makes the ERROR record evidence of its span.
     let status = semtrace_pipeline::join::JoinStatus::default();
     let config = semtrace_pipeline::join::JoinConfig::default();
-    let joined = semtrace_pipeline::join::pass(&*store, &config, &status).await.unwrap();
+    let joined =
+        semtrace_pipeline::join::pass(&*store, &config, &status, std::time::Duration::from_secs(10)).await.unwrap();
     assert_eq!(joined, 1);
     assert_eq!(store.span_evidence(&[(spans[0].trace_id, spans[0].span_id)]).await.unwrap().len(), 1);
     assert_eq!(status.waiting.load(Ordering::SeqCst), 0);

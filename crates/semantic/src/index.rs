@@ -193,8 +193,6 @@ impl VectorIndex {
         Some(dot(&inner.vectors[start..start + self.dimension], query))
     }
 
-    /// The `k` templates nearest the query with a similarity of at least `min_score`, best first
-    /// by similarity plus the priors of each template's kind.
     /// [`VectorIndex::top`] of templates another index found nearest (the store's approximate
     /// one): (id, similarity) ranked with the priors of their kinds (templates this index does
     /// not hold yet count as plain).
@@ -213,6 +211,8 @@ impl VectorIndex {
         ranked
     }
 
+    /// The `k` templates nearest the query with a similarity of at least `min_score`, best first
+    /// by similarity plus the priors of each template's kind.
     pub fn top(&self, query: &[f32], k: usize, min_score: f32, priors: Priors) -> Vec<Ranked> {
         if query.len() != self.dimension || k == 0 {
             return Vec::new();

@@ -103,19 +103,39 @@ impl Elsewhere {
             return Ok(0);
         }
         self.last = Some(Instant::now());
+        let read = |err: semtrace_store::StoreError| format!("cannot read templates embedded elsewhere: {err}");
+        let added = self.sync_pages(
+            index,
+            SYNC_BATCH,
+            |after| runtime.block_on(store.embedded_elsewhere(after, SYNC_BATCH)).map_err(read),
+            |ids| runtime.block_on(store.template_vectors(ids)).map_err(read),
+        )?;
+        if added > 0 {
+            metrics::counter!("semtrace_templates_synced_total").increment(added as u64);
+            tracing::debug!(templates = added, "added templates embedded by other nodes");
+        }
+        Ok(added)
+    }
+
+    /// Reads pages of (id, number) of `batch` from `numbers(after)`, from below the watermark
+    /// (the overlap) on, each page after the last number read, and adds the vectors of those not
+    /// seen to the index; answers how many.
+    fn sync_pages(
+        &mut self,
+        index: &VectorIndex,
+        batch: usize,
+        mut numbers: impl FnMut(i64) -> Result<Vec<(i64, i64)>, String>,
+        mut vectors: impl FnMut(&[i64]) -> Result<Vec<semtrace_store::TemplateVector>, String>,
+    ) -> Result<usize, String> {
         let mut added = 0;
+        let mut after = (self.watermark - SYNC_OVERLAP).max(0);
         loop {
-            let after = (self.watermark - SYNC_OVERLAP).max(0);
-            let found = runtime
-                .block_on(store.embedded_elsewhere(after, SYNC_BATCH))
-                .map_err(|err| format!("cannot read templates embedded elsewhere: {err}"))?;
-            let full = found.len() == SYNC_BATCH;
+            let found = numbers(after)?;
+            let full = found.len() == batch;
             let new: Vec<i64> =
                 found.iter().filter(|(id, seq)| self.seen.get(id) != Some(seq)).map(|(id, _)| *id).collect();
             if !new.is_empty() {
-                let vectors = runtime
-                    .block_on(store.template_vectors(&new))
-                    .map_err(|err| format!("cannot read templates embedded elsewhere: {err}"))?;
+                let vectors = vectors(&new)?;
                 for template in &vectors {
                     let kind = crate::index::TemplateKind {
                         explained_failure: template.outcome == semtrace_summary::Outcome::FailedWithReason,
@@ -128,22 +148,19 @@ impl Elsewhere {
                 }
                 added += vectors.len();
             }
-            let before = self.watermark;
+            if let Some(&(_, last)) = found.last() {
+                after = last;
+            }
             for (id, seq) in found {
                 self.seen.insert(id, seq);
                 self.watermark = self.watermark.max(seq);
             }
-            let floor = self.watermark - SYNC_OVERLAP;
-            self.seen.retain(|_, seq| *seq > floor);
-            // A full read that moved the watermark has more behind it.
-            if !full || self.watermark == before {
+            if !full {
                 break;
             }
         }
-        if added > 0 {
-            metrics::counter!("semtrace_templates_synced_total").increment(added as u64);
-            tracing::debug!(templates = added, "added templates embedded by other nodes");
-        }
+        let floor = self.watermark - SYNC_OVERLAP;
+        self.seen.retain(|_, seq| *seq > floor);
         Ok(added)
     }
 }
@@ -541,6 +558,55 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
+
+    /// Templates other nodes embedded, numbered 1..=n: (id, number) and their vectors.
+    struct OtherNodes {
+        numbered: Vec<(i64, i64)>,
+    }
+
+    impl OtherNodes {
+        fn page(&self, after: i64, batch: usize) -> Result<Vec<(i64, i64)>, String> {
+            Ok(self.numbered.iter().filter(|(_, seq)| *seq > after).take(batch).copied().collect())
+        }
+
+        fn vectors(ids: &[i64]) -> Result<Vec<semtrace_store::TemplateVector>, String> {
+            Ok(ids
+                .iter()
+                .map(|id| semtrace_store::TemplateVector {
+                    id: *id,
+                    vector: vec![1.0, 0.0],
+                    outcome: semtrace_summary::Outcome::Healthy,
+                    slow: false,
+                    failure_vector: None,
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn what_other_nodes_embed_is_read_page_by_page_past_the_overlap_and_late_numbers_too() {
+        let index = VectorIndex::new(2);
+        let mut elsewhere = Elsewhere::new(0);
+        let batch = 1000;
+        // Past the overlap and several pages: all of it, however many pages.
+        let mut source = OtherNodes { numbered: (1..=10_000).map(|n| (n, n)).collect() };
+        let sync = |elsewhere: &mut Elsewhere, source: &OtherNodes| {
+            elsewhere.sync_pages(&index, batch, |after| source.page(after, batch), OtherNodes::vectors).unwrap()
+        };
+        assert_eq!(sync(&mut elsewhere, &source), 10_000);
+        assert_eq!((index.len(), elsewhere.watermark), (10_000, 10_000));
+        // Nothing new: nothing added, the overlap read again without vectors.
+        assert_eq!(sync(&mut elsewhere, &source), 0);
+        // More, and a number below the watermark that committed late (within the overlap).
+        source.numbered.push((20_000, 9_990 - 1));
+        source.numbered.extend((10_001..=12_500).map(|n| (n, n)));
+        source.numbered.sort_by_key(|(_, seq)| *seq);
+        assert_eq!(sync(&mut elsewhere, &source), 2_501);
+        assert_eq!((index.len(), elsewhere.watermark), (12_501, 12_500));
+        // A template embedded again (a new number) is read again.
+        source.numbered.push((5, 12_501));
+        assert_eq!(sync(&mut elsewhere, &source), 1);
+    }
 
     fn deferral(busy: &Arc<AtomicBool>, max_lag: Duration) -> Deferral {
         let busy = busy.clone();

@@ -480,7 +480,7 @@ pub struct PostgresSettings {
     /// templates to embed, its heartbeat in `/api/v1/cluster`, its share of the totals). Empty:
     /// the host's name and the API's port, which stay the same across restarts.
     pub node_name: String,
-    /// Past this many embedded templates, search asks pgvector's HNSW index for the templates
+    /// Past this many stored templates, search asks pgvector's HNSW index for the templates
     /// nearest a query instead of scanning every vector in memory (0: never; needs
     /// `vector_index: hnsw`). See "Several nodes on one PostgreSQL" in the README.
     pub ann_above_templates: u64,

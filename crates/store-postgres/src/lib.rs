@@ -50,7 +50,7 @@ pub struct PostgresOptions {
     /// The schema holding this store's tables, created if missing (a tenant's own, see
     /// [`tenant_schema`]); `None`: the connection's search path (`public`).
     pub schema: Option<String>,
-    /// Past this many embedded templates, search asks pgvector's HNSW index for the templates
+    /// Past this many stored templates, search asks pgvector's HNSW index for the templates
     /// nearest a query instead of scanning every vector in memory (`postgres.ann_above_templates`;
     /// 0: never). Only with the HNSW index.
     pub ann_above_templates: u64,
@@ -126,12 +126,13 @@ impl PostgresOptions {
 struct Ann {
     above: u64,
     ef_search: u32,
-    /// Templates embedded so far (the embedding sequence's high mark), and when it was read.
+    /// About how many templates are stored (the planner's estimate, exact while few), and when
+    /// it was read.
     embedded: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 /// How often the number of embedded templates is read again.
-const ANN_RECHECK: Duration = Duration::from_secs(1);
+const ANN_RECHECK: Duration = Duration::from_secs(10);
 
 pub struct PostgresStore {
     pool: Pool,
@@ -140,6 +141,8 @@ pub struct PostgresStore {
     caches: Arc<write::Caches>,
     node: Arc<str>,
     started_ns: i64,
+    /// Whether the first heartbeat looked for another live process under this node's name.
+    named: std::sync::atomic::AtomicBool,
     ann: Option<Ann>,
     retention: Option<tokio::task::JoinHandle<()>>,
 }
@@ -175,7 +178,7 @@ impl PostgresStore {
         };
         client.batch_execute(&session).await.map_err(internal)?;
         schema::migrate(&mut client, options.embedding_dimension).await?;
-        schema::vector_index(&client, options.vector_index).await?;
+        schema::vector_index(&mut client, options.vector_index).await?;
         drop(client);
         let _ = driver.await;
 
@@ -207,6 +210,7 @@ impl PostgresStore {
             caches,
             node: options.node.into(),
             started_ns: semtrace_store::now_ns(),
+            named: std::sync::atomic::AtomicBool::new(false),
             ann: (options.ann_above_templates > 0 && options.vector_index == VectorIndex::Hnsw).then(|| Ann {
                 above: options.ann_above_templates,
                 ef_search: options.hnsw_ef_search.clamp(1, 1000),
@@ -475,7 +479,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         write::set_embeddings(&mut client, embeddings, false, &self.node).await?;
         if self.vector_index == VectorIndex::Ivfflat {
-            schema::vector_index(&client, VectorIndex::Ivfflat).await?;
+            schema::vector_index(&mut client, VectorIndex::Ivfflat).await?;
         }
         Ok(())
     }
@@ -507,7 +511,7 @@ impl Store for PostgresStore {
             Some((at, embedded)) if at.elapsed() < ANN_RECHECK => embedded,
             _ => {
                 let client = self.client().await?;
-                let embedded = read::embedding_watermark(&client).await?.max(0) as u64;
+                let embedded = read::templates_estimate(&client).await?;
                 *ann.embedded.lock().expect("ann lock") = Some((std::time::Instant::now(), embedded));
                 embedded
             }
@@ -541,6 +545,26 @@ impl Store for PostgresStore {
     async fn heartbeat(&self, state: &serde_json::Value) -> Result<(), StoreError> {
         let client = self.client().await?;
         let started = sql::timestamp(self.started_ns);
+        if !self.named.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            // Two live processes under one name would take each other's claims and never see
+            // each other's embeddings: said at the first heartbeat.
+            let other = client
+                .query_opt(
+                    "SELECT extract(epoch FROM now() - heartbeat_at)::float8 FROM semtrace_nodes
+                     WHERE node = $1 AND started_at <> $2 AND heartbeat_at > now() - interval '10 seconds'",
+                    &[&&*self.node, &started],
+                )
+                .await
+                .map_err(internal)?;
+            if let Some(row) = other {
+                tracing::error!(
+                    node = %self.node,
+                    seconds_ago = row.get::<_, f64>(0),
+                    "another live semtrace process has this node name (or this one restarted within 10 s): give \
+                     each node its own postgres.node_name"
+                );
+            }
+        }
         client
             .execute(
                 "INSERT INTO semtrace_nodes (node, version, started_at, heartbeat_at, state)

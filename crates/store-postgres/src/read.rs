@@ -166,7 +166,7 @@ async fn hits(client: &Client, keys: Vec<(Key, f64)>) -> Result<Vec<SpanHit>, St
 
 /// How long a node's claim on pending templates lasts: past it (the node died, or its write
 /// failed) another node takes them.
-const CLAIM_SECONDS: f64 = 30.0;
+const CLAIM_SECONDS: f64 = 60.0;
 
 /// Claims up to `limit` pending templates for `node`, oldest first: those unclaimed, claimed by
 /// it before (it restarted) or whose claim ran out. Rows another node is claiming at the same
@@ -272,6 +272,24 @@ pub(crate) async fn nearest_templates(
         .map_err(internal)?;
     transaction.commit().await.map_err(internal)?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// About how many templates are stored: the planner's estimate (`reltuples`, kept by
+/// autovacuum), counted exactly while the table is small or not yet analysed.
+pub(crate) async fn templates_estimate(client: &Client) -> Result<u64, StoreError> {
+    let estimate: f32 = client
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE relname = 'templates' AND relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .await
+        .map_err(internal)?
+        .get(0);
+    if estimate >= 10_000.0 {
+        return Ok(estimate as u64);
+    }
+    let row = client.query_one("SELECT count(*) FROM templates", &[]).await.map_err(internal)?;
+    Ok(row.get::<_, i64>(0) as u64)
 }
 
 /// The highest number an embedding has taken (0 before any).

@@ -4,7 +4,7 @@
 //! released.
 
 use semtrace_store::StoreError;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::{describe, internal, VectorIndex};
 
@@ -215,6 +215,7 @@ const MIGRATIONS: &[&str] = &[
                           ADD COLUMN embedded_by text,
                           ADD COLUMN claimed_by text,
                           ADD COLUMN claimed_until timestamptz;
+    UPDATE templates SET embed_seq = nextval('template_embed_seq') WHERE embedding IS NOT NULL;
     CREATE INDEX templates_embed_seq ON templates (embed_seq) WHERE embed_seq IS NOT NULL;
     CREATE TABLE semtrace_nodes (
         node text PRIMARY KEY,
@@ -376,21 +377,16 @@ pub(crate) const IVFFLAT_MIN_ROWS: i64 = 1000;
 /// Makes the configured vector index over template embeddings, replacing the other kind:
 /// HNSW at once; IVFFlat with `lists = sqrt(rows)` once [`IVFFLAT_MIN_ROWS`] templates are
 /// embedded (until then searches scan, which at that size is fast anyway).
-pub(crate) async fn vector_index(client: &Client, kind: VectorIndex) -> Result<(), StoreError> {
+pub(crate) async fn vector_index(client: &mut Client, kind: VectorIndex) -> Result<(), StoreError> {
     if existing_vector_index(client).await?.as_deref() == Some(kind_name(kind)) {
         return Ok(());
     }
     // Nodes starting at once (or two IVFFlat rebuilds) take turns: the first builds, the others
-    // find it built.
-    client.batch_execute("BEGIN").await.map_err(internal)?;
-    let result = async {
-        client.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(internal)?;
-        build_vector_index(client, kind).await
-    }
-    .await;
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ended = client.batch_execute(end).await.map_err(internal);
-    result.and(ended)
+    // find it built. (A transaction dropped unfinished rolls back, lock and all.)
+    let transaction = client.transaction().await.map_err(internal)?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(internal)?;
+    build_vector_index(&transaction, kind).await?;
+    transaction.commit().await.map_err(internal)
 }
 
 fn kind_name(kind: VectorIndex) -> &'static str {
@@ -401,7 +397,7 @@ fn kind_name(kind: VectorIndex) -> &'static str {
 }
 
 /// The access method of the vector index, if there is one.
-async fn existing_vector_index(client: &Client) -> Result<Option<String>, StoreError> {
+async fn existing_vector_index(client: &impl GenericClient) -> Result<Option<String>, StoreError> {
     Ok(client
         .query_opt(
             "SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -414,7 +410,7 @@ async fn existing_vector_index(client: &Client) -> Result<Option<String>, StoreE
         .map(|row| row.get(0)))
 }
 
-async fn build_vector_index(client: &Client, kind: VectorIndex) -> Result<(), StoreError> {
+async fn build_vector_index(client: &impl GenericClient, kind: VectorIndex) -> Result<(), StoreError> {
     let wanted = kind_name(kind);
     if existing_vector_index(client).await?.as_deref() == Some(wanted) {
         return Ok(());

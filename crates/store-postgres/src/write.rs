@@ -188,8 +188,7 @@ async fn copy_and_move(
 
 /// Adds a batch's inserted spans and new traces to the writing node's totals, in the batch's
 /// transaction (so the totals are exact). Each node updates its own row: nodes never wait on
-/// one another here. Last in the transaction: retention locks the table to recount, after its
-/// own row locks (see [`drop_expired`]).
+/// one another here (retention takes what it drops off the row '', [`drop_expired`]).
 async fn count(
     transaction: &tokio_postgres::Transaction<'_>,
     node: &str,
@@ -788,24 +787,29 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
         partitions(&client).await?.into_iter().filter(|(day, _)| *day < first_kept).collect();
     let transaction = client.transaction().await.map_err(internal)?;
     transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await.map_err(internal)?;
+    // Each partition counted before it goes (writers held off meanwhile), so the totals lose
+    // exactly what it held, without counting the rest of the table.
+    let mut spans = 0i64;
     for (_, name) in &expired {
+        transaction.batch_execute(&format!("LOCK TABLE {name} IN SHARE MODE")).await.map_err(internal)?;
+        let held: i64 =
+            transaction.query_one(&format!("SELECT count(*) FROM {name}"), &[]).await.map_err(internal)?.get(0);
+        spans += held;
         transaction.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).await.map_err(internal)?;
     }
     let cutoff = sql::timestamp(first_kept * 86_400_000_000_000);
-    transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)?;
+    let traces =
+        transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)? as i64;
     let cutoff_ns = first_kept * 86_400_000_000_000;
     transaction.execute("DELETE FROM trace_entity_terms WHERE start_ns < $1", &[&cutoff_ns]).await.map_err(internal)?;
-    if !expired.is_empty() {
-        // The totals counted again, all nodes' in the row ''. The lock waits for writers that
-        // have counted (they commit first, and are in the recount) and holds back those that
-        // have not (their spans are not committed, so not in the recount; they add theirs
-        // after). Taken last, so no writer holds a row this transaction waits for.
+    if spans > 0 || traces > 0 {
+        // Taken off the totals in the row '' (the nodes' rows only ever grow).
         transaction
-            .batch_execute(
-                "LOCK TABLE semtrace_counts IN EXCLUSIVE MODE;
-                 DELETE FROM semtrace_counts;
-                 INSERT INTO semtrace_counts (node, spans, traces)
-                     SELECT '', (SELECT count(*) FROM spans), (SELECT count(*) FROM traces);",
+            .execute(
+                "INSERT INTO semtrace_counts (node, spans, traces) VALUES ('', $1, $2)
+                 ON CONFLICT (node) DO UPDATE SET spans = semtrace_counts.spans + excluded.spans,
+                                                  traces = semtrace_counts.traces + excluded.traces",
+                &[&-spans, &-traces],
             )
             .await
             .map_err(internal)?;
@@ -831,18 +835,26 @@ pub(crate) async fn set_embeddings(
     let update = if failure {
         "UPDATE templates SET failure_embedding = $2 WHERE id = $1"
     } else {
-        "UPDATE templates SET embedding = $2, embed_seq = nextval('template_embed_seq'), embedded_by = $3,
-                              claimed_by = NULL, claimed_until = NULL
-         WHERE id = $1"
+        "UPDATE templates SET embedding = $2, claimed_by = NULL, claimed_until = NULL WHERE id = $1"
     };
     let update = transaction.prepare(update).await.map_err(internal)?;
     for (id, vector) in embeddings {
         let vector = pgvector::Vector::from(vector.clone());
-        if failure {
-            transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
-        } else {
-            transaction.execute(&update, &[id, &vector, &node]).await.map_err(internal)?;
-        }
+        transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
+    }
+    if !failure {
+        // Numbered in one statement just before the commit, so other nodes, which read by
+        // number, rarely see a number become visible after a higher one (and read back far
+        // enough to catch those that do: `crates/semantic`'s `Elsewhere`).
+        let ids: Vec<i64> = embeddings.iter().map(|(id, _)| *id).collect();
+        transaction
+            .execute(
+                "UPDATE templates SET embed_seq = nextval('template_embed_seq'), embedded_by = $2
+                 WHERE id IN (SELECT unnest($1::int8[]) ORDER BY 1)",
+                &[&ids, &node],
+            )
+            .await
+            .map_err(internal)?;
     }
     transaction.commit().await.map_err(internal)
 }
