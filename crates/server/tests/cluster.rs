@@ -196,3 +196,41 @@ async fn kill_9_of_one_node_loses_nothing_either_acknowledged() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// A rolling restart as the SDKs see it: a node stopped gracefully (SIGTERM) and started again on
+/// its addresses while the real OpenTelemetry Python exporters (OTLP/HTTP and OTLP/gRPC) export
+/// to it. Their own retries get every span in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporters_retry_through_a_node_restarting() {
+    use crate::common::{free_port, postgres_env, python, spawn_binary_at, workspace_root};
+
+    let mut env = postgres_env().await;
+    env.push(("SEMTRACE_POSTGRES__NODE_NAME".into(), "restarting".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let ports = (free_port(), free_port(), free_port());
+    let mut node = spawn_binary_at(dir.path(), &env, ports).await;
+    let (grpc, http) = (node.otlp_grpc.clone(), node.otlp_http.clone());
+    let pid = node.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "a graceful stop: {status}");
+
+    // The exporters start while the node is down, and meet refused connections.
+    let script = workspace_root().join("tests/interop/otel_sdk_retry.py");
+    let exporters = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python()).arg(script).arg(grpc).arg(http).output()
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let node = spawn_binary_at(dir.path(), &env, ports).await;
+    let output = exporters.await.unwrap().expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    eprintln!("{report}");
+    for protocol in ["http", "grpc"] {
+        assert_eq!(report[protocol]["result"], "SUCCESS", "{protocol}: {report}");
+        assert!(report[protocol]["seconds"].as_f64().unwrap() > 2.0, "{protocol} waited out the restart: {report}");
+        let trace_id = report[protocol]["trace_id"].as_str().unwrap();
+        let (status, trace) = get_json(&format!("{}/api/v1/traces/{trace_id}", node.api)).await;
+        assert_eq!((status, trace["span_count"].as_u64()), (200, Some(5)), "{protocol}: {trace}");
+    }
+}

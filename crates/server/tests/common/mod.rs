@@ -86,7 +86,13 @@ pub async fn spawn_binary(data_dir: &Path) -> ChildServer {
 
 /// `semtrace serve` with extra environment, e.g. `SEMTRACE_STORAGE=postgres`.
 pub async fn spawn_binary_with(data_dir: &Path, env: &[(String, String)]) -> ChildServer {
-    let (grpc, http, api) = (free_port(), free_port(), free_port());
+    spawn_binary_at(data_dir, env, (free_port(), free_port(), free_port())).await
+}
+
+/// [`spawn_binary_with`] on given ports: (OTLP/gRPC, OTLP/HTTP, API), as a node restarted on its
+/// addresses.
+pub async fn spawn_binary_at(data_dir: &Path, env: &[(String, String)], ports: (u16, u16, u16)) -> ChildServer {
+    let (grpc, http, api) = ports;
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_semtrace"))
         .envs(env.iter().map(|(key, value)| (key, value)))
         .arg("serve")
