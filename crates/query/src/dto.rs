@@ -315,6 +315,8 @@ pub struct HealthDto {
     /// Retention, when the store drops old data itself (the embedded store's
     /// `sqlite.retention_days`/`max_bytes`): its settings, the next run and what the last removed.
     pub retention: Option<RetentionDto>,
+    /// This node's name among those sharing the store (PostgreSQL); null on the embedded store.
+    pub node: Option<String>,
     pub uptime_seconds: u64,
     pub version: &'static str,
 }
@@ -416,6 +418,7 @@ impl HealthDto {
             logs_join_missed: state.joins.as_ref().map(|joins| joins.missed.load(Ordering::Relaxed)),
             sampling: state.pipeline.as_ref().and_then(|pipeline| pipeline.sampling_status()),
             retention: state.store.retention().map(RetentionDto::from),
+            node: state.store.node_name().map(str::to_owned),
             uptime_seconds: state.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
         }

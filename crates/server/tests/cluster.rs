@@ -116,9 +116,10 @@ async fn nodes_on_one_database_embed_once_and_search_what_any_node_received() {
     assert!(traces.contains(&trace_id(0).as_str()) || traces.contains(&trace_id(100).as_str()), "{found:#}");
 
     // Totals are the cluster's on every node; each lists the three nodes, alive.
-    for server in [&a, &b, &c] {
+    for (server, name) in [(&a, "node-a"), (&b, "node-b"), (&c, "node-c")] {
         let health = health(server).await;
         assert_eq!((health["total_spans"].as_u64(), health["total_traces"].as_u64()), (Some(9), Some(9)), "{health}");
+        assert_eq!(health["node"], name);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     let cluster = loop {
