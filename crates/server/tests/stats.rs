@@ -71,7 +71,10 @@ async fn retention_drops_what_is_past_its_days_and_health_tells() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let day = 86_400_000_000_000u64;
     let span = |n: u64, at: u64| {
-        json!({"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "kept"}}]},
+        // Half the old spans are a service's whole history; the other half an old operation
+        // of a service that goes on.
+        let service = if n < 10 { "gone" } else { "kept" };
+        json!({"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
             "scopeSpans": [{"spans": [{"traceId": format!("{:032x}", 0x7e7000 + n), "spanId": "0000000000000001",
                 "name": if at + 31 * day < now { "ancient op" } else { "recent op" },
                 "startTimeUnixNano": at.to_string(), "endTimeUnixNano": (at + 1_000_000).to_string()}]}]})
@@ -103,4 +106,11 @@ async fn retention_drops_what_is_past_its_days_and_health_tells() {
     assert_eq!(status, 404, "a dropped trace is gone");
     let (status, _) = common::get_json(&format!("{}/api/v1/traces/{:032x}", server.api, 0x7e7000 + 22)).await;
     assert_eq!(status, 200, "a recent trace stays");
+    // A service, and an operation, whose spans all went are no longer listed.
+    let (_, services) = common::get_json(&format!("{}/api/v1/services", server.api)).await;
+    assert_eq!(services["services"], json!(["kept"]), "{services}");
+    let (_, operations) = common::get_json(&format!("{}/api/v1/services/kept/operations", server.api)).await;
+    let names: Vec<&str> =
+        operations["operations"].as_array().unwrap().iter().filter_map(|o| o["name"].as_str()).collect();
+    assert_eq!(names, ["recent op"], "{operations}");
 }

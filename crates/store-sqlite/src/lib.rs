@@ -356,7 +356,16 @@ impl Store for SqliteStore {
     async fn services(&self) -> Result<Vec<String>, StoreError> {
         self.read(|connection| {
             let mut statement =
-                connection.prepare_cached("SELECT name FROM services ORDER BY name").map_err(internal)?;
+                // Services with spans (or severe records) stored: retention leaves the rows of
+                // those it emptied, whose ids the writer keeps.
+                connection
+                    .prepare_cached(
+                        "SELECT name FROM services s
+                         WHERE EXISTS (SELECT 1 FROM spans WHERE service_id = s.id)
+                            OR EXISTS (SELECT 1 FROM logs WHERE service_id = s.id AND severe = 1)
+                         ORDER BY name",
+                    )
+                    .map_err(internal)?;
             let names = statement.query_map([], |row| row.get(0)).map_err(internal)?;
             names.collect::<Result<Vec<String>, _>>().map_err(internal)
         })
@@ -369,7 +378,8 @@ impl Store for SqliteStore {
             let mut statement = connection
                 .prepare_cached(
                     "SELECT o.name, o.kind FROM operations o JOIN services s ON s.id = o.service_id
-                     WHERE s.name = ?1 ORDER BY o.name, o.kind",
+                     WHERE s.name = ?1 AND EXISTS (SELECT 1 FROM spans WHERE operation_id = o.id)
+                     ORDER BY o.name, o.kind",
                 )
                 .map_err(internal)?;
             let operations = statement
