@@ -12,12 +12,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use rand::{Rng, SeedableRng};
-use semtrace_semantic::index::{Priors, TemplateKind, VectorIndex};
-use tokio_postgres::{Client, NoTls};
+use semtrace_semantic::index::{dot, Priors, TemplateKind, VectorIndex};
 
 use crate::ingest::percentiles;
+use crate::peer::connect;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnnArgs {
@@ -153,7 +152,7 @@ pub async fn ann(args: AnnArgs) -> anyhow::Result<()> {
             percentiles(&exact_times)
         );
 
-        let select = db.prepare("SELECT id FROM templates ORDER BY embedding <=> $1::text::vector LIMIT 10").await?;
+        let select = db.prepare("SELECT id FROM templates ORDER BY embedding <=> $1 LIMIT 10").await?;
         for &ef in &args.ef_search {
             db.batch_execute(&format!("SET hnsw.ef_search = {ef}")).await?;
             let mut times: Vec<Duration> = Vec::with_capacity(queries.len());
@@ -163,9 +162,9 @@ pub async fn ann(args: AnnArgs) -> anyhow::Result<()> {
                 times.clear();
                 (recall, closeness) = (0.0, 0.0);
                 for (query, want) in queries.iter().zip(&exact) {
-                    let text = literal(query);
+                    let vector = pgvector::Vector::from(query.clone());
                     let started = Instant::now();
-                    let rows = db.query(&select, &[&text]).await?;
+                    let rows = db.query(&select, &[&vector]).await?;
                     times.push(started.elapsed());
                     let got: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
                     recall += want.iter().filter(|id| got.contains(id)).count() as f64 / K as f64;
@@ -224,10 +223,6 @@ async fn centres(args: &AnnArgs) -> anyhow::Result<Vec<Vec<f32>>> {
     Ok(vectors)
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 fn normalise(vector: &mut [f32]) {
     let norm = dot(vector, vector).sqrt();
     if norm > 0.0 {
@@ -254,11 +249,4 @@ fn literal(vector: &[f32]) -> String {
     }
     text.push(']');
     text
-}
-
-async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, connection) =
-        tokio_postgres::connect(url, NoTls).await.with_context(|| format!("cannot connect to {url}"))?;
-    tokio::spawn(connection);
-    Ok(client)
 }

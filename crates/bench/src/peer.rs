@@ -294,7 +294,7 @@ async fn embed(embedder: &Arc<semtrace_embed::Embedder>, texts: Vec<String>) -> 
         .await??)
 }
 
-async fn connect(url: &str) -> anyhow::Result<Client> {
+pub(crate) async fn connect(url: &str) -> anyhow::Result<Client> {
     let (client, connection) =
         tokio_postgres::connect(url, NoTls).await.with_context(|| format!("cannot connect to {url}"))?;
     tokio::spawn(connection);

@@ -1,6 +1,6 @@
 //! Several semtrace nodes on one store (PostgreSQL): each records a heartbeat with its own state
 //! ([`heartbeat`]), and `/api/v1/cluster` lists them ([`cluster`]). A store only this process
-//! writes (SQLite) has no cluster: the heartbeat does nothing and the list says so.
+//! writes (SQLite) has no cluster: no heartbeat runs, and the list says so.
 
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ fn own_state(state: &QueryState) -> serde_json::Value {
         "circuit_breaker": pipeline.map(|pipeline| pipeline.breaker_state().as_str()),
         "spool_records": spool.map(|spool| spool.records),
         "spool_bytes": spool.map(|spool| spool.bytes),
-        "templates_indexed": state.semantic.as_ref().map(|semantic| semantic.indexed()),
+        "templates_indexed": state.semantic.as_ref().map(|semantic| semantic.indexed_templates()),
         "uptime_seconds": state.started.elapsed().as_secs(),
     })
 }

@@ -134,6 +134,20 @@ impl VectorIndex {
         true
     }
 
+    /// Adds or replaces a stored template's vector and its failure's (as the store reads them
+    /// back); answers how many of the two were refused for their dimension.
+    pub fn insert_stored(&self, template: &semtrace_store::TemplateVector) -> usize {
+        let kind = TemplateKind {
+            explained_failure: template.outcome == semtrace_summary::Outcome::FailedWithReason,
+            slow: template.slow,
+        };
+        let mut refused = usize::from(!self.insert(template.id, &template.vector, kind));
+        if let Some(failure) = &template.failure_vector {
+            refused += usize::from(!self.insert_failure(template.id, failure));
+        }
+        refused
+    }
+
     /// Adds or replaces the failure vector of a failed template. Vectors of another dimension
     /// are refused.
     pub fn insert_failure(&self, id: i64, vector: &[f32]) -> bool {

@@ -137,14 +137,7 @@ impl Elsewhere {
             if !new.is_empty() {
                 let vectors = vectors(&new)?;
                 for template in &vectors {
-                    let kind = crate::index::TemplateKind {
-                        explained_failure: template.outcome == semtrace_summary::Outcome::FailedWithReason,
-                        slow: template.slow,
-                    };
-                    index.insert(template.id, &template.vector, kind);
-                    if let Some(failure) = &template.failure_vector {
-                        index.insert_failure(template.id, failure);
-                    }
+                    index.insert_stored(template);
                 }
                 added += vectors.len();
             }

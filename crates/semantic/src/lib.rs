@@ -23,7 +23,7 @@ use semtrace_store::policy::PerTrace;
 use semtrace_store::{SpanFilter, Store, StoreError};
 use semtrace_summary::{Outcome, SpanSummary};
 
-use crate::index::{Priors, Ranked, TemplateKind, VectorIndex};
+use crate::index::{Priors, Ranked, VectorIndex};
 pub use crate::indexer::{Classification, Indexer, IndexerSettings};
 pub use crate::question::{asserts_failure, denies_failure, intent_of, Intent, Question};
 pub use crate::similar::{
@@ -177,15 +177,7 @@ impl Semantic {
         // Read first: an embedding another node stores while these load is found again later.
         let watermark = store.embedding_watermark().await?;
         let stored = store.template_embeddings().await?;
-        let mut refused = 0usize;
-        for template in &stored {
-            let kind =
-                TemplateKind { explained_failure: template.outcome == Outcome::FailedWithReason, slow: template.slow };
-            refused += usize::from(!index.insert(template.id, &template.vector, kind));
-            if let Some(failure) = &template.failure_vector {
-                refused += usize::from(!index.insert_failure(template.id, failure));
-            }
-        }
+        let refused: usize = stored.iter().map(|template| index.insert_stored(template)).sum();
         if refused > 0 {
             return Err(SearchError::Store(StoreError::Internal(format!(
                 "{refused} stored template embeddings do not have the model's {} dimensions: \
@@ -211,11 +203,6 @@ impl Semantic {
 
     pub fn model_name(&self) -> &str {
         self.embedder.name()
-    }
-
-    /// Templates the vector index holds (embedded here or by other nodes).
-    pub fn indexed(&self) -> usize {
-        self.index.len()
     }
 
     pub fn dimension(&self) -> usize {
@@ -789,6 +776,7 @@ pub async fn span_evidence<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::TemplateKind;
 
     fn profile(id: u8, parent: Option<u8>, outcome: Outcome, start: u64) -> semtrace_store::SpanProfile {
         semtrace_store::SpanProfile {

@@ -172,8 +172,10 @@ impl Tenants {
             auth: self.auth.clone(),
             query_timeout: Duration::from_secs(config.limits.query_timeout_seconds),
         };
-        // Beside other nodes on one database: this node's heartbeat (a no-op on the embedded store).
-        tokio::spawn(semtrace_query::cluster::heartbeat(state.clone(), self.stop.clone()));
+        // Beside other nodes on one database: this node's heartbeat.
+        if store.node_name().is_some() {
+            tokio::spawn(semtrace_query::cluster::heartbeat(state.clone(), self.stop.clone()));
+        }
         let router = semtrace_query::router(state);
         Ok(Stack {
             pipeline,

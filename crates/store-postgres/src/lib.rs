@@ -122,16 +122,16 @@ impl PostgresOptions {
     }
 }
 
-/// Search through pgvector's HNSW index, past a number of embedded templates.
+/// Search through pgvector's HNSW index, past a number of stored templates.
 struct Ann {
     above: u64,
     ef_search: u32,
     /// About how many templates are stored (the planner's estimate, exact while few), and when
     /// it was read.
-    embedded: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    templates: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
-/// How often the number of embedded templates is read again.
+/// How often the number of stored templates is read again.
 const ANN_RECHECK: Duration = Duration::from_secs(10);
 
 pub struct PostgresStore {
@@ -214,7 +214,7 @@ impl PostgresStore {
             ann: (options.ann_above_templates > 0 && options.vector_index == VectorIndex::Hnsw).then(|| Ann {
                 above: options.ann_above_templates,
                 ef_search: options.hnsw_ef_search.clamp(1, 1000),
-                embedded: std::sync::Mutex::new(None),
+                templates: std::sync::Mutex::new(None),
             }),
             retention: None,
         };
@@ -387,17 +387,20 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let row = client
             .query_one(
+                // The span and trace totals are every node's, kept exact by the writes themselves
+                // (`write::count`).
                 "SELECT (SELECT count(*) FROM templates), (SELECT count(*) FROM templates WHERE embedding IS NULL),
                         (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c
-                         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'm'))",
+                         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'm')),
+                        (SELECT coalesce(sum(spans), 0)::int8 FROM semtrace_counts),
+                        (SELECT coalesce(sum(traces), 0)::int8 FROM semtrace_counts)",
                 &[],
             )
             .await
             .map_err(internal)?;
-        let (spans, traces) = read::counts(&client).await?;
         Ok(StoreStats {
-            total_traces: traces,
-            total_spans: spans,
+            total_traces: row.get::<_, i64>(4) as u64,
+            total_spans: row.get::<_, i64>(3) as u64,
             disk_bytes: Some(row.get::<_, i64>(2) as u64),
             templates: row.get::<_, i64>(0) as u64,
             templates_pending: row.get::<_, i64>(1) as u64,
@@ -506,17 +509,17 @@ impl Store for PostgresStore {
 
     async fn nearest_templates(&self, query: &[f32], k: usize) -> Result<Option<Vec<(i64, f32)>>, StoreError> {
         let Some(ann) = &self.ann else { return Ok(None) };
-        let known = *ann.embedded.lock().expect("ann lock");
-        let embedded = match known {
-            Some((at, embedded)) if at.elapsed() < ANN_RECHECK => embedded,
+        let known = *ann.templates.lock().expect("ann lock");
+        let templates = match known {
+            Some((at, templates)) if at.elapsed() < ANN_RECHECK => templates,
             _ => {
                 let client = self.client().await?;
-                let embedded = read::templates_estimate(&client).await?;
-                *ann.embedded.lock().expect("ann lock") = Some((std::time::Instant::now(), embedded));
-                embedded
+                let templates = read::templates_estimate(&client).await?;
+                *ann.templates.lock().expect("ann lock") = Some((std::time::Instant::now(), templates));
+                templates
             }
         };
-        if embedded <= ann.above {
+        if templates <= ann.above {
             return Ok(None);
         }
         let mut client = self.client().await?;
@@ -776,6 +779,12 @@ mod tests {
         PostgresStore::open(PostgresOptions { embedding_dimension: dimension, ..PostgresOptions::new(url) }).await
     }
 
+    /// A store as the node `name` opens it.
+    async fn open_node(url: &str, name: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open(PostgresOptions { embedding_dimension: 3, node: name.into(), ..PostgresOptions::new(url) })
+            .await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn passes_the_conformance_suite() {
         let url = fresh_database().await;
@@ -803,13 +812,7 @@ mod tests {
     async fn nodes_on_one_database_share_counts_pending_templates_and_embeddings() {
         use semtrace_store::conformance::rich_trace;
         let url = fresh_database().await;
-        let node = |name: &str| {
-            PostgresStore::open(PostgresOptions {
-                embedding_dimension: 3,
-                node: name.into(),
-                ..PostgresOptions::new(&url)
-            })
-        };
+        let node = |name: &'static str| open_node(&url, name);
         // Started at once on a new database: one applies the migrations and builds the vector
         // index, the other waits its turn and finds them done.
         let (a, b) = tokio::join!(node("a"), node("b"));
@@ -880,13 +883,7 @@ mod tests {
     async fn nodes_creating_the_same_lookup_rows_at_once_do_not_deadlock() {
         use semtrace_store::conformance::rich_trace;
         let url = fresh_database().await;
-        let node = |name: &str| {
-            PostgresStore::open(PostgresOptions {
-                embedding_dimension: 3,
-                node: name.into(),
-                ..PostgresOptions::new(&url)
-            })
-        };
+        let node = |name: &'static str| open_node(&url, name);
         let mut nodes = Vec::new();
         for name in ["a", "b", "c", "d"] {
             nodes.push(node(name).await.unwrap());

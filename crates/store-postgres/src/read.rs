@@ -16,16 +16,6 @@ use tokio_postgres::{Row, Statement};
 use crate::internal;
 use crate::sql::{self, JsonText};
 
-/// The cluster's span and trace totals: every node's, kept exact by the writes themselves
-/// (`write::count`).
-pub(crate) async fn counts(client: &Client) -> Result<(u64, u64), StoreError> {
-    let row = client
-        .query_one("SELECT coalesce(sum(spans), 0)::int8, coalesce(sum(traces), 0)::int8 FROM semtrace_counts", &[])
-        .await
-        .map_err(internal)?;
-    Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
-}
-
 /// Columns of a whole span, over `spans s` joined to its resource `r` and scope `c`.
 const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
     s.status_message, s.trace_state, s.flags, s.attributes, s.events, s.links, s.dropped_attributes,
@@ -221,13 +211,16 @@ pub(crate) async fn uncategorized_templates(
 
 pub(crate) async fn template_embeddings(client: &Client) -> Result<Vec<TemplateVector>, StoreError> {
     let rows = client
-        .query("SELECT id, embedding, failed, text, failure_embedding FROM templates WHERE embedding IS NOT NULL", &[])
+        .query(&format!("SELECT {TEMPLATE_VECTOR} FROM templates WHERE embedding IS NOT NULL"), &[])
         .await
         .map_err(internal)?;
     Ok(rows.iter().map(template_vector).collect())
 }
 
-/// A row of (id, embedding, failed, text, failure_embedding) as the vector index takes it.
+/// The columns [`template_vector`] reads.
+const TEMPLATE_VECTOR: &str = "id, embedding, failed, text, failure_embedding";
+
+/// A row of [`TEMPLATE_VECTOR`] as the vector index takes it.
 fn template_vector(row: &tokio_postgres::Row) -> TemplateVector {
     TemplateVector {
         id: row.get(0),
@@ -242,8 +235,7 @@ fn template_vector(row: &tokio_postgres::Row) -> TemplateVector {
 pub(crate) async fn template_vectors(client: &Client, ids: &[i64]) -> Result<Vec<TemplateVector>, StoreError> {
     let rows = client
         .query(
-            "SELECT id, embedding, failed, text, failure_embedding FROM templates
-             WHERE id = ANY($1) AND embedding IS NOT NULL",
+            &format!("SELECT {TEMPLATE_VECTOR} FROM templates WHERE id = ANY($1) AND embedding IS NOT NULL"),
             &[&ids],
         )
         .await

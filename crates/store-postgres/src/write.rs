@@ -109,7 +109,7 @@ pub(crate) async fn write(
             copy_and_move(client, rows, &ids, node).await
         };
         match result {
-            Ok((inserted, _new_traces)) => break inserted,
+            Ok(inserted) => break inserted,
             Err(err) if direct && err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
                 direct = false;
             }
@@ -165,13 +165,13 @@ fn is_conflict(err: &tokio_postgres::Error) -> bool {
 }
 
 /// Copies the rows into the staging table and moves those not stored yet into `spans`, folding
-/// them into `traces`, in one transaction; answers (spans inserted, traces new).
+/// them into `traces`, in one transaction; answers the spans inserted.
 async fn copy_and_move(
     client: &mut Object,
     rows: &[SpanRow],
     ids: &Ids,
     node: &str,
-) -> Result<(usize, u64), tokio_postgres::Error> {
+) -> Result<usize, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     transaction.batch_execute(STAGING).await?;
     copy_rows(&transaction, COPY, rows, ids).await?;
@@ -181,9 +181,9 @@ async fn copy_and_move(
     let new_rows: Vec<&SpanRow> =
         rows.iter().filter(|row| inserted.remove(&(row.trace_id.to_vec(), row.span_id.to_vec()))).collect();
     let new_traces = upsert_traces(&transaction, new_rows.iter().copied(), &ids.importance).await?;
-    count(&transaction, node, new_rows.len(), new_traces).await?;
+    count(&transaction, node, new_rows.len() as i64, new_traces as i64).await?;
     transaction.commit().await?;
-    Ok((new_rows.len(), new_traces))
+    Ok(new_rows.len())
 }
 
 /// Adds a batch's inserted spans and new traces to the writing node's totals, in the batch's
@@ -192,10 +192,10 @@ async fn copy_and_move(
 async fn count(
     transaction: &tokio_postgres::Transaction<'_>,
     node: &str,
-    spans: usize,
-    traces: u64,
+    spans: i64,
+    traces: i64,
 ) -> Result<(), tokio_postgres::Error> {
-    if spans == 0 {
+    if spans == 0 && traces == 0 {
         return Ok(());
     }
     transaction
@@ -203,7 +203,7 @@ async fn count(
             "INSERT INTO semtrace_counts (node, spans, traces) VALUES ($1, $2, $3)
              ON CONFLICT (node) DO UPDATE SET spans = semtrace_counts.spans + excluded.spans,
                                               traces = semtrace_counts.traces + excluded.traces",
-            &[&node, &(spans as i64), &(traces as i64)],
+            &[&node, &spans, &traces],
         )
         .await?;
     Ok(())
@@ -263,13 +263,13 @@ async fn copy_direct(
     rows: &[SpanRow],
     ids: &Ids,
     node: &str,
-) -> Result<(usize, u64), tokio_postgres::Error> {
+) -> Result<usize, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     copy_rows(&transaction, COPY_DIRECT, rows, ids).await?;
     let new_traces = upsert_traces(&transaction, rows.iter(), &ids.importance).await?;
-    count(&transaction, node, rows.len(), new_traces).await?;
+    count(&transaction, node, rows.len() as i64, new_traces as i64).await?;
     transaction.commit().await?;
-    Ok((rows.len(), new_traces))
+    Ok(rows.len())
 }
 
 /// Per-trace aggregates of a batch, as column arrays.
@@ -802,18 +802,8 @@ pub(crate) async fn drop_expired(pool: &Pool, caches: &Caches, days: u32) -> Res
         transaction.execute("DELETE FROM traces WHERE start_time < $1", &[&cutoff]).await.map_err(internal)? as i64;
     let cutoff_ns = first_kept * 86_400_000_000_000;
     transaction.execute("DELETE FROM trace_entity_terms WHERE start_ns < $1", &[&cutoff_ns]).await.map_err(internal)?;
-    if spans > 0 || traces > 0 {
-        // Taken off the totals in the row '' (the nodes' rows only ever grow).
-        transaction
-            .execute(
-                "INSERT INTO semtrace_counts (node, spans, traces) VALUES ('', $1, $2)
-                 ON CONFLICT (node) DO UPDATE SET spans = semtrace_counts.spans + excluded.spans,
-                                                  traces = semtrace_counts.traces + excluded.traces",
-                &[&-spans, &-traces],
-            )
-            .await
-            .map_err(internal)?;
-    }
+    // Taken off the totals in the row '' (the nodes' rows only ever grow).
+    count(&transaction, "", -spans, -traces).await.map_err(internal)?;
     transaction.commit().await.map_err(internal)?;
     let mut known = caches.partitions.lock().expect("cache lock");
     for (day, _) in &expired {
