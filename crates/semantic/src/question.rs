@@ -34,7 +34,7 @@ impl Intent {
 /// the latency questions tried (README, "Query intent").
 static LATENCY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(slow|slower|slowest|slowly|sluggish|laggy|lag|latency|latencies|p9\d|p50|response times?|(took|taking|takes?) (too |very |so )?(long|forever)|(took|taking|takes?) (many |several |a few |\d+ )?(seconds|minutes|s|ms)|forever|hangs?|hanging|hung|stall(s|ed|ing)?|performance|degraded|long[- ]running|more than \d+ ?(s|ms|sec|seconds|minutes))\b",
+        r"(?i)\b(slow|slower|slowest|slowly|sluggish|laggy|lag|latency|latencies|p9\d|p50|response times?|(took|taking|takes?) (too |very |so )?(long|forever)|(took|taking|takes?) (many |several |a few |\d+ )?(seconds|minutes|s|ms)|forever|hangs?|hanging|hung|stall(s|ed|ing)?|performance|degraded|long[- ]running|more than \d+ ?(s|ms|sec|seconds|minutes)|late|delayed|delays?|lag(s|ging|ged)?|(fall\w*|fell|lag\w*|runs?|running|gets?|getting|got) (far |way |further )?behind|backlog(s|ged)?|piling up|pile up|queued up)\b",
     )
     .expect("the latency pattern is valid")
 });
@@ -51,7 +51,7 @@ static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// say the spans asked for did *not* fail.
 static DENIED_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?|timeouts?|crash(es)?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
+        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?|timeouts?|crash(es)?)\b|\b(nothing|nobody|no one|without) (\w+ ){0,2}(an? |any )?(errors?|failures?|exceptions?|timeouts?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
     )
     .expect("the denial pattern is valid")
 });
@@ -60,7 +60,7 @@ static DENIED_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
 /// not of one kind of failure ("not a timeout" asks for failures of another kind).
 static DENIED_ANY_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
+        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?)\b|\b(nothing|nobody|no one|without) (\w+ ){0,2}(an? |any )?(errors?|failures?|exceptions?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
     )
     .expect("the denial pattern is valid")
 });
@@ -199,8 +199,22 @@ mod tests {
             "several seconds of latency on a hop between two services, no error",
             "latency regression without any errors",
             "requests that hang for seconds and then succeed anyway",
+            "banners take seconds to come back but nothing reports an error",
+            "queued jobs handled minutes late",
+            "consumers falling behind the producers",
+            "report generation delayed",
         ] {
             assert_eq!(intent_of(query), Intent::Latency, "{query}");
+        }
+        for query in [
+            "latency regression without any errors",
+            "pages slow to load but nothing reports an error",
+            "slow checkouts without raising any exception",
+        ] {
+            assert!(denies_failure(query), "{query}");
+        }
+        for query in ["checkout errors", "nothing works, errors everywhere", "slow requests that then failed"] {
+            assert!(!denies_failure(query), "{query}");
         }
         for query in [
             "database connection timeout errors",
@@ -210,6 +224,7 @@ mod tests {
             "requests stuck waiting for a free database session until they gave up",
             "no instances available for the route service",
             "slow requests that then failed with a timeout error",
+            "a write stuck behind someone else's uncommitted change to the same row",
         ] {
             assert_eq!(intent_of(query), Intent::Failure, "{query}");
         }

@@ -27,6 +27,8 @@ pub(crate) const CALL_TIMEOUT: &str = "request to a downstream service timed out
 pub(crate) const DATABASE_TIMEOUT: &str = "database timed out, the database server did not answer in time";
 pub(crate) const CACHE_TIMEOUT: &str = "cache command timed out, the cache did not answer in time";
 pub(crate) const BROKER_TIMEOUT: &str = "message broker timed out, the broker did not answer in time";
+/// A mail server that refused or did not take the message (also named after a mail dependency).
+pub(crate) const EMAIL_DELIVERY: &str = "email delivery failure, the mail server refused the message";
 pub(crate) const SERVICE_DISCOVERY: &str =
     "service discovery failure, no available instance or replica of the service, the load balancer had nowhere to send the request";
 const LOOKUP_EMPTY: &str = "lookup found nothing, no matching record, empty or missing result";
@@ -43,21 +45,38 @@ const SUBSUMES: &[(&str, &str)] = &[
     (RESOURCE_NOT_FOUND, LOOKUP_EMPTY),
     (SERVICE_DISCOVERY, RESOURCE_NOT_FOUND),
     (SERVICE_DISCOVERY, "dependency unavailable"),
+    // A replayed idempotency key is a client's request with a duplicate key, but people ask
+    // for it by name.
+    (IDEMPOTENCY, "invalid input, validation failed"),
+    (IDEMPOTENCY, "duplicate key, record already exists"),
+    // "exceeded maximum number of attempts" is not about size.
+    (RETRIES, TOO_LARGE),
+    // A clock off by more than allowed makes tokens and signatures look invalid or expired.
+    (CLOCK_SKEW, "signature verification failed, request not authentic"),
+    (CLOCK_SKEW, "authentication or permission failure"),
+    (CLOCK_SKEW, "invalid input, validation failed"),
+    (CLOCK_SKEW, TOO_LARGE),
+    (REBALANCE, "message publish failure"),
 ];
+const IDEMPOTENCY: &str = "idempotency key conflict, request replayed with other parameters";
+const RETRIES: &str = "retries exhausted, gave up after repeated attempts";
+const TOO_LARGE: &str = "message or payload too large, size limit exceeded";
+const CLOCK_SKEW: &str = "clock skew, times differ between hosts";
+const REBALANCE: &str = "consumer group rebalance, offset commit failed";
 
 /// (category in plain words, case-insensitive signatures).
 const CATEGORIES: &[(&str, &str)] = &[
     (
         TIMEOUT,
-        r"timed? ?out|timeout|deadline[ _]exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long",
+        r"timed? ?out|timeout|deadline[ _]exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long|(did|was) not (complete|finish|respond|answer|return|received?)d? (with)?in|not received within|exceeded (its|the|their) \S* ?(time )?budget|(time )?budget (was )?(exceeded|elapsed)",
     ),
     (
         QUERY_TIME_LIMIT,
-        r"statement cancell?ed|cancell?ing statement due to statement timeout|statement timeout|exceeded (the )?time ?limit|max(imum)?[_ ]statement[_ ]execution[_ ]time|max_execution_time|query execution was interrupted|QueryTimeoutException|MySQLTimeoutException|query.{0,20}(cancell?ed|killed|interrupted)",
+        r"statement cancell?ed|cancell?ing statement due to statement timeout|statement timeout|exceeded (the )?time ?limit|max(imum)?[_ ]statement[_ ]execution[_ ]time|max_execution_time|query execution was interrupted|QueryTimeoutException|MySQLTimeoutException|query.{0,20}(cancell?ed|killed|interrupted)|statement.{0,60}timeout.{0,40}cancell?ed",
     ),
     (
         POOL_EXHAUSTED,
-        r"pool.{0,20}exhaust|too many (client )?connections|remaining connection slots|QueuePool limit|obtaining a connection|acquire.{0,20}connection|pool.{0,20}(timeout|wait)|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool",
+        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool",
     ),
     (
         CONNECTION_FAILURE,
@@ -65,24 +84,24 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         DNS_FAILURE,
-        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve|resolve host",
+        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve (host|hostname|address|name|the host)|resolve host",
     ),
     ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
     (
         "out of memory",
-        r"out of memory|OutOfMemory|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed|cannot allocate \d+ bytes",
+        r"out of memory|OutOfMemory|bad_alloc|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed|cannot allocate \d+ bytes",
     ),
     (
         "disk full, no storage space left",
-        r"no space left|\bENOSPC\b|disk (is )?full|volume (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
+        r"no space left|ephemeral.storage|\bENOSPC\b|disk (is )?full|volume (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
     ),
     (
         "null reference, value was never set",
-        r"NullPointer|null reference|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value",
+        r"NullPointer|null reference|found nil|unwrapping an Optional|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value",
     ),
     (
         "deadlock or lock conflict between transactions",
-        r"deadlock|lock wait timeout|could not serialize|LockAcquisition|CannotAcquireLock|serialization failure|lock timeout",
+        r"deadlock|lock wait timeout|LockNotAvailable|(could not|cannot|unable to) obtain lock|lock not available|could not serialize|LockAcquisition|CannotAcquireLock|serialization failure|lock timeout",
     ),
     (
         "duplicate key, record already exists",
@@ -111,13 +130,16 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("write rejected, read-only, cannot write or store", r"READONLY|read[- ]only|MISCONF"),
     (
         "payment declined",
-        r"card.?declined|insufficient.?funds|do_not_honor|declined|payment.{0,20}(failed|refused)|CardException|security code is incorrect|card (number )?is (invalid|incorrect|expired)",
+        r"card.?declined|insufficient.?funds|not enough (balance|funds)|authori[sz]ation refused|do_not_honor|declined|payment.{0,20}(failed|refused)|CardException|security code is incorrect|card (number )?is (invalid|incorrect|expired)",
     ),
     (
         "crash",
-        r"\bpanic\b|segmentation|SIGSEGV|SIGABRT|fatal error|core dumped|panicked at|AccessViolation|Back-off restarting failed container|CrashLoopBackOff|exited on signal|GenServer .{0,60} terminating",
+        r"\bpanic\b|segmentation|application_start_failure|Kernel pid terminated|SIGSEGV|SIGABRT|fatal error|core dumped|panicked at|AccessViolation|Back-off restarting failed container|CrashLoopBackOff|exited on signal|GenServer .{0,60} terminating",
     ),
-    ("foreign key violation, referenced record missing", r"foreign key|ForeignKeyViolation|REFERENCE constraint"),
+    (
+        "foreign key violation, referenced record missing",
+        r"foreign key|ForeignKeyViolation|REFERENCE constraint|parent key not found|child record found",
+    ),
     ("SQL syntax error, malformed query", r"syntax error"),
     (
         SCHEMA_MISMATCH,
@@ -129,12 +151,12 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "index out of range, no element at that position of the list or array",
-        r"IndexError|IndexOutOfBounds|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)",
+        r"IndexError|IndexOutOfBounds|out_of_range|_M_range_check|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)",
     ),
     ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero|ArithmeticError|/ 0\b"),
     (
         "malformed data, parsing or deserialization failed",
-        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format|ParseException|could not be parsed|(cannot|unable to|could not) parse|invalid syntax|For input string|Invalid (date|time value)|UnicodeDecodeError|can't decode byte|invalid character .{1,10} looking for|MalformedCSV|Unclosed quoted field",
+        r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format|ParseException|could not be parsed|(cannot|unable to|could not) parse|invalid syntax|For input string|Invalid (date|time value)|UnicodeDecodeError|can't decode byte|invalid character .{1,10} looking for|MalformedCSV|Unclosed quoted field|expected \d+ (columns|fields|values),? (but )?(found|got) \d+",
     ),
     (
         "invalid input, validation failed",
@@ -142,64 +164,64 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "request cancelled by the caller",
-        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|\bCANCELLED\b|client closed (the )?(request|connection)|request aborted|ClientAbort|ClientDisconnect|client (has )?disconnected|client went away|ERR_CANCELED|CanceledError",
+        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|(?-i:\bCANCELLED\b)|AbortError|operation was aborted|client closed (the )?(request|connection)|request aborted|ClientAbort|ClientDisconnect|client (has )?disconnected|client went away|ERR_CANCELED|CanceledError",
     ),
     ("too many open files, out of file descriptors", r"\bEMFILE\b|\bENFILE\b|too many open files|file descriptors?"),
     (
         "worker pool or queue full, new work rejected",
-        r"RejectedExecution|TaskRejected|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
+        r"RejectedExecution|TaskRejected|BufferOverflow|buffer (is )?full|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
     ),
     (
-        "clock skew, times differ between hosts",
-        r"clock.{0,20}(skew|drift)|time.?skew|TooSkewed|request time and the current time|timestamp outside the tolerance|issued in the future|iat.{0,20}future|time (is )?out of sync|ImmatureSignature|token is not yet valid|clock moved backwards",
+        CLOCK_SKEW,
+        r"clock.{0,20}(skew|drift)|\bNTP\b|clock offset|NotBeforeError|jwt not active|NotYetValid|Signature expired|is now earlier than|time.?skew|TooSkewed|request time and the current time|timestamp outside the tolerance|issued in the future|iat.{0,20}future|time (is )?out of sync|ImmatureSignature|token is not yet valid|clock moved backwards",
     ),
     (
-        "message or payload too large, size limit exceeded",
+        TOO_LARGE,
         r"(message|payload|record|request|entity|body|file|batch|event|document|object|item|upload|frame|header)s? (is |was |are )?too large|TooLarge|MessageSize|\b413\b|payload size|exceeds? (the )?(max|maximum|limit|size)|larger than (the )?(max|allowed|\d)|must be (shorter|smaller) than|max[._ ]?(request|message)[._ ]?size|size limit",
     ),
     (
-        "consumer group rebalance, offset commit failed",
-        r"rebalanc|CommitFailed|commit (cannot be completed|failed)|offset commit|partitions? (revoked|lost|reassigned)|not (a )?member of (the )?group|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|max\.poll\.interval",
+        REBALANCE,
+        r"rebalanc|CommitFailed|generation id|commit (cannot be completed|failed)|offset commit|partitions? (revoked|lost|reassigned)|not (a )?member of (the )?group|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|max\.poll\.interval",
     ),
-    ("idempotency key conflict, request replayed with other parameters", r"idempoten"),
+    (IDEMPOTENCY, r"idempoten"),
     (
-        "retries exhausted, gave up after repeated attempts",
-        r"max(imum)? ?retries|retries exhausted|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after",
+        RETRIES,
+        r"max(imum)? ?retries|retries exhausted|max(imum)?[_ ](number of )?attempts|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after",
     ),
     (
         "concurrent modification, stale version or conflict",
-        r"optimistic ?lock|StaleObject|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched|StaleEntry|has been modified; please apply|stale (struct|entity|record|object|version)",
+        r"optimistic ?lock|StaleObject|(modified|changed|updated) by another|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched|StaleEntry|has been modified; please apply|stale (struct|entity|record|object|version)",
     ),
     (
         SERVICE_DISCOVERY,
-        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|no (healthy|available|live|passing|ready) (instances?|endpoints?|servers?|replicas?|upstreams?|hosts?|pods?|backends?)|produced zero addresses|no addresses (available|resolved)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)",
+        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|no (healthy|available|live|passing|ready) (instances?|endpoints?|servers?|replicas?|upstreams?|hosts?|pods?|backends?)|produced zero addresses|no addresses (available|resolved)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)|any known server",
     ),
     (
         "request refused by a business rule, operation not allowed in the current state",
-        r"wrong (state|status)|invalid (state|status)|illegal ?state|not allowed|not permitted|already (been )?(paid|cancell?ed|used|taken|booked|sold|reserved|processed|completed|shipped|checked in|collected|refunded|closed|submitted|confirmed|in use)|cannot be (cancell?ed|modified|changed|refunded|paid|updated|deleted)|(state|status) (is|was) not|InvalidOperation|state transition|(order|ticket|seat|account|booking|payment)('s)? (status|state) (is|was)|business rule|rule violation|insufficient (stock|inventory|balance|seats)|out of stock|sold out|no (seats?|tickets?) (left|available|remaining)",
+        r"wrong (state|status)|invalid (state|status)|illegal ?state|not allowed|not permitted|already (been )?(paid|cancell?ed|used|taken|booked|sold|reserved|processed|completed|shipped|checked in|collected|refunded|closed|submitted|confirmed|in use)|cannot be (cancell?ed|modified|changed|refunded|paid|updated|deleted)|(state|status) (is|was) not|InvalidOperation|state transition|(order|ticket|seat|account|booking|payment)('s)? (status|state) (is|was)|business rule|rule violation|insufficient (stock|inventory|balance|seats)|out of stock|sold out|no (seats?|tickets?) (left|available|remaining)|not applicable|NotApplicable|(cannot|can't|can not) \w+( \w+)? while\b",
     ),
     (
         LOOKUP_EMPTY,
-        r"(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|EntityNotFound|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
+        r"(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|EntityNotFound|no rows in (the )?result|NoResultsError|expected at least one result|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
     ),
     (
         RESOURCE_NOT_FOUND,
-        r"\b404\b|not found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find",
+        r"\b404\b|not found|no route found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find",
     ),
     (
         "missing configuration, a setting or environment variable is not set",
-        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|unsupported protocol scheme",
+        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|resolve placeholder|unsupported protocol scheme",
     ),
     (
         "database primary unavailable, replica set failover or election",
-        r"not primary|NotWritablePrimary|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b",
+        r"not primary|NotWritablePrimary|WritableServerSelector|writable primary|targetServerType: primary|tablet_type:PRIMARY|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b",
     ),
     (
         "cluster unavailable, not enough live nodes, replicas or shards",
         r"NoHostAvailable|no hosts? available|not enough replicas|achieve consistency|UnavailableException|no_shard_available|all shards failed|search_phase_execution_exception|cluster_block|ClusterBlock|cluster (is )?(red|unavailable|down)|NoNodeAvailable|no (alive|available|live) nodes|master_not_discovered|etcdserver: no leader",
     ),
     (
-        "email delivery failure, the mail server refused the message",
+        EMAIL_DELIVERY,
         r"\bSMTP|EENVELOPE|\bEAUTH\b|mail (server|relay)|(mail|recipient|sender).{0,40}rejected|rejected.{0,40}(mail|recipient)|MailDelivery|(send|deliver) (mail|e-?mail)",
     ),
     (

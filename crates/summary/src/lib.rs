@@ -846,7 +846,18 @@ fn categories_sentence(
     said.extend(grpc_status(&span.attributes).and_then(grpc_name).filter(|code| *code != "OK"));
     let said = said.join("\n");
     let mut categories = categorize(&said);
-    let dependency = dependency_of(span, &said, &categories);
+    // A failure to reach something (a timeout, a refused connection) that names nothing may
+    // say in its routine lines what the span was talking to ("Delivering … via
+    // smtp-relay:587", then `Net::OpenTimeout`).
+    let dependency = dependency_of(span, &said, &categories).or_else(|| {
+        let reaching =
+            [category::TIMEOUT, category::CONNECTION_FAILURE, category::DNS_FAILURE, category::POOL_EXHAUSTED];
+        if !(evidence.failed && categories.iter().any(|name| reaching.contains(name))) {
+            return None;
+        }
+        let routine: Vec<&str> = evidence.lines.iter().filter_map(|(_, line)| line.message).collect();
+        dependency_in_words(&routine.join("\n"))
+    });
     name_the_dependency(dependency.as_ref(), &mut categories);
     // A database, cache or broker named by the span's attributes is in its sentence above.
     let said_above = matches!(
@@ -939,6 +950,8 @@ enum Dependency {
     Database(Option<String>),
     Cache(Option<String>),
     Broker(Option<String>),
+    /// A mail server (SMTP).
+    Mail,
     /// A service registry or client-side load balancer (Eureka, Consul, Ribbon …).
     Registry,
 }
@@ -957,6 +970,7 @@ impl Dependency {
             Dependency::Database(name) => named(name.as_deref().map_or("database", store_kind), name),
             Dependency::Cache(name) => named("cache", name),
             Dependency::Broker(name) => named("message broker", name),
+            Dependency::Mail => "mail server".to_owned(),
             Dependency::Registry => "service registry".to_owned(),
         }
     }
@@ -972,17 +986,28 @@ static CALLED_URL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words in an error that say what kind of dependency failed, when attributes do not.
 static DATABASE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:")
+    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle")
         .expect("the database pattern is valid")
 });
 static CACHE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)redis|jedis|lettuce|memcache|valkey|\bcache\b").expect("the cache pattern is valid")
+    Regex::new(r"(?i)redis|redix|jedis|lettuce|memcache|valkey|\bcache\b").expect("the cache pattern is valid")
 });
 static BROKER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b").expect("the broker pattern is valid")
+    Regex::new(
+        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm",
+    )
+    .expect("the broker pattern is valid")
+});
+/// Words of a mail client or server (Ruby's `Net::SMTP`, MailKit, nodemailer, JavaMail, an SMTP
+/// relay's host or port).
+static MAIL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\bsmtp|mail (server|relay)|sendmail|nodemailer|MailKit|(javax|jakarta)\.mail|MailSend|:(25|465|587)\b",
+    )
+    .expect("the mail pattern is valid")
 });
 static CALL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)RestTemplate|ResourceAccessException|HttpClient|feign|okhttp|SocketTimeoutException|read timed out|requests\.exceptions|urllib3|axios|\bfetch\b|ECONNRESET|socket hang up|DEADLINE_EXCEEDED|\bgrpc\b")
+    Regex::new(r"(?i)RestTemplate|ResourceAccessException|HttpClient|feign|okhttp|SocketTimeoutException|read timed out|requests\.exceptions|urllib3|axios|\bfetch\b|NSURLError|URLSession|\bcall(ing)? to [a-z][\w.-]*(service|api|svc)\b|ECONNRESET|socket hang up|DEADLINE_EXCEEDED|\bgrpc\b")
         .expect("the call pattern is valid")
 });
 
@@ -1011,7 +1036,12 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
         return Some(Dependency::Service { protocol: system.to_owned(), name: name.map(str::to_owned).or(peer) });
     }
     if let Some(system) = get_str(attributes, &["messaging.system"]) {
-        return Some(Dependency::Broker(Some(system.to_owned())));
+        // A consumer that failed while handling a message often failed on something else (the
+        // database it writes to): its error's words say so, unless they name a broker.
+        let handled = (span.kind == SpanKind::Consumer && !BROKER_WORDS.is_match(said))
+            .then(|| dependency_in_words(said))
+            .flatten();
+        return Some(handled.unwrap_or_else(|| Dependency::Broker(Some(system.to_owned()))));
     }
     let url_host = get_str(attributes, &["url.full", "http.url"]).and_then(|url| {
         let rest = url.split_once("://")?.1;
@@ -1022,7 +1052,11 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
     if http_client {
         return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: peer.or(url_host) });
     }
-    // The error's own words: a URL it called, then a driver's or client library's name.
+    dependency_in_words(said)
+}
+
+/// The dependency words name: a URL called, then a driver's or client library's name.
+fn dependency_in_words(said: &str) -> Option<Dependency> {
     if let Some(captures) = CALLED_URL.captures(said) {
         let host = captures.get(1).or_else(|| captures.get(2)).map(|host| host.as_str().to_owned());
         return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: host });
@@ -1035,6 +1069,9 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
     }
     if BROKER_WORDS.is_match(said) {
         return Some(Dependency::Broker(None));
+    }
+    if MAIL_WORDS.is_match(said) {
+        return Some(Dependency::Mail);
     }
     if RPC_WORDS.is_match(said) {
         return Some(Dependency::Service { protocol: "gRPC".to_owned(), name: None });
@@ -1073,6 +1110,10 @@ fn name_the_dependency(dependency: Option<&Dependency>, categories: &mut Vec<&'s
         if let Some(named) = named {
             categories.insert(at + 1, named);
         }
+    }
+    // A mail server that did not take the message, however it failed (timed out, refused).
+    if dependency == Some(&Dependency::Mail) && !categories.contains(&category::EMAIL_DELIVERY) {
+        categories.push(category::EMAIL_DELIVERY);
     }
     if !(categories.contains(&category::CONNECTION_FAILURE) || categories.contains(&category::DNS_FAILURE)) {
         return;

@@ -76,22 +76,21 @@ fn a_failed_database_call_reads_well_and_masks_to_its_template() {
         "orders-api client span SELECT orders failed with java.sql.SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after 30000ms. postgresql database SELECT: SELECT * FROM \
          orders WHERE customer = 'bob' AND id = 4412. peer orders-db-3.prod.internal:5432. Category: timeout, took too long; \
-         database timed out, the database server did not answer in time; connection failure, could not connect; database unavailable, the database server could not be \
-         reached. took 30012 ms, very slow."
+         database connection pool exhausted, no free connection; connection failure, could not connect. took 30012 ms, very slow."
     );
     assert_eq!(
         summary.template,
         "orders-api client span SELECT orders failed with SQLTransientConnectionException: HikariPool-1 - \
          Connection is not available, request timed out after <num>. postgresql database SELECT: SELECT * FROM \
-         orders WHERE customer = ? AND id = <num>. Category: timeout, took too long; database timed out, the \
-         database server did not answer in time; connection failure, could not connect; database unavailable, the database server could not be reached. very slow."
+         orders WHERE customer = ? AND id = <num>. Category: timeout, took too long; database connection pool exhausted, \
+         no free connection; connection failure, could not connect. very slow."
     );
     assert_eq!(summary.error_type.as_deref(), Some("java.sql.SQLTransientConnectionException"));
+    // Hikari's "Connection is not available, request timed out" is its pool running dry.
     let named = [
         "timeout, took too long",
-        "database timed out, the database server did not answer in time",
+        "database connection pool exhausted, no free connection",
         "connection failure, could not connect",
-        "database unavailable, the database server could not be reached",
     ];
     assert_eq!(crate::categories_of(&summary.text), named);
     assert_eq!(crate::categories_of(&summary.template), named);
@@ -737,4 +736,51 @@ fn the_error_a_log_line_carries_joins_its_words() {
         error_head("Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: bad\n"),
         "ValueError: bad"
     );
+}
+
+#[test]
+fn a_consumer_that_failed_on_its_database_names_the_database_not_the_broker() {
+    let attributes = attrs(&[("messaging.system", s("kafka")), ("messaging.operation", s("receive"))]);
+    let mut consumer = span("accounting", "orders receive", SpanKind::Consumer, 40, attributes);
+    consumer.events.push(log_event(&[
+        ("severity_text", s("Error")),
+        ("message", s("Npgsql.PostgresException: 53300: sorry, too many clients already")),
+    ]));
+    let summary = summarize(&consumer);
+    assert!(summary.template.contains("Failed dependency: database."), "{}", summary.template);
+    assert_eq!(crate::categories_of(&summary.template), ["database connection pool exhausted, no free connection"]);
+    // A failure that names the broker stays the broker's (named by its attributes, so no
+    // sentence of its own).
+    let attributes = attrs(&[("messaging.system", s("kafka"))]);
+    let mut consumer = span("fraud", "orders process", SpanKind::Consumer, 40, attributes);
+    consumer.status = Status { code: StatusCode::Error, message: "Kafka commit failed: rebalance in progress".into() };
+    assert!(!summarize(&consumer).template.contains("Failed dependency"), "{}", summarize(&consumer).template);
+}
+
+#[test]
+fn a_timeout_names_the_dependency_its_routine_lines_mention() {
+    let mut sender = span("email", "send_email", SpanKind::Internal, 5_000, attrs(&[]));
+    sender.events.push(log_event(&[
+        ("log.severity", s("INFO")),
+        ("log.message", s("Delivering order confirmation via smtp-relay.mail.svc.cluster.local:587")),
+    ]));
+    sender.events.push(log_event(&[
+        ("log.severity", s("ERROR")),
+        ("log.message", s("Failed to send order confirmation: Net::OpenTimeout: execution expired")),
+    ]));
+    let summary = summarize(&sender);
+    assert!(summary.template.contains("Failed dependency: mail server."), "{}", summary.template);
+    assert!(
+        crate::categories_of(&summary.template)
+            .contains(&"email delivery failure, the mail server refused the message"),
+        "{}",
+        summary.template
+    );
+    // A failure that is not about reaching anything keeps to its own words.
+    let mut handler = span("email", "render", SpanKind::Internal, 5, attrs(&[]));
+    handler.events.push(log_event(&[("level", s("INFO")), ("message", s("Loaded the cart from redis"))]));
+    handler
+        .events
+        .push(log_event(&[("level", s("ERROR")), ("message", s("NoMethodError: undefined method `name' for nil"))]));
+    assert!(!summarize(&handler).template.contains("Failed dependency"), "{}", summarize(&handler).template);
 }
