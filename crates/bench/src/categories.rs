@@ -1,13 +1,15 @@
 //! `semtrace-bench categories`: how often a failure is filed under the right error category, on
 //! a labelled set of messages (JSON lines `{stack, message, category}`, `unknown` where none
-//! fits): by signatures alone, and with the model's zero-shot guess for what no signature knows.
+//! fits): by signatures alone, and with the model for what no signature knows (the nearest labelled
+//! example, else the nearest category words).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use semtrace_model::{Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
-use semtrace_semantic::category::{signature_category, CategoryPrototypes, UNKNOWN, ZERO_SHOT_FLOOR};
+use semtrace_semantic::category::{
+    examples, failed_span, failure_text, signature_category, CategoryPrototypes, EXAMPLE_VECTORS_PATH, UNKNOWN,
+    ZERO_SHOT_FLOOR,
+};
 
 #[derive(clap::Args)]
 pub struct CategoriesArgs {
@@ -25,6 +27,10 @@ pub struct CategoriesArgs {
     /// Print every misfiled message.
     #[arg(long)]
     pub verbose: bool,
+    /// Embed the labelled examples the model files failures by and write their vectors where
+    /// the build takes them (crates/semantic/data/…), instead of measuring
+    #[arg(long)]
+    pub write_example_vectors: bool,
 }
 
 struct Labelled {
@@ -34,30 +40,10 @@ struct Labelled {
 }
 
 /// A failed span that says only the message, as an SDK's status description would.
-fn failed_span(message: &str) -> Span {
-    Span {
-        trace_id: TraceId::from_bytes([1; 16]).expect("a non-zero id"),
-        span_id: SpanId::from_bytes([1; 8]).expect("a non-zero id"),
-        parent_span_id: None,
-        trace_state: String::new(),
-        flags: 0,
-        name: "operation".into(),
-        kind: SpanKind::Internal,
-        start_time_unix_nano: 1_000_000_000,
-        end_time_unix_nano: 1_010_000_000,
-        attributes: Default::default(),
-        dropped_attributes_count: 0,
-        events: Vec::new(),
-        dropped_events_count: 0,
-        links: Vec::new(),
-        dropped_links_count: 0,
-        status: Status { code: StatusCode::Error, message: message.to_owned() },
-        resource: Arc::new(Resource::default()),
-        scope: Arc::new(Scope::default()),
-    }
-}
-
 pub async fn categories(args: CategoriesArgs) -> anyhow::Result<()> {
+    if args.write_example_vectors {
+        return write_example_vectors(&args).await;
+    }
     let text = std::fs::read_to_string(&args.labelled)
         .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", args.labelled.display()))?;
     let mut labelled = Vec::new();
@@ -77,29 +63,43 @@ pub async fn categories(args: CategoriesArgs) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || report(&args, &labelled, &embedder)).await?
 }
 
+/// Writes the example vectors `CategoryPrototypes` ships for the default model.
+async fn write_example_vectors(args: &CategoriesArgs) -> anyhow::Result<()> {
+    let mut config = semtrace_server::config::Config::default();
+    config.otel_storage.embedding_model = args.model.clone();
+    config.semantic.models_dir = args.models_dir.clone();
+    let embedder = semtrace_server::load_embedder(&config).await?;
+    let texts: Vec<String> = examples().iter().map(|example| failure_text(&example.message)).collect();
+    let vectors =
+        tokio::task::spawn_blocking(move || embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
+            .await??;
+    let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(EXAMPLE_VECTORS_PATH, &bytes)
+        .map_err(|err| anyhow::anyhow!("cannot write {EXAMPLE_VECTORS_PATH} (run from the repository): {err}"))?;
+    println!("wrote {} vectors ({} bytes) to {EXAMPLE_VECTORS_PATH}", vectors.len(), bytes.len());
+    Ok(())
+}
+
 fn report(args: &CategoriesArgs, labelled: &[Labelled], embedder: &semtrace_embed::Embedder) -> anyhow::Result<()> {
-    let prototypes = CategoryPrototypes::embed(embedder)?;
+    // A labelled set's own messages are not examples for themselves.
+    let own: HashSet<&str> = labelled.iter().map(|item| item.message.as_str()).collect();
+    let prototypes = CategoryPrototypes::embed(embedder)?.without(&own);
     // What the pipeline sees: the span's summary; its failure sentence for the model.
     let summaries: Vec<_> =
         labelled.iter().map(|item| semtrace_summary::summarize(&failed_span(&item.message))).collect();
     let signature: Vec<Option<&'static str>> =
         summaries.iter().map(|summary| signature_category(&summary.template)).collect();
-    let failures: Vec<String> = summaries
-        .iter()
-        .zip(labelled)
-        .map(|(summary, item)| {
-            semtrace_summary::readable(summary.failure.as_deref().unwrap_or(&item.message)).into_owned()
-        })
-        .collect();
+    let failures: Vec<String> = labelled.iter().map(|item| failure_text(&item.message)).collect();
     let texts: Vec<&str> = failures.iter().map(String::as_str).collect();
     let vectors = embedder.embed(&texts)?;
     let mut floors = vec![ZERO_SHOT_FLOOR];
     floors.extend(args.floor.iter().copied().filter(|floor| *floor != ZERO_SHOT_FLOOR));
     println!(
-        "== error categories: {} labelled messages from {} ({} labelled unknown); machine: {} cores",
+        "== error categories: {} labelled messages from {} ({} labelled unknown); {} labelled examples (the set's own left out); machine: {} cores",
         labelled.len(),
         args.labelled.display(),
         labelled.iter().filter(|item| item.category == UNKNOWN).count(),
+        prototypes.example_count(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let judge = |guesses: &[&str]| {
@@ -119,7 +119,7 @@ fn report(args: &CategoriesArgs, labelled: &[Labelled], embedder: &semtrace_embe
             .collect();
         let (accuracy, unknown) = judge(&guesses);
         let default = if *floor == ZERO_SHOT_FLOOR { " (the default)" } else { "" };
-        println!("with zero-shot, floor {floor:.2}: accuracy {accuracy:.3}, unknown {unknown:.3}{default}");
+        println!("with the model, floor {floor:.2}: accuracy {accuracy:.3}, unknown {unknown:.3}{default}");
         if *floor == ZERO_SHOT_FLOOR {
             best = guesses;
         }
