@@ -84,7 +84,7 @@ async fn error_traces_are_all_kept_and_normal_ones_at_their_rate_with_the_rate_r
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
     let (pipeline, task) =
-        Pipeline::start(store.clone(), config(dir.path(), Duration::from_millis(100), policy(0.1))).unwrap();
+        Pipeline::start(store.clone(), config(dir.path(), Duration::from_millis(1000), policy(0.1))).unwrap();
     let kind = |n: u64| match n % 10 {
         0 => "status",
         1 => "logged",
@@ -100,9 +100,12 @@ async fn error_traces_are_all_kept_and_normal_ones_at_their_rate_with_the_rate_r
             });
         }
         pipeline.submit(spans).await.unwrap();
+        // Nothing is readable before the decision (asked at once: on a loaded machine sending
+        // every chunk can take longer than the decision wait).
+        if chunk[0] == 0 {
+            assert!(store.get_trace(trace_id(0)).await.unwrap().is_none(), "undecided traces are not stored yet");
+        }
     }
-    // Nothing is readable before the decision.
-    assert!(store.get_trace(trace_id(0)).await.unwrap().is_none(), "undecided traces are not stored yet");
     settled(&pipeline).await;
     let mut normal_kept = 0;
     for n in 0..1000u64 {

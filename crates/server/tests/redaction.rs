@@ -98,7 +98,9 @@ async fn pii_is_redacted_before_it_reaches_disk() {
     }
     server.server.shutdown().await.unwrap();
     for path in files(dir.path()) {
-        let bytes = std::fs::read(&path).unwrap();
+        // A file removed since it was listed (SQLite's -wal and -shm as the last connection
+        // closes) holds nothing.
+        let Ok(bytes) = std::fs::read(&path) else { continue };
         let text = String::from_utf8_lossy(&bytes);
         for secret in [EMAIL, CARD, TOKEN, KEY, IP, "ORD-123456"] {
             assert!(!text.contains(secret), "{} holds {secret}", path.display());

@@ -849,6 +849,7 @@ mod tests {
         let vectors: Vec<(i64, Vec<f32>)> = claimed.iter().map(|id| (*id, vec![1.0, *id as f32, 0.0])).collect();
         embedder.set_template_embeddings(&vectors).await.unwrap();
         let found = other.embedded_elsewhere(0, 100).await.unwrap();
+        // In the order of their numbers, drawn in id order.
         assert_eq!(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>(), claimed);
         assert!(embedder.embedded_elsewhere(0, 100).await.unwrap().is_empty(), "a node's own are not 'elsewhere'");
         let last = found.last().unwrap().1;

@@ -235,7 +235,9 @@ fn template_vector(row: &tokio_postgres::Row) -> TemplateVector {
 pub(crate) async fn template_vectors(client: &Client, ids: &[i64]) -> Result<Vec<TemplateVector>, StoreError> {
     let rows = client
         .query(
-            &format!("SELECT {TEMPLATE_VECTOR} FROM templates WHERE id = ANY($1) AND embedding IS NOT NULL"),
+            &format!(
+                "SELECT {TEMPLATE_VECTOR} FROM templates WHERE id = ANY($1) AND embedding IS NOT NULL ORDER BY id"
+            ),
             &[&ids],
         )
         .await

@@ -833,14 +833,16 @@ pub(crate) async fn set_embeddings(
         transaction.execute(&update, &[id, &vector]).await.map_err(internal)?;
     }
     if !failure {
-        // Numbered in one statement just before the commit, so other nodes, which read by
+        // Numbered in id order, in one statement just before the commit, so other nodes, which read by
         // number, rarely see a number become visible after a higher one (and read back far
         // enough to catch those that do: `crates/semantic`'s `Elsewhere`).
         let ids: Vec<i64> = embeddings.iter().map(|(id, _)| *id).collect();
         transaction
             .execute(
-                "UPDATE templates SET embed_seq = nextval('template_embed_seq'), embedded_by = $2
-                 WHERE id IN (SELECT unnest($1::int8[]) ORDER BY 1)",
+                "WITH numbered AS (SELECT id, nextval('template_embed_seq') AS seq
+                                   FROM (SELECT unnest($1::int8[]) AS id ORDER BY 1) ids)
+                 UPDATE templates t SET embed_seq = numbered.seq, embedded_by = $2
+                 FROM numbered WHERE t.id = numbered.id",
                 &[&ids, &node],
             )
             .await
