@@ -15,14 +15,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-if [ "${BENCH_WAIT:-1}" = 1 ]; then
-  for i in $(seq 1 40); do
-    pgrep -f "semtrace.bench" >/dev/null || break
-    [ "$i" = 40 ] && { echo "a 'semtrace bench' is still running after 20 min; not starting" >&2; exit 1; }
-    echo "waiting for 'semtrace bench' to finish ($i/40)" >&2
-    sleep 30
-  done
-fi
+. "$HERE/../heldout/wait-for-bench.sh"
 
 HELDOUT_CORPUS=$HERE HELDOUT_SEED=20261208 \
   HELDOUT_GRPC_PORT=${HELDOUT5_GRPC_PORT:-24317} \

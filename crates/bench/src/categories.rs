@@ -39,7 +39,6 @@ struct Labelled {
     category: String,
 }
 
-/// A failed span that says only the message, as an SDK's status description would.
 pub async fn categories(args: CategoriesArgs) -> anyhow::Result<()> {
     if args.write_example_vectors {
         return write_example_vectors(&args).await;

@@ -48,8 +48,8 @@ enum Command {
     /// Jaeger trace search latency (service + tag + minimum duration, as Grafana sends it) on a
     /// loaded server.
     Jaeger(jaeger::JaegerArgs),
-    /// Error category accuracy on labelled messages: signatures alone, and with the model (labelled examples, category words)
-    /// classification by the model.
+    /// Error category accuracy on labelled messages: signatures alone, and with the model (the
+    /// nearest labelled example, else the nearest category words).
     Categories(categories::CategoriesArgs),
     /// `semtrace import` of a large Jaeger JSON file into a fresh server: spans/s and the
     /// importer's peak memory.

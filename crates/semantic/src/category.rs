@@ -148,14 +148,14 @@ impl CategoryPrototypes {
 
     /// Leaves out the examples whose message is one of `messages` (to measure on a labelled set
     /// without filing its messages by themselves).
-    pub fn without(mut self, messages: &HashSet<&str>) -> Self {
-        let keep: Vec<bool> =
-            self.examples.iter().map(|example| !messages.contains(example.message.as_str())).collect();
-        let mut keep_iter = keep.iter();
-        self.examples.retain(|_| *keep_iter.next().expect("one flag per example"));
-        let mut keep_iter = keep.iter();
-        self.example_vectors.retain(|_| *keep_iter.next().expect("one flag per example"));
-        self
+    pub fn without(self, messages: &HashSet<&str>) -> Self {
+        let (examples, example_vectors) = self
+            .examples
+            .into_iter()
+            .zip(self.example_vectors)
+            .filter(|(example, _)| !messages.contains(example.message.as_str()))
+            .unzip();
+        CategoryPrototypes { examples, example_vectors, ..self }
     }
 
     /// How many labelled examples file failures.

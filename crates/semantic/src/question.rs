@@ -34,7 +34,7 @@ impl Intent {
 /// the latency questions tried (README, "Query intent").
 static LATENCY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(slow|slower|slowest|slowly|sluggish|laggy|lag|latency|latencies|p9\d|p50|response times?|(took|taking|takes?) (too |very |so )?(long|forever)|(took|taking|takes?) (many |several |a few |\d+ )?(seconds|minutes|s|ms)|forever|hangs?|hanging|hung|stall(s|ed|ing)?|performance|degraded|long[- ]running|more than \d+ ?(s|ms|sec|seconds|minutes)|late|delayed|delays?|lag(s|ging|ged)?|(fall\w*|fell|lag\w*|runs?|running|gets?|getting|got) (far |way |further )?behind|backlog(s|ged)?|piling up|pile up|queued up)\b",
+        r"(?i)\b(slow|slower|slowest|slowly|sluggish|laggy|latency|latencies|p9\d|p50|response times?|(took|taking|takes?) (too |very |so )?(long|forever)|(took|taking|takes?) (many |several |a few |\d+ )?(seconds|minutes|s|ms)|forever|hangs?|hanging|hung|stall(s|ed|ing)?|performance|degraded|long[- ]running|more than \d+ ?(s|ms|sec|seconds|minutes)|late|delayed|delays?|lag(s|ging|ged)?|(fall\w*|fell|lag\w*|runs?|running|gets?|getting|got) (far |way |further )?behind|backlog(s|ged)?|piling up|pile up|queued up)\b",
     )
     .expect("the latency pattern is valid")
 });
@@ -49,21 +49,21 @@ static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Failure words a query denies ("no error", "without any failures", "and then succeeded"): they
 /// say the spans asked for did *not* fail.
-static DENIED_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?|timeouts?|crash(es)?)\b|\b(nothing|nobody|no one|without) (\w+ ){0,2}(an? |any )?(errors?|failures?|exceptions?|timeouts?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
-    )
-    .expect("the denial pattern is valid")
-});
+static DENIED_FAILURE: LazyLock<Regex> =
+    LazyLock::new(|| denial(r"errors?|failures?|exceptions?|timeouts?|crash(es)?"));
 
 /// Denials of any failure at all ("no errors", "without any failures", "but still successful"),
 /// not of one kind of failure ("not a timeout" asks for failures of another kind).
-static DENIED_ANY_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) (errors?|failures?|exceptions?)\b|\b(nothing|nobody|no one|without) (\w+ ){0,2}(an? |any )?(errors?|failures?|exceptions?)\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b",
-    )
+static DENIED_ANY_FAILURE: LazyLock<Regex> = LazyLock::new(|| denial(r"errors?|failures?|exceptions?"));
+
+/// A denial of the failure words `failures` ("no errors", "nothing reports an error", "without
+/// raising any exception"), or a success after all ("but still successful", "then succeeded").
+fn denial(failures: &str) -> Regex {
+    Regex::new(&format!(
+        r"(?i)\b(no|without( any)?|not an?|never an?|zero|free of) ({failures})\b|\b(nothing|nobody|no one|without) (\w+ ){{0,2}}(an? |any )?({failures})\b|\b(but|then|and|still|yet) (succeed\w*|successful\w*|worked|completed|returned)\b"
+    ))
     .expect("the denial pattern is valid")
-});
+}
 
 /// Whether a query says the spans it asks for did not fail ("no errors", "but still
 /// successful", "then succeeded"): such a search leaves out failed spans, and with one result per

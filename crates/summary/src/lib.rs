@@ -855,7 +855,12 @@ fn categories_sentence(
         if !(evidence.failed && categories.iter().any(|name| reaching.contains(name))) {
             return None;
         }
-        let routine: Vec<&str> = evidence.lines.iter().filter_map(|(_, line)| line.message).collect();
+        let routine: Vec<&str> = evidence
+            .lines
+            .iter()
+            .filter(|(_, line)| line.severe().is_none())
+            .filter_map(|(_, line)| line.message)
+            .collect();
         dependency_in_words(&routine.join("\n"))
     });
     name_the_dependency(dependency.as_ref(), &mut categories);
@@ -1038,10 +1043,12 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
     if let Some(system) = get_str(attributes, &["messaging.system"]) {
         // A consumer that failed while handling a message often failed on something else (the
         // database it writes to): its error's words say so, unless they name a broker.
-        let handled = (span.kind == SpanKind::Consumer && !BROKER_WORDS.is_match(said))
-            .then(|| dependency_in_words(said))
-            .flatten();
-        return Some(handled.unwrap_or_else(|| Dependency::Broker(Some(system.to_owned()))));
+        if span.kind == SpanKind::Consumer && !BROKER_WORDS.is_match(said) {
+            if let Some(handled) = dependency_in_words(said) {
+                return Some(handled);
+            }
+        }
+        return Some(Dependency::Broker(Some(system.to_owned())));
     }
     let url_host = get_str(attributes, &["url.full", "http.url"]).and_then(|url| {
         let rest = url.split_once("://")?.1;
