@@ -36,6 +36,8 @@ export interface SearchAnswer {
   intent: string;
   /** The query denied failure ("no errors"): failed traces were left out. */
   healthy_only?: boolean;
+  /** The query asked for failures the request did not report: only those were kept. */
+  unreported_only?: boolean;
   /** Subjects the query excluded ("…, not database related"). */
   excluded?: string[];
   results: SearchResult[];

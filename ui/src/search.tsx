@@ -201,10 +201,11 @@ const EXAMPLES = [
   "requests that ran out of memory",
 ];
 
-/** How the server read the question: its intent, a denied failure, excluded subjects. */
+/** How the server read the question: its intent, a denied failure, unreported failures, excluded subjects. */
 function readingOf(answer: SearchAnswer): string {
   const parts = [`read as a ${answer.intent} question`];
   if (answer.healthy_only) parts.push("failed traces left out");
+  if (answer.unreported_only) parts.push("only failures the request did not report");
   if (answer.excluded?.length) parts.push(`excluding ${answer.excluded.join(", ")}`);
   return parts.join(", ");
 }

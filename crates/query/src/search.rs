@@ -423,6 +423,7 @@ pub(crate) async fn search(
         "threshold": threshold,
         "intent": found.intent.as_str(),
         "healthy_only": found.healthy_only,
+        "unreported_only": found.unreported_only,
         "excluded": found.excluded,
         "results": results,
     })))

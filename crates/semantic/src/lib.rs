@@ -88,8 +88,21 @@ const CAUSE_OVERREAD: usize = 3;
 /// held-out corpora and their exclusion questions (README, "Causes over wrappers"): 1.0, 0.5
 /// and 0 were tried; 0.5 kept MRR best.
 const WRAPPER_SHARE: f32 = 0.5;
-/// Traces read per result wanted when failed traces are left out ([`denies_failure`]).
+/// Traces read per result wanted when failed traces are left out ([`denies_failure`]), and the
+/// factor by which a search for unreported failures reads on ([`Question::unreported`]).
 const HEALTHY_OVERREAD: usize = 4;
+/// The most spans a search for unreported failures reads before it answers with what it kept.
+const UNREPORTED_READ_BOUND: usize = 2_560;
+
+/// Which traces or spans a failure search keeps, as the query asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    All,
+    /// Traces with no failed span ([`denies_failure`]).
+    Healthy,
+    /// Failed spans the request did not report ([`Question::unreported`]).
+    Unreported,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -133,6 +146,10 @@ pub struct SearchResults {
     /// The query denied failure ([`denies_failure`]) and no outcome filter was given: failed
     /// spans, and with one result per trace traces with a failed span, were left out.
     pub healthy_only: bool,
+    /// The query asked for failures the request did not report ([`Question::unreported`]) and
+    /// no outcome filter was given: only failed spans that answered success themselves, or whose
+    /// trace's root did not fail, were kept.
+    pub unreported_only: bool,
     /// Subjects the query excluded ([`Question::excluded`]).
     pub excluded: Vec<String>,
     pub hits: Vec<SearchHit>,
@@ -299,21 +316,37 @@ impl Semantic {
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         if request.limit == 0 || request.query.trim().is_empty() {
             let intent = request.intent.unwrap_or(Intent::Failure);
-            return Ok(SearchResults { intent, healthy_only: false, excluded: Vec::new(), hits: Vec::new() });
+            return Ok(SearchResults {
+                intent,
+                healthy_only: false,
+                unreported_only: false,
+                excluded: Vec::new(),
+                hits: Vec::new(),
+            });
         }
         let question = Question::read(&request.query);
         // A query that says its spans did not fail asks for healthy ones, unless the caller
         // chose an outcome.
         let healthy_only = request.filter.failed.is_none() && question.denies_failure;
-        let healthy;
-        let request = if healthy_only {
-            healthy = SearchRequest {
-                filter: SpanFilter { failed: Some(false), ..request.filter.clone() },
+        // One that asks for failures the request did not report wants failed spans, and then
+        // only those whose failure stayed in the logs.
+        let unreported_only = request.filter.failed.is_none()
+            && question.unreported
+            && request.intent.unwrap_or(question.intent) == Intent::Failure;
+        let narrowed;
+        let request = if healthy_only || unreported_only {
+            narrowed = SearchRequest {
+                filter: SpanFilter { failed: Some(unreported_only), ..request.filter.clone() },
                 ..request.clone()
             };
-            &healthy
+            &narrowed
         } else {
             request
+        };
+        let keep = match (healthy_only, unreported_only) {
+            (true, _) => Keep::Healthy,
+            (false, true) => Keep::Unreported,
+            (false, false) => Keep::All,
         };
         // What it excludes is taken out of what is embedded and matched, and counts against the
         // templates like it. The full-text match needs no embedding: it runs while the query is
@@ -340,7 +373,7 @@ impl Semantic {
         let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
         let mut scores = scores;
         let hits = match intent {
-            Intent::Failure => self.failures(request, &query, &ids, &mut scores, healthy_only).await?,
+            Intent::Failure => self.failures(request, &query, &ids, &mut scores, keep).await?,
             Intent::Latency => {
                 self.slowest_for_their_operation(request, &query, &ids, &mut scores, healthy_only).await?
             }
@@ -366,24 +399,39 @@ impl Semantic {
             hits.sort_by(|a, b| b.score.total_cmp(&a.score));
             hits.truncate(request.limit);
         }
-        Ok(SearchResults { intent, healthy_only, excluded: question.excluded, hits })
+        Ok(SearchResults { intent, healthy_only, unreported_only, excluded: question.excluded, hits })
     }
 
     /// For a failure question: spans of the best templates, one per trace (a wrapper shown by
-    /// its cause) or every span; with `healthy_only`, traces with a failed span left out.
+    /// its cause) or every span; the traces or spans `keep` says.
     async fn failures(
         &self,
         request: &SearchRequest,
         query: &[f32],
         ids: &[i64],
         scores: &mut HashMap<i64, Ranked>,
-        healthy_only: bool,
+        keep: Keep,
     ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
         let read = |limit: usize| self.store.spans_of_templates(ids, &request.filter, limit, request.per_trace);
+        if keep == Keep::Unreported {
+            // Most failures found are reported ones: read on until a page is kept, or the
+            // store has no more, or the bound is reached.
+            let mut wanted = request.limit.saturating_mul(HEALTHY_OVERREAD);
+            loop {
+                let hits = read(wanted).await?;
+                let exhausted = hits.len() < wanted;
+                let mut kept = self.unreported_failures(hits).await?;
+                if kept.len() >= request.limit || exhausted || wanted >= UNREPORTED_READ_BOUND {
+                    kept.truncate(request.limit);
+                    return Ok(kept);
+                }
+                wanted = wanted.saturating_mul(HEALTHY_OVERREAD).min(UNREPORTED_READ_BOUND);
+            }
+        }
         if request.per_trace == PerTrace::EverySpan {
             return Ok(read(request.limit).await?);
         }
-        if healthy_only {
+        if keep == Keep::Healthy {
             // Some traces found will have failed elsewhere: read more, keep the healthy.
             let hits = read(request.limit.saturating_mul(HEALTHY_OVERREAD)).await?;
             let mut hits = self.healthy_traces(hits).await?;
@@ -420,6 +468,33 @@ impl Semantic {
                     .is_none_or(|spans| spans.iter().all(|span| span.outcome == Outcome::Healthy))
             })
             .collect())
+    }
+
+    /// The failed hits whose failure the request did not report, in their order: the span
+    /// answered success itself (`semtrace_summary::reported_failure`: no error status, tag or
+    /// response code; it only logged the failure), or the root of its trace did not fail (work
+    /// done after the request answered, a consumer's).
+    async fn unreported_failures(
+        &self,
+        hits: Vec<semtrace_store::SpanHit>,
+    ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
+        let reported = |hit: &semtrace_store::SpanHit| semtrace_summary::reported_failure(&hit.span);
+        // A reported failure under a root: whether the root failed tells.
+        let traces: Vec<TraceId> = hits
+            .iter()
+            .filter(|hit| hit.span.parent_span_id.is_some() && reported(hit))
+            .map(|hit| hit.span.trace_id)
+            .collect();
+        let profiles = match traces.is_empty() {
+            true => HashMap::new(),
+            false => self.store.trace_profiles(&traces).await?,
+        };
+        let root_healthy = |hit: &semtrace_store::SpanHit| {
+            profiles.get(&hit.span.trace_id).is_some_and(|spans| {
+                spans.iter().any(|span| span.parent_span_id.is_none() && span.outcome == Outcome::Healthy)
+            })
+        };
+        Ok(hits.into_iter().filter(|hit| !reported(hit) || root_healthy(hit)).collect())
     }
 
     /// One span per trace: where the span found is a failure that only passes on a failure

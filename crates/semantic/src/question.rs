@@ -95,6 +95,23 @@ fn intent_given(query: &str, asserts_failure: bool) -> Intent {
     }
 }
 
+/// Words of a question about failures the request did not report: told only in the logs, under
+/// a request that answered success ("visible only in the logs while the request returned
+/// success", "checkout succeeded for the shopper but … silently went wrong", "only a warning was
+/// logged"). Two blind corpora asked this way, and got the failures that did reach the user.
+static UNREPORTED_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(silent(ly)?|quiet(ly)?|unnoticed|unreported|swallowed)\b|\bonly (in|from|by|through) (the )?(logs?|log (lines?|records?|messages?))\b|\bonly (an? )?(warning|error|log)( lines?| messages?)? (was |were |is |are |got |gets )?logged\b|\b(requests?|responses?|calls?|status|answers?|replies|reply|users?|shoppers?|customers?|callers?|clients?) (still |nevertheless |anyway )?(returned|returns|was|were|is|are|got|gets|came back|comes back|looked|looks|showed|shows|answered)( with| as)? (an? )?(success(ful)?|200|ok|fine|normal|green)\b|\b(succeeded|succeeds|worked|went through) for the (users?|shoppers?|customers?|callers?|clients?|buyers?)\b",
+    )
+    .expect("the unreported pattern is valid")
+});
+
+/// Whether a query asks for failures the request did not report ([`UNREPORTED_WORDS`]), and
+/// neither denies failure nor asks about latency.
+pub fn asks_unreported(query: &str) -> bool {
+    UNREPORTED_WORDS.is_match(query) && !denies_failure(query) && intent_of(query) == Intent::Failure
+}
+
 /// A clause that excludes a subject: a negation that opens a clause ("…, not database
 /// related", "…, not bugs", "but not the cache") or an exclusion anywhere ("except redis",
 /// "other than the database", "apart from MongoDB", "instead of SQL"). A "not" inside a clause
@@ -133,6 +150,8 @@ pub struct Question {
     pub asserts_failure: bool,
     /// It denies any failure ([`denies_failure`]).
     pub denies_failure: bool,
+    /// It asks for failures the request did not report ([`asks_unreported`]).
+    pub unreported: bool,
 }
 
 impl Question {
@@ -145,6 +164,7 @@ impl Question {
             intent: intent_given(query, asserts),
             asserts_failure: asserts,
             denies_failure: denies_failure(query),
+            unreported: asks_unreported(query),
         }
     }
 
@@ -227,6 +247,30 @@ mod tests {
             "a write stuck behind someone else's uncommitted change to the same row",
         ] {
             assert_eq!(intent_of(query), Intent::Failure, "{query}");
+        }
+    }
+
+    #[test]
+    fn questions_about_failures_the_request_did_not_report_are_told() {
+        for query in [
+            "problem visible only in the logs while the request returned success",
+            "checkout succeeded for the shopper but work done after the order silently went wrong",
+            "booking turned down, only a warning was logged",
+            "room booking refused even though the HTTP response was 200",
+            "errors swallowed by the payment service",
+            "errors logged while the status looked fine",
+        ] {
+            assert!(asks_unreported(query), "{query}");
+        }
+        for query in [
+            "database connection timeout errors",
+            "service-to-service HTTP calls unusually slow but still successful",
+            "requests that hang for seconds and then succeed anyway",
+            "bookings still succeed but very late",
+            "users cannot log in with their usual credentials",
+            "the request returned a server error",
+        ] {
+            assert!(!asks_unreported(query), "{query}");
         }
     }
 

@@ -317,6 +317,9 @@ pub fn render_search_results(body: &Value) -> String {
     if body["healthy_only"] == true {
         reading.push("failed traces left out".to_owned());
     }
+    if body["unreported_only"] == true {
+        reading.push("only failures the request did not report".to_owned());
+    }
     let excluded: Vec<&str> =
         body["excluded"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(Value::as_str).collect();
     if !excluded.is_empty() {

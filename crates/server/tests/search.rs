@@ -36,6 +36,27 @@ fn attr(key: &str, value: &str) -> Value {
     json!({ "key": key, "value": { "stringValue": value } })
 }
 
+/// Span `id` of trace `n` (ids unique across traces), under span `parent` of the same trace.
+fn tree_span(n: u8, id: u64, parent: Option<u64>, name: &str, kind: u8, start_ns: u64, end_ns: u64) -> Value {
+    json!({
+        "traceId": trace_id(n),
+        "spanId": format!("{:016x}", u64::from(n) * 16 + id),
+        "parentSpanId": parent.map(|parent| format!("{:016x}", u64::from(n) * 16 + parent)).unwrap_or_default(),
+        "name": name,
+        "kind": kind,
+        "startTimeUnixNano": start_ns.to_string(),
+        "endTimeUnixNano": end_ns.to_string(),
+    })
+}
+
+/// Spans of one service, as a `resourceSpans` entry.
+fn service_spans(service: &str, spans: Vec<Value>) -> Value {
+    json!({
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": service } }] },
+        "scopeSpans": [{ "spans": spans }]
+    })
+}
+
 fn exception(kind: &str, message: &str) -> Value {
     json!([{ "name": "exception", "timeUnixNano": "1763900000000000000",
              "attributes": [attr("exception.type", kind), attr("exception.message", message)] }])
@@ -342,16 +363,10 @@ async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
     let checkout = |n: u8, root_ms: u64, query_ms: u64, call_ms: u64, query_error: Option<&str>| {
         let start = 1_763_900_000_000_000_000u64 + u64::from(n) * 60_000 * millis;
         let span = |id: u64, parent: Option<u64>, name: &str, kind: u8, offset: u64, took: u64, attributes: Value| {
-            json!({
-                "traceId": trace_id(n),
-                "spanId": format!("{:016x}", u64::from(n) * 16 + id),
-                "parentSpanId": parent.map(|parent| format!("{:016x}", u64::from(n) * 16 + parent)).unwrap_or_default(),
-                "name": name,
-                "kind": kind,
-                "startTimeUnixNano": (start + offset * millis).to_string(),
-                "endTimeUnixNano": (start + (offset + took) * millis).to_string(),
-                "attributes": attributes,
-            })
+            let mut span =
+                tree_span(n, id, parent, name, kind, start + offset * millis, start + (offset + took) * millis);
+            span["attributes"] = attributes;
+            span
         };
         let mut spans = vec![
             span(
@@ -389,10 +404,7 @@ async fn a_latency_question_shows_a_trace_by_where_its_time_went() {
         if let Some(message) = query_error {
             spans[1]["status"] = json!({ "code": 2, "message": message });
         }
-        json!({
-            "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "shop" } }] },
-            "scopeSpans": [{ "spans": spans }]
-        })
+        service_spans("shop", spans)
     };
     let mut traces: Vec<Value> = (1..=8).map(|n| checkout(n, 60, 5, 20, None)).collect();
     traces.push(checkout(20, 8_000, 7_900, 20, None)); // the query was slow
@@ -461,10 +473,7 @@ async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
             exception("java.net.SocketTimeoutException", "Read timed out after 30000 ms waiting for inventory"),
         ),
     ];
-    let trace = json!({
-        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "checkout" } }] },
-        "scopeSpans": [{ "spans": spans }]
-    });
+    let trace = service_spans("checkout", spans);
     send_json_spans(&server.otlp_http, vec![trace]).await;
     wait_searchable(&server.api, 3).await;
     // No failure prior: ranked by words alone, the wrapper's match the query best.
@@ -489,10 +498,7 @@ async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
     let reset = "I/O error on POST request to inventory reserve: connection reset";
     let mut other = span(1, None, "POST /checkout", 2, (2, reset), json!([]));
     other["traceId"] = json!(trace_id(91));
-    let other = json!({
-        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "checkout" } }] },
-        "scopeSpans": [{ "spans": [other] }]
-    });
+    let other = service_spans("checkout", vec![other]);
     send_json_spans(&server.otlp_http, vec![other]).await;
     wait_searchable(&server.api, 4).await;
     let query = "ResourceAccessException on POST request to inventory reserve&failure_prior=0&mode=semantic";
@@ -502,6 +508,73 @@ async fn a_trace_is_shown_by_the_span_that_states_its_cause() {
     assert_eq!(first[1].0, &json!(trace_id(91)), "{body}");
     let (_, body) = get_json(&format!("{}/api/v1/search?q={query}&limit=1", server.api)).await;
     assert_eq!(body["results"][0]["trace_id"], trace_id(91), "{body}");
+    server.server.shutdown().await.unwrap();
+}
+
+/// A question about failures the request did not report keeps the failed spans that answered
+/// success themselves (the failure only logged) and those under a root that did not fail; the
+/// failures the request reported are left out, unless the caller asks for an outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_the_request_did_not_report_are_asked_for_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let start = 1_763_900_000_000_000_000u64;
+    let span =
+        |n: u8, id: u64, parent: Option<u64>, name: &str, kind: u8, status: u8, attributes: Value, events: Value| {
+            let at = start + u64::from(n) * 1_000_000_000;
+            let mut span = tree_span(n, id, parent, name, kind, at + id, at + 40_000_000);
+            span["status"] = json!({ "code": status });
+            span["attributes"] = attributes;
+            span["events"] = events;
+            span
+        };
+    let code =
+        |status: i64| json!([{ "key": "http.response.status_code", "value": { "intValue": status.to_string() } }]);
+    let log = |level: &str, message: &str| {
+        json!([{ "name": "log", "timeUnixNano": start.to_string(),
+                 "attributes": [attr("level", level), attr("message", message)] }])
+    };
+    let lost = "AMQP connection to rabbitmq lost while publishing, home timeline fan-out skipped";
+    let spans = vec![
+        // 1: the publisher logged the failure and the request answered 200.
+        span(1, 1, None, "POST /compose", 2, 0, code(200), json!([])),
+        span(1, 2, Some(1), "PublishFanout", 4, 0, json!([]), log("ERROR", lost)),
+        // 2: the same failure, reported all the way up.
+        span(2, 1, None, "POST /compose", 2, 2, code(500), json!([])),
+        span(2, 2, Some(1), "PublishFanout", 4, 2, json!([]), exception("AmqpConnectionException", lost)),
+        // 3: a consumer failed after the order was answered.
+        span(3, 1, None, "POST /order", 2, 0, code(200), json!([])),
+        span(
+            3,
+            2,
+            Some(1),
+            "orders process",
+            5,
+            2,
+            json!([]),
+            exception("PSQLException", "FATAL: sorry, too many clients already"),
+        ),
+        // 4: a refusal the user saw: the span logged it and answered 401.
+        span(4, 1, None, "GET /login", 2, 0, code(401), log("WARN", "jwt verification failed: token expired")),
+    ];
+    let batch = service_spans("social", spans);
+    send_json_spans(&server.otlp_http, vec![batch]).await;
+    wait_searchable(&server.api, 7).await;
+    let query = "something went wrong that only shows in the logs while the request returned success";
+    let (status, body) = get_json(&format!("{}/api/v1/search?q={query}&threshold=0&limit=10", server.api)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["unreported_only"], true, "{body}");
+    let mut found = traces_of(&body);
+    found.sort();
+    assert_eq!(found, vec![trace_id(1), trace_id(3)], "{body}");
+    let spans: HashSet<&str> =
+        body["results"].as_array().unwrap().iter().filter_map(|r| r["span_id"].as_str()).collect();
+    assert!(spans.contains(format!("{:016x}", 16 + 2).as_str()), "shown by the span that logged it: {body}");
+    // With an outcome asked for, the caller decides: every failure comes back.
+    let (_, body) =
+        get_json(&format!("{}/api/v1/search?q={query}&threshold=0&limit=10&outcome=failed", server.api)).await;
+    assert_eq!(body["unreported_only"], false, "{body}");
+    assert_eq!(traces_of(&body).len(), 4, "{body}");
     server.server.shutdown().await.unwrap();
 }
 

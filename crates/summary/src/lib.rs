@@ -502,6 +502,18 @@ pub fn failure_logged(span: &Span) -> bool {
     read_events(&span.events).iter().any(|event| !is_exception(event) && log_line(event).severe().is_some())
 }
 
+/// Whether the span answered as failed, by what it reported rather than what it logged: an
+/// error status, OpenTracing's `error=true` tag, an HTTP status of 400 or more, or a gRPC status
+/// other than OK. A span that logged a failure and answered otherwise did not report it.
+pub fn reported_failure(span: &Span) -> bool {
+    let attributes = &span.attributes;
+    span.status.code == StatusCode::Error
+        || matches!(attributes.get("error"), Some(AnyValue::Bool(true)))
+        || get_str(attributes, &["error"]).is_some_and(|flag| flag.eq_ignore_ascii_case("true"))
+        || get_int(attributes, &["http.response.status_code", "http.status_code"]).is_some_and(|status| status >= 400)
+        || grpc_status(attributes).is_some_and(|code| code != 0)
+}
+
 /// The event with its structured log line (JSON or logfmt) read as a sentence and a level
 /// ([`structured`]); `None` when it has none.
 fn structured_read(event: &Event) -> Option<Event> {

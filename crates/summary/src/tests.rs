@@ -318,6 +318,36 @@ fn a_span_that_logs_an_error_failed_whatever_its_status() {
 }
 
 #[test]
+fn a_failure_is_reported_by_status_error_tag_or_response_code_not_by_a_log_line() {
+    let error_line = || log_event(&[("level", s("ERROR")), ("message", s("publish to home-timeline failed"))]);
+    let mut logged = span(
+        "compose-post",
+        "ComposePost",
+        SpanKind::Server,
+        12,
+        attrs(&[("http.response.status_code", AnyValue::Int(200))]),
+    );
+    logged.events.push(error_line());
+    assert!(failure_logged(&logged) && !reported_failure(&logged), "logged, answered 200");
+    for reported in [
+        attrs(&[("http.response.status_code", AnyValue::Int(401))]),
+        attrs(&[("http.status_code", s("503"))]),
+        attrs(&[("rpc.grpc.status_code", AnyValue::Int(14))]),
+        attrs(&[("error", AnyValue::Bool(true))]),
+        attrs(&[("error", s("true"))]),
+    ] {
+        let mut span = span("compose-post", "ComposePost", SpanKind::Server, 12, reported.clone());
+        span.events.push(error_line());
+        assert!(reported_failure(&span), "{reported:?}");
+    }
+    let mut status =
+        span("compose-post", "ComposePost", SpanKind::Server, 12, attrs(&[("rpc.grpc.status_code", AnyValue::Int(0))]));
+    assert!(!reported_failure(&status));
+    status.status = Status { code: StatusCode::Error, message: String::new() };
+    assert!(reported_failure(&status));
+}
+
+#[test]
 fn a_structured_log_line_says_its_message_error_and_level() {
     // pino through a bridge: the whole JSON line is the body, its level inside it alone.
     let pino = r#"{"level":50,"time":1796514568213,"pid":1,"hostname":"ts-office-6c9f","reqId":"req-4715","err":{"type":"MongoServerSelectionError","message":"Server selection timed out after 30000 ms"},"msg":"failed to load offices"}"#;
