@@ -9,6 +9,11 @@ use regex::RegexSet;
 /// Categories the summary builds on (`name_the_dependency`), named once.
 pub(crate) const POOL_EXHAUSTED: &str = "connection pool exhausted, no free connection";
 pub(crate) const CONNECTION_FAILURE: &str = "connection failure, could not connect";
+/// A connection that was open and then reset or closed by the other side (`ECONNRESET`, a broken
+/// pipe, an unexpected EOF): filed as a connection failure, worded apart from one that never
+/// connected, so that "dropped the TCP session mid-transfer" finds it.
+pub(crate) const CONNECTION_DROPPED: &str =
+    "connection failure, connection reset or dropped by the other side mid-request";
 pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolved";
 /// [`POOL_EXHAUSTED`] where the span says what the pool connects to: people ask for "database
 /// connections", not for "a pool".
@@ -80,7 +85,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         CONNECTION_FAILURE,
-        r"connection is not available|connection refused|\bECONNREFUSED\b|\bECONNRESET\b|connection reset|could not connect|unable to connect|failed to connect|broken pipe|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|error occurred while sending the request|connection (was )?(closed|aborted|lost|dropped)|closed the connection|server has gone away|lost connection|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket",
+        r"connection is not available|connection refused|\bECONNREFUSED\b|could not connect|unable to connect|failed to connect|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|error occurred while sending the request|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket",
+    ),
+    (
+        CONNECTION_DROPPED,
+        r"\bECONNRESET\b|connection reset|reset by peer|broken pipe|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|connection (was )?(closed|aborted|lost|dropped)|closed the connection|connection prematurely closed|server has gone away|lost connection",
     ),
     (
         DNS_FAILURE,
@@ -267,6 +276,7 @@ const GENERIC: &[&str] = &[
     POOL_EXHAUSTED,
     TIMEOUT,
     CONNECTION_FAILURE,
+    CONNECTION_DROPPED,
     "dependency unavailable",
     "crash",
     "authentication or permission failure",
@@ -292,12 +302,17 @@ const NAMED: &[&str] = &[
 const NAMED_OVER_SPECIFIC: &[(&str, &str)] =
     &[(BROKER_TIMEOUT, "message publish failure"), (BROKER_UNAVAILABLE, "message publish failure")];
 
+/// Whether a category names the failure itself, not only how it failed ([`GENERIC`]) or what
+/// failed ([`NAMED`]).
+pub(crate) fn is_specific(name: &str) -> bool {
+    !GENERIC.contains(&name) && !NAMED.contains(&name)
+}
+
 /// The category a failure is filed under, among those its text names (in their order): the
 /// first signature of the failure itself, else the first named after its dependency, else the
 /// generic one first in [`GENERIC`]'s order.
 pub fn primary_category(names: &[&'static str]) -> Option<&'static str> {
-    let specific = |name: &&'static str| !GENERIC.contains(name) && !NAMED.contains(name);
-    let first = names.iter().copied().find(specific);
+    let first = names.iter().copied().find(|name| is_specific(name));
     // A broker that timed out or could not be reached says more than "the publish failed".
     if let Some(named) = first.and_then(|first| {
         NAMED_OVER_SPECIFIC
@@ -362,7 +377,11 @@ mod tests {
     #[test]
     fn short_names_are_unique_and_readable() {
         let labels = category_labels();
-        assert_eq!(labels.len(), names().count(), "no two categories share a short name: {labels:?}");
+        // Only a connection failure is worded two ways (never connected; dropped once open).
+        let shared: Vec<&str> = names()
+            .filter(|name| names().filter(|other| category_label(other) == category_label(name)).count() > 1)
+            .collect();
+        assert_eq!(shared, vec![CONNECTION_FAILURE, CONNECTION_DROPPED], "{labels:?}");
         assert_eq!(category_label(TIMEOUT), "timeout");
         assert_eq!(category_label(DATABASE_TIMEOUT), "database timed out");
         assert!(labels.iter().all(|label| !label.is_empty() && label.len() < 72), "{labels:?}");
@@ -375,6 +394,9 @@ mod tests {
                 "dial tcp 10.2.3.4:5432: i/o timeout",
                 vec!["timeout, took too long", "connection failure, could not connect"],
             ),
+            // Dropped once open, not refused: worded apart.
+            ("read tcp 10.1.2.3:38588->10.1.9.9:8000: read: connection reset by peer", vec![CONNECTION_DROPPED]),
+            ("java.net.ConnectException: Connection refused", vec![CONNECTION_FAILURE]),
             ("ENOSPC: no space left on device, write", vec!["disk full, no storage space left"]),
             ("There is not enough space on the disk.", vec!["disk full, no storage space left"]),
             (

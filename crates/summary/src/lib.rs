@@ -862,8 +862,13 @@ fn categories_sentence(
     // say in its routine lines what the span was talking to ("Delivering … via
     // smtp-relay:587", then `Net::OpenTimeout`).
     let dependency = dependency_of(span, &said, &categories).or_else(|| {
-        let reaching =
-            [category::TIMEOUT, category::CONNECTION_FAILURE, category::DNS_FAILURE, category::POOL_EXHAUSTED];
+        let reaching = [
+            category::TIMEOUT,
+            category::CONNECTION_FAILURE,
+            category::CONNECTION_DROPPED,
+            category::DNS_FAILURE,
+            category::POOL_EXHAUSTED,
+        ];
         if !(evidence.failed && categories.iter().any(|name| reaching.contains(name))) {
             return None;
         }
@@ -1134,7 +1139,8 @@ fn name_the_dependency(dependency: Option<&Dependency>, categories: &mut Vec<&'s
     if dependency == Some(&Dependency::Mail) && !categories.contains(&category::EMAIL_DELIVERY) {
         categories.push(category::EMAIL_DELIVERY);
     }
-    if !(categories.contains(&category::CONNECTION_FAILURE) || categories.contains(&category::DNS_FAILURE)) {
+    let unreached = [category::CONNECTION_FAILURE, category::CONNECTION_DROPPED, category::DNS_FAILURE];
+    if !categories.iter().any(|name| unreached.contains(name)) {
         return;
     }
     let unreachable = match dependency {
