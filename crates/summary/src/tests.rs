@@ -225,6 +225,13 @@ fn a_failure_that_only_passes_another_on_is_not_explained() {
     assert_eq!(failed("card declined", None, 402), Outcome::FailedWithReason);
     assert_eq!(failed("", Some(("InventoryReservationError", "processing failed")), 409), Outcome::FailedWithReason);
     assert_eq!(failed("upstream returned 503", None, 503), Outcome::FailedWithReason);
+    // A bare response code says why when it names the failure itself, not when it only says
+    // that something failed or was unavailable.
+    assert_eq!(failed("", None, 429), Outcome::FailedWithReason);
+    assert_eq!(failed("", None, 413), Outcome::FailedWithReason);
+    assert_eq!(failed("", None, 500), Outcome::Failed);
+    assert_eq!(failed("", None, 503), Outcome::Failed);
+    assert_eq!(failed("", None, 401), Outcome::Failed);
     assert_eq!(split_camel_case("HttpServerErrorException"), ["Http", "Server", "Error", "Exception"]);
     assert_eq!(split_camel_case("HTTPError"), ["HTTP", "Error"]);
     assert_eq!(split_camel_case("x509"), ["x509"]);
