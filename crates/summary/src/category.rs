@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use regex::RegexSet;
+use regex::{Regex, RegexSet};
 
 /// Categories the summary builds on (`name_the_dependency`), named once.
 pub(crate) const POOL_EXHAUSTED: &str = "connection pool exhausted, no free connection";
@@ -50,6 +50,13 @@ const SUBSUMES: &[(&str, &str)] = &[
     (RESOURCE_NOT_FOUND, LOOKUP_EMPTY),
     (SERVICE_DISCOVERY, RESOURCE_NOT_FOUND),
     (SERVICE_DISCOVERY, "dependency unavailable"),
+    // A pool that ran dry answers "no such element" (Apache Commons Pool's `NoSuchElementException:
+    // Timeout waiting for idle object`): nothing was looked up.
+    (POOL_EXHAUSTED, LOOKUP_EMPTY),
+    // Words of authorization say more than the refusal or failure around them ("NotAuthorizedError:
+    // not allowed to destroy?", "TopicAuthorizationException" on a publish).
+    (AUTH, "request refused by a business rule, operation not allowed in the current state"),
+    (AUTH, "message publish failure"),
     // A replayed idempotency key is a client's request with a duplicate key, but people ask
     // for it by name.
     (IDEMPOTENCY, "invalid input, validation failed"),
@@ -64,6 +71,7 @@ const SUBSUMES: &[(&str, &str)] = &[
     (REBALANCE, "message publish failure"),
 ];
 const IDEMPOTENCY: &str = "idempotency key conflict, request replayed with other parameters";
+const AUTH: &str = "authentication or permission failure";
 const RETRIES: &str = "retries exhausted, gave up after repeated attempts";
 const TOO_LARGE: &str = "message or payload too large, size limit exceeded";
 const CLOCK_SKEW: &str = "clock skew, times differ between hosts";
@@ -73,7 +81,7 @@ const REBALANCE: &str = "consumer group rebalance, offset commit failed";
 const CATEGORIES: &[(&str, &str)] = &[
     (
         TIMEOUT,
-        r"timed? ?out|timeout|deadline[ _]exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long|(did|was) not (complete|finish|respond|answer|return|received?)d? (with)?in|not received within|exceeded (its|the|their) \S* ?(time )?budget|(time )?budget (was )?(exceeded|elapsed)",
+        r"timed? ?out|timeout|deadline[ _]exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long|(did|was) not (complete|finish|respond|answer|return|received?)d? (with)?in|not received within|exceeded (its|the|their) \S* ?(time )?budget|(time )?budget (was )?(exceeded|elapsed)|TimeLimitExceeded",
     ),
     (
         QUERY_TIME_LIMIT,
@@ -81,7 +89,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         POOL_EXHAUSTED,
-        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool",
+        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool|Connection ?Acquire ?Time(d ?)?out|(get|borrow|obtain)\w* an? (resource|connection|object) from (the )?pool|waiting for (an )?idle object|checkout a connection|all \d+ connections .{0,30}\b(busy|in use)",
     ),
     (
         CONNECTION_FAILURE,
@@ -93,20 +101,20 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         DNS_FAILURE,
-        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve (host|hostname|address|name|the host)|resolve host",
+        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve (host|hostname|address|name|the host)|resolve host|DNS (resolution|lookup|query) failed|domain name not found",
     ),
-    ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls|handshake|PKIX|CERT_"),
+    ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls(\b|v\d|_)|handshake|PKIX|CERT_"),
     (
         "out of memory",
         r"out of memory|OutOfMemory|bad_alloc|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed|cannot allocate \d+ bytes",
     ),
     (
         "disk full, no storage space left",
-        r"no space left|ephemeral.storage|\bENOSPC\b|disk (is )?full|volume (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage",
+        r"no space left|ephemeral.storage|\bENOSPC\b|disk (is )?full|volume (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage|the table .{1,60} is full",
     ),
     (
         "null reference, value was never set",
-        r"NullPointer|null reference|found nil|unwrapping an Optional|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value",
+        r"NullPointer|null reference|found nil|unwrapping an Optional|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value|null pointer dereference|SEGV on unknown address 0x0+\b|address points to the zero page",
     ),
     (
         "deadlock or lock conflict between transactions",
@@ -126,11 +134,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "authentication or permission failure",
-        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password|password authentication failed|AuthorizationException|not authori[sz]ed|SASL auth",
+        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password|password authentication failed|AuthorizationException|not authori[sz]ed|NotAuthori[sz]ed|access is denied|AccessDenied|PermissionDenied|SASL auth",
     ),
     (
         "circuit breaker open, calls to a failing dependency cut off",
-        r"circuit.{0,20}open|breaker.{0,20}open|open.{0,10}(circuit|breaker)|BrokenCircuit|CallNotPermitted|short-?circuited|RedLight",
+        r"circuit.{0,20}open|breaker.{0,20}open|open.{0,10}(circuit|breaker)|BrokenCircuit|CallNotPermitted|short-?circuited|RedLight|\bfuse\b.{0,30}\b(blown|melted)\b",
     ),
     (
         "dependency unavailable",
@@ -149,7 +157,11 @@ const CATEGORIES: &[(&str, &str)] = &[
         "foreign key violation, referenced record missing",
         r"foreign key|ForeignKeyViolation|REFERENCE constraint|parent key not found|child record found",
     ),
-    ("SQL syntax error, malformed query", r"syntax error"),
+    // A template's or a script's syntax error is not a query's: only SQL's wording counts.
+    (
+        "SQL syntax error, malformed query",
+        r#"syntax error at or near|syntax error at end of input|error in your SQL syntax|SQL ?syntax|SQLSyntaxError|Incorrect syntax near|\b42601\b|\b42000\b|ORA-009(00|33|36)|near "[^"]{0,40}": syntax error|SQLITE_ERROR.{0,40}syntax|syntax error.{0,60}\b(SQL|query|statement|SELECT|INSERT|UPDATE|DELETE|FROM|WHERE)\b"#,
+    ),
     (
         SCHEMA_MISMATCH,
         r"UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)|FlywayValidateException|migrations? (have )?failed validation",
@@ -203,15 +215,15 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         SERVICE_DISCOVERY,
-        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|no (healthy|available|live|passing|ready) (instances?|endpoints?|servers?|replicas?|upstreams?|hosts?|pods?|backends?)|produced zero addresses|no addresses (available|resolved)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)|any known server",
+        r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|no (healthy|available|live|passing|ready) (instances?|endpoints?|servers?|replicas?|upstreams?|hosts?|pods?|backends?)|produced zero addresses|no addresses (available|resolved)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)|any known server|DiscoveryTimeout|discovery .{0,30}(timed out|failed)|no node registered|nacos",
     ),
     (
         "request refused by a business rule, operation not allowed in the current state",
-        r"wrong (state|status)|invalid (state|status)|illegal ?state|not allowed|not permitted|already (been )?(paid|cancell?ed|used|taken|booked|sold|reserved|processed|completed|shipped|checked in|collected|refunded|closed|submitted|confirmed|in use)|cannot be (cancell?ed|modified|changed|refunded|paid|updated|deleted)|(state|status) (is|was) not|InvalidOperation|state transition|(order|ticket|seat|account|booking|payment)('s)? (status|state) (is|was)|business rule|rule violation|insufficient (stock|inventory|balance|seats)|out of stock|sold out|no (seats?|tickets?) (left|available|remaining)|not applicable|NotApplicable|(cannot|can't|can not) \w+( \w+)? while\b",
+        r"wrong (state|status)|invalid (state|status)|illegal ?state|not allowed|not permitted|already (been )?(paid|cancell?ed|used|taken|booked|sold|reserved|processed|completed|shipped|checked in|collected|refunded|closed|submitted|confirmed|in use)|cannot be (cancell?ed|modified|changed|refunded|paid|updated|deleted)|(state|status) (is|was) not|state transition|(order|ticket|seat|account|booking|payment)('s)? (status|state) (is|was)|business rule|rule violation|insufficient (stock|inventory|balance|seats)|out of stock|sold out|no (seats?|tickets?) (left|available|remaining)|not applicable|NotApplicable|(cannot|can't|can not) \w+( \w+)? while\b",
     ),
     (
         LOOKUP_EMPTY,
-        r"(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|EntityNotFound|no rows in (the )?result|NoResultsError|expected at least one result|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
+        r"(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|Sequence contains no (matching )?elements?|EntityNotFound|no rows in (the )?result|NoResultsError|expected at least one result|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
     ),
     (
         RESOURCE_NOT_FOUND,
@@ -251,9 +263,16 @@ static SIGNATURES: LazyLock<RegexSet> = LazyLock::new(|| {
     RegexSet::new(CATEGORIES.iter().map(|(_, pattern)| format!("(?i){pattern}"))).expect("category patterns are valid")
 });
 
+/// What signatures must not read: decimals and versions ("after 412.331 seconds" is no HTTP 412),
+/// and urllib3's "Max retries exceeded with url", which wraps a connection error however many
+/// retries were allowed (zero by default).
+static NOT_SIGNATURES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b\d+(\.\d+)+\b|max retries exceeded with url").expect("the pattern is valid"));
+
 /// The categories an error text falls in, in the table's order (at most three).
 pub fn categorize(error_text: &str) -> Vec<&'static str> {
-    let matched: Vec<&'static str> = SIGNATURES.matches(error_text).iter().map(|index| CATEGORIES[index].0).collect();
+    let read = NOT_SIGNATURES.replace_all(error_text, "#");
+    let matched: Vec<&'static str> = SIGNATURES.matches(&read).iter().map(|index| CATEGORIES[index].0).collect();
     matched
         .iter()
         .copied()
@@ -388,12 +407,30 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_resolution_failure_is_filed_as_one() {
+        let said = categorize("DNS resolution failed for catalog.svc:50051: C-ares status is not ARES_SUCCESS");
+        assert_eq!(primary_category(&said), Some(DNS_FAILURE), "{said:?}");
+    }
+
+    #[test]
     fn names_well_known_failures_in_plain_words() {
         let cases = [
             (
                 "dial tcp 10.2.3.4:5432: i/o timeout",
                 vec!["timeout, took too long", "connection failure, could not connect"],
             ),
+            // A decimal is no HTTP status ("412.331 seconds").
+            ("WARNING: [pool www] child 31882 exited on signal 11 (SIGSEGV) after 412.331045 seconds from start", vec!["crash"]),
+            // urllib3's "Max retries exceeded with url" wraps the connection error.
+            (
+                "HTTPSConnectionPool(host='api.partner.io', port=443): Max retries exceeded with url: /v1/orders (Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))",
+                vec![CONNECTION_FAILURE],
+            ),
+            // Words of authorization say more than a refusal or a failed publish around them.
+            ("Pundit::NotAuthorizedError: not allowed to destroy? this Invoice", vec![AUTH]),
+            ("org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access topics: [payments]", vec![AUTH]),
+            // A TLS socket that hung up is no TLS failure.
+            ("Error: socket hang up at TLSSocket.socketOnEnd { code: 'ECONNRESET' }", vec![CONNECTION_DROPPED]),
             // Dropped once open, not refused: worded apart.
             ("read tcp 10.1.2.3:38588->10.1.9.9:8000: read: connection reset by peer", vec![CONNECTION_DROPPED]),
             ("java.net.ConnectException: Connection refused", vec![CONNECTION_FAILURE]),

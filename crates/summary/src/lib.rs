@@ -1016,17 +1016,22 @@ static CALLED_URL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the called URL pattern is valid")
 });
 
+/// What comes before a link to documentation in an error message.
+const DOCUMENTATION_LINK: &[&str] =
+    &["at:", "see", "see:", "visit", "docs:", "documentation:", "information:", "more:"];
+
 /// Words in an error that say what kind of dependency failed, when attributes do not.
 static DATABASE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle")
+    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle|\bpgx|asyncpg|QueuePool|SqlClient|sql ?server|:(5432|6432|3306|1433|1521|27017|9042|26257)\b")
         .expect("the database pattern is valid")
 });
 static CACHE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)redis|redix|jedis|lettuce|memcache|valkey|\bcache\b").expect("the cache pattern is valid")
+    Regex::new(r"(?i)redis|redix|jedis|lettuce|memcache|valkey|\bcache\b|:(6379|6380|26379|11211)\b")
+        .expect("the cache pattern is valid")
 });
 static BROKER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm",
+        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm|kombu|\bpika\b|NoBrokersAvailable|:(5671|5672|9092|9093|4222|6650|61616)\b",
     )
     .expect("the broker pattern is valid")
 });
@@ -1091,7 +1096,12 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
 
 /// The dependency words name: a URL called, then a driver's or client library's name.
 fn dependency_in_words(said: &str) -> Option<Dependency> {
-    if let Some(captures) = CALLED_URL.captures(said) {
+    // A link to documentation ("Background on this error at: https://sqlalche.me/…") is not a call.
+    let called = CALLED_URL.captures_iter(said).find(|captures| {
+        let before = said[..captures.get(0).map_or(0, |whole| whole.start())].trim_end().to_ascii_lowercase();
+        !DOCUMENTATION_LINK.iter().any(|intro| before.ends_with(intro))
+    });
+    if let Some(captures) = called {
         let host = captures.get(1).or_else(|| captures.get(2)).map(|host| host.as_str().to_owned());
         return Some(Dependency::Service { protocol: "HTTP".to_owned(), name: host });
     }

@@ -258,9 +258,24 @@ fn an_exhausted_pool_is_named_after_what_it_connects_to() {
         ["timeout, took too long", "cache connection pool exhausted, no free connection"]
     );
     assert_eq!(
-        pool_error(None, queue_pool),
+        pool_error(None, "pool timed out while waiting for an open connection"),
         ["timeout, took too long", "connection pool exhausted, no free connection"]
     );
+    // SQLAlchemy's QueuePool pools database connections, whatever the span's attributes say.
+    assert_eq!(
+        pool_error(None, queue_pool),
+        ["timeout, took too long", "database connection pool exhausted, no free connection"]
+    );
+    // So does a well-known port; a link to documentation is not a call.
+    for message in [
+        "Error: connect ECONNREFUSED 127.0.0.1:5432",
+        "QueuePool limit of size 5 overflow 10 reached (Background on this error at: https://sqlalche.me/e/20/3o7r)",
+    ] {
+        let named = pool_error(None, message);
+        assert!(named.iter().any(|name| name.starts_with("database")), "{message}: {named:?}");
+    }
+    assert!(pool_error(None, "dial tcp 10.0.7.12:6379: connect: connection refused")
+        .contains(&"cache unavailable, the cache or key-value store could not be reached"));
 }
 
 fn log_event(pairs: &[(&str, AnyValue)]) -> Event {
