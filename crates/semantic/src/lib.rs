@@ -25,7 +25,7 @@ use semtrace_summary::{Outcome, SpanSummary};
 
 use crate::index::{Priors, Ranked, VectorIndex};
 pub use crate::indexer::{Classification, Indexer, IndexerSettings};
-pub use crate::question::{asserts_failure, denies_failure, intent_of, Intent, Question};
+pub use crate::question::{asks_unreported, asserts_failure, denies_failure, intent_of, Intent, Question};
 pub use crate::similar::{
     Comparison, MatchedSpan, Reason, SharedSpan, SimilarBy, SimilarRequest, SimilarTrace, SimilarTraces, TellingSpan,
 };
@@ -327,26 +327,27 @@ impl Semantic {
         let question = Question::read(&request.query);
         // A query that says its spans did not fail asks for healthy ones, unless the caller
         // chose an outcome.
-        let healthy_only = request.filter.failed.is_none() && question.denies_failure;
         // One that asks for failures the request did not report wants failed spans, and then
         // only those whose failure stayed in the logs.
-        let unreported_only = request.filter.failed.is_none()
-            && question.unreported
-            && request.intent.unwrap_or(question.intent) == Intent::Failure;
+        let keep = if request.filter.failed.is_some() {
+            Keep::All
+        } else if question.denies_failure {
+            Keep::Healthy
+        } else if question.unreported && request.intent.unwrap_or(question.intent) == Intent::Failure {
+            Keep::Unreported
+        } else {
+            Keep::All
+        };
+        let (healthy_only, unreported_only) = (keep == Keep::Healthy, keep == Keep::Unreported);
         let narrowed;
-        let request = if healthy_only || unreported_only {
+        let request = if keep == Keep::All {
+            request
+        } else {
             narrowed = SearchRequest {
                 filter: SpanFilter { failed: Some(unreported_only), ..request.filter.clone() },
                 ..request.clone()
             };
             &narrowed
-        } else {
-            request
-        };
-        let keep = match (healthy_only, unreported_only) {
-            (true, _) => Keep::Healthy,
-            (false, true) => Keep::Unreported,
-            (false, false) => Keep::All,
         };
         // What it excludes is taken out of what is embedded and matched, and counts against the
         // templates like it. The full-text match needs no embedding: it runs while the query is

@@ -109,7 +109,12 @@ static UNREPORTED_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// Whether a query asks for failures the request did not report ([`UNREPORTED_WORDS`]), and
 /// neither denies failure nor asks about latency.
 pub fn asks_unreported(query: &str) -> bool {
-    UNREPORTED_WORDS.is_match(query) && !denies_failure(query) && intent_of(query) == Intent::Failure
+    unreported_given(query, denies_failure(query), intent_of(query))
+}
+
+/// [`asks_unreported`], once whether the query denies failure and its intent are known.
+fn unreported_given(query: &str, denies_failure: bool, intent: Intent) -> bool {
+    !denies_failure && intent == Intent::Failure && UNREPORTED_WORDS.is_match(query)
 }
 
 /// A clause that excludes a subject: a negation that opens a clause ("…, not database
@@ -157,14 +162,15 @@ pub struct Question {
 impl Question {
     pub fn read(query: &str) -> Question {
         let asserts = asserts_failure(query);
+        let (intent, denies) = (intent_given(query, asserts), denies_failure(query));
         let (text, excluded) = Self::exclusions(query);
         Question {
             text,
             excluded,
-            intent: intent_given(query, asserts),
+            intent,
             asserts_failure: asserts,
-            denies_failure: denies_failure(query),
-            unreported: asks_unreported(query),
+            denies_failure: denies,
+            unreported: unreported_given(query, denies, intent),
         }
     }
 

@@ -55,8 +55,8 @@ const SUBSUMES: &[(&str, &str)] = &[
     (POOL_EXHAUSTED, LOOKUP_EMPTY),
     // Words of authorization say more than the refusal or failure around them ("NotAuthorizedError:
     // not allowed to destroy?", "TopicAuthorizationException" on a publish).
-    (AUTH, "request refused by a business rule, operation not allowed in the current state"),
-    (AUTH, "message publish failure"),
+    (AUTH, BUSINESS_RULE),
+    (AUTH, PUBLISH_FAILURE),
     // A replayed idempotency key is a client's request with a duplicate key, but people ask
     // for it by name.
     (IDEMPOTENCY, "invalid input, validation failed"),
@@ -65,13 +65,15 @@ const SUBSUMES: &[(&str, &str)] = &[
     (RETRIES, TOO_LARGE),
     // A clock off by more than allowed makes tokens and signatures look invalid or expired.
     (CLOCK_SKEW, "signature verification failed, request not authentic"),
-    (CLOCK_SKEW, "authentication or permission failure"),
+    (CLOCK_SKEW, AUTH),
     (CLOCK_SKEW, "invalid input, validation failed"),
     (CLOCK_SKEW, TOO_LARGE),
-    (REBALANCE, "message publish failure"),
+    (REBALANCE, PUBLISH_FAILURE),
 ];
 const IDEMPOTENCY: &str = "idempotency key conflict, request replayed with other parameters";
 const AUTH: &str = "authentication or permission failure";
+const BUSINESS_RULE: &str = "request refused by a business rule, operation not allowed in the current state";
+const PUBLISH_FAILURE: &str = "message publish failure";
 const RETRIES: &str = "retries exhausted, gave up after repeated attempts";
 const TOO_LARGE: &str = "message or payload too large, size limit exceeded";
 const CLOCK_SKEW: &str = "clock skew, times differ between hosts";
@@ -133,7 +135,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"token.{0,20}expired|expired.{0,20}(token|signature|credential|session)|ExpiredSignature|TokenExpired|session (has )?expired|credentials? (have |has )?expired",
     ),
     (
-        "authentication or permission failure",
+        AUTH,
         r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password|password authentication failed|AuthorizationException|not authori[sz]ed|NotAuthori[sz]ed|access is denied|AccessDenied|PermissionDenied|SASL auth",
     ),
     (
@@ -218,7 +220,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"no instances? available|no (healthy |available |live )?(instances?|endpoints?|servers?|replicas?) (available|found|registered)|no (healthy|available|live|passing|ready) (instances?|endpoints?|servers?|replicas?|upstreams?|hosts?|pods?|backends?)|produced zero addresses|no addresses (available|resolved)|load ?balancer does not (contain|have)|does not have (an )?available server|no servers? available for|(could not|cannot|unable to|failed to) (find|locate|discover|resolve) (an? )?(instance|service instance|endpoint)|service instance|EndpointNotFound|no endpoints|ServiceUnavailable.{0,30}discovery|eureka|consul.{0,40}(no|not|fail)|service registry|not registered (in|with) (the )?(registry|discovery|consul|eureka)|any known server|DiscoveryTimeout|discovery .{0,30}(timed out|failed)|no node registered|nacos",
     ),
     (
-        "request refused by a business rule, operation not allowed in the current state",
+        BUSINESS_RULE,
         r"wrong (state|status)|invalid (state|status)|illegal ?state|not allowed|not permitted|already (been )?(paid|cancell?ed|used|taken|booked|sold|reserved|processed|completed|shipped|checked in|collected|refunded|closed|submitted|confirmed|in use)|cannot be (cancell?ed|modified|changed|refunded|paid|updated|deleted)|(state|status) (is|was) not|state transition|(order|ticket|seat|account|booking|payment)('s)? (status|state) (is|was)|business rule|rule violation|insufficient (stock|inventory|balance|seats)|out of stock|sold out|no (seats?|tickets?) (left|available|remaining)|not applicable|NotApplicable|(cannot|can't|can not) \w+( \w+)? while\b",
     ),
     (
@@ -254,7 +256,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"dead[- ]?letter|\bDLQ\b|\bDLT\b|poison|R-FAULT|parking ?lot|moved to .{0,30}(error|failed) queue",
     ),
     (
-        "message publish failure",
+        PUBLISH_FAILURE,
         r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader|unroutable|message nacked",
     ),
 ];
@@ -298,7 +300,7 @@ const GENERIC: &[&str] = &[
     CONNECTION_DROPPED,
     "dependency unavailable",
     "crash",
-    "authentication or permission failure",
+    AUTH,
 ];
 
 /// Categories named after the dependency that failed (`name_the_dependency`): more than a
@@ -319,7 +321,7 @@ const NAMED: &[&str] = &[
 /// A category named after the dependency that outranks a failure's own signature: the
 /// publish-failure signature also matches a broker that timed out or was unreachable.
 const NAMED_OVER_SPECIFIC: &[(&str, &str)] =
-    &[(BROKER_TIMEOUT, "message publish failure"), (BROKER_UNAVAILABLE, "message publish failure")];
+    &[(BROKER_TIMEOUT, PUBLISH_FAILURE), (BROKER_UNAVAILABLE, PUBLISH_FAILURE)];
 
 /// Whether a category names the failure itself, not only how it failed ([`GENERIC`]) or what
 /// failed ([`NAMED`]).

@@ -942,20 +942,25 @@ fn outcome(
     // A reason counts only if it says something beyond "it failed": wrappers such as
     // "unexpected status 500 Internal Server Error" or "ServletException: Request processing
     // failed" pass a child's failure on, and would crowd out the spans that explain it.
-    // So does a response code that names the failure itself (HTTP 429, 401, 413; gRPC
-    // RESOURCE_EXHAUSTED, PERMISSION_DENIED), not one that says only that something failed or
-    // timed out (500, 503, UNAVAILABLE, DEADLINE_EXCEEDED).
-    let code =
-        [http_status.filter(|status| *status >= 400).map(|status| status.to_string()), grpc_error.map(str::to_owned)];
-    let code_says_why = *failed
-        && category::categorize(&code.into_iter().flatten().collect::<Vec<_>>().join("\n"))
-            .iter()
-            .any(|name| category::is_specific(name));
-    let has_reason = code_says_why
-        || (exception.is_some() || !messages.is_empty() || !error_logs.is_empty())
-            && (!error_categories.is_empty()
-                || type_says_why
-                || messages.iter().copied().chain(error_logs.iter().map(String::as_str)).any(says_why));
+    // So does a response code that names the failure itself (HTTP 429, 413, 404; gRPC
+    // RESOURCE_EXHAUSTED, NOT_FOUND), not one that says only that something failed, timed out or
+    // was refused (500, 503, 401, UNAVAILABLE, DEADLINE_EXCEEDED); read only when nothing else
+    // says why.
+    let code_says_why = || {
+        let code = [
+            http_status.filter(|status| *status >= 400).map(|status| status.to_string()),
+            grpc_error.map(str::to_owned),
+        ];
+        *failed
+            && category::categorize(&code.into_iter().flatten().collect::<Vec<_>>().join("\n"))
+                .iter()
+                .any(|name| category::is_specific(name))
+    };
+    let has_reason = (exception.is_some() || !messages.is_empty() || !error_logs.is_empty())
+        && (!error_categories.is_empty()
+            || type_says_why
+            || messages.iter().copied().chain(error_logs.iter().map(String::as_str)).any(says_why))
+        || code_says_why();
     let mut error_parts: Vec<String> = Vec::new();
     if *failed || exception.is_some() || !messages.is_empty() || !error_logs.is_empty() {
         error_parts.extend(error_type.iter().cloned());
