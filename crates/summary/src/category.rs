@@ -14,6 +14,10 @@ pub(crate) const CONNECTION_FAILURE: &str = "connection failure, could not conne
 /// connected, so that "dropped the TCP session mid-transfer" finds it.
 pub(crate) const CONNECTION_DROPPED: &str =
     "connection failure, connection reset or dropped by the other side mid-request";
+/// A connection nobody took (`ECONNREFUSED`): nothing listens at that address, because the
+/// service is down, restarting or elsewhere. Worded apart so that "nothing listening", "the
+/// service was down while it restarted" and "pointed at the wrong port" find it.
+pub(crate) const CONNECTION_REFUSED: &str = "connection failure, connection refused, nothing listening there: the service is down or restarting, or the address or port is wrong";
 pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolved";
 /// [`POOL_EXHAUSTED`] where the span says what the pool connects to: people ask for "database
 /// connections", not for "a pool".
@@ -53,6 +57,8 @@ const SUBSUMES: &[(&str, &str)] = &[
     // A pool that ran dry answers "no such element" (Apache Commons Pool's `NoSuchElementException:
     // Timeout waiting for idle object`): nothing was looked up.
     (POOL_EXHAUSTED, LOOKUP_EMPTY),
+    // "dial tcp …: connect: connection refused" says more than that it could not connect.
+    (CONNECTION_REFUSED, CONNECTION_FAILURE),
     // Words of authorization say more than the refusal or failure around them ("NotAuthorizedError:
     // not allowed to destroy?", "TopicAuthorizationException" on a publish).
     (AUTH, BUSINESS_RULE),
@@ -69,7 +75,38 @@ const SUBSUMES: &[(&str, &str)] = &[
     (CLOCK_SKEW, "invalid input, validation failed"),
     (CLOCK_SKEW, TOO_LARGE),
     (REBALANCE, PUBLISH_FAILURE),
+    // Credentials refused while connecting: the connection was made, the login was not (and
+    // PostgreSQL's "no pg_hba.conf entry …, SSL off" is about access, not TLS).
+    (AUTH, CONNECTION_FAILURE),
+    (AUTH, TLS),
+    // A resolver that found no host, a server SQL Server could not find: nothing was looked up.
+    (DNS_FAILURE, RESOURCE_NOT_FOUND),
+    (CONNECTION_FAILURE, RESOURCE_NOT_FOUND),
+    // A request cancelled because it ran out of time timed out ("canceled due to the configured
+    // HttpClient.Timeout").
+    (TIMEOUT, CANCELLED),
+    // SIGFPE dumps core: it is a division by zero.
+    (DIVISION_BY_ZERO, "crash"),
+    (QUEUE_FULL, "rate limited, throttled, too many requests, slow down and back off"),
+    (MISSING_CONFIG, RESOURCE_NOT_FOUND),
+    (MISSING_CONFIG, INVALID_INPUT),
+    (SIGNATURE, INVALID_INPUT),
+    // A message moved to a dead-letter queue after its attempts ran out is asked for by where it
+    // went.
+    (DEAD_LETTER, RETRIES),
+    // A write refused by a read-only replica: the primary is gone.
+    (PRIMARY_UNAVAILABLE, WRITE_REJECTED),
 ];
+const TLS: &str = "TLS certificate or handshake failure";
+const CANCELLED: &str = "request cancelled by the caller";
+const DIVISION_BY_ZERO: &str = "division by zero";
+const QUEUE_FULL: &str = "worker pool or queue full, new work rejected";
+const MISSING_CONFIG: &str = "missing configuration, a setting or environment variable is not set";
+const INVALID_INPUT: &str = "invalid input, validation failed";
+const SIGNATURE: &str = "signature verification failed, request not authentic";
+const DEAD_LETTER: &str = "message sent to a dead-letter queue after failed processing";
+const PRIMARY_UNAVAILABLE: &str = "database primary unavailable, replica set failover or election";
+const WRITE_REJECTED: &str = "write rejected, read-only, cannot write or store";
 const IDEMPOTENCY: &str = "idempotency key conflict, request replayed with other parameters";
 const AUTH: &str = "authentication or permission failure";
 const BUSINESS_RULE: &str = "request refused by a business rule, operation not allowed in the current state";
@@ -91,21 +128,22 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         POOL_EXHAUSTED,
-        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool|Connection ?Acquire ?Time(d ?)?out|(get|borrow|obtain)\w* an? (resource|connection|object) from (the )?pool|waiting for (an )?idle object|checkout a connection|all \d+ connections .{0,30}\b(busy|in use)",
+        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool|Connection ?Acquire ?Time(d ?)?out|(get|borrow|obtain)\w* an? (resource|connection|object) from (the )?pool|waiting for (an )?idle object|checkout a connection|all \d+ (\w+ )?connections .{0,30}\b(busy|in use)|timed out in (bb8|deadpool|r2d2)|waiting for an open connection",
     ),
+    (CONNECTION_REFUSED, r"connection refused|\bECONNREFUSED\b|actively refused"),
     (
         CONNECTION_FAILURE,
-        r"connection is not available|connection refused|\bECONNREFUSED\b|could not connect|unable to connect|failed to connect|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|error occurred while sending the request|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket",
+        r"connection is not available|could not connect|unable to connect|failed to connect|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|error occurred while sending the request|error occurred while establishing a connection|was not found or was not accessible|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket",
     ),
     (
         CONNECTION_DROPPED,
-        r"\bECONNRESET\b|connection reset|reset by peer|broken pipe|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|connection (was )?(closed|aborted|lost|dropped)|closed the connection|connection prematurely closed|server has gone away|lost connection",
+        r"\bECONNRESET\b|connection reset|reset by peer|broken pipe|unexpected EOF|\bECONNABORTED\b|\bEPIPE\b|socket hang up|connection (was )?(closed|aborted|lost|dropped)|closed the connection|prematurely closed|server has gone away|lost connection",
     ),
     (
         DNS_FAILURE,
-        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve (host|hostname|address|name|the host)|resolve host|DNS (resolution|lookup|query) failed|domain name not found",
+        r"\bENOTFOUND\b|\bEAI_AGAIN\b|UnknownHost|UnresolvedAddress|no such host|name or service not known|getaddrinfo|name resolution|NXDOMAIN|could not resolve (host|hostname|address|name|the host)|resolve host|DNS (resolution|lookup|query) failed|domain name not found|\bhost(name)? (could )?not (be )?found|specified hostname",
     ),
-    ("TLS certificate or handshake failure", r"certificate|x509|\bssl|\btls(\b|v\d|_)|handshake|PKIX|CERT_"),
+    (TLS, r"certificate|x509|\bssl|\btls(\b|v\d|_)|handshake|PKIX|CERT_"),
     (
         "out of memory",
         r"out of memory|OutOfMemory|bad_alloc|heap space|heap limit|MemoryError|cannot allocate memory|\bENOMEM\b|OOM ?Kill|GC overhead|memory limit|memory size of .{0,40}exhausted|insufficient memory|memory exhausted|exit code 137|\bSIGKILL\b|signal 9\b|memory allocation of \d+ bytes failed|cannot allocate \d+ bytes",
@@ -116,7 +154,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         "null reference, value was never set",
-        r"NullPointer|null reference|found nil|unwrapping an Optional|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value|null pointer dereference|SEGV on unknown address 0x0+\b|address points to the zero page",
+        r"NullPointer|null reference|found nil|unwrapping an Optional|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value|null pointer dereference|construction from null|SEGV on unknown address 0x0+\b|address points to the zero page",
     ),
     (
         "deadlock or lock conflict between transactions",
@@ -136,20 +174,20 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         AUTH,
-        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password|password authentication failed|AuthorizationException|not authori[sz]ed|NotAuthori[sz]ed|access is denied|AccessDenied|PermissionDenied|SASL auth",
+        r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|token.{0,20}expired|expired.{0,20}token|jwt|invalid token|forbidden|permission denied|access denied|invalid credentials|PERMISSION_DENIED|not authenticated|authentication (failed|unsuccessful|required)|AuthenticationError|invalid login|invalid[-_ ](api[-_ ])?key|incorrect api key|bad credentials|wrong password|password authentication failed|AuthorizationException|not authori[sz]ed|NotAuthori[sz]ed|access is denied|AccessDenied|PermissionDenied|SASL auth|WRONGPASS|NOAUTH|pg_hba\.conf|invalid_authorization_specification|\b28P01\b",
     ),
     (
-        "circuit breaker open, calls to a failing dependency cut off",
+        "circuit breaker open, tripped after failures, calls to the downstream dependency cut off and failed fast",
         r"circuit.{0,20}open|breaker.{0,20}open|open.{0,10}(circuit|breaker)|BrokenCircuit|CallNotPermitted|short-?circuited|RedLight|\bfuse\b.{0,30}\b(blown|melted)\b",
     ),
     (
         "dependency unavailable",
         r"\b50[234]\b|service unavailable|UNAVAILABLE|circuit.{0,20}open|BrokenCircuit|bad gateway|no healthy upstream|upstream",
     ),
-    ("write rejected, read-only, cannot write or store", r"READONLY|read[- ]only|MISCONF"),
+    (WRITE_REJECTED, r"READONLY|read[- ]only|MISCONF"),
     (
         "payment declined",
-        r"card.?declined|insufficient.?funds|not enough (balance|funds)|authori[sz]ation refused|do_not_honor|declined|payment.{0,20}(failed|refused)|CardException|security code is incorrect|card (number )?is (invalid|incorrect|expired)",
+        r"card.?declined|insufficient.?funds|not enough (balance|funds)|authori[sz]ation refused|do_not_honor|declined|payment[ _-]?(\w+ )?(has |was )?(failed|refused)|CardException|security code is incorrect|card (number )?is (invalid|incorrect|expired)",
     ),
     (
         "crash",
@@ -166,7 +204,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         SCHEMA_MISMATCH,
-        r"UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|schema (mismatch|version)|FlywayValidateException|migrations? (have )?failed validation",
+        r"UndefinedColumn|UndefinedTable|no such (table|column)|Unknown column|column .{0,60} does not exist|relation .{0,80} does not exist|Invalid (column|object) name|column not found|table .{0,60}doesn't exist|42703|42P01|42S02|42S22|PendingMigration|migrations? (are )?pending|has pending (model )?changes|add a new migration|schema (mismatch|version)|FlywayValidateException|migrations? (have )?failed validation",
     ),
     (
         "stack overflow, runaway recursion",
@@ -176,23 +214,26 @@ const CATEGORIES: &[(&str, &str)] = &[
         "index out of range, no element at that position of the list or array",
         r"IndexError|IndexOutOfBounds|out_of_range|_M_range_check|index out of range|out of bounds|ArgumentOutOfRange|Undefined (array key|offset|index)",
     ),
-    ("division by zero", r"divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero|ArithmeticError|/ 0\b"),
+    (
+        DIVISION_BY_ZERO,
+        r"Floating point exception|\bSIGFPE\b|divi(de|sion) by zero|DivideByZero|ZeroDivision|/ by zero|ArithmeticError|/ 0\b",
+    ),
     (
         "malformed data, parsing or deserialization failed",
         r"JSONDecodeError|JsonParse|JsonProcessing|JsonException|SerializationException|unexpected token|Unexpected end of JSON|cannot (deserialize|unmarshal)|failed to (parse|decode|deserialize|unmarshal)|json: cannot|InvalidFormat|parse error|FormatException|not in a correct format|ParseException|could not be parsed|(cannot|unable to|could not) parse|invalid syntax|For input string|Invalid (date|time value)|UnicodeDecodeError|can't decode byte|invalid character .{1,10} looking for|MalformedCSV|Unclosed quoted field|expected \d+ (columns|fields|values),? (but )?(found|got) \d+",
     ),
     (
-        "invalid input, validation failed",
+        INVALID_INPUT,
         r"\b(400|422)\b|ValidationError|validation failed|IllegalArgument|ValueError|ArgumentException|invalid (argument|input|parameter|request|format)|INVALID_ARGUMENT|bad request|malformed|ConstraintViolationException|must be a well-formed|InvalidArgument|must be between",
     ),
     (
-        "request cancelled by the caller",
+        CANCELLED,
         r"context canceled|CancelledError|TaskCanceled|OperationCanceled|(?-i:\bCANCELLED\b)|AbortError|operation was aborted|client closed (the )?(request|connection)|request aborted|ClientAbort|ClientDisconnect|client (has )?disconnected|client went away|ERR_CANCELED|CanceledError",
     ),
     ("too many open files, out of file descriptors", r"\bEMFILE\b|\bENFILE\b|too many open files|file descriptors?"),
     (
-        "worker pool or queue full, new work rejected",
-        r"RejectedExecution|TaskRejected|BufferOverflow|buffer (is )?full|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
+        QUEUE_FULL,
+        r"RejectedExecution|TaskRejected|BufferOverflow|buffer (is )?full|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|rejected.execution|no available capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
     ),
     (
         CLOCK_SKEW,
@@ -212,7 +253,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"max(imum)? ?retries|retries exhausted|max(imum)?[_ ](number of )?attempts|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after",
     ),
     (
-        "concurrent modification, stale version or conflict",
+        "concurrent modification, optimistic lock conflict: the record was edited by another writer at the same time",
         r"optimistic ?lock|StaleObject|(modified|changed|updated) by another|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched|StaleEntry|has been modified; please apply|stale (struct|entity|record|object|version)",
     ),
     (
@@ -232,12 +273,12 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"\b404\b|not found|no route found|NoSuchKey|NoSuchBucket|FileNotFound|\bENOENT\b|no such file|NOT_FOUND|RecordNotFound|(couldn't|could not|cannot) find",
     ),
     (
-        "missing configuration, a setting or environment variable is not set",
-        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|resolve placeholder|unsupported protocol scheme",
+        MISSING_CONFIG,
+        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|resolve placeholder|unsupported protocol scheme|Missing\w*KeyException|no [\w ]{1,40} (has been|was) (specified|configured|set)\b|OptionsValidationException|configuration (property|key|value|setting|entry) .{0,60}not found",
     ),
     (
-        "database primary unavailable, replica set failover or election",
-        r"not primary|NotWritablePrimary|WritableServerSelector|writable primary|targetServerType: primary|tablet_type:PRIMARY|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b",
+        PRIMARY_UNAVAILABLE,
+        r"not primary|NotWritablePrimary|WritableServerSelector|writable primary|targetServerType: primary|tablet_type:PRIMARY|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b|in a read-only transaction|ReadOnlySqlTransaction|running with the --read-only option",
     ),
     (
         "cluster unavailable, not enough live nodes, replicas or shards",
@@ -248,12 +289,12 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"\bSMTP|EENVELOPE|\bEAUTH\b|mail (server|relay)|(mail|recipient|sender).{0,40}rejected|rejected.{0,40}(mail|recipient)|MailDelivery|(send|deliver) (mail|e-?mail)",
     ),
     (
-        "signature verification failed, request not authentic",
-        r"signature (is )?(invalid|mismatch)|invalid signature|SignatureVerification|InvalidSignature|InvalidWebhookSignature|no signatures found|signature.{0,30}(does not match|doesn't match|verification failed)",
+        SIGNATURE,
+        r"signature (is )?(invalid|mismatch)|invalid signature|SignatureVerification|InvalidSignature|InvalidWebhookSignature|no signatures found|signature.{0,30}(does not match|doesn't match|verification failed|validation failed)",
     ),
     (
-        "message sent to a dead-letter queue after failed processing",
-        r"dead[- ]?letter|\bDLQ\b|\bDLT\b|poison|R-FAULT|parking ?lot|moved to .{0,30}(error|failed) queue",
+        DEAD_LETTER,
+        r"dead[- ]?letter|\bDLQ\b|\bDead set\b|\bDLT\b|poison|R-FAULT|parking ?lot|moved to .{0,30}(error|failed) queue",
     ),
     (
         PUBLISH_FAILURE,
@@ -297,6 +338,7 @@ const GENERIC: &[&str] = &[
     POOL_EXHAUSTED,
     TIMEOUT,
     CONNECTION_FAILURE,
+    CONNECTION_REFUSED,
     CONNECTION_DROPPED,
     "dependency unavailable",
     "crash",
@@ -398,11 +440,15 @@ mod tests {
     #[test]
     fn short_names_are_unique_and_readable() {
         let labels = category_labels();
-        // Only a connection failure is worded two ways (never connected; dropped once open).
+        // Only a connection failure is worded three ways (could not connect; refused; dropped once
+        // open).
         let shared: Vec<&str> = names()
             .filter(|name| names().filter(|other| category_label(other) == category_label(name)).count() > 1)
             .collect();
-        assert_eq!(shared, vec![CONNECTION_FAILURE, CONNECTION_DROPPED], "{labels:?}");
+        assert_eq!(shared, vec![CONNECTION_REFUSED, CONNECTION_FAILURE, CONNECTION_DROPPED], "{labels:?}");
+        // A name holds neither the separator nor a sentence's end: `categories_of` reads the
+        // `Category:` sentence back by them.
+        assert!(names().all(|name| !name.contains(SEPARATOR) && !name.contains(". ")), "{labels:?}");
         assert_eq!(category_label(TIMEOUT), "timeout");
         assert_eq!(category_label(DATABASE_TIMEOUT), "database timed out");
         assert!(labels.iter().all(|label| !label.is_empty() && label.len() < 72), "{labels:?}");
@@ -426,7 +472,7 @@ mod tests {
             // urllib3's "Max retries exceeded with url" wraps the connection error.
             (
                 "HTTPSConnectionPool(host='api.partner.io', port=443): Max retries exceeded with url: /v1/orders (Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))",
-                vec![CONNECTION_FAILURE],
+                vec![CONNECTION_REFUSED],
             ),
             // Words of authorization say more than a refusal or a failed publish around them.
             ("Pundit::NotAuthorizedError: not allowed to destroy? this Invoice", vec![AUTH]),
@@ -435,7 +481,7 @@ mod tests {
             ("Error: socket hang up at TLSSocket.socketOnEnd { code: 'ECONNRESET' }", vec![CONNECTION_DROPPED]),
             // Dropped once open, not refused: worded apart.
             ("read tcp 10.1.2.3:38588->10.1.9.9:8000: read: connection reset by peer", vec![CONNECTION_DROPPED]),
-            ("java.net.ConnectException: Connection refused", vec![CONNECTION_FAILURE]),
+            ("java.net.ConnectException: Connection refused", vec![CONNECTION_REFUSED]),
             ("ENOSPC: no space left on device, write", vec!["disk full, no storage space left"]),
             ("There is not enough space on the disk.", vec!["disk full, no storage space left"]),
             (
@@ -452,7 +498,7 @@ mod tests {
                 "jwt.exceptions.ExpiredSignatureError: Signature has expired",
                 vec!["expired credentials, token or session no longer valid", "authentication or permission failure"],
             ),
-            ("EOPENBREAKER: Breaker is open", vec!["circuit breaker open, calls to a failing dependency cut off"]),
+            ("EOPENBREAKER: Breaker is open", vec!["circuit breaker open, tripped after failures, calls to the downstream dependency cut off and failed fast"]),
             // A client-side balancer or resolver with nowhere to send the call: Envoy, gRPC, Consul.
             ("14 UNAVAILABLE: no healthy upstream", vec![super::SERVICE_DISCOVERY]),
             ("name resolver error: produced zero addresses", vec![super::SERVICE_DISCOVERY]),
@@ -523,13 +569,25 @@ mod tests {
                 "No signatures found matching the expected signature for payload",
                 vec!["signature verification failed, request not authentic"],
             ),
+            // Where the message went says more than that its attempts ran out.
+            ("record moved to the dead-letter topic orders.DLT after 3 attempts", vec![DEAD_LETTER]),
+            ("Sidekiq: ImportCatalogJob jid=9d0a moved to the Dead set after failing all attempts", vec![DEAD_LETTER]),
+            // Credentials refused while connecting are no connection failure, nor TLS.
             (
-                "record moved to the dead-letter topic orders.DLT after 3 attempts",
-                vec![
-                    "retries exhausted, gave up after repeated attempts",
-                    "message sent to a dead-letter queue after failed processing",
-                ],
+                "failed to connect to `host=pg-main.internal user=orders database=orders`: failed SASL auth (FATAL: password authentication failed for user \"orders\" (SQLSTATE 28P01))",
+                vec![AUTH],
             ),
+            ("FATAL 28000 (invalid_authorization_specification) no pg_hba.conf entry for host \"10.0.4.17\", SSL off", vec![AUTH]),
+            ("StackExchange.Redis.RedisServerException: WRONGPASS invalid username-password pair", vec![AUTH]),
+            ("resolve: Host not found (authoritative) [asio.netdb:1]", vec![DNS_FAILURE]),
+            ("Floating point exception (core dumped)  ./fee_calc --batch 2024-05-12", vec![DIVISION_BY_ZERO]),
+            (
+                "TaskCanceledException: The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing.",
+                vec![TIMEOUT],
+            ),
+            ("ERROR: cannot execute INSERT in a read-only transaction (SQLSTATE 25006)", vec![PRIMARY_UNAVAILABLE]),
+            ("Warning  Failed  pod/payments-api-5f6b7c8d9-zt4qn  Failed to pull image", Vec::new()),
+            ("PaymentFailedException: payment processing failed", vec!["payment declined"]),
             ("Call to a member function getTranslation() on null", vec!["null reference, value was never set"]),
             ("everything is fine", vec![]),
         ];

@@ -582,6 +582,9 @@ struct Evidence<'a> {
     /// services often handle a failure and answer normally.
     failed: bool,
     logged_failure: bool,
+    /// Only warnings told the failure, the span did not report it, and a later routine line
+    /// says it recovered ("reconnected … after 1 retry"): told, but no failure to explain.
+    recovered: bool,
 }
 
 impl<'a> Evidence<'a> {
@@ -622,8 +625,28 @@ impl<'a> Evidence<'a> {
         add_message(Some(&span.status.message), &mut messages);
         let logged_failure = !severe.is_empty() || exception.is_some();
         let failed = span.status.code == StatusCode::Error || logged_failure;
-        Evidence { exception, lines, severe, error_type, messages, failed, logged_failure }
+        let recovered = exception.is_none() && !reported_failure(span) && recovered_after_warnings(&lines);
+        Evidence { exception, lines, severe, error_type, messages, failed, logged_failure, recovered }
     }
+}
+
+/// Lines that say a failure was got over: a client reconnected, a retry went through.
+static RECOVERY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(reconnected|recovered|re-?established|retry (succeeded|successful|ok)|(succeeded|successful|ok|completed|done) (after|on) (\d+ |the )?(\w+ )?(retr|attempt|tr(y|ies)\b))",
+    )
+    .expect("recovery pattern")
+});
+
+/// Whether the span's log lines told a failure only as warnings, each followed by a routine
+/// line that says it was got over ([`RECOVERY`]).
+fn recovered_after_warnings(lines: &[(&Event, LogLine<'_>)]) -> bool {
+    let Some(last_warning) = lines.iter().rposition(|(_, line)| line.severe().is_some()) else { return false };
+    lines.iter().all(|(_, line)| line.severe() != Some(Severity::Error))
+        && lines[last_warning + 1..].iter().any(|(_, line)| {
+            line.severity.is_none_or(|level| level == Severity::Routine)
+                && line.message.is_some_and(|message| RECOVERY.is_match(message))
+        })
 }
 
 /// Who and what: `orders client span SELECT orders`.
@@ -865,6 +888,7 @@ fn categories_sentence(
         let reaching = [
             category::TIMEOUT,
             category::CONNECTION_FAILURE,
+            category::CONNECTION_REFUSED,
             category::CONNECTION_DROPPED,
             category::DNS_FAILURE,
             category::POOL_EXHAUSTED,
@@ -956,7 +980,8 @@ fn outcome(
                 .iter()
                 .any(|name| category::is_specific(name))
     };
-    let has_reason = (exception.is_some() || !messages.is_empty() || !error_logs.is_empty())
+    let has_reason = !evidence.recovered
+        && (exception.is_some() || !messages.is_empty() || !error_logs.is_empty())
         && (!error_categories.is_empty()
             || type_says_why
             || messages.iter().copied().chain(error_logs.iter().map(String::as_str)).any(says_why))
@@ -1025,18 +1050,24 @@ static CALLED_URL: LazyLock<Regex> = LazyLock::new(|| {
 const DOCUMENTATION_LINK: &[&str] =
     &["at:", "see", "see:", "visit", "docs:", "documentation:", "information:", "more:"];
 
+/// A source file's line (and column) in a stack frame: `axios.cjs:3087:25`, `handler.go:212`.
+static SOURCE_POSITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\.(c?js|mjs|tsx?|py|rb|go|java|cs|php|exs?|rs|kt|scala|swift|cpp|cc|hpp|h|c):\d+(:\d+)?\b")
+        .expect("the source position pattern is valid")
+});
+
 /// Words in an error that say what kind of dependency failed, when attributes do not.
 static DATABASE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle|\bpgx|asyncpg|QueuePool|SqlClient|sql ?server|:(5432|6432|3306|1433|1521|27017|9042|26257)\b")
+    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle|\bpgx|asyncpg|QueuePool|SqlClient|sql ?server|(:|\bport )(5432|6432|3306|1433|1521|27017|9042|26257)\b")
         .expect("the database pattern is valid")
 });
 static CACHE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)redis|redix|jedis|lettuce|memcache|valkey|\bcache\b|:(6379|6380|26379|11211)\b")
+    Regex::new(r"(?i)redis|redix|jedis|lettuce|memcache|valkey|\bcache\b|(:|\bport )(6379|6380|26379|11211)\b")
         .expect("the cache pattern is valid")
 });
 static BROKER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm|kombu|\bpika\b|NoBrokersAvailable|:(5671|5672|9092|9093|4222|6650|61616)\b",
+        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm|kombu|\bpika\b|NoBrokersAvailable|(:|\bport )(5671|5672|9092|9093|4222|6650|61616)\b",
     )
     .expect("the broker pattern is valid")
 });
@@ -1101,6 +1132,8 @@ fn dependency_of(span: &Span, said: &str, categories: &[&str]) -> Option<Depende
 
 /// The dependency words name: a URL called, then a driver's or client library's name.
 fn dependency_in_words(said: &str) -> Option<Dependency> {
+    // A stack frame's line and column ("axios.cjs:3087:25") are no port.
+    let said = &*SOURCE_POSITION.replace_all(said, ".src");
     // A link to documentation ("Background on this error at: https://sqlalche.me/…") is not a call.
     let called = CALLED_URL.captures_iter(said).find(|captures| {
         let before = said[..captures.get(0).map_or(0, |whole| whole.start())].trim_end().to_ascii_lowercase();
@@ -1164,7 +1197,12 @@ fn name_the_dependency(dependency: Option<&Dependency>, categories: &mut Vec<&'s
     if dependency == Some(&Dependency::Mail) && !categories.contains(&category::EMAIL_DELIVERY) {
         categories.push(category::EMAIL_DELIVERY);
     }
-    let unreached = [category::CONNECTION_FAILURE, category::CONNECTION_DROPPED, category::DNS_FAILURE];
+    let unreached = [
+        category::CONNECTION_FAILURE,
+        category::CONNECTION_REFUSED,
+        category::CONNECTION_DROPPED,
+        category::DNS_FAILURE,
+    ];
     if !categories.iter().any(|name| unreached.contains(name)) {
         return;
     }

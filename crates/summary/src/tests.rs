@@ -340,6 +340,43 @@ fn a_span_that_logs_an_error_failed_whatever_its_status() {
 }
 
 #[test]
+fn a_warning_the_span_recovered_from_is_told_but_explains_no_failure() {
+    let line = |level: &str, message: &str| log_event(&[("level", s(level)), ("message", s(message))]);
+    let client = || span("compose-post-service", "ComposeUniqueId", SpanKind::Client, 30, attrs(&[]));
+    let refused = "TSocket::open() connect() <Host: unique-id-service Port: 9090>: Connection refused";
+    let mut recovered = client();
+    recovered.events.push(line("warning", refused));
+    recovered.events.push(line("info", "reconnected to unique-id-service:9090 after 1 retry"));
+    let summary = summarize(&recovered);
+    assert_eq!(summary.outcome, Outcome::Failed, "{}", summary.template);
+    assert!(summary.text.contains("Connection refused") && summary.text.contains("reconnected"), "{}", summary.text);
+    for (level, message) in [("info", "request succeeded after 2 attempts"), ("debug", "retry succeeded")] {
+        let mut retried = client();
+        retried.events.push(line("WARN", refused));
+        retried.events.push(line(level, message));
+        assert_eq!(summarize(&retried).outcome, Outcome::Failed, "{message}");
+    }
+    // Not recovered: the recovery came before the warning, the failure was an error, the span
+    // reported it, or a later line says something else.
+    let mut before = client();
+    before.events.push(line("info", "reconnected to unique-id-service:9090 after 1 retry"));
+    before.events.push(line("warning", refused));
+    let mut error = client();
+    error.events.push(line("error", refused));
+    error.events.push(line("info", "reconnected to unique-id-service:9090 after 1 retry"));
+    let mut reported = client();
+    reported.status.code = StatusCode::Error;
+    reported.events.push(line("warning", refused));
+    reported.events.push(line("info", "reconnected to unique-id-service:9090 after 1 retry"));
+    let mut other = client();
+    other.events.push(line("warning", refused));
+    other.events.push(line("info", "giving up after 3 retries"));
+    for span in [before, error, reported, other] {
+        assert_eq!(summarize(&span).outcome, Outcome::FailedWithReason, "{:?}", span.events);
+    }
+}
+
+#[test]
 fn a_failure_is_reported_by_status_error_tag_or_response_code_not_by_a_log_line() {
     let error_line = || log_event(&[("level", s("ERROR")), ("message", s("publish to home-timeline failed"))]);
     let mut logged = span(
