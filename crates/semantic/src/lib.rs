@@ -66,6 +66,10 @@ const LEXICAL_HALF_SCORE: f64 = 8.0;
 pub const SLOWNESS_WEIGHT: f32 = 0.3;
 /// How many times its operation's typical duration a span takes to get all of [`SLOWNESS_WEIGHT`].
 const SLOWNESS_FULL_RATIO: f64 = 100.0;
+/// Templates without a "slow" cue whose slow spans a latency search reads apart, and how many
+/// of each ([`Semantic::slow_spans_of_uncued_templates`]).
+const UNCUED_TEMPLATES_READ: usize = 16;
+const UNCUED_SPANS_READ: usize = 20;
 /// Spans an operation needs before its baseline is trusted.
 const MIN_BASELINE_SPANS: u64 = 5;
 
@@ -639,12 +643,13 @@ impl Semantic {
         operations.sort();
         operations.dedup();
         let baselines = self.store.operation_baselines(&operations).await?;
+        hits.extend(self.slow_spans_of_uncued_templates(request, ids, &hits, &baselines).await?);
         for hit in &mut hits {
             let key = (hit.span.service_name().to_owned(), hit.span.name.clone());
-            hit.score = baselines
-                .get(&key)
-                .filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS)
-                .map_or(0.0, |baseline| slowness(hit.span.duration_nanos() as f64, baseline.typical_ns));
+            hit.score =
+                baselines.get(&key).filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS).map_or(0.0, |baseline| {
+                    self.latency_bonus(request, hit.template_id, hit.span.duration_nanos() as f64, baseline.typical_ns)
+                });
         }
         let total = |scores: &HashMap<i64, Ranked>, hit: &semtrace_store::SpanHit| {
             hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |ranked| ranked.score) + hit.score as f32
@@ -669,6 +674,61 @@ impl Semantic {
         }
         hits.truncate(request.limit);
         Ok(hits)
+    }
+
+    /// The slow spans of the best templates without a "slow" cue: such a template holds an
+    /// operation's fast spans and its slow ones alike (a conversion that took 674 ms instead of
+    /// 1 ms reads "took 674 ms"), and its newest spans, which `hits` holds, may all be fast. For
+    /// each of the first [`UNCUED_TEMPLATES_READ`] templates that has spans in `hits` but none slow
+    /// for its operation ([`SLOW_RATIO`]), up to [`UNCUED_SPANS_READ`] spans that are.
+    async fn slow_spans_of_uncued_templates(
+        &self,
+        request: &SearchRequest,
+        ids: &[i64],
+        hits: &[semtrace_store::SpanHit],
+        baselines: &Baselines,
+    ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
+        let typical_of = |hit: &semtrace_store::SpanHit| {
+            baselines
+                .get(&(hit.span.service_name().to_owned(), hit.span.name.clone()))
+                .filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS)
+                .map(|baseline| baseline.typical_ns.max(1_000.0))
+        };
+        let mut found = Vec::new();
+        let mut read = 0;
+        for &template in ids {
+            if read == UNCUED_TEMPLATES_READ {
+                break;
+            }
+            if self.index.kind(template).is_some_and(|kind| kind.slow) {
+                continue;
+            }
+            let of_template: Vec<&semtrace_store::SpanHit> =
+                hits.iter().filter(|hit| hit.template_id == Some(template)).collect();
+            let Some(typical) = of_template.iter().find_map(|hit| typical_of(hit)) else { continue };
+            let slow_enough = (SLOW_RATIO * typical) as u64;
+            if of_template.iter().any(|hit| hit.span.duration_nanos() >= slow_enough) {
+                continue;
+            }
+            read += 1;
+            let mut filter = request.filter.clone();
+            filter.min_duration_ns = Some(filter.min_duration_ns.map_or(slow_enough, |min| min.max(slow_enough)));
+            let slow =
+                self.store.spans_of_templates(&[template], &filter, UNCUED_SPANS_READ, PerTrace::EverySpan).await?;
+            // Spans of the same template name one operation (its template names it).
+            found.extend(slow.into_iter().filter(|hit| typical_of(hit).is_some()));
+        }
+        Ok(found)
+    }
+
+    /// What a latency question adds to a span's template score: its [`slowness`] for its
+    /// operation, and the slow prior when the span is slow for its operation ([`SLOW_RATIO`])
+    /// though its template, whose "slow" cue counts seconds, did not get it (a 674 ms currency
+    /// conversion that normally takes 1 ms is as slow as a 2 s call that normally takes 1 ms).
+    fn latency_bonus(&self, request: &SearchRequest, template: Option<i64>, duration_ns: f64, typical_ns: f64) -> f64 {
+        let cued = template.and_then(|id| self.index.kind(id)).is_some_and(|kind| kind.slow);
+        let slow = duration_ns >= SLOW_RATIO * typical_ns.max(1_000.0);
+        slowness(duration_ns, typical_ns) + if slow && !cued { f64::from(request.failure_prior) } else { 0.0 }
     }
 
     /// One span per trace, for a latency question: where the span found was slow only because
@@ -729,8 +789,9 @@ impl Semantic {
                 continue;
             };
             scores.insert(template, ranked);
-            let bonus =
-                typical_ns(origin, &baselines).map_or(0.0, |typical| slowness(origin.duration_ns() as f64, typical));
+            let bonus = typical_ns(origin, &baselines).map_or(0.0, |typical| {
+                self.latency_bonus(request, Some(template), origin.duration_ns() as f64, typical)
+            });
             out.push(semtrace_store::SpanHit { span, template_id: Some(template), score: bonus });
         }
         Ok(out)
@@ -783,10 +844,10 @@ pub const SLOW_RATIO: f64 = 3.0;
 /// child must account for to be where that time went.
 const SLOW_ORIGIN_SHARE: f64 = 0.5;
 
-/// The child of `parent` where its extra time went, with that child's own extra time: the
-/// child that took most extra time, if it is slow itself ([`SLOW_RATIO`]) and accounts for at
-/// least [`SLOW_ORIGIN_SHARE`] of the parent's. A parent without a baseline owes its whole
-/// duration.
+/// The child of `parent` where its extra time went: the child that took most extra time, if it
+/// is slow itself ([`SLOW_RATIO`]) and accounts for at least [`SLOW_ORIGIN_SHARE`] of the
+/// parent's, alone or with the other slow children of its operation. A parent without a
+/// baseline owes its whole duration.
 pub(crate) fn slow_child<'a>(
     spans: &'a [semtrace_store::SpanProfile],
     parent: &semtrace_store::SpanProfile,
@@ -794,16 +855,27 @@ pub(crate) fn slow_child<'a>(
 ) -> Option<&'a semtrace_store::SpanProfile> {
     let extra = |span: &semtrace_store::SpanProfile, typical: f64| (span.duration_ns() as f64 - typical).max(0.0);
     let owed = extra(parent, typical_ns(parent, baselines).unwrap_or(0.0)) * SLOW_ORIGIN_SHARE;
-    spans
+    // Slow children with their extra time, and each operation's slow children's together: nine
+    // conversions each 600 ms slower than usual are where a page's 5 s went, though none alone
+    // accounts for half of it.
+    let slow: Vec<(f64, &semtrace_store::SpanProfile)> = spans
         .iter()
         .filter(|span| span.parent_span_id == Some(parent.span_id))
         .filter_map(|span| {
             let typical = typical_ns(span, baselines)?;
-            let own = extra(span, typical);
-            (span.duration_ns() as f64 >= SLOW_RATIO * typical && own >= owed).then_some((own, span))
+            (span.duration_ns() as f64 >= SLOW_RATIO * typical).then_some((extra(span, typical), span))
         })
+        .collect();
+    let together = |span: &semtrace_store::SpanProfile| -> f64 {
+        slow.iter()
+            .filter(|(_, other)| other.service == span.service && other.name == span.name)
+            .map(|(own, _)| own)
+            .sum()
+    };
+    slow.iter()
+        .filter(|(own, span)| *own >= owed || together(span) >= owed)
         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.start_ns.cmp(&a.1.start_ns)))
-        .map(|(_, span)| span)
+        .map(|(_, span)| *span)
 }
 
 /// Where the extra time of a slow span went: from `from` down through [`slow_child`] while
@@ -931,6 +1003,22 @@ mod tests {
         // gateway spent 8 s itself; its cache read was 4x slow (3 ms more).
         let own_time = vec![span(1, None, "gateway", 8000), span(2, Some(1), "cache", 4)];
         assert!(slow_origin(&own_time, id(1), &typical).is_none());
+        // Nine queries each 600 ms slower than usual: together they are where the gateway's 5.5 s
+        // went, though none alone is half of it; the slowest of them stands for them.
+        let mut many_slow = vec![span(1, None, "gateway", 5500)];
+        many_slow.extend((2..=10).map(|n| span(n, Some(1), "query", 600 + u64::from(n))));
+        assert_eq!(slow_origin(&many_slow, id(1), &typical).map(|span| span.span_id), Some(id(10)));
+        // Nine slow reads of different operations do not add up.
+        let mut scattered = vec![span(1, None, "gateway", 5500)];
+        scattered.extend(
+            (2..=10).map(|n| semtrace_store::SpanProfile { name: format!("read{n}"), ..span(n, Some(1), "", 600) }),
+        );
+        let mut scattered_typical = typical.clone();
+        for n in 2..=10 {
+            let read = semtrace_store::OperationBaseline { spans: 100, typical_ns: 5e6 };
+            scattered_typical.insert(("svc".to_owned(), format!("read{n}")), read);
+        }
+        assert!(slow_origin(&scattered, id(1), &scattered_typical).is_none());
         // Without a baseline a child cannot be told slow.
         let unknown = vec![span(1, None, "gateway", 8000), span(2, Some(1), "unknown", 7900)];
         assert!(slow_origin(&unknown, id(1), &typical).is_none());

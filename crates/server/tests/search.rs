@@ -351,6 +351,39 @@ async fn latency_questions_find_spans_slow_for_their_operation() {
     server.server.shutdown().await.unwrap();
 }
 
+/// A slow span whose template it shares with many newer fast ones (its duration below any
+/// "slow" cue) is still found: a latency search reads such a template's slow spans apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_span_among_many_newer_fast_ones_of_its_template_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), |_| {}).await;
+    let convert = |n: u8, millis: u64| {
+        let mut trace = trace(
+            n,
+            "currency",
+            "grpc.CurrencyService/Convert",
+            (0, ""),
+            json!([attr("rpc.system", "grpc"), attr("rpc.service", "CurrencyService"), attr("rpc.method", "Convert")]),
+            json!([]),
+        );
+        let span = &mut trace["scopeSpans"][0]["spans"][0];
+        let start: u64 = span["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+        span["endTimeUnixNano"] = json!((start + millis * 1_000_000).to_string());
+        trace
+    };
+    // The oldest conversion took 600 ms; the 130 after it, 1 ms each.
+    let mut traces = vec![convert(1, 600)];
+    traces.extend((2..=131).map(|n| convert(n, 1)));
+    send_json_spans(&server.otlp_http, traces).await;
+    wait_searchable(&server.api, 131).await;
+
+    let (status, body) = get_json(&format!("{}/api/v1/search?q=currency+conversions+slow&limit=3", server.api)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["intent"], "latency", "{body}");
+    assert_eq!(traces_of(&body)[0], trace_id(1), "{body}");
+    server.server.shutdown().await.unwrap();
+}
+
 /// One span per trace, asked about latency: a trace is shown, and ranked, by the span where its
 /// time went, not by the root that every slow trace has.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
