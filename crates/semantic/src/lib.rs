@@ -645,11 +645,9 @@ impl Semantic {
         let baselines = self.store.operation_baselines(&operations).await?;
         hits.extend(self.slow_spans_of_uncued_templates(request, ids, &hits, &baselines).await?);
         for hit in &mut hits {
-            let key = (hit.span.service_name().to_owned(), hit.span.name.clone());
-            hit.score =
-                baselines.get(&key).filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS).map_or(0.0, |baseline| {
-                    self.latency_bonus(request, hit.template_id, hit.span.duration_nanos() as f64, baseline.typical_ns)
-                });
+            hit.score = typical_of_hit(hit, &baselines).map_or(0.0, |typical| {
+                self.latency_bonus(request, hit.template_id, hit.span.duration_nanos() as f64, typical)
+            });
         }
         let total = |scores: &HashMap<i64, Ranked>, hit: &semtrace_store::SpanHit| {
             hit.template_id.and_then(|id| scores.get(&id)).map_or(0.0, |ranked| ranked.score) + hit.score as f32
@@ -688,12 +686,6 @@ impl Semantic {
         hits: &[semtrace_store::SpanHit],
         baselines: &Baselines,
     ) -> Result<Vec<semtrace_store::SpanHit>, SearchError> {
-        let typical_of = |hit: &semtrace_store::SpanHit| {
-            baselines
-                .get(&(hit.span.service_name().to_owned(), hit.span.name.clone()))
-                .filter(|baseline| baseline.spans >= MIN_BASELINE_SPANS)
-                .map(|baseline| baseline.typical_ns.max(1_000.0))
-        };
         let mut found = Vec::new();
         let mut read = 0;
         for &template in ids {
@@ -705,7 +697,7 @@ impl Semantic {
             }
             let of_template: Vec<&semtrace_store::SpanHit> =
                 hits.iter().filter(|hit| hit.template_id == Some(template)).collect();
-            let Some(typical) = of_template.iter().find_map(|hit| typical_of(hit)) else { continue };
+            let Some(typical) = of_template.iter().find_map(|hit| typical_of_hit(hit, baselines)) else { continue };
             let slow_enough = (SLOW_RATIO * typical) as u64;
             if of_template.iter().any(|hit| hit.span.duration_nanos() >= slow_enough) {
                 continue;
@@ -716,7 +708,7 @@ impl Semantic {
             let slow =
                 self.store.spans_of_templates(&[template], &filter, UNCUED_SPANS_READ, PerTrace::EverySpan).await?;
             // Spans of the same template name one operation (its template names it).
-            found.extend(slow.into_iter().filter(|hit| typical_of(hit).is_some()));
+            found.extend(slow.into_iter().filter(|hit| typical_of_hit(hit, baselines).is_some()));
         }
         Ok(found)
     }
@@ -829,6 +821,13 @@ pub(crate) type Baselines = HashMap<(String, String), semtrace_store::OperationB
 /// A span's operation's typical duration, when its baseline has enough spans to trust.
 fn typical_ns(span: &semtrace_store::SpanProfile, baselines: &Baselines) -> Option<f64> {
     let baseline = baselines.get(&(span.service.clone(), span.name.clone()))?;
+    (baseline.spans >= MIN_BASELINE_SPANS).then_some(baseline.typical_ns.max(1_000.0))
+}
+
+/// A found span's operation's typical duration, when its baseline has enough spans to trust
+/// ([`typical_ns`] for a span read in full).
+fn typical_of_hit(hit: &semtrace_store::SpanHit, baselines: &Baselines) -> Option<f64> {
+    let baseline = baselines.get(&(hit.span.service_name().to_owned(), hit.span.name.clone()))?;
     (baseline.spans >= MIN_BASELINE_SPANS).then_some(baseline.typical_ns.max(1_000.0))
 }
 

@@ -19,6 +19,9 @@ pub(crate) const CONNECTION_DROPPED: &str =
 /// service was down while it restarted" and "pointed at the wrong port" find it.
 pub(crate) const CONNECTION_REFUSED: &str = "connection failure, connection refused, nothing listening there: the service is down or restarting, or the address or port is wrong";
 pub(crate) const DNS_FAILURE: &str = "DNS failure, hostname could not be resolved";
+/// The ways a dependency can go unreached: named after the dependency when the span says what
+/// it called ("database unavailable").
+pub(crate) const UNREACHED: [&str; 4] = [CONNECTION_FAILURE, CONNECTION_REFUSED, CONNECTION_DROPPED, DNS_FAILURE];
 /// [`POOL_EXHAUSTED`] where the span says what the pool connects to: people ask for "database
 /// connections", not for "a pool".
 pub(crate) const DATABASE_POOL_EXHAUSTED: &str = "database connection pool exhausted, no free connection";
@@ -86,8 +89,8 @@ const SUBSUMES: &[(&str, &str)] = &[
     // HttpClient.Timeout").
     (TIMEOUT, CANCELLED),
     // SIGFPE dumps core: it is a division by zero.
-    (DIVISION_BY_ZERO, "crash"),
-    (QUEUE_FULL, "rate limited, throttled, too many requests, slow down and back off"),
+    (DIVISION_BY_ZERO, CRASH),
+    (QUEUE_FULL, RATE_LIMITED),
     (MISSING_CONFIG, RESOURCE_NOT_FOUND),
     (MISSING_CONFIG, INVALID_INPUT),
     (SIGNATURE, INVALID_INPUT),
@@ -98,6 +101,8 @@ const SUBSUMES: &[(&str, &str)] = &[
     (PRIMARY_UNAVAILABLE, WRITE_REJECTED),
 ];
 const TLS: &str = "TLS certificate or handshake failure";
+const CRASH: &str = "crash";
+const RATE_LIMITED: &str = "rate limited, throttled, too many requests, slow down and back off";
 const CANCELLED: &str = "request cancelled by the caller";
 const DIVISION_BY_ZERO: &str = "division by zero";
 const QUEUE_FULL: &str = "worker pool or queue full, new work rejected";
@@ -165,7 +170,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"duplicate|unique constraint|UNIQUE constraint|already exists|E11000|ALREADY_EXISTS|unique_constraint|UniqueViolation",
     ),
     (
-        "rate limited, throttled, too many requests, slow down and back off",
+        RATE_LIMITED,
         r"\b429\b|rate.?limit|too many requests|throttl|RESOURCE_EXHAUSTED|SlowDown|quota exceeded|ProvisionedThroughputExceeded|RequestLimitExceeded",
     ),
     (
@@ -190,7 +195,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"card.?declined|insufficient.?funds|not enough (balance|funds)|authori[sz]ation refused|do_not_honor|declined|payment[ _-]?(\w+ )?(has |was )?(failed|refused)|CardException|security code is incorrect|card (number )?is (invalid|incorrect|expired)",
     ),
     (
-        "crash",
+        CRASH,
         r"\bpanic\b|segmentation|application_start_failure|Kernel pid terminated|SIGSEGV|SIGABRT|fatal error|core dumped|panicked at|AccessViolation|Back-off restarting failed container|CrashLoopBackOff|exited on signal|GenServer .{0,60} terminating",
     ),
     (
@@ -341,7 +346,7 @@ const GENERIC: &[&str] = &[
     CONNECTION_REFUSED,
     CONNECTION_DROPPED,
     "dependency unavailable",
-    "crash",
+    CRASH,
     AUTH,
 ];
 

@@ -638,8 +638,8 @@ static RECOVERY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("recovery pattern")
 });
 
-/// Whether the span's log lines told a failure only as warnings, each followed by a routine
-/// line that says it was got over ([`RECOVERY`]).
+/// Whether the span's log lines told a failure only as warnings, and a routine line after the
+/// last of them says it was got over ([`RECOVERY`]).
 fn recovered_after_warnings(lines: &[(&Event, LogLine<'_>)]) -> bool {
     let Some(last_warning) = lines.iter().rposition(|(_, line)| line.severe().is_some()) else { return false };
     lines.iter().all(|(_, line)| line.severe() != Some(Severity::Error))
@@ -885,15 +885,10 @@ fn categories_sentence(
     // say in its routine lines what the span was talking to ("Delivering … via
     // smtp-relay:587", then `Net::OpenTimeout`).
     let dependency = dependency_of(span, &said, &categories).or_else(|| {
-        let reaching = [
-            category::TIMEOUT,
-            category::CONNECTION_FAILURE,
-            category::CONNECTION_REFUSED,
-            category::CONNECTION_DROPPED,
-            category::DNS_FAILURE,
-            category::POOL_EXHAUSTED,
-        ];
-        if !(evidence.failed && categories.iter().any(|name| reaching.contains(name))) {
+        let reaching = |name: &&str| {
+            [category::TIMEOUT, category::POOL_EXHAUSTED].contains(name) || category::UNREACHED.contains(name)
+        };
+        if !(evidence.failed && categories.iter().any(reaching)) {
             return None;
         }
         let routine: Vec<&str> = evidence
@@ -1197,13 +1192,7 @@ fn name_the_dependency(dependency: Option<&Dependency>, categories: &mut Vec<&'s
     if dependency == Some(&Dependency::Mail) && !categories.contains(&category::EMAIL_DELIVERY) {
         categories.push(category::EMAIL_DELIVERY);
     }
-    let unreached = [
-        category::CONNECTION_FAILURE,
-        category::CONNECTION_REFUSED,
-        category::CONNECTION_DROPPED,
-        category::DNS_FAILURE,
-    ];
-    if !categories.iter().any(|name| unreached.contains(name)) {
+    if !categories.iter().any(|name| category::UNREACHED.contains(name)) {
         return;
     }
     let unreachable = match dependency {
