@@ -29,6 +29,9 @@ const SIZE_TARGET: f64 = 0.9;
 const CHECK: Duration = Duration::from_secs(5);
 /// Time between chunks, for ingest.
 const PAUSE: Duration = Duration::from_millis(2);
+/// Tries at the final checkpoint that shows the file's new size, and the pause between them.
+const CHECKPOINT_TRIES: u32 = 20;
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(50);
 
 /// What to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +201,14 @@ pub(crate) fn run(
         std::thread::sleep(PAUSE);
     }
     if run.spans + run.logs > 0 {
-        with_writer(writer, &mut held, |writer| writer.checkpoint())?;
+        // The checkpointer thread may be copying at this moment, and then this one copies
+        // nothing: a few tries, the writer free between them, before leaving it to that thread.
+        for _ in 0..CHECKPOINT_TRIES {
+            if with_writer(writer, &mut held, |writer| writer.checkpoint())? {
+                break;
+            }
+            std::thread::sleep(CHECKPOINT_PAUSE);
+        }
     }
     run.bytes_after = file_bytes(path);
     run.writer_seconds = held.as_secs_f64();

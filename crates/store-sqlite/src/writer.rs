@@ -341,8 +341,16 @@ impl Writer {
 
     /// Copies the WAL into the database so that a file retention shrank shows its size (in WAL
     /// mode the file is cut at checkpoint); what it cannot copy now the checkpointer copies later.
-    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
-        self.connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(internal)
+    /// Returns whether the whole log was copied: not when the checkpointer thread was copying at
+    /// the same moment (only one checkpoint runs at a time) or a reader still needs old frames.
+    pub fn checkpoint(&mut self) -> Result<bool, StoreError> {
+        let (busy, logged, copied) = self
+            .connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })
+            .map_err(internal)?;
+        Ok(busy == 0 && logged == copied)
     }
 
     /// Applies the joiner's decisions in one transaction: joined spans get their new template,
