@@ -84,8 +84,20 @@ fn report(args: &CategoriesArgs, labelled: &[Labelled], embedder: &semtrace_embe
     let own: HashSet<&str> = labelled.iter().map(|item| item.message.as_str()).collect();
     let prototypes = CategoryPrototypes::embed(embedder)?.without(&own);
     // What the pipeline sees: the span's summary; its failure sentence for the model.
-    let summaries: Vec<_> =
-        labelled.iter().map(|item| semtrace_summary::summarize(&failed_span(&item.message))).collect();
+    // Timed one by one: a failure's summary files it by signature, on the ingest path and for
+    // every failed span a search or similar traces shows.
+    let mut took = Vec::with_capacity(labelled.len());
+    let summaries: Vec<_> = labelled
+        .iter()
+        .map(|item| {
+            let span = failed_span(&item.message);
+            let started = std::time::Instant::now();
+            let summary = semtrace_summary::summarize(&span);
+            took.push(started.elapsed());
+            summary
+        })
+        .collect();
+    took.sort();
     let signature: Vec<Option<&'static str>> =
         summaries.iter().map(|summary| signature_category(&summary.template)).collect();
     let failures: Vec<String> = labelled.iter().map(|item| failure_text(&item.message)).collect();
@@ -109,6 +121,7 @@ fn report(args: &CategoriesArgs, labelled: &[Labelled], embedder: &semtrace_embe
     let by_signature: Vec<&str> = signature.iter().map(|guess| guess.unwrap_or(UNKNOWN)).collect();
     let (accuracy, unknown) = judge(&by_signature);
     println!("signatures alone:            accuracy {accuracy:.3}, unknown {unknown:.3}");
+    println!("a failed span's summary (signatures included): {}", crate::ingest::percentiles(&took));
     let mut best = Vec::new();
     for floor in &floors {
         let guesses: Vec<&str> = signature

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
 /// Categories the summary builds on (`name_the_dependency`), named once.
 pub(crate) const POOL_EXHAUSTED: &str = "connection pool exhausted, no free connection";
@@ -307,8 +307,22 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
 ];
 
-static SIGNATURES: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new(CATEGORIES.iter().map(|(_, pattern)| format!("(?i){pattern}"))).expect("category patterns are valid")
+/// The signatures, one regex each, matched on bytes with ASCII classes and case. As one
+/// `RegexSet` with Unicode classes they made an automaton the lazy DFA gave up on, and the
+/// PikeVM it fell back to took 2–4 ms a failed span (`semtrace-bench categories` times it);
+/// each alone is found by its literals and a small DFA. Signatures are English words and
+/// library names.
+static SIGNATURES: LazyLock<Vec<regex::bytes::Regex>> = LazyLock::new(|| {
+    CATEGORIES
+        .iter()
+        .map(|(_, pattern)| {
+            regex::bytes::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .unicode(false)
+                .build()
+                .expect("category patterns are valid")
+        })
+        .collect()
 });
 
 /// What signatures must not read: decimals and versions ("after 412.331 seconds" is no HTTP 412),
@@ -320,7 +334,12 @@ static NOT_SIGNATURES: LazyLock<Regex> =
 /// The categories an error text falls in, in the table's order (at most three).
 pub fn categorize(error_text: &str) -> Vec<&'static str> {
     let read = NOT_SIGNATURES.replace_all(error_text, "#");
-    let matched: Vec<&'static str> = SIGNATURES.matches(&read).iter().map(|index| CATEGORIES[index].0).collect();
+    let matched: Vec<&'static str> = SIGNATURES
+        .iter()
+        .zip(CATEGORIES)
+        .filter(|(signature, _)| signature.is_match(read.as_bytes()))
+        .map(|(_, (name, _))| *name)
+        .collect();
     matched
         .iter()
         .copied()
