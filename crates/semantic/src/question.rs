@@ -130,12 +130,12 @@ fn unreported_given(query: &str, denies_failure: bool, intent: Intent) -> bool {
 }
 
 /// A clause that excludes a subject: a negation that opens a clause ("…, not database
-/// related", "…, not bugs", "but not the cache") or an exclusion anywhere ("except redis",
+/// related", "…, not bugs", "but not the cache", "…, and not because of the currency service") or an exclusion anywhere ("except redis",
 /// "other than the database", "apart from MongoDB", "instead of SQL"). A "not" inside a clause
 /// ("did not finish", "does not exist") negates a verb, not a subject: it is not read.
 static EXCLUSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:(?:^|[,;:(]|\bbut\b)\s*(?:not|never)\b|\b(?:except(?:\s+for)?|excluding|other\s+than|apart\s+from|rather\s+than|instead\s+of|leaving\s+out|leave\s+out|setting\s+aside|disregarding)\b)\s+(?P<what>[^,;:.()]+)",
+        r"(?i)(?:(?:^|[,;:(]|\bbut\b|,\s*and\b)\s*(?:not|never)\b|\b(?:except(?:\s+for)?|excluding|other\s+than|apart\s+from|rather\s+than|instead\s+of|leaving\s+out|leave\s+out|setting\s+aside|disregarding)\b)\s+(?P<what>[^,;:.()]+)",
     )
     .expect("the exclusion pattern is valid")
 });
@@ -370,6 +370,10 @@ mod tests {
             vec!["business rule".to_owned()]
         );
         assert_eq!(read("calls that gave up waiting, apart from plain HTTP ones").1, vec!["HTTP".to_owned()]);
+        assert_eq!(
+            read("pages slow but still succeeding, and not because of the currency service"),
+            ("pages slow but still succeeding".to_owned(), vec!["currency service".to_owned()])
+        );
         assert_eq!(
             read("failures hidden in the logs, leaving out anything to do with advertising"),
             ("failures hidden in the logs".to_owned(), vec!["advertising".to_owned()])

@@ -74,18 +74,27 @@ pub(crate) async fn write(
     let days: HashSet<i64> = rows.iter().map(|row| sql::day_of(row.start_ns)).collect();
     ensure_partitions(client, caches, days).await?;
     ensure_operations(client, caches, rows).await?;
+    // Judged against the operations' durations before this batch's are added.
+    let typical = typical_durations(client, rows).await?;
+    let typical_of = |row: &SpanRow| typical.get(&(row.service.clone(), row.operation().to_owned())).copied();
+    let slow: Vec<Option<(String, i64)>> = rows.iter().map(|row| row.slow_template(typical_of(row))).collect();
     let templates: Vec<TemplateOf<'_>> = rows
         .iter()
-        .map(|row| TemplateOf {
-            hash: row.template_hash,
-            text: &row.template,
+        .zip(&slow)
+        .map(|(row, slow)| TemplateOf {
+            hash: slow.as_ref().map_or(row.template_hash, |(_, hash)| *hash),
+            text: slow.as_ref().map_or(row.template.as_str(), |(text, _)| text.as_str()),
             outcome: row.template_outcome,
             failure: row.template_failure.as_deref(),
             service: &row.service,
         })
         .collect();
     let (template, novel) = template_ids_new(client, caches, &templates).await?;
-    let importance = importance(client, rows, &novel).await?;
+    // The first span of each new template stands for its novelty.
+    let mut fresh = novel.clone();
+    let importance = semtrace_store::importance::by_trace(rows.iter().zip(&templates).map(|(row, template)| {
+        (row, semtrace_store::importance::of_span(row, typical_of(row), fresh.remove(&template.hash)))
+    }));
     let ids = Ids {
         resource: body_ids(client, &caches.resources, "resources", rows.iter().map(|row| &row.resource)).await?,
         scope: body_ids(client, &caches.scopes, "scopes", rows.iter().map(|row| &row.scope)).await?,
@@ -598,26 +607,16 @@ pub(crate) async fn template_ids(
     template_ids_new(client, caches, rows).await.map(|(ids, _)| ids)
 }
 
-/// Each trace's importance from the batch's spans: against their operations' durations so far,
-/// and the templates this batch stored first.
-async fn importance(
-    client: &Client,
-    rows: &[SpanRow],
-    novel: &HashSet<i64>,
-) -> Result<HashMap<[u8; 16], f64>, StoreError> {
+/// The typical durations of the batch's operations so far (for importance and slow templates),
+/// by (service, operation); operations without enough spans are absent.
+async fn typical_durations(client: &Client, rows: &[SpanRow]) -> Result<HashMap<(String, String), f64>, StoreError> {
     let pairs: HashSet<(&str, &str)> = rows.iter().map(|row| (row.service.as_str(), row.operation())).collect();
     let (services, names): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
-    let typical: HashMap<(String, String), f64> = operation_sums(client, &services, &names)
+    Ok(operation_sums(client, &services, &names)
         .await?
         .into_iter()
         .filter_map(|(key, spans, sum)| Some((key, semtrace_store::importance::typical_ns(spans, sum)?)))
-        .collect();
-    // The first span of each new template stands for its novelty.
-    let mut fresh = novel.clone();
-    Ok(semtrace_store::importance::by_trace(rows.iter().map(|row| {
-        let typical = typical.get(&(row.service.clone(), row.operation().to_owned())).copied();
-        (row, semtrace_store::importance::of_span(row, typical, fresh.remove(&row.template_hash)))
-    })))
+        .collect())
 }
 
 /// Each (service, name) operation's stored span count and sum of log durations, all kinds

@@ -459,9 +459,10 @@ fn insert_all(
     rows: &[SpanRow],
     numbers: &TraceNumbers,
 ) -> Result<Committed, StoreError> {
-    let (inserted, outcome) = insert_spans(transaction, tables, rows, numbers)?;
     // Judged against the operations' durations before this batch's are added.
-    let importance = importance(transaction, &inserted)?;
+    let mut typical = Typical::default();
+    let (inserted, outcome) = insert_spans(transaction, tables, rows, numbers, &mut typical)?;
+    let importance = importance(transaction, &inserted, &mut typical)?;
     add_to_baselines(transaction, &inserted)?;
     add_entities(transaction, &inserted)?;
     let (new_traces, first_spans) = add_to_traces(transaction, inserted, &importance, numbers)?;
@@ -542,6 +543,7 @@ fn insert_spans<'r>(
     tables: &mut Tables<'_>,
     rows: &'r [SpanRow],
     numbers: &TraceNumbers,
+    typical: &mut Typical,
 ) -> Result<(Vec<Inserted<'r>>, WriteOutcome), StoreError> {
     let mut inserted = Vec::with_capacity(rows.len());
     let mut outcome = WriteOutcome::default();
@@ -575,10 +577,15 @@ fn insert_spans<'r>(
         let scope_id = shared_body_id(transaction, "scopes", &row.scope, tables.scopes, &mut batch_scopes)?;
         let service_id = service_id(transaction, &row.service, tables.services)?;
         let operation_id = operation_id(transaction, service_id, row.operation(), row.kind, tables.operations)?;
+        let slow = row.slow_template(typical.of(transaction, operation_id)?);
+        let (template_hash, template) = match &slow {
+            Some((text, hash)) => (*hash, text.as_str()),
+            None => (row.template_hash, row.template.as_str()),
+        };
         let (template_id, novel) = template_id_new(
             transaction,
-            row.template_hash,
-            (&row.template, row.template_failure.as_deref()),
+            template_hash,
+            (template, row.template_failure.as_deref()),
             row.template_outcome.to_i64(),
             tables.templates,
         )?;
@@ -693,25 +700,37 @@ fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Res
     Ok(())
 }
 
-/// Each trace's importance from the inserted spans ([`semtrace_store::importance`]).
-fn importance(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Result<HashMap<[u8; 16], f64>, StoreError> {
-    let mut typical: HashMap<i64, Option<f64>> = HashMap::new();
-    let mut read = transaction
-        .prepare_cached("SELECT span_count, log_duration_sum FROM operations WHERE id = ?1")
-        .map_err(internal)?;
-    for (_, operation_id, _, _) in inserted {
-        if !typical.contains_key(operation_id) {
-            let sums: Option<(i64, f64)> =
-                read.query_row([operation_id], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(internal)?;
-            typical.insert(
-                *operation_id,
-                sums.and_then(|(spans, sum)| semtrace_store::importance::typical_ns(spans, sum)),
-            );
+/// Operations' typical durations as a batch found them (before its own spans are added), read
+/// once an operation.
+#[derive(Default)]
+struct Typical(HashMap<i64, Option<f64>>);
+
+impl Typical {
+    fn of(&mut self, transaction: &Transaction<'_>, operation_id: i64) -> Result<Option<f64>, StoreError> {
+        if let Some(typical) = self.0.get(&operation_id) {
+            return Ok(*typical);
         }
+        let sums: Option<(i64, f64)> = transaction
+            .prepare_cached("SELECT span_count, log_duration_sum FROM operations WHERE id = ?1")
+            .and_then(|mut read| read.query_row([operation_id], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+            .map_err(internal)?;
+        let typical = sums.and_then(|(spans, sum)| semtrace_store::importance::typical_ns(spans, sum));
+        self.0.insert(operation_id, typical);
+        Ok(typical)
     }
-    Ok(semtrace_store::importance::by_trace(inserted.iter().map(|(row, operation_id, _, novel)| {
-        (*row, semtrace_store::importance::of_span(row, typical[operation_id], *novel))
-    })))
+}
+
+/// Each trace's importance from the inserted spans ([`semtrace_store::importance`]).
+fn importance(
+    transaction: &Transaction<'_>,
+    inserted: &[Inserted<'_>],
+    typical: &mut Typical,
+) -> Result<HashMap<[u8; 16], f64>, StoreError> {
+    let mut of_span = Vec::with_capacity(inserted.len());
+    for (row, operation_id, _, novel) in inserted {
+        of_span.push((*row, semtrace_store::importance::of_span(row, typical.of(transaction, *operation_id)?, *novel)));
+    }
+    Ok(semtrace_store::importance::by_trace(of_span))
 }
 
 /// Adds the inserted spans to their traces' aggregate rows; returns the new traces' ids and

@@ -24,6 +24,7 @@ pub async fn run(store: &dyn Store) {
     spans_are_found_by_template_and_error_text(store).await;
     log_records_are_stored_joined_and_searched(store).await;
     operations_have_baselines(store).await;
+    spans_slow_for_their_operation_are_stored_under_a_slow_template(store).await;
     traces_are_found_by_fields(store).await;
     traces_are_found_by_the_entities_they_touch(store).await;
     traces_have_an_importance(store).await;
@@ -261,6 +262,46 @@ async fn operations_have_baselines(store: &dyn Store) {
     assert!((1.5e6..2.5e6).contains(&baseline.typical_ns), "{baseline:?}");
     store.write(&spans).await.unwrap();
     assert_eq!(store.operation_baselines(&asked).await.unwrap()[&asked[0]].spans, 10, "retries are not counted");
+}
+
+/// An operation that takes 2 ms: a span of it that took 600 ms is stored under the template its
+/// 2.5 s spans get from their summary (the slowness cue), one of 50 ms (25 times, but not what
+/// people call slow) and the usual ones under the plain one.
+async fn spans_slow_for_their_operation_are_stored_under_a_slow_template(store: &dyn Store) {
+    let quick = |n: u64, millis: u64| {
+        let mut span = quiet_span(n);
+        span.name = "GET /api/quick".into();
+        span.attributes = attrs(&[("http.route", AnyValue::String("/api/quick".into()))]);
+        span.end_time_unix_nano = span.start_time_unix_nano + millis * 1_000_000;
+        span
+    };
+    let usual: Vec<Span> = (850..875).map(|n| quick(n, 2)).collect();
+    store.write(&usual).await.unwrap();
+    store.write(&[quick(875, 600), quick(876, 50), quick(877, 2_500)]).await.unwrap();
+    let templates: Vec<crate::PendingTemplate> = store
+        .pending_templates(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|template| template.text.contains("/api/quick"))
+        .collect();
+    assert_eq!(templates.len(), 2, "{templates:?}");
+    let traces_of = |slow: bool| {
+        let template = templates.iter().find(|template| semtrace_summary::is_slow(&template.text) == slow).unwrap();
+        async move {
+            let hits = store
+                .spans_of_templates(&[template.id], &SpanFilter::default(), 100, PerTrace::EverySpan)
+                .await
+                .unwrap();
+            let mut traces: Vec<TraceId> = hits.iter().map(|hit| hit.span.trace_id).collect();
+            traces.sort();
+            traces
+        }
+    };
+    assert_eq!(traces_of(true).await, vec![trace_id(875), trace_id(877)]);
+    let plain = traces_of(false).await;
+    assert_eq!(plain.len(), 26);
+    assert!(plain.contains(&trace_id(876)));
 }
 
 /// A log record about `span` (trace context set), with the span's resource, after its start.

@@ -74,6 +74,35 @@ impl SpanRow {
     pub fn operation(&self) -> &str {
         self.operation.as_deref().unwrap_or(&self.name)
     }
+
+    /// The template (text and hash) of a span slow for its operation ([`slow_for_operation`])
+    /// whose summary has no slowness cue: its template with the cue, so that it embeds apart
+    /// from the operation's usual spans and "price conversions taking hundreds of milliseconds"
+    /// reads "slow" in it. `None`: the span is stored under its own template.
+    pub fn slow_template(&self, typical_ns: Option<f64>) -> Option<(String, i64)> {
+        let duration = self.end_ns.saturating_sub(self.start_ns) as f64;
+        if !slow_for_operation(duration, typical_ns?) {
+            return None;
+        }
+        let text = semtrace_summary::with_slow_cue(&self.template)?;
+        let hash = semtrace_summary::template_hash(&text);
+        Some((text, hash))
+    }
+}
+
+/// Times its operation's typical duration from which a span's template says it was slow
+/// ([`SpanRow::slow_template`]): well past the operation's usual spread, where the search's
+/// latency prior starts at 3 times (`semtrace_semantic::SLOW_RATIO`), so that an operation's
+/// jitter does not split its template.
+pub const SLOW_TEMPLATE_FACTOR: f64 = 10.0;
+/// Below this a span's template never says slow, however fast its operation usually is: a
+/// 5 ms cache read that usually takes 0.3 ms is not what people call slow.
+pub const SLOW_TEMPLATE_MIN_NS: f64 = 100e6;
+
+/// Whether a span that took `duration_ns` is slow in its template's words, for an operation
+/// that typically takes `typical_ns` (with enough spans to tell, [`crate::importance::typical_ns`]).
+pub fn slow_for_operation(duration_ns: f64, typical_ns: f64) -> bool {
+    typical_ns > 0.0 && duration_ns >= SLOW_TEMPLATE_MIN_NS && duration_ns >= SLOW_TEMPLATE_FACTOR * typical_ns
 }
 
 /// What encoding computes beyond the columns.
