@@ -145,12 +145,27 @@ async fn decide(
             };
             // Every severe record about the span: those joined earlier and these.
             let logs = store.span_evidence(&[(trace_id, span_id)]).await?;
+            let mut summary = semtrace_summary::summarize_with_logs(span, &logs);
+            // A span slow for its operation keeps the slowness cue the store gave its template
+            // (`SpanRow::slow_template`).
+            let operation = (span.service_name().to_owned(), span.name.clone());
+            let baseline = store.operation_baselines(std::slice::from_ref(&operation)).await?.remove(&operation);
+            let typical = baseline
+                .filter(|baseline| baseline.spans >= semtrace_store::importance::MIN_SPANS as u64)
+                .map(|baseline| baseline.typical_ns);
+            if typical
+                .is_some_and(|typical| semtrace_store::row::slow_for_operation(span.duration_nanos() as f64, typical))
+            {
+                if let Some(cued) = semtrace_summary::with_slow_cue(&summary.template) {
+                    summary.template = cued;
+                }
+            }
             decisions.spans.push(Retemplate {
                 trace_id,
                 span_id,
                 start_ns: span.start_time_unix_nano,
                 service: span.service_name().to_owned(),
-                summary: semtrace_summary::summarize_with_logs(span, &logs),
+                summary,
             });
             decisions.joined.extend(records.iter().map(|pending| pending.id));
         }
@@ -199,5 +214,44 @@ mod tests {
         assert_eq!(pass(&store, &short, &status, JOIN_LEASE).await.unwrap(), 0);
         assert_eq!((status.waiting.load(Ordering::Relaxed), status.missed.load(Ordering::Relaxed)), (0, 1));
         assert!(store.pending_log_joins(0, 10).await.unwrap().is_empty());
+    }
+
+    /// A span slow for its operation, stored under the template with the slowness cue, keeps
+    /// the cue when a log record joins it and changes its template.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_span_keeps_its_slowness_cue_when_a_record_joins_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteOptions::new(dir.path())).unwrap();
+        let (status, config) = (JoinStatus::default(), JoinConfig::default());
+        let quick = |n: u64, millis: u64| {
+            let mut span = rich_trace(n).remove(2);
+            span.status = semtrace_model::Status::default();
+            span.events.clear();
+            span.end_time_unix_nano = span.start_time_unix_nano + millis * 1_000_000;
+            span
+        };
+        let usual: Vec<_> = (1..=25).map(|n| quick(n, 2)).collect();
+        store.write(&usual).await.unwrap();
+        let slow = quick(30, 600);
+        store.write(std::slice::from_ref(&slow)).await.unwrap();
+        store.write_logs(&logs_about(std::slice::from_ref(&slow))).await.unwrap();
+        assert_eq!(pass(&store, &config, &status, JOIN_LEASE).await.unwrap(), 1);
+        let logs = store.span_evidence(&[(slow.trace_id, slow.span_id)]).await.unwrap();
+        let joined = semtrace_summary::summarize_with_logs(&slow, &logs);
+        assert!(joined.outcome.is_failure() && !semtrace_summary::is_slow(&joined.template), "{joined:?}");
+        let cued = semtrace_summary::with_slow_cue(&joined.template).unwrap();
+        let templates = store.pending_templates(1000).await.unwrap();
+        let template = templates.iter().find(|template| template.text == cued).expect("the joined template, cued");
+        let hits = store
+            .spans_of_templates(
+                &[template.id],
+                &semtrace_store::SpanFilter::default(),
+                10,
+                semtrace_store::policy::PerTrace::EverySpan,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].span.span_id, slow.span_id);
     }
 }

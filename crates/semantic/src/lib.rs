@@ -675,8 +675,9 @@ impl Semantic {
     }
 
     /// The slow spans of the best templates without a "slow" cue: such a template holds an
-    /// operation's fast spans and its slow ones alike (a conversion that took 674 ms instead of
-    /// 1 ms reads "took 674 ms"), and its newest spans, which `hits` holds, may all be fast. For
+    /// operation's fast spans and the slow ones the store did not cue (3 to 10 times typical,
+    /// under 100 ms, or stored before the store cued them: `SpanRow::slow_template`), and its
+    /// newest spans, which `hits` holds, may all be fast. For
     /// each of the first [`UNCUED_TEMPLATES_READ`] templates that has spans in `hits` but none slow
     /// for its operation ([`SLOW_RATIO`]), up to [`UNCUED_SPANS_READ`] spans that are.
     async fn slow_spans_of_uncued_templates(
@@ -715,8 +716,8 @@ impl Semantic {
 
     /// What a latency question adds to a span's template score: its [`slowness`] for its
     /// operation, and the slow prior when the span is slow for its operation ([`SLOW_RATIO`])
-    /// though its template, whose "slow" cue counts seconds, did not get it (a 674 ms currency
-    /// conversion that normally takes 1 ms is as slow as a 2 s call that normally takes 1 ms).
+    /// though its template did not get the "slow" cue (a 60 ms query that normally takes 15 ms
+    /// is slow for its operation; the store cues from 10 times and 100 ms).
     fn latency_bonus(&self, request: &SearchRequest, template: Option<i64>, duration_ns: f64, typical_ns: f64) -> f64 {
         let cued = template.and_then(|id| self.index.kind(id)).is_some_and(|kind| kind.slow);
         let slow = duration_ns >= SLOW_RATIO * typical_ns.max(1_000.0);

@@ -130,12 +130,13 @@ fn unreported_given(query: &str, denies_failure: bool, intent: Intent) -> bool {
 }
 
 /// A clause that excludes a subject: a negation that opens a clause ("…, not database
-/// related", "…, not bugs", "but not the cache", "…, and not because of the currency service") or an exclusion anywhere ("except redis",
+/// related", "…, not bugs", "but not the cache"; "…, and not" only before a cause: "…, and
+/// not because of the currency service") or an exclusion anywhere ("except redis",
 /// "other than the database", "apart from MongoDB", "instead of SQL"). A "not" inside a clause
 /// ("did not finish", "does not exist") negates a verb, not a subject: it is not read.
 static EXCLUSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:(?:^|[,;:(]|\bbut\b|,\s*and\b)\s*(?:not|never)\b|\b(?:except(?:\s+for)?|excluding|other\s+than|apart\s+from|rather\s+than|instead\s+of|leaving\s+out|leave\s+out|setting\s+aside|disregarding)\b)\s+(?P<what>[^,;:.()]+)",
+        r"(?i)(?:(?:^|[,;:(]|\bbut\b)\s*(?:not|never)\b|,\s*and\s+not\s+(?:because\s+of|due\s+to|caused\s+by)|\b(?:except(?:\s+for)?|excluding|other\s+than|apart\s+from|rather\s+than|instead\s+of|leaving\s+out|leave\s+out|setting\s+aside|disregarding)\b)\s+(?P<what>[^,;:.()]+)",
     )
     .expect("the exclusion pattern is valid")
 });
@@ -374,6 +375,8 @@ mod tests {
             read("pages slow but still succeeding, and not because of the currency service"),
             ("pages slow but still succeeding".to_owned(), vec!["currency service".to_owned()])
         );
+        assert!(read("logins failing, and not only for admins").1.is_empty());
+        assert!(read("payments timing out, and never retried").1.is_empty());
         assert_eq!(
             read("failures hidden in the logs, leaving out anything to do with advertising"),
             ("failures hidden in the logs".to_owned(), vec!["advertising".to_owned()])

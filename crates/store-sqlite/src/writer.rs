@@ -701,7 +701,8 @@ fn add_entities(transaction: &Transaction<'_>, inserted: &[Inserted<'_>]) -> Res
 }
 
 /// Operations' typical durations as a batch found them (before its own spans are added), read
-/// once an operation.
+/// once an operation: of its service and name, all kinds together, as `operation_baselines`
+/// and the PostgreSQL store read them.
 #[derive(Default)]
 struct Typical(HashMap<i64, Option<f64>>);
 
@@ -710,11 +711,14 @@ impl Typical {
         if let Some(typical) = self.0.get(&operation_id) {
             return Ok(*typical);
         }
-        let sums: Option<(i64, f64)> = transaction
-            .prepare_cached("SELECT span_count, log_duration_sum FROM operations WHERE id = ?1")
-            .and_then(|mut read| read.query_row([operation_id], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+        let (spans, sum): (Option<i64>, Option<f64>) = transaction
+            .prepare_cached(
+                "SELECT sum(o.span_count), sum(o.log_duration_sum) FROM operations o
+                 JOIN operations k ON k.service_id = o.service_id AND k.name = o.name WHERE k.id = ?1",
+            )
+            .and_then(|mut read| read.query_row([operation_id], |row| Ok((row.get(0)?, row.get(1)?))))
             .map_err(internal)?;
-        let typical = sums.and_then(|(spans, sum)| semtrace_store::importance::typical_ns(spans, sum));
+        let typical = semtrace_store::importance::typical_ns(spans.unwrap_or(0), sum.unwrap_or(0.0));
         self.0.insert(operation_id, typical);
         Ok(typical)
     }

@@ -334,6 +334,26 @@ static NOT_SIGNATURES: LazyLock<Regex> =
 /// The categories an error text falls in, in the table's order (at most three).
 pub fn categorize(error_text: &str) -> Vec<&'static str> {
     let read = NOT_SIGNATURES.replace_all(error_text, "#");
+    // The signatures' classes are ASCII: a non-ASCII letter or digit reads as a letter (so "502µs"
+    // is no HTTP 502, as with Unicode classes), anything else as a space, one byte a character
+    // (so `.{0,80}` still counts characters).
+    let read = if read.is_ascii() {
+        read
+    } else {
+        std::borrow::Cow::Owned(
+            read.chars()
+                .map(|c| {
+                    if c.is_ascii() {
+                        c
+                    } else if c.is_alphanumeric() {
+                        'x'
+                    } else {
+                        ' '
+                    }
+                })
+                .collect::<String>(),
+        )
+    };
     let matched: Vec<&'static str> = SIGNATURES
         .iter()
         .zip(CATEGORIES)
@@ -505,6 +525,8 @@ mod tests {
             ("Error: socket hang up at TLSSocket.socketOnEnd { code: 'ECONNRESET' }", vec![CONNECTION_DROPPED]),
             // Dropped once open, not refused: worded apart.
             ("read tcp 10.1.2.3:38588->10.1.9.9:8000: read: connection reset by peer", vec![CONNECTION_DROPPED]),
+            // A duration glued to a non-ASCII unit is no status code.
+            ("connection reset by peer after 502µs", vec![CONNECTION_DROPPED]),
             ("java.net.ConnectException: Connection refused", vec![CONNECTION_REFUSED]),
             ("ENOSPC: no space left on device, write", vec!["disk full, no storage space left"]),
             ("There is not enough space on the disk.", vec!["disk full, no storage space left"]),

@@ -6,14 +6,6 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-/// Numbers, with a decimal part and a unit if any: 30000ms, 1.5s, 512MB, 42 (a macro, for
-/// `concat!`).
-macro_rules! number {
-    () => {
-        r"(?P<num>\d+(?:[.,]\d+)*(?:ms|us|µs|ns|[smhd]|[kKMGT]i?[bB]|[bB]|%)?\b)"
-    };
-}
-
 /// One pass, alternatives tried left to right at each position.
 static VOLATILE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -27,33 +19,60 @@ static VOLATILE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\[?\b(?:[0-9a-fA-F]{1,4}:){2,7}:?[0-9a-fA-F]{1,4}\b\]?(?::\d{1,5})?)",
         // Hex ids and hashes (checked for a digit below), 0x literals.
         r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b)",
-        // Generated ids of letters and digits (checked for mixing below): 0HN1DABC598, ULIDs.
-        r"|(?P<id>\b[0-9A-Za-z]{8,}\b)",
-        // Numbers.
-        "|",
-        number!(),
+        // Numbers, with a decimal part and a unit if any: 30000ms, 1.5s, 512MB, 42.
+        r"|(?P<num>\d+(?:[.,]\d+)*(?:ms|us|µs|ns|[smhd]|[kKMGT]i?[bB]|[bB]|%)?\b)",
     ))
     .expect("the masking pattern is valid")
 });
 
-/// The number pattern alone, for the numbers inside a word that is not an id.
-static NUMBERS: LazyLock<Regex> = LazyLock::new(|| Regex::new(number!()).expect("the number pattern is valid"));
+/// Words of letters and digits long enough to be a generated id; [`generated_id`] decides.
+static WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[0-9A-Za-z]{8,}\b").expect("the word pattern is valid"));
 
-/// Runs of digits from which a word of letters and digits is a generated id (`0HN1DABC598`
-/// has three); names with numbers in them have one or two (`Sha256Digest`, `Log4j2Appender`).
-/// A word of both that starts with a digit is an id too (names do not).
-const ID_DIGIT_RUNS: usize = 3;
+/// Whether a word is an id some system generated (Kestrel's connection ids `0HN1DABC598`,
+/// ULIDs, base32 and base62 keys): letters and digits mixed, with three runs of digits or more,
+/// or with two when it starts with a digit. Names with numbers in them have fewer
+/// (`Sha256Digest`, `Log4j2Appender`, `PaymentServiceV2`, `404NotFound`, `3DSecure`); words of
+/// hex digits alone are left to the hex and number rules, so UUIDs and trace ids keep their tags.
+fn generated_id(word: &str) -> bool {
+    let digit_runs = word.split(|c: char| !c.is_ascii_digit()).filter(|run| !run.is_empty()).count();
+    let leading_digit = word.starts_with(|c: char| c.is_ascii_digit());
+    word.bytes().any(|byte| !byte.is_ascii_hexdigit()) && (digit_runs >= 3 || (leading_digit && digit_runs >= 2))
+}
 
 /// String literals in database statements.
 static SQL_LITERAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"'(?:[^']|'')*'").expect("the SQL literal pattern is valid"));
 
 /// Masks volatile values in `text`: UUIDs, times, e-mails, IP addresses, hex ids, generated ids
-/// of letters and digits and numbers become `<uuid>`, `<time>`, `<email>`, `<ip>`, `<hex>`,
-/// `<id>`, `<num>`. A lone digit glued to a
+/// and numbers become `<uuid>`, `<time>`, `<email>`, `<ip>`, `<hex>`, `<id>`, `<num>`. A lone digit glued to a
 /// name stays (`HikariPool-1`, `pool_2`); one standing as a value (`order 7`, `retries=3`) is
 /// masked, since each of its ten values would otherwise make a template of its own.
 pub fn mask(text: &str) -> Cow<'_, str> {
+    match mask_ids(text) {
+        Cow::Borrowed(text) => mask_values(text),
+        Cow::Owned(text) => Cow::Owned(mask_values(&text).into_owned()),
+    }
+}
+
+/// Generated ids ([`generated_id`]) become `<id>`; a word glued to an `@` is an e-mail's, left
+/// to the e-mail rule.
+fn mask_ids(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(|byte| byte.is_ascii_digit()) {
+        return Cow::Borrowed(text);
+    }
+    WORD.replace_all(text, |captures: &Captures<'_>| {
+        let found = captures.get(0).expect("match");
+        let glued_to_email = text[found.end()..].starts_with('@');
+        if !glued_to_email && generated_id(found.as_str()) {
+            "<id>".to_owned()
+        } else {
+            found.as_str().to_owned()
+        }
+    })
+}
+
+/// [`mask`] after ids: UUIDs, times, e-mails, IP addresses, hex ids and numbers.
+fn mask_values(text: &str) -> Cow<'_, str> {
     VOLATILE.replace_all(text, |captures: &Captures<'_>| {
         let whole = &captures[0];
         if captures.name("uuid").is_some() {
@@ -74,19 +93,6 @@ pub fn mask(text: &str) -> Cow<'_, str> {
                 tag.to_owned()
             } else {
                 whole.to_owned()
-            }
-        } else if captures.name("id").is_some() {
-            let digit_runs = whole.split(|c: char| !c.is_ascii_digit()).filter(|run| !run.is_empty()).count();
-            let has_letters = whole.bytes().any(|byte| byte.is_ascii_alphabetic());
-            let a_number = NUMBERS.find(whole).is_some_and(|found| found.len() == whole.len());
-            if has_letters
-                && !a_number
-                && (digit_runs >= ID_DIGIT_RUNS || whole.starts_with(|c: char| c.is_ascii_digit()))
-            {
-                "<id>".to_owned()
-            } else {
-                // A name with a number in it: its numbers as anywhere else (`req12345` -> `req<num>`).
-                NUMBERS.replace_all(whole, "<num>").into_owned()
             }
         } else if whole.len() == 1 && part_of_a_name(text, captures.get(0).map_or(0, |found| found.start())) {
             whole.to_owned()
@@ -134,12 +140,15 @@ mod tests {
             ("fe80:0:0:0:202:b3ff:fe1e:8329 unreachable", "<ip> unreachable"),
             ("the facade accepted", "the facade accepted"),
             (
-                r#"Connection id "0HN1DABC598", Request id "0HN24484EE9:00000003": done"#,
+                r#"Connection id "0HN1DABC598", Request id "0HNABCDEF7:00000003": done"#,
                 r#"Connection id "<id>", Request id "<id>:<num>": done"#,
             ),
             ("job 01ARZ3NDEKTSV4RRFFQ69G5FAV lost", "job <id> lost"),
             ("Sha256Digest and Log4j2Appender in req12345678", "Sha256Digest and Log4j2Appender in req<num>"),
             ("AES256GCM cipher after 12000000ms", "AES256GCM cipher after <num>"),
+            ("postgres1 and PaymentServiceV2 on postgresql14.5", "postgres1 and PaymentServiceV2 on postgresql<num>"),
+            ("3DSecure 404NotFound 12xlarge", "3DSecure 404NotFound 12xlarge"),
+            ("mail j0hn2do3@example.com", "mail <email>"),
         ];
         for (text, want) in cases {
             assert_eq!(mask(text), want, "{text}");
