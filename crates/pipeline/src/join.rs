@@ -129,6 +129,8 @@ async fn decide(
     }
     let mut decisions = JoinDecisions::default();
     let mut waiting = 0;
+    // Operations' trusted typical durations, read once a page.
+    let mut typicals: std::collections::HashMap<(String, String), Option<f64>> = std::collections::HashMap::new();
     for (trace_id, spans) in by_trace {
         let trace = store.get_trace(trace_id).await?;
         for (span_id, records) in spans {
@@ -149,16 +151,18 @@ async fn decide(
             // A span slow for its operation keeps the slowness cue the store gave its template
             // (`SpanRow::slow_template`).
             let operation = (span.service_name().to_owned(), span.name.clone());
-            let baseline = store.operation_baselines(std::slice::from_ref(&operation)).await?.remove(&operation);
-            let typical = baseline
-                .filter(|baseline| baseline.spans >= semtrace_store::importance::MIN_SPANS as u64)
-                .map(|baseline| baseline.typical_ns);
-            if typical
-                .is_some_and(|typical| semtrace_store::row::slow_for_operation(span.duration_nanos() as f64, typical))
-            {
-                if let Some(cued) = semtrace_summary::with_slow_cue(&summary.template) {
-                    summary.template = cued;
+            let typical = match typicals.get(&operation) {
+                Some(typical) => *typical,
+                None => {
+                    let baselines = store.operation_baselines(std::slice::from_ref(&operation)).await?;
+                    let typical = baselines.get(&operation).and_then(|baseline| baseline.trusted_typical_ns());
+                    typicals.insert(operation, typical);
+                    typical
                 }
+            };
+            if let Some(cued) = semtrace_store::row::slow_cued(&summary.template, span.duration_nanos() as f64, typical)
+            {
+                summary.template = cued;
             }
             decisions.spans.push(Retemplate {
                 trace_id,

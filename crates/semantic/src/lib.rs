@@ -819,17 +819,20 @@ fn passes_by_profile(filter: &SpanFilter, span: &semtrace_store::SpanProfile) ->
 /// Operations' baselines, by (service, span name).
 pub(crate) type Baselines = HashMap<(String, String), semtrace_store::OperationBaseline>;
 
-/// A span's operation's typical duration, when its baseline has enough spans to trust.
-fn typical_ns(span: &semtrace_store::SpanProfile, baselines: &Baselines) -> Option<f64> {
-    let baseline = baselines.get(&(span.service.clone(), span.name.clone()))?;
+/// An operation's typical duration, when its baseline has enough spans to trust.
+fn typical_of(baselines: &Baselines, service: &str, name: &str) -> Option<f64> {
+    let baseline = baselines.get(&(service.to_owned(), name.to_owned()))?;
     (baseline.spans >= MIN_BASELINE_SPANS).then_some(baseline.typical_ns.max(1_000.0))
 }
 
-/// A found span's operation's typical duration, when its baseline has enough spans to trust
-/// ([`typical_ns`] for a span read in full).
+/// A span's operation's typical duration ([`typical_of`]).
+fn typical_ns(span: &semtrace_store::SpanProfile, baselines: &Baselines) -> Option<f64> {
+    typical_of(baselines, &span.service, &span.name)
+}
+
+/// A found span's operation's typical duration ([`typical_of`]).
 fn typical_of_hit(hit: &semtrace_store::SpanHit, baselines: &Baselines) -> Option<f64> {
-    let baseline = baselines.get(&(hit.span.service_name().to_owned(), hit.span.name.clone()))?;
-    (baseline.spans >= MIN_BASELINE_SPANS).then_some(baseline.typical_ns.max(1_000.0))
+    typical_of(baselines, hit.span.service_name(), &hit.span.name)
 }
 
 /// How many times its operation's typical duration a span took.

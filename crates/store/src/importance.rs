@@ -73,12 +73,9 @@ pub fn by_trace<'r>(rows: impl IntoIterator<Item = (&'r SpanRow, f64)>) -> HashM
 }
 
 /// The typical duration (ns) of an operation from its stored count and sum of log durations,
-/// once it has enough spans.
+/// once it has enough spans ([`crate::OperationBaseline::trusted_typical_ns`]).
 pub fn typical_ns(spans: i64, log_duration_sum: f64) -> Option<f64> {
-    (spans >= MIN_SPANS)
-        .then(|| crate::OperationBaseline::from_sums(spans, log_duration_sum))
-        .flatten()
-        .map(|b| b.typical_ns)
+    crate::OperationBaseline::from_sums(spans, log_duration_sum)?.trusted_typical_ns()
 }
 
 #[cfg(test)]

@@ -239,6 +239,12 @@ pub struct OperationBaseline {
 }
 
 impl OperationBaseline {
+    /// Its typical duration once it has enough spans to trust ([`importance::MIN_SPANS`], as
+    /// the stores judge a span's importance and slowness cue by).
+    pub fn trusted_typical_ns(&self) -> Option<f64> {
+        (self.spans >= importance::MIN_SPANS as u64).then_some(self.typical_ns)
+    }
+
     /// From a count and a sum of [`log_duration`]s; `None` without spans.
     pub fn from_sums(spans: i64, log_duration_sum: f64) -> Option<Self> {
         (spans > 0).then(|| OperationBaseline {

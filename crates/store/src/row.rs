@@ -81,13 +81,21 @@ impl SpanRow {
     /// reads "slow" in it. `None`: the span is stored under its own template.
     pub fn slow_template(&self, typical_ns: Option<f64>) -> Option<(String, i64)> {
         let duration = self.end_ns.saturating_sub(self.start_ns) as f64;
-        if !slow_for_operation(duration, typical_ns?) {
-            return None;
-        }
-        let text = semtrace_summary::with_slow_cue(&self.template)?;
+        let text = slow_cued(&self.template, duration, typical_ns)?;
         let hash = semtrace_summary::template_hash(&text);
         Some((text, hash))
     }
+}
+
+/// `template` with the slowness cue, for a span that took `duration_ns` of an operation that
+/// typically takes `typical_ns` ([`slow_for_operation`]); `None` when it is not slow for it or
+/// the template says so already. The stores cue a span's template with it as they write it, and
+/// the log joiner keeps the cue when joined records change the template.
+pub fn slow_cued(template: &str, duration_ns: f64, typical_ns: Option<f64>) -> Option<String> {
+    if !slow_for_operation(duration_ns, typical_ns?) {
+        return None;
+    }
+    semtrace_summary::with_slow_cue(template)
 }
 
 /// Times its operation's typical duration from which a span's template says it was slow

@@ -44,9 +44,10 @@ static SQL_LITERAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"'(?:[^']|'')*'").expect("the SQL literal pattern is valid"));
 
 /// Masks volatile values in `text`: UUIDs, times, e-mails, IP addresses, hex ids, generated ids
-/// and numbers become `<uuid>`, `<time>`, `<email>`, `<ip>`, `<hex>`, `<id>`, `<num>`. A lone digit glued to a
-/// name stays (`HikariPool-1`, `pool_2`); one standing as a value (`order 7`, `retries=3`) is
-/// masked, since each of its ten values would otherwise make a template of its own.
+/// and numbers become `<uuid>`, `<time>`, `<email>`, `<ip>`, `<hex>`, `<id>`, `<num>`. A lone
+/// digit glued to a name stays (`HikariPool-1`, `pool_2`); one standing as a value (`order 7`,
+/// `retries=3`) is masked, since each of its ten values would otherwise make a template of its
+/// own.
 pub fn mask(text: &str) -> Cow<'_, str> {
     match mask_ids(text) {
         Cow::Borrowed(text) => mask_values(text),
