@@ -283,15 +283,18 @@ impl Semantic {
         nearest: Nearest<'_>,
         lexical: &HashMap<i64, f32>,
         excluded: &[Arc<Vec<f32>>],
-        asserts_failure: bool,
+        question: &Question,
     ) -> Vec<Ranked> {
         // A query that says something failed ("document store down") wants failures more than one
         // that only describes what happened ("two passengers wanted the same seat").
-        let failure = match asserts_failure {
+        let failure = match question.asserts_failure {
             true => request.failure_prior * ASSERTED_FAILURE_SCALE,
             false => request.failure_prior,
         };
         let priors = match intent {
+            // One that also speaks of latency ("added latency, lost packets or names that don't
+            // resolve") wants slow spans too, after the failures.
+            Intent::Failure if question.mentions_latency => Priors { failure, slow: request.failure_prior },
             Intent::Failure => Priors { failure, slow: 0.0 },
             Intent::Latency => Priors { failure: -request.failure_prior, slow: request.failure_prior },
         };
@@ -373,7 +376,7 @@ impl Semantic {
             Some(found) => Nearest::Found(found),
             None => Nearest::Scan(&query),
         };
-        let ranked = self.rank_templates(request, intent, nearest, &lexical?, &excluded, question.asserts_failure);
+        let ranked = self.rank_templates(request, intent, nearest, &lexical?, &excluded, &question);
         let ids: Vec<i64> = ranked.iter().map(|ranked| ranked.id).collect();
         let scores: HashMap<i64, Ranked> = ranked.iter().map(|ranked| (ranked.id, *ranked)).collect();
         let mut scores = scores;

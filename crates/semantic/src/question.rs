@@ -43,7 +43,7 @@ static LATENCY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// timing out"), or that use a latency word otherwise ("slow down", "hung up").
 static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(errors?|fail\w*|timeouts?|timed out|timing out|time out|refused|exceptions?|crash\w*|gave up|give up|rejected|unavailable|down|broken|denied|killed|abort\w*|abandoned|slow (down|start)|h(a|u)ng up)\b",
+        r"(?i)\b(errors?|fail\w*|timeouts?|timed out|timing out|time out|refused|exceptions?|crash\w*|gave up|give up|rejected|unavailable|down|broken|denied|killed|abort\w*|abandoned|lost (the |their |its )?(packets?|connections?|messages?|data|writes?|requests?|events?|updates?)|(packets?|messages?|requests?|data|writes?|events?|updates?) (were |was |got |get |are |is )?lost|packet loss|unreachable|unresolv\w*|(not|never|cannot|can[’']t|couldn[’']t|don[’']t|doesn[’']t|didn[’']t|won[’']t) (resolve|connect|reach)\w*|slow (down|start)|h(a|u)ng up)\b",
     )
     .expect("the failure pattern is valid")
 });
@@ -97,6 +97,18 @@ static SLOWED_DOWN: LazyLock<Regex> =
 pub fn intent_of(query: &str) -> Intent {
     intent_given(query, asserts_failure(query))
 }
+
+/// Whether a query speaks of latency ([`LATENCY_WORDS`]), whatever else it asks: latency words
+/// used for a failure ("told us to slow down", "the caller hung up") do not count.
+pub fn mentions_latency(query: &str) -> bool {
+    let query = SLOWED_DOWN.replace_all(query, "slowed");
+    LATENCY_WORDS.is_match(&LATENCY_WORDS_OF_FAILURES.replace_all(&query, " "))
+}
+
+/// Latency words that speak of a failure: a vendor's "slow down", a "slow start", a caller that
+/// "hung up" ([`FAILURE_WORDS`] has them).
+static LATENCY_WORDS_OF_FAILURES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(slow (down|start)|h(a|u)ng up)\b").expect("the pattern is valid"));
 
 /// [`intent_of`], once whether the query asserts a failure is known.
 fn intent_given(query: &str, asserts_failure: bool) -> Intent {
@@ -176,6 +188,9 @@ pub struct Question {
     pub intent: Intent,
     /// It says in words that something failed ([`asserts_failure`]).
     pub asserts_failure: bool,
+    /// It speaks of latency as well as failure ("added latency, lost packets or names that
+    /// don't resolve"): a failure question that also wants spans slow for their operation.
+    pub mentions_latency: bool,
     /// It denies any failure ([`denies_failure`]).
     pub denies_failure: bool,
     /// It asks for failures the request did not report ([`asks_unreported`]).
@@ -187,11 +202,14 @@ impl Question {
         let asserts = asserts_failure(query);
         let (intent, denies) = (intent_given(query, asserts), denies_failure(query));
         let (text, excluded) = Self::exclusions(query);
+        // Latency it excludes ("other than anything timing out or running slow") is not asked for.
+        let mentions_latency = mentions_latency(&text);
         Question {
             text,
             excluded,
             intent,
             asserts_failure: asserts,
+            mentions_latency,
             denies_failure: denies,
             unreported: unreported_given(query, denies, intent),
         }
@@ -294,8 +312,40 @@ mod tests {
             "no instances available for the route service",
             "slow requests that then failed with a timeout error",
             "a write stuck behind someone else's uncommitted change to the same row",
+            "network trouble between services: added latency, lost packets or names that don't resolve",
         ] {
             assert_eq!(intent_of(query), Intent::Failure, "{query}");
+        }
+        for query in [
+            "cart store unreachable from the cart service",
+            "lost packets between the frontend and the catalog",
+            "names that don’t resolve",
+            "the cache could not connect",
+        ] {
+            assert!(asserts_failure(query), "{query}");
+        }
+        // Time lost is latency.
+        assert_eq!(intent_of("requests that lost seconds on a slow cache"), Intent::Latency);
+    }
+
+    #[test]
+    fn failure_questions_that_also_ask_for_latency_are_told() {
+        // Failures and slowness both asked for: slow spans get the slowness prior too.
+        for query in [
+            "network trouble between services: added latency, lost packets or names that don't resolve",
+            "calls hanging then timing out",
+        ] {
+            let question = Question::read(query);
+            assert!(question.intent == Intent::Failure && question.mentions_latency, "{query}");
+        }
+        // Latency a query excludes is not asked for; a failure question without it asks none.
+        for query in [
+            "database trouble other than anything timing out or running slow",
+            "checkout errors",
+            "a vendor told us to slow down and back off",
+            "caller hung up mid-request and the work was abandoned",
+        ] {
+            assert!(!Question::read(query).mentions_latency, "{query}");
         }
     }
 

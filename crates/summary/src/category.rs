@@ -97,10 +97,13 @@ const SUBSUMES: &[(&str, &str)] = &[
     // A message moved to a dead-letter queue after its attempts ran out is asked for by where it
     // went.
     (DEAD_LETTER, RETRIES),
-    // A write refused by a read-only replica: the primary is gone.
-    (PRIMARY_UNAVAILABLE, WRITE_REJECTED),
+    // A Mongo client that found no primary found no server it could use: it is not a registry's
+    // failure, nor a missing resource ("primary not found in replica set").
+    (PRIMARY_UNAVAILABLE, SERVICE_DISCOVERY),
+    (PRIMARY_UNAVAILABLE, RESOURCE_NOT_FOUND),
 ];
 const TLS: &str = "TLS certificate or handshake failure";
+const NULL_REFERENCE: &str = "null reference, value was never set";
 const CRASH: &str = "crash";
 const RATE_LIMITED: &str = "rate limited, throttled, too many requests, slow down and back off";
 const CANCELLED: &str = "request cancelled by the caller";
@@ -125,7 +128,7 @@ const REBALANCE: &str = "consumer group rebalance, offset commit failed";
 const CATEGORIES: &[(&str, &str)] = &[
     (
         TIMEOUT,
-        r"timed? ?out|timeout|deadline[ _]exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long|(did|was) not (complete|finish|respond|answer|return|received?)d? (with)?in|not received within|exceeded (its|the|their) \S* ?(time )?budget|(time )?budget (was )?(exceeded|elapsed)|TimeLimitExceeded",
+        r"timed? ?out|timeout|deadline[ _]?exceeded|deadline has elapsed|\bETIMEDOUT\b|context deadline|took too long|(did|was) not (complete|finish|respond|answer|return|received?)d? (with)?in|not received within|exceeded (its|the|their) \S* ?(time )?budget|(time )?budget (was )?(exceeded|elapsed)|TimeLimitExceeded",
     ),
     (
         QUERY_TIME_LIMIT,
@@ -133,12 +136,12 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         POOL_EXHAUSTED,
-        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool|Connection ?Acquire ?Time(d ?)?out|(get|borrow|obtain)\w* an? (resource|connection|object) from (the )?pool|waiting for (an )?idle object|checkout a connection|all \d+ (\w+ )?connections .{0,30}\b(busy|in use)|timed out in (bb8|deadpool|r2d2)|waiting for an open connection",
+        r"pool.{0,20}exhaust|too many (client )?connections|too many clients|remaining connection slots|QueuePool limit|obtain(ing)? a connection|acquir\w*.{0,20}connection|pool.{0,20}(timeout|timed out|wait|acquire)|acquire timed out|EmptyPool|no more connections|Connection is not available, request timed out|ConnectionPoolTimeout|(waiting|wait) for (a )?connection from (the )?pool|unable to provide a connection|ResourceRequest timed out|no (available|free|idle) connections? in (the )?pool|Connection ?Acquire ?Time(d ?)?out|(get|borrow|obtain)\w* an? (resource|connection|object) from (the )?pool|waiting for (an )?idle object|checkout a connection|all \d+ (\w+ )?connections .{0,30}\b(busy|in use)|timed out in (bb8|deadpool|r2d2)|waiting for an open connection|waiting for a slot to become available",
     ),
     (CONNECTION_REFUSED, r"connection refused|\bECONNREFUSED\b|actively refused"),
     (
         CONNECTION_FAILURE,
-        r"connection is not available|could not connect|unable to connect|failed to connect|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|error occurred while sending the request|error occurred while establishing a connection|was not found or was not accessible|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket",
+        r"connection is not available|could not connect|unable to connect|failed to connect|no route to host|\bEHOSTUNREACH\b|network is unreachable|dial tcp|error occurred while sending the request|error occurred while establishing a connection|was not found or was not accessible|upstream connect error|communications link failure|waiting to connect|server selection (error|timed? ?out)|ServerSelectionTimeout|ServerSelectionError|waiting for a server that matches|MongoSocketOpenException|exception opening socket|NoBrokersAvailable|no brokers? (available|are up|could be reached)",
     ),
     (
         CONNECTION_DROPPED,
@@ -158,7 +161,7 @@ const CATEGORIES: &[(&str, &str)] = &[
         r"no space left|ephemeral.storage|\bENOSPC\b|disk (is )?full|volume (is )?full|not enough space on the disk|disk quota|DiskFull|insufficient storage|the table .{1,60} is full",
     ),
     (
-        "null reference, value was never set",
+        NULL_REFERENCE,
         r"NullPointer|null reference|found nil|unwrapping an Optional|NullReference|NoneType|nil pointer|nil map|of undefined|of null|undefined is not|is not an object|null object|AttributeError|\bon null\b|for nil\b|undefined method|NoMethodError|Received undefined|\bis null\b|was null\b|unwrap\(\)` on a `None`|on a `None` value|null pointer dereference|construction from null|SEGV on unknown address 0x0+\b|address points to the zero page",
     ),
     (
@@ -233,12 +236,12 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         CANCELLED,
-        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|(?-i:\bCANCELLED\b)|AbortError|operation was aborted|client closed (the )?(request|connection)|request aborted|ClientAbort|ClientDisconnect|client (has )?disconnected|client went away|ERR_CANCELED|CanceledError",
+        r"context canceled|CancelledError|TaskCanceled|OperationCanceled|(?-i:\bCANCELLED\b)|operation was cancell?ed|(?-i:status: Cancelled, message)|AbortError|operation was aborted|client closed (the )?(request|connection)|request aborted|ClientAbort|ClientDisconnect|client (has )?disconnected|client went away|ERR_CANCELED|CanceledError",
     ),
     ("too many open files, out of file descriptors", r"\bEMFILE\b|\bENFILE\b|too many open files|file descriptors?"),
     (
         QUEUE_FULL,
-        r"RejectedExecution|TaskRejected|BufferOverflow|buffer (is )?full|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|rejected.execution|no available capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren",
+        r"RejectedExecution|TaskRejected|BufferOverflow|buffer (is )?full|BulkheadFull|bulkhead|(thread|worker|executor) ?pool.{0,30}(full|exhausted|busy|saturated)|queue (is )?full|queue capacity|rejected.execution|no available capacity|no (available|free|idle) (worker|thread)s?|max(imum)? concurren|blocked on submit|ErrPoolOverload|listen queue",
     ),
     (
         CLOCK_SKEW,
@@ -255,11 +258,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     (IDEMPOTENCY, r"idempoten"),
     (
         RETRIES,
-        r"max(imum)? ?retries|retries exhausted|max(imum)?[_ ](number of )?attempts|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after",
+        r"max(imum)? ?retries|retries exhausted|max(imum)?[_ ](number of )?attempts|retry limit|too many retries|after \d+ (attempts|retries|tries)|MaxRetry|RetryError|gave up after|giving up after ([2-9]|\d{2,}) attempt",
     ),
     (
         "concurrent modification, optimistic lock conflict: the record was edited by another writer at the same time",
-        r"optimistic ?lock|StaleObject|(modified|changed|updated) by another|StaleState|version conflict|ConcurrentModification|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched|StaleEntry|has been modified; please apply|stale (struct|entity|record|object|version)",
+        r"optimistic ?lock|StaleObject|(modified|changed|updated) by another|StaleState|version[ _]conflict|ConcurrentModification|Collection was modified|changed size during iteration|concurrent update|\b409\b|row was updated or deleted by another|precondition failed|\b412\b|StaleData|DbUpdateConcurrency|expected to (affect|update) 1 row|0 were matched|StaleEntry|has been modified; please apply|stale (struct|entity|record|object|version)",
     ),
     (
         SERVICE_DISCOVERY,
@@ -271,7 +274,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         LOOKUP_EMPTY,
-        r"(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|Sequence contains no (matching )?elements?|EntityNotFound|no rows in (the )?result|NoResultsError|expected at least one result|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
+        r"(\b|_)(result|results|list|data|record|records|info|detail|details|response|entity|item|items|set)(\s|_)?(is|was|are|were) (null|nil|none|empty)|(?-i:[a-z](Result|Results|List|Data|Record|Records|Info|Detail|Details|Response|Entity|Item|Items|Set))(\s|_)?(is|was|are|were) (null|nil|none|empty)|found nothing|nothing (was )?found|no (matching )?(results?|records?|data|rows?|entries|entry|items?|matches)( were| was)? (found|returned)|returned (nothing|no rows|no results|an empty|empty|null)|empty result|EmptyResult|NoSuchElement|Sequence contains no (matching )?elements?|EntityNotFound|no rows in (the )?result|NoResultsError|expected at least one result|ObjectNotFound|no such (record|entity|row|item|user|order|account)",
     ),
     (
         RESOURCE_NOT_FOUND,
@@ -279,11 +282,11 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         MISSING_CONFIG,
-        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|resolve placeholder|unsupported protocol scheme|Missing\w*KeyException|no [\w ]{1,40} (has been|was) (specified|configured|set)\b|OptionsValidationException|configuration (property|key|value|setting|entry) .{0,60}not found",
+        r"KeyError: '?(?-i:[A-Z][A-Z0-9_]{2,})|key not found: .?(?-i:[A-Z][A-Z0-9_]{2,})|environment variable|\benv(ironment)? var|has not been initiali[sz]ed|not configured|missing (required )?(config|configuration|setting|env)|ConfigurationError|ImproperlyConfigured|resolve placeholder|unsupported protocol scheme|Missing\w*KeyException|no [\w ]{1,40} (has been|was) (specified|configured|set)\b|OptionsValidationException|configuration (property|key|value|setting|entry) .{0,60}not found|not found in (the )?configuration|missing `?\w+`? for '?\w+'? environment|Failed to configure a DataSource",
     ),
     (
         PRIMARY_UNAVAILABLE,
-        r"not primary|NotWritablePrimary|WritableServerSelector|writable primary|targetServerType: primary|tablet_type:PRIMARY|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b|in a read-only transaction|ReadOnlySqlTransaction|running with the --read-only option",
+        r"not primary|NotWritablePrimary|WritableServerSelector|writable primary|targetServerType: primary|tablet_type:PRIMARY|NotPrimary|not master|NotMaster|no primary|ReplicaSetNoPrimary|PrimarySteppedDown|ReplStateChange|\belection\b|primary not found|in a read-only transaction|ReadOnlySqlTransaction|running with the --read-only option",
     ),
     (
         "cluster unavailable, not enough live nodes, replicas or shards",
@@ -303,7 +306,7 @@ const CATEGORIES: &[(&str, &str)] = &[
     ),
     (
         PUBLISH_FAILURE,
-        r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader|unroutable|message nacked",
+        r"(kafka|rabbit|amqp|broker|nats|pubsub|sqs|sns).{0,80}(fail|error|timed out|not the leader)|failed to (produce|publish|send message)|NotLeader|unroutable|message nacked|NackError|message\(s\) NACKed|Message production error|UnknownTopicOrPartition",
     ),
 ];
 
@@ -360,13 +363,32 @@ pub fn categorize(error_text: &str) -> Vec<&'static str> {
         .filter(|(signature, _)| signature.is_match(read.as_bytes()))
         .map(|(_, (name, _))| *name)
         .collect();
+    // "[getOrder][Order Lookup Failed][orderResult is null]": a lookup that found nothing, not
+    // a null dereference, unless a runtime says it dereferenced one (issue 17's own example is
+    // `[getThing][Get Thing Failed][thingListResult is null]`).
+    let lookup_not_null = matched.contains(&LOOKUP_EMPTY)
+        && matched.contains(&NULL_REFERENCE)
+        && !NULL_DEREFERENCE.is_match(read.as_bytes());
     matched
         .iter()
         .copied()
         .filter(|name| !SUBSUMES.iter().any(|(specific, generic)| generic == name && matched.contains(specific)))
+        .filter(|name| !(lookup_not_null && *name == NULL_REFERENCE))
         .take(3)
         .collect()
 }
+
+/// A runtime's own words for dereferencing a missing value: with them, a null "result" is a
+/// null reference, not a lookup that found nothing.
+static NULL_DEREFERENCE: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::RegexBuilder::new(
+        r"NullPointer|NullReference|TypeError|nil pointer|NoneType|AttributeError|undefined method|NoMethodError|SIGSEGV|segmentation|unwrap\(\)|of (null|undefined)",
+    )
+    .case_insensitive(true)
+    .unicode(false)
+    .build()
+    .expect("the null dereference pattern is valid")
+});
 
 /// A category's short name, the words before its first comma ("timeout" for "timeout, took too
 /// long"): how people pick and read it.
@@ -631,7 +653,9 @@ mod tests {
                 "TaskCanceledException: The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing.",
                 vec![TIMEOUT],
             ),
-            ("ERROR: cannot execute INSERT in a read-only transaction (SQLSTATE 25006)", vec![PRIMARY_UNAVAILABLE]),
+            // A write a read-only replica refused is a rejected write; the failover that sent it
+            // there is named too.
+            ("ERROR: cannot execute INSERT in a read-only transaction (SQLSTATE 25006)", vec![WRITE_REJECTED, PRIMARY_UNAVAILABLE]),
             ("Warning  Failed  pod/payments-api-5f6b7c8d9-zt4qn  Failed to pull image", Vec::new()),
             ("PaymentFailedException: payment processing failed", vec!["payment declined"]),
             ("Call to a member function getTranslation() on null", vec!["null reference, value was never set"]),
@@ -663,6 +687,40 @@ mod tests {
             ("FATAL: password authentication failed for user \"app\"", "authentication or permission failure"),
             ("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0", "malformed data"),
             ("render failed: deadline has elapsed", "timeout"),
+            // Library messages seen in the labelled set's misfiles (README, "Error categories").
+            ("Grpc.Core.RpcException: Status(StatusCode=\"DeadlineExceeded\", Detail=\"\")", "timeout"),
+            ("Timeout occurred while waiting for a slot to become available", "connection pool exhausted"),
+            ("status: Cancelled, message: \"the client went\", details: []", "request cancelled by the caller"),
+            ("fetching quotes: operation was canceled", "request cancelled by the caller"),
+            // A business state that reads "cancelled" is no caller's cancellation.
+            ("refund not allowed: order status: cancelled", "request refused by a business rule"),
+            // One attempt is no retry (go-retryablehttp with RetryMax 0 wraps the error so).
+            (
+                "GET http://stock:8080/items giving up after 1 attempt(s): dial tcp: connection refused",
+                "connection failure",
+            ),
+            ("too many goroutines blocked on submit or Nonblocking is set", "worker pool or queue full"),
+            ("POST https://ledger.internal/v1/entries giving up after 4 attempt(s)", "retries exhausted"),
+            ("RuntimeError: dictionary changed size during iteration", "concurrent modification"),
+            ("[getThing][Get Thing Failed][thingListResult is null]", "lookup found nothing"),
+            // A runtime's own null dereference stays one; "offset" is no "set".
+            ("TypeError: data is null", "null reference"),
+            ("ArgumentNullException: offset is null", "null reference"),
+            // "… lookup failed" wraps a cause: it is no lookup that found nothing.
+            (
+                "station lookup failed, serving offices without station ids: AxiosError: timeout of 3000ms exceeded",
+                "timeout",
+            ),
+            (
+                "System.InvalidOperationException: Section 'Redis:Endpoint' not found in configuration.",
+                "missing configuration",
+            ),
+            ("No suitable servers found: [primary not found in replica set rs0]", "database primary unavailable"),
+            (
+                "Server selection timeout: No available servers. Topology: { Type: ReplicaSetNoPrimary }",
+                "database primary unavailable",
+            ),
+            ("pika.exceptions.NackError: 2 message(s) NACKed", "message publish failure"),
         ] {
             assert_eq!(primary(text), Some(want), "{text}");
         }

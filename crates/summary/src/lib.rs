@@ -1044,7 +1044,7 @@ impl Dependency {
 /// "http://ts-order-service:12031/…"`, Go's `Get "http://inventory:8080/…"`, Python's
 /// `HTTPConnectionPool(host='payments', port=80)`.
 static CALLED_URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:request for|^|\s|")(?:get|post|put|delete|patch|head)?\s*"?https?://([A-Za-z0-9][A-Za-z0-9.-]*)|host='([A-Za-z0-9][A-Za-z0-9.-]*)'"#)
+    Regex::new(r#"(?i)(?:request for|^|\s|"|for url \()(?:get|post|put|delete|patch|head)?\s*"?https?://([A-Za-z0-9][A-Za-z0-9.-]*)|host='([A-Za-z0-9][A-Za-z0-9.-]*)'"#)
         .expect("the called URL pattern is valid")
 });
 
@@ -1060,7 +1060,7 @@ static SOURCE_POSITION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words in an error that say what kind of dependency failed, when attributes do not.
 static DATABASE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle|\bpgx|asyncpg|QueuePool|SqlClient|sql ?server|(:|\bport )(5432|6432|3306|1433|1521|27017|9042|26257)\b")
+    Regex::new(r"(?i)jdbc|SQLException|SQLTimeout|SQLTransient|SQLNonTransient|\bSQLSTATE|mysql|mariadb|postgres|PSQLException|psycopg|pymysql|sqlalchemy|hikari|\bORA-\d|sqlserver|mongo|cassandra|communications link failure|\bgorm\b|database|\bsql:|sqlx|knex|\becto\b|DBConnection|ActiveRecord|sequelize|prisma|typeorm|npgsql|hibernate|mybatis|diesel|snowflake|clickhouse|oracle|\bpgx|asyncpg|QueuePool|SqlClient|elapsed prior to obtaining a connection|waiting for an open connection|Connection terminated (unexpectedly|due to connection timeout)|sql ?server|(:|\bport )(5432|6432|3306|1433|1521|27017|9042|26257)\b")
         .expect("the database pattern is valid")
 });
 static CACHE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
@@ -1069,7 +1069,7 @@ static CACHE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 });
 static BROKER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm|kombu|\bpika\b|NoBrokersAvailable|(:|\bport )(5671|5672|9092|9093|4222|6650|61616)\b",
+        r"(?i)kafka|rabbit|amqp|\bnats\b|pulsar|\bsqs\b|ServiceBus|service bus|EventHub|kinesis|publisher confirm|kombu|\bpika\b|NoBrokersAvailable|rdkafka|Message production error|user-specified time limit|(:|\bport )(5671|5672|9092|9093|4222|6650|61616)\b",
     )
     .expect("the broker pattern is valid")
 });
@@ -1082,7 +1082,7 @@ static MAIL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the mail pattern is valid")
 });
 static CALL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)RestTemplate|ResourceAccessException|HttpClient|feign|okhttp|SocketTimeoutException|read timed out|requests\.exceptions|urllib3|axios|\bfetch\b|NSURLError|URLSession|\bcall(ing)? to [a-z][\w.-]*(service|api|svc)\b|ECONNRESET|socket hang up|DEADLINE_EXCEEDED|\bgrpc\b")
+    Regex::new(r"(?i)RestTemplate|ResourceAccessException|HttpClient|feign|okhttp|SocketTimeoutException|read timed out|requests\.exceptions|urllib3|axios|\bfetch\b|NSURLError|URLSession|faraday|HTTParty|RestClient::|error sending request for url|reqwest|aiohttp|httpx|GuzzleHttp|cURL error|WebClientRequestException|undici|\bcall(ing)? to [a-z][\w.-]*(service|api|svc)\b|ECONNRESET|socket hang up|DEADLINE_EXCEEDED|\bgrpc\b")
         .expect("the call pattern is valid")
 });
 
