@@ -42,9 +42,9 @@ static LATENCY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// Words that make a question about a failure even when it speaks of time ("calls hanging then
 /// timing out"), or that use a latency word otherwise ("slow down", "hung up").
 static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b(errors?|fail\w*|timeouts?|timed out|timing out|time out|refused|exceptions?|crash\w*|gave up|give up|rejected|unavailable|down|broken|denied|killed|abort\w*|abandoned|lost (the |their |its )?(packets?|connections?|messages?|data|writes?|requests?|events?|updates?)|(packets?|messages?|requests?|data|writes?|events?|updates?) (were |was |got |get |are |is )?lost|packet loss|unreachable|unresolv\w*|(not|never|cannot|can[’']t|couldn[’']t|don[’']t|doesn[’']t|didn[’']t|won[’']t) (resolve|connect|reach)\w*|slow (down|start)|h(a|u)ng up)\b",
-    )
+    Regex::new(&format!(
+        r"(?i)\b(errors?|fail\w*|timeouts?|timed out|timing out|time out|refused|exceptions?|crash\w*|gave up|give up|rejected|unavailable|down|broken|denied|killed|abort\w*|abandoned|lost (the |their |its )?(packets?|connections?|messages?|data|writes?|requests?|events?|updates?)|(packets?|messages?|requests?|data|writes?|events?|updates?) (were |was |got |get |are |is )?lost|packet loss|unreachable|unresolv\w*|(not|never|cannot|can[’']t|couldn[’']t|don[’']t|doesn[’']t|didn[’']t|won[’']t) (resolve|connect|reach)\w*|{LATENCY_WORDS_OF_FAILURE})\b",
+    ))
     .expect("the failure pattern is valid")
 });
 
@@ -106,9 +106,10 @@ pub fn mentions_latency(query: &str) -> bool {
 }
 
 /// Latency words that speak of a failure: a vendor's "slow down", a "slow start", a caller that
-/// "hung up" ([`FAILURE_WORDS`] has them).
+/// "hung up" (failure words, [`FAILURE_WORDS`]).
+const LATENCY_WORDS_OF_FAILURE: &str = r"slow (down|start)|h(a|u)ng up";
 static LATENCY_WORDS_OF_FAILURES: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(slow (down|start)|h(a|u)ng up)\b").expect("the pattern is valid"));
+    LazyLock::new(|| Regex::new(&format!(r"(?i)\b({LATENCY_WORDS_OF_FAILURE})\b")).expect("the pattern is valid"));
 
 /// [`intent_of`], once whether the query asserts a failure is known.
 fn intent_given(query: &str, asserts_failure: bool) -> Intent {

@@ -315,18 +315,17 @@ const CATEGORIES: &[(&str, &str)] = &[
 /// PikeVM it fell back to took 2–4 ms a failed span (`semtrace-bench categories` times it);
 /// each alone is found by its literals and a small DFA. Signatures are English words and
 /// library names.
-static SIGNATURES: LazyLock<Vec<regex::bytes::Regex>> = LazyLock::new(|| {
-    CATEGORIES
-        .iter()
-        .map(|(_, pattern)| {
-            regex::bytes::RegexBuilder::new(pattern)
-                .case_insensitive(true)
-                .unicode(false)
-                .build()
-                .expect("category patterns are valid")
-        })
-        .collect()
-});
+static SIGNATURES: LazyLock<Vec<regex::bytes::Regex>> =
+    LazyLock::new(|| CATEGORIES.iter().map(|(_, pattern)| signature(pattern)).collect());
+
+/// A signature as [`categorize`] matches it: on bytes, ASCII classes, any case.
+fn signature(pattern: &str) -> regex::bytes::Regex {
+    regex::bytes::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .unicode(false)
+        .build()
+        .expect("signature patterns are valid")
+}
 
 /// What signatures must not read: decimals and versions ("after 412.331 seconds" is no HTTP 412),
 /// and urllib3's "Max retries exceeded with url", which wraps a connection error however many
@@ -381,13 +380,9 @@ pub fn categorize(error_text: &str) -> Vec<&'static str> {
 /// A runtime's own words for dereferencing a missing value: with them, a null "result" is a
 /// null reference, not a lookup that found nothing.
 static NULL_DEREFERENCE: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
-    regex::bytes::RegexBuilder::new(
+    signature(
         r"NullPointer|NullReference|TypeError|nil pointer|NoneType|AttributeError|undefined method|NoMethodError|SIGSEGV|segmentation|unwrap\(\)|of (null|undefined)",
     )
-    .case_insensitive(true)
-    .unicode(false)
-    .build()
-    .expect("the null dereference pattern is valid")
 });
 
 /// A category's short name, the words before its first comma ("timeout" for "timeout, took too
